@@ -1,0 +1,77 @@
+/// What happened to an opportunity: the input of the state machine.
+public enum OpportunityEvent: String, Sendable, Hashable, CaseIterable, Codable {
+    /// The risk gate passed and both legs' intents are persisted.
+    case riskGatePassed
+    /// Never sent: gate refused, quote stale, shutting down, or nothing sent before a crash.
+    case abandoned
+    /// Both venues acknowledged (or answered with fills).
+    case legsAcknowledged
+    /// One leg filled (or filled more) and the other did not keep up: imbalance > 0.
+    case imbalanced
+    /// Both legs refused by the venues.
+    case bothRejected
+    /// Both legs certainly unfilled and dead.
+    case bothUnfilled
+    /// Fill timeout with quantity still open and no imbalance: cancel the remainders.
+    case fillTimedOut
+    /// The cancel of the unfilled (or less filled) leg was sent and its result recorded.
+    case cancelSent
+    /// Both legs filled the same non-zero quantity, with nothing left open.
+    case legsEven
+    /// Cancels confirmed (or orders already dead); final fills unequal.
+    case closedExposed
+    /// Cancels confirmed (or orders already dead); nothing filled.
+    case closedUnfilled
+    /// Fills recorded and reconciled for a filled opportunity.
+    case reconciled
+    /// An operator closed it by hand (`arbadmin close`).
+    case closedByOperator
+}
+
+/// A transition the machine refuses.
+public struct IllegalTransition: Error, Sendable, Hashable, CustomStringConvertible {
+    public let from: OpportunityState
+    public let event: OpportunityEvent
+
+    public var description: String { "illegal transition: \(event.rawValue) in state \(from)" }
+}
+
+/// The opportunity state machine of DESIGN §3 as a pure function: no I/O, no clock. The engine
+/// switches on the result and does the I/O; the SQL trigger in schema.sql enforces the same table.
+public enum OpportunityMachine {
+    public static func transition(
+        from state: OpportunityState,
+        on event: OpportunityEvent
+    ) -> Result<OpportunityState, IllegalTransition> {
+        let next: OpportunityState? =
+            switch (state, event) {
+            case (.detected, .riskGatePassed): .inFlight
+            case (.detected, .abandoned): .closed(.abandoned)
+            case (.inFlight, .legsAcknowledged): .legsPlaced
+            case (.inFlight, .imbalanced): .oneSided
+            case (.inFlight, .bothRejected): .closed(.rejected)
+            case (.inFlight, .bothUnfilled): .closed(.noFill)
+            case (.legsPlaced, .legsEven): .filled
+            case (.legsPlaced, .imbalanced): .oneSided
+            case (.legsPlaced, .fillTimedOut): .cancelAttempted
+            case (.oneSided, .cancelSent): .cancelAttempted
+            case (.oneSided, .legsEven): .filled
+            case (.cancelAttempted, .legsEven): .filled
+            case (.cancelAttempted, .closedExposed): .closed(.oneSided)
+            case (.cancelAttempted, .closedUnfilled): .closed(.noFill)
+            case (.filled, .reconciled): .closed(.hedged)
+            case (let live, .closedByOperator) where !live.isTerminal: .closed(.manual)
+            default: nil
+            }
+        guard let next else { return .failure(IllegalTransition(from: state, event: event)) }
+        return .success(next)
+    }
+
+    /// Whether some event takes `from` to `to`: the table the SQL trigger must agree with.
+    public static func isLegal(from: OpportunityState, to: OpportunityState) -> Bool {
+        OpportunityEvent.allCases.contains { event in
+            if case .success(let next) = transition(from: from, on: event) { return next == to }
+            return false
+        }
+    }
+}

@@ -1,0 +1,219 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// How hard a commit waits for the disk (https://sqlite.org/pragma.html#pragma_synchronous).
+public enum Durability: String, Sendable, Hashable, Codable, CaseIterable {
+    /// `synchronous=FULL`: a commit survives power loss. The default: a commit that precedes a
+    /// send must be on disk before the order leaves.
+    case full
+    /// `synchronous=NORMAL`: in WAL mode a commit survives a crash of the process but the last
+    /// transactions may roll back on power loss.
+    case normal
+}
+
+/// Why a database file was refused. Each description is one line that names the file, the
+/// problem and what to do. A refused file is never written.
+public enum DatabaseFileError: Error, Sendable, Equatable, CustomStringConvertible {
+    case missing(path: String)
+    case isDirectory(path: String)
+    case empty(path: String)
+    case notSQLite(path: String)
+    case foreignApplication(path: String, applicationID: Int32)
+    case newerSchema(path: String, found: Int64, supported: Int64)
+    case damaged(path: String, detail: String)
+    case cannotCreate(path: String, detail: String)
+    case cannotOpen(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path):
+            "no database at \(path): run `arb run` to create one, or pass --db with the right path"
+        case .isDirectory(let path):
+            "\(path) is a directory, not a database file: pass --db with a file path"
+        case .empty(let path):
+            "\(path) is an empty file, not an arb database: remove it or pass --db with another path"
+        case .notSQLite(let path):
+            "\(path) is not an arb database (not a SQLite file): pass --db with the right path"
+        case .foreignApplication(let path, let applicationID):
+            applicationID == 0
+                ? "\(path) is a SQLite database of another application (no arb application_id): pass --db with an arb database"
+                : "\(path) is a SQLite database of another application (application_id \(applicationID)): pass --db with an arb database"
+        case .newerSchema(let path, let found, let supported):
+            "\(path) has schema version \(found), newer than this build supports (\(supported)): upgrade arb to open it"
+        case .damaged(let path, let detail):
+            "\(path) is damaged (\(detail)): restore it from a backup; the file was not changed"
+        case .cannotCreate(let path, let detail):
+            "cannot create database \(path): \(detail)"
+        case .cannotOpen(let path, let detail):
+            "cannot open database \(path): \(detail)"
+        }
+    }
+}
+
+/// Creating, identifying, migrating and configuring arb's database files (DESIGN §4).
+public enum DatabaseFile {
+    /// `PRAGMA application_id` of every arb database: "ARB1".
+    public static let applicationID: Int32 = 0x4152_4231
+
+    public enum Access: Sendable {
+        /// Open an existing database, or create it (atomically) if the path does not exist.
+        case createIfMissing
+        /// Open an existing database for writing.
+        case existing
+        /// Open an existing database read-only: nothing is ever written.
+        case readOnly
+    }
+
+    /// Opens `path` after proving it is ours, migrates an older schema and applies the connection
+    /// settings. A file that is not ours, or is newer, is refused before SQLite writes to it.
+    public static func open(
+        path: String,
+        access: Access,
+        durability: Durability = .full,
+        busyTimeoutMilliseconds: Int32 = 5_000,
+        newDatabaseID: () -> String = { randomDatabaseID() }
+    ) throws -> Connection {
+        switch try inspect(path: path) {
+        case .absent:
+            guard access == .createIfMissing else { throw DatabaseFileError.missing(path: path) }
+            try create(path: path, databaseID: newDatabaseID())
+        case .ours:
+            break
+        }
+        let connection: Connection
+        do {
+            connection = try Connection(path: path, mode: access == .readOnly ? .readOnly : .readWrite)
+            try connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
+        } catch let error as SQLiteError {
+            throw DatabaseFileError.cannotOpen(path: path, detail: error.message)
+        }
+        let version: Int64
+        do {
+            version = try connection.pragmaInteger("user_version")
+        } catch let error as SQLiteError {
+            throw classify(error, path: path)
+        }
+        if version > Schema.version {
+            throw DatabaseFileError.newerSchema(path: path, found: version, supported: Schema.version)
+        }
+        do {
+            if access != .readOnly {
+                try connection.execute("PRAGMA journal_mode = WAL")
+                try connection.execute("PRAGMA synchronous = \(durability == .full ? "FULL" : "NORMAL")")
+                try connection.execute("PRAGMA foreign_keys = ON")
+                if version < Schema.version {
+                    try migrate(connection, from: version)
+                }
+            } else {
+                try connection.execute("PRAGMA query_only = ON")
+            }
+        } catch let error as SQLiteError {
+            throw classify(error, path: path)
+        }
+        return connection
+    }
+
+    // MARK: - Identity
+
+    enum Inspection { case absent, ours }
+
+    /// Reads the 100-byte SQLite header directly (https://sqlite.org/fileformat.html#the_database_header),
+    /// so a foreign file is refused before SQLite opens it — SQLite could otherwise write to it
+    /// (a hot journal rollback, a WAL switch).
+    static func inspect(path: String) throws -> Inspection {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            if errno == ENOENT { return .absent }
+            throw DatabaseFileError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw DatabaseFileError.isDirectory(path: path) }
+        if info.st_size == 0 { throw DatabaseFileError.empty(path: path) }
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw DatabaseFileError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 100)
+        let count = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 100) }
+        let magic = Array("SQLite format 3".utf8) + [0]
+        guard count == 100, Array(header[0..<16]) == magic else { throw DatabaseFileError.notSQLite(path: path) }
+        let applicationID = Int32(bitPattern: header[68..<72].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        guard applicationID == Self.applicationID else {
+            throw DatabaseFileError.foreignApplication(path: path, applicationID: applicationID)
+        }
+        return .ours
+    }
+
+    static func classify(_ error: SQLiteError, path: String) -> Error {
+        switch error.code.primary {
+        case .notADatabase: DatabaseFileError.notSQLite(path: path)
+        case .corrupt: DatabaseFileError.damaged(path: path, detail: error.message)
+        default: DatabaseFileError.cannotOpen(path: path, detail: error.message)
+        }
+    }
+
+    // MARK: - Creation and migration
+
+    /// Creates the database beside `path` under a temporary name and renames it into place, so a
+    /// crash during creation never leaves a half-made file at `path`.
+    static func create(path: String, databaseID: String) throws {
+        let temporary = "\(path).creating-\(getpid())"
+        unlink(temporary)
+        do {
+            let connection = try Connection(path: temporary, mode: .readWriteCreate)
+            try connection.execute("PRAGMA journal_mode = WAL")
+            try connection.execute("PRAGMA foreign_keys = ON")
+            _ = try connection.writeTransaction {
+                try connection.execute(Schema.sql)
+                try connection.execute("PRAGMA application_id = \(applicationID)")
+                try connection.execute("PRAGMA user_version = \(Schema.version)")
+                try connection.prepare("INSERT INTO settings (key, value, updated_at_ms) VALUES ('database_id', ?, 0)")
+                    .execute(databaseID)
+            }
+            // Closing checkpoints the WAL into the main file, so the renamed file is complete.
+        } catch let error as SQLiteError {
+            unlink(temporary)
+            unlink(temporary + "-wal")
+            unlink(temporary + "-shm")
+            throw DatabaseFileError.cannotCreate(path: path, detail: error.message)
+        }
+        chmod(temporary, 0o600)
+        guard rename(temporary, path) == 0 else {
+            let detail = String(cString: strerror(errno))
+            unlink(temporary)
+            throw DatabaseFileError.cannotCreate(path: path, detail: detail)
+        }
+        syncDirectory(of: path)
+    }
+
+    /// Schema migrations: `from` is the file's `user_version`, below `Schema.version`.
+    /// Each step runs in one transaction with its version bump.
+    static func migrate(_ connection: Connection, from version: Int64) throws {
+        // Version 1 is the first schema; migrations for 2… are added here as
+        // `if version < 2 { try connection.writeTransaction { …; PRAGMA user_version = 2 } }`.
+        if version < 1 {
+            throw DatabaseFileError.damaged(path: connection.path, detail: "schema version \(version) in an arb file")
+        }
+    }
+
+    static func syncDirectory(of path: String) {
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let fd = Glibc.open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    /// Eight hex digits that name a database in client order ids, so two databases never
+    /// produce the same id.
+    public static func randomDatabaseID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        let value = UInt32.random(in: .min ... .max, using: &generator)
+        let hex = String(value, radix: 16)
+        return String(repeating: "0", count: 8 - hex.count) + hex
+    }
+}

@@ -1,0 +1,320 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The result of inserting a detected opportunity: decided by the partial unique index on
+/// `dedup_key`, atomically, whatever process inserts.
+public enum CreateResult: Sendable, Hashable {
+    case created(OpportunityID)
+    /// A live (non-Closed) opportunity already holds this dedup key.
+    case duplicate(existing: OpportunityID)
+}
+
+/// The result of a compare-and-set transition. A refusal is a value, never a silent no-op.
+public enum TransitionResult: Sendable, Hashable {
+    case applied(OpportunityState)
+    /// The opportunity was not in the expected state (another writer moved it first).
+    case stale(current: OpportunityState)
+    /// The state machine refuses this event in this state.
+    case illegal(IllegalTransition)
+    case notFound(OpportunityID)
+
+    public var isApplied: Bool {
+        if case .applied = self { return true }
+        return false
+    }
+}
+
+public enum FillResult: Sendable, Hashable {
+    case recorded
+    /// This venue's trade id is already recorded: a replay adds nothing.
+    case duplicate
+    /// No leg has this client order id.
+    case unknownOrder
+    /// The fill would take the leg past its order quantity.
+    case exceedsOrder
+}
+
+/// Operating errors of the store that are not SQLite's own.
+public enum StoreError: Error, Sendable, Equatable, CustomStringConvertible {
+    case fillRefused(tradeID: String, FillResult)
+    case transitionRefused(TransitionResult)
+
+    public var description: String {
+        switch self {
+        case .fillRefused(let tradeID, let result): "fill \(tradeID) refused: \(result)"
+        case .transitionRefused(let result): "transition refused: \(result)"
+        }
+    }
+}
+
+/// One step of a transition: the event and why it happened (written to the log).
+public struct TransitionStep: Sendable, Hashable {
+    public var event: OpportunityEvent
+    public var reason: String
+
+    public init(_ event: OpportunityEvent, reason: String) {
+        self.event = event
+        self.reason = reason
+    }
+}
+
+/// Everything else a transition writes in the same transaction.
+public struct TransitionChanges: Sendable, Hashable {
+    public var legUpdates: [LegUpdate]
+    public var fills: [FillReport]
+    public var alerts: [NewAlert]
+
+    public init(legUpdates: [LegUpdate] = [], fills: [FillReport] = [], alerts: [NewAlert] = []) {
+        self.legUpdates = legUpdates
+        self.fills = fills
+        self.alerts = alerts
+    }
+
+    public static let none = TransitionChanges()
+}
+
+/// The persisted opportunity state machine (DESIGN §4): every write is one `BEGIN IMMEDIATE`
+/// transaction, every transition a compare-and-set with a log row.
+///
+/// Not `Sendable`: one writer connection, owned by one isolation domain (the engine's actor).
+public final class Store {
+    public let connection: Connection
+    public let path: String
+    /// Names this database in client order ids: `arb-<databaseID>-<opportunity>-<leg>`.
+    public let databaseID: String
+    /// The alert sinks each new alert gets a delivery row for.
+    public var alertSinks: [String]
+
+    public init(
+        path: String,
+        access: DatabaseFile.Access = .createIfMissing,
+        durability: Durability = .full,
+        busyTimeoutMilliseconds: Int32 = 5_000,
+        alertSinks: [String] = []
+    ) throws {
+        self.connection = try DatabaseFile.open(
+            path: path, access: access, durability: durability, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        self.path = path
+        self.alertSinks = alertSinks
+        self.databaseID =
+            try connection.prepare("SELECT value FROM settings WHERE key = 'database_id'")
+            .queryOne { $0.text(0) } ?? "00000000"
+    }
+
+    /// The client order id of a leg: deterministic, so a crash between commit and send can be
+    /// resolved by asking the venue for exactly this id.
+    public func clientOrderID(opportunity: OpportunityID, leg: LegName) -> String {
+        "arb-\(databaseID)-\(opportunity)-\(leg.rawValue)"
+    }
+
+    // MARK: - Creating and starting opportunities
+
+    /// Inserts a `Detected` opportunity unless a live one holds its dedup key.
+    public func createOpportunity(_ new: NewOpportunity, reason: String = "detected") throws -> CreateResult {
+        try connection.writeTransaction { try insertOpportunity(new, reason: reason) }
+    }
+
+    /// `Detected → InFlight`, storing both legs' intents in the same transaction (intent before
+    /// side effect: nothing is sent until this commits).
+    public func beginExecution(
+        _ id: OpportunityID,
+        legs: [LegIntent],
+        reason: String,
+        atMilliseconds now: Int64
+    ) throws -> TransitionResult {
+        try connection.writeTransaction {
+            let result = try applyTransition(id, from: .detected, step: TransitionStep(.riskGatePassed, reason: reason), at: now)
+            guard result.isApplied else { return result }
+            for intent in legs { try insertLeg(intent, opportunity: id, at: now) }
+            return result
+        }
+    }
+
+    /// Create and begin in one commit: insert `Detected` (the dedup constraint decides), then
+    /// `InFlight` with the legs `makeLegs` builds from the new id. A duplicate writes nothing.
+    public func createAndBegin(
+        _ new: NewOpportunity,
+        reason: String,
+        makeLegs: (OpportunityID) -> [LegIntent]
+    ) throws -> CreateResult {
+        try connection.writeTransaction {
+            let created = try insertOpportunity(new, reason: "detected")
+            guard case .created(let id) = created else { return created }
+            let result = try applyTransition(
+                id, from: .detected, step: TransitionStep(.riskGatePassed, reason: reason), at: new.detectedAtMilliseconds)
+            precondition(result.isApplied, "a just-inserted opportunity must accept riskGatePassed: \(result)")
+            for intent in makeLegs(id) { try insertLeg(intent, opportunity: id, at: new.detectedAtMilliseconds) }
+            return created
+        }
+    }
+
+    // MARK: - Transitions
+
+    /// One compare-and-set transition with its log row, leg updates, fills and alerts, in one
+    /// transaction. Nothing is written unless the transition applies.
+    public func transition(
+        _ id: OpportunityID,
+        from expected: OpportunityState,
+        _ step: TransitionStep,
+        at now: Int64,
+        changes: TransitionChanges = .none
+    ) throws -> TransitionResult {
+        try advance(id, from: expected, steps: [step], at: now, changes: changes)
+    }
+
+    /// Several transitions in order (each a compare-and-set from the one before) and their
+    /// changes, in one commit: either all apply or none does.
+    public func advance(
+        _ id: OpportunityID,
+        from expected: OpportunityState,
+        steps: [TransitionStep],
+        at now: Int64,
+        changes: TransitionChanges = .none
+    ) throws -> TransitionResult {
+        do {
+            return try connection.writeTransaction {
+                var state = expected
+                var result = TransitionResult.applied(expected)
+                for step in steps {
+                    result = try applyTransition(id, from: state, step: step, at: now)
+                    guard case .applied(let next) = result else { throw StoreError.transitionRefused(result) }
+                    state = next
+                }
+                try write(changes, opportunity: id, at: now)
+                return result
+            }
+        } catch StoreError.transitionRefused(let result) {
+            return result
+        }
+    }
+
+    /// Records fills, leg updates and alerts without a state change (e.g. a fill that changes
+    /// nothing about the state), in one transaction.
+    public func record(_ changes: TransitionChanges, opportunity id: OpportunityID, at now: Int64) throws {
+        try connection.writeTransaction { try write(changes, opportunity: id, at: now) }
+    }
+
+    /// Records one fill, idempotently by the venue's trade id.
+    public func recordFill(_ fill: FillReport, at now: Int64) throws -> FillResult {
+        try connection.writeTransaction { try insertFill(fill, at: now) }
+    }
+
+    // MARK: - Writes inside a transaction
+
+    private func insertOpportunity(_ new: NewOpportunity, reason: String) throws -> CreateResult {
+        let insert = try connection.cachedStatement("""
+            INSERT INTO opportunities (dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b,
+                instrument_b, edge_bps, price_a, price_b, quantity, expected_fees_micros, state_reason,
+                created_at_ms, updated_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (dedup_key) WHERE state <> 'Closed' DO NOTHING
+            """)
+        try insert.execute(
+            new.dedupKey, new.eventID, new.legA.venue, new.legA.outcome, new.legA.instrument,
+            new.legB.venue, new.legB.outcome, new.legB.instrument, new.edgeBps, new.legA.price.ticks,
+            new.legB.price.ticks, new.quantity.hundredths, new.expectedFees.micros, reason,
+            new.detectedAtMilliseconds, new.detectedAtMilliseconds)
+        if connection.changes == 1 {
+            return .created(connection.lastInsertRowID)
+        }
+        let existing = try connection.cachedStatement(
+            "SELECT id FROM opportunities WHERE dedup_key = ? AND state <> 'Closed'"
+        ).queryOne(new.dedupKey) { $0.int64(0) }
+        guard let existing else {
+            preconditionFailure("insert of \(new.dedupKey) did nothing, yet no live opportunity holds the key")
+        }
+        return .duplicate(existing: existing)
+    }
+
+    private func insertLeg(_ intent: LegIntent, opportunity id: OpportunityID, at now: Int64) throws {
+        try connection.cachedStatement("""
+            INSERT INTO legs (opportunity_id, leg, venue, instrument, side, limit_price, quantity, time_in_force,
+                client_order_id, venue_order_id, updated_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        ).execute(
+            id, intent.leg.rawValue, intent.venue, intent.instrument, intent.side.rawValue, intent.limitPrice.ticks,
+            intent.quantity.hundredths, intent.timeInForce.rawValue, intent.clientOrderID, intent.venueOrderID, now)
+    }
+
+    private func applyTransition(
+        _ id: OpportunityID, from expected: OpportunityState, step: TransitionStep, at now: Int64
+    ) throws -> TransitionResult {
+        let next: OpportunityState
+        switch OpportunityMachine.transition(from: expected, on: step.event) {
+        case .success(let state): next = state
+        case .failure(let illegal): return .illegal(illegal)
+        }
+        let update = try connection.cachedStatement("""
+            UPDATE opportunities SET state = ?, outcome = ?, state_reason = ?, updated_at_ms = ?
+            WHERE id = ? AND state = ? AND outcome IS ?
+            """)
+        try update.execute(next.name, next.outcome?.rawValue, step.reason, now, id, expected.name, expected.outcome?.rawValue)
+        if connection.changes == 1 { return .applied(next) }
+        guard let current = try state(of: id) else { return .notFound(id) }
+        return .stale(current: current)
+    }
+
+    private func write(_ changes: TransitionChanges, opportunity id: OpportunityID, at now: Int64) throws {
+        for update in changes.legUpdates { try updateLeg(update, at: now) }
+        for fill in changes.fills {
+            let result = try insertFill(fill, at: now)
+            guard result == .recorded || result == .duplicate else {
+                throw StoreError.fillRefused(tradeID: fill.tradeID, result)
+            }
+        }
+        for alert in changes.alerts { try insertAlert(alert, opportunity: id, at: now) }
+    }
+
+    private func updateLeg(_ update: LegUpdate, at now: Int64) throws {
+        try connection.cachedStatement("""
+            UPDATE legs SET status = coalesce(?, status), status_reason = coalesce(?, status_reason),
+                venue_order_id = coalesce(?, venue_order_id), cancel_requested = coalesce(?, cancel_requested),
+                cancel_result = coalesce(?, cancel_result), updated_at_ms = ?
+            WHERE client_order_id = ?
+            """
+        ).execute(
+            update.status?.rawValue, update.statusReason, update.venueOrderID, update.cancelRequested,
+            update.cancelResult?.rawValue, now, update.clientOrderID)
+        precondition(connection.changes == 1, "leg update for unknown client order id \(update.clientOrderID)")
+    }
+
+    private func insertFill(_ fill: FillReport, at now: Int64) throws -> FillResult {
+        let insert = try connection.cachedStatement("""
+            INSERT INTO fills (venue, trade_id, leg_id, opportunity_id, price, quantity, fee_micros, filled_at_ms,
+                recorded_at_ms)
+            SELECT ?, ?, id, opportunity_id, ?, ?, ?, ?, ? FROM legs WHERE client_order_id = ?
+            ON CONFLICT (venue, trade_id) DO NOTHING
+            """)
+        do {
+            try insert.execute(
+                fill.venue, fill.tradeID, fill.price.ticks, fill.quantity.hundredths, fill.fee.micros,
+                fill.filledAtMilliseconds, now, fill.clientOrderID)
+        } catch let error as SQLiteError where error.code == .constraintCheck {
+            // legs.filled_quantity <= quantity, checked by the schema when the trigger adds the fill.
+            return .exceedsOrder
+        }
+        if connection.changes >= 1 { return .recorded }
+        let known = try connection.cachedStatement("SELECT 1 FROM legs WHERE client_order_id = ?")
+            .queryOne(fill.clientOrderID) { _ in true } ?? false
+        return known ? .duplicate : .unknownOrder
+    }
+
+    private func insertAlert(_ alert: NewAlert, opportunity id: OpportunityID?, at now: Int64) throws {
+        try connection.cachedStatement("""
+            INSERT INTO alerts (alert_key, opportunity_id, kind, severity, text, body_json, created_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_key) DO NOTHING
+            """
+        ).execute(alert.key, id, alert.kind, alert.severity.rawValue, alert.text, alert.bodyJSON, now)
+        guard connection.changes == 1 else { return }
+        let alertID = connection.lastInsertRowID
+        let delivery = try connection.cachedStatement("INSERT INTO alert_deliveries (alert_id, sink) VALUES (?, ?)")
+        for sink in alertSinks { try delivery.execute(alertID, sink) }
+    }
+
+    /// Inserts an alert that belongs to no transition (e.g. a reconcile finding), in its own transaction.
+    public func insertAlert(_ alert: NewAlert, opportunity id: OpportunityID?, atMilliseconds now: Int64) throws {
+        try connection.writeTransaction { try insertAlert(alert, opportunity: id, at: now) }
+    }
+}

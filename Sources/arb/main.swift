@@ -1,0 +1,2 @@
+import ArbEngine
+print("arb \(ArbEngineVersion.string)")

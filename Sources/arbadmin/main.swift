@@ -1,0 +1,2 @@
+import ArbEngine
+print("arbadmin \(ArbEngineVersion.string)")

@@ -1,0 +1,265 @@
+-- arb schema, version 1.
+-- The one source of the schema: the OrderStateMachine library embeds this exact text
+-- (Schema.swift) and a test proves the two are byte-identical.
+--
+-- Units (DESIGN §2): prices are integer ticks of $0.0001 (0 < price < 10000), quantities are
+-- hundredths of a contract, money is integer micro-dollars, times are Unix milliseconds (UTC).
+-- Nothing here is ever deleted: triggers refuse DELETE on every history table.
+
+-- MARK: opportunities -------------------------------------------------------------------------
+
+CREATE TABLE opportunities (
+    id                INTEGER PRIMARY KEY,
+    dedup_key         TEXT    NOT NULL,        -- event_id|venueA:outcomeA|venueB:outcomeB
+    event_id          TEXT    NOT NULL,
+    venue_a           TEXT    NOT NULL,
+    outcome_a         TEXT    NOT NULL,
+    instrument_a      TEXT    NOT NULL,
+    venue_b           TEXT    NOT NULL,
+    outcome_b         TEXT    NOT NULL,
+    instrument_b      TEXT    NOT NULL,
+    edge_bps          INTEGER NOT NULL,        -- net of fees, at detection
+    price_a           INTEGER NOT NULL CHECK (price_a > 0 AND price_a < 10000),
+    price_b           INTEGER NOT NULL CHECK (price_b > 0 AND price_b < 10000),
+    quantity          INTEGER NOT NULL CHECK (quantity > 0),
+    expected_fees_micros INTEGER NOT NULL DEFAULT 0 CHECK (expected_fees_micros >= 0),
+    state             TEXT    NOT NULL DEFAULT 'Detected' CHECK (state IN
+                          ('Detected', 'InFlight', 'LegsPlaced', 'Filled', 'OneSided',
+                           'CancelAttempted', 'Closed')),
+    outcome           TEXT    CHECK (outcome IN
+                          ('hedged', 'one_sided', 'no_fill', 'abandoned', 'rejected', 'manual')),
+    state_reason      TEXT    NOT NULL DEFAULT 'detected',  -- why the last transition happened
+    flattened         INTEGER NOT NULL DEFAULT 0 CHECK (flattened IN (0, 1)),
+    created_at_ms     INTEGER NOT NULL,
+    updated_at_ms     INTEGER NOT NULL,
+    CHECK ((state = 'Closed') = (outcome IS NOT NULL)),
+    CHECK (flattened = 0 OR state = 'Closed')
+);
+
+-- DESIGN §4: dedup is a constraint. At most one live (non-Closed) opportunity per key, whatever
+-- process inserts it.
+CREATE UNIQUE INDEX opportunities_live_dedup_key ON opportunities (dedup_key) WHERE state <> 'Closed';
+CREATE INDEX opportunities_by_state ON opportunities (state, id);
+CREATE INDEX opportunities_by_created ON opportunities (created_at_ms);
+
+-- New opportunities start in Detected.
+CREATE TRIGGER opportunities_insert_detected
+BEFORE INSERT ON opportunities
+WHEN NEW.state IS NOT 'Detected' OR NEW.outcome IS NOT NULL OR NEW.flattened <> 0
+BEGIN
+    SELECT RAISE(ABORT, 'illegal transition: a new opportunity must start in Detected');
+END;
+
+-- DESIGN §3: the only legal transitions. Anything else, from any writer (including a hand-typed
+-- UPDATE in the sqlite3 shell), is refused.
+CREATE TRIGGER opportunities_legal_transition
+BEFORE UPDATE OF state, outcome ON opportunities
+WHEN NOT (
+       (NEW.state IS OLD.state AND NEW.outcome IS OLD.outcome)
+    OR (OLD.state = 'Detected'        AND NEW.state = 'InFlight')
+    OR (OLD.state = 'Detected'        AND NEW.state = 'Closed' AND NEW.outcome = 'abandoned')
+    OR (OLD.state = 'InFlight'        AND NEW.state = 'LegsPlaced')
+    OR (OLD.state = 'InFlight'        AND NEW.state = 'OneSided')
+    OR (OLD.state = 'InFlight'        AND NEW.state = 'Closed' AND NEW.outcome IN ('rejected', 'no_fill'))
+    OR (OLD.state = 'LegsPlaced'      AND NEW.state IN ('Filled', 'OneSided', 'CancelAttempted'))
+    OR (OLD.state = 'OneSided'        AND NEW.state IN ('CancelAttempted', 'Filled'))
+    OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Filled')
+    OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Closed' AND NEW.outcome IN ('one_sided', 'no_fill'))
+    OR (OLD.state = 'Filled'          AND NEW.state = 'Closed' AND NEW.outcome = 'hedged')
+    OR (OLD.state <> 'Closed'         AND NEW.state = 'Closed' AND NEW.outcome = 'manual')
+)
+BEGIN
+    SELECT RAISE(ABORT, 'illegal transition');
+END;
+
+-- A closed opportunity is history: only the operator's "flattened" mark may still change.
+CREATE TRIGGER opportunities_closed_is_final
+BEFORE UPDATE ON opportunities
+WHEN OLD.state = 'Closed' AND (
+       NEW.dedup_key IS NOT OLD.dedup_key OR NEW.event_id IS NOT OLD.event_id
+    OR NEW.quantity IS NOT OLD.quantity OR NEW.price_a IS NOT OLD.price_a OR NEW.price_b IS NOT OLD.price_b
+    OR NEW.edge_bps IS NOT OLD.edge_bps OR NEW.created_at_ms IS NOT OLD.created_at_ms
+    OR (OLD.flattened = 1 AND NEW.flattened = 0)
+)
+BEGIN
+    SELECT RAISE(ABORT, 'a closed opportunity cannot be changed');
+END;
+
+-- The transitions log is written by the database itself, so no writer can change a state without
+-- leaving a log row (invariant 4: the current state equals the last logged `to`).
+CREATE TRIGGER opportunities_log_insert
+AFTER INSERT ON opportunities
+BEGIN
+    INSERT INTO transitions (opportunity_id, from_state, to_state, outcome, reason, at_ms)
+    VALUES (NEW.id, NULL, NEW.state, NEW.outcome, NEW.state_reason, NEW.updated_at_ms);
+END;
+
+CREATE TRIGGER opportunities_log_transition
+AFTER UPDATE OF state, outcome ON opportunities
+WHEN NEW.state IS NOT OLD.state OR NEW.outcome IS NOT OLD.outcome
+BEGIN
+    INSERT INTO transitions (opportunity_id, from_state, to_state, outcome, reason, at_ms)
+    VALUES (NEW.id, OLD.state, NEW.state, NEW.outcome, NEW.state_reason, NEW.updated_at_ms);
+END;
+
+CREATE TRIGGER opportunities_no_delete
+BEFORE DELETE ON opportunities
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: opportunities are never deleted');
+END;
+
+-- MARK: transitions (append-only log) ---------------------------------------------------------
+
+CREATE TABLE transitions (
+    id             INTEGER PRIMARY KEY,
+    opportunity_id INTEGER NOT NULL REFERENCES opportunities (id),
+    from_state     TEXT,                  -- NULL for the row that created the opportunity
+    to_state       TEXT    NOT NULL,
+    outcome        TEXT,
+    reason         TEXT    NOT NULL,
+    at_ms          INTEGER NOT NULL
+);
+CREATE INDEX transitions_by_opportunity ON transitions (opportunity_id, id);
+
+CREATE TRIGGER transitions_no_update
+BEFORE UPDATE ON transitions
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: transitions are never changed');
+END;
+
+CREATE TRIGGER transitions_no_delete
+BEFORE DELETE ON transitions
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: transitions are never deleted');
+END;
+
+-- MARK: legs ------------------------------------------------------------------------------------
+
+CREATE TABLE legs (
+    id                 INTEGER PRIMARY KEY,
+    opportunity_id     INTEGER NOT NULL REFERENCES opportunities (id),
+    leg                TEXT    NOT NULL CHECK (leg IN ('a', 'b')),
+    venue              TEXT    NOT NULL,
+    instrument         TEXT    NOT NULL,
+    side               TEXT    NOT NULL CHECK (side IN ('buy', 'sell')),
+    limit_price        INTEGER NOT NULL CHECK (limit_price > 0 AND limit_price < 10000),
+    quantity           INTEGER NOT NULL CHECK (quantity > 0),
+    time_in_force      TEXT    NOT NULL CHECK (time_in_force IN ('ioc', 'fok', 'gtc')),
+    client_order_id    TEXT    NOT NULL UNIQUE,   -- arb-<database id>-<opportunity id>-<leg>
+    venue_order_id     TEXT,                      -- precomputed where the venue allows, else from the ack
+    -- pending: intent persisted, no answer yet; unknown: the submit's answer was lost (timeout,
+    -- disconnect, 5xx) — only a venue query resolves it; not_found: the venue never received it.
+    status             TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN
+                           ('pending', 'unknown', 'open', 'partially_filled', 'filled',
+                            'cancelled', 'rejected', 'not_found')),
+    status_reason      TEXT,
+    cancel_requested   INTEGER NOT NULL DEFAULT 0 CHECK (cancel_requested IN (0, 1)),
+    cancel_result      TEXT    CHECK (cancel_result IN ('cancelled', 'already_done', 'failed', 'unknown')),
+    filled_quantity    INTEGER NOT NULL DEFAULT 0,
+    filled_cost_micros INTEGER NOT NULL DEFAULT 0,  -- sum of price × quantity over fills
+    fees_micros        INTEGER NOT NULL DEFAULT 0,
+    average_price      INTEGER GENERATED ALWAYS AS
+                           (CASE WHEN filled_quantity > 0 THEN filled_cost_micros / filled_quantity END) VIRTUAL,
+    updated_at_ms      INTEGER NOT NULL,
+    UNIQUE (opportunity_id, leg),
+    CHECK (filled_quantity >= 0 AND filled_quantity <= quantity)
+);
+
+CREATE TRIGGER legs_no_delete
+BEFORE DELETE ON legs
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: legs are never deleted');
+END;
+
+-- MARK: fills -----------------------------------------------------------------------------------
+
+-- Idempotent by the venue's trade id: a replayed fill is ignored, never counted twice.
+CREATE TABLE fills (
+    id             INTEGER PRIMARY KEY,
+    venue          TEXT    NOT NULL,
+    trade_id       TEXT    NOT NULL,
+    leg_id         INTEGER NOT NULL REFERENCES legs (id),
+    opportunity_id INTEGER NOT NULL REFERENCES opportunities (id),
+    price          INTEGER NOT NULL CHECK (price > 0 AND price < 10000),
+    quantity       INTEGER NOT NULL CHECK (quantity > 0),
+    fee_micros     INTEGER NOT NULL CHECK (fee_micros >= 0),
+    filled_at_ms   INTEGER NOT NULL,
+    recorded_at_ms INTEGER NOT NULL,
+    UNIQUE (venue, trade_id)
+);
+CREATE INDEX fills_by_leg ON fills (leg_id);
+CREATE INDEX fills_by_opportunity ON fills (opportunity_id);
+
+-- A leg's filled quantity, cost and fees are the sum of its fills, kept by the database.
+CREATE TRIGGER fills_accumulate_on_leg
+AFTER INSERT ON fills
+BEGIN
+    UPDATE legs
+       SET filled_quantity    = filled_quantity + NEW.quantity,
+           filled_cost_micros = filled_cost_micros + NEW.price * NEW.quantity,
+           fees_micros        = fees_micros + NEW.fee_micros
+     WHERE id = NEW.leg_id;
+END;
+
+CREATE TRIGGER fills_no_update
+BEFORE UPDATE ON fills
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: fills are never changed');
+END;
+
+CREATE TRIGGER fills_no_delete
+BEFORE DELETE ON fills
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: fills are never deleted');
+END;
+
+-- MARK: alerts (outbox) ---------------------------------------------------------------------------
+
+-- Inserted in the same transaction as the transition that causes it; delivered by a dispatcher.
+CREATE TABLE alerts (
+    id             INTEGER PRIMARY KEY,
+    alert_key      TEXT    NOT NULL UNIQUE,   -- stable id so receivers can drop repeats
+    opportunity_id INTEGER REFERENCES opportunities (id),
+    kind           TEXT    NOT NULL,
+    severity       TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
+    text           TEXT    NOT NULL,          -- for people
+    body_json      TEXT    NOT NULL,          -- for machines
+    created_at_ms  INTEGER NOT NULL
+);
+CREATE INDEX alerts_by_opportunity ON alerts (opportunity_id);
+
+-- One row per alert and sink; delivered_at_ms is NULL until that sink has it.
+CREATE TABLE alert_deliveries (
+    alert_id        INTEGER NOT NULL REFERENCES alerts (id),
+    sink            TEXT    NOT NULL,
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    delivered_at_ms INTEGER,
+    last_error      TEXT,
+    PRIMARY KEY (alert_id, sink)
+) WITHOUT ROWID;
+CREATE INDEX alert_deliveries_pending ON alert_deliveries (sink, alert_id) WHERE delivered_at_ms IS NULL;
+
+CREATE TRIGGER alerts_no_delete
+BEFORE DELETE ON alerts
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: alerts are never deleted');
+END;
+
+-- MARK: runner lease and settings -----------------------------------------------------------------
+
+-- One trader per database (DESIGN §4): at most one row.
+CREATE TABLE runner_lease (
+    id              INTEGER PRIMARY KEY CHECK (id = 1),
+    owner           TEXT    NOT NULL,
+    pid             INTEGER NOT NULL,
+    host            TEXT    NOT NULL,
+    started_at_ms   INTEGER NOT NULL,
+    heartbeat_at_ms INTEGER NOT NULL
+);
+
+-- Keys: database_id (names this file in client order ids), halted (0/1), halt_reason.
+CREATE TABLE settings (
+    key           TEXT    PRIMARY KEY,
+    value         TEXT    NOT NULL,
+    updated_at_ms INTEGER NOT NULL
+) WITHOUT ROWID;
