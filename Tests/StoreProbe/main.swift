@@ -1,6 +1,7 @@
 // A child process for the cross-process store tests. Not part of the product.
 //   arb-store-probe race DB KEYS SEED     create KEYS opportunities in a seeded order; print "created N duplicate M"
 //   arb-store-probe crash DB              start a OneSided transition with legs, fills and an alert, SIGKILL before COMMIT
+//   arb-store-probe crash-after-commit DB the same transition, SIGKILL right after COMMIT
 //   arb-store-probe prepare DB            create one InFlight opportunity (id 1) with both legs
 #if canImport(Glibc)
 import Glibc
@@ -66,11 +67,12 @@ do {
         guard case .created(let id) = try store.createAndBegin(opportunity(key: 1, at: 1), reason: "test", makeLegs: { legs(store, $0) })
         else { fail("duplicate") }
         print("prepared \(id)")
-    case "crash":
+    case "crash", "crash-after-commit":
+        let afterCommit = arguments[1] == "crash-after-commit"
         let store = try Store(path: path, access: .existing, alertSinks: ["console", "file"])
         let a = store.clientOrderID(opportunity: 1, leg: .a)
         let b = store.clientOrderID(opportunity: 1, leg: .b)
-        store.connection.willCommit = { kill(getpid(), SIGKILL) }
+        if !afterCommit { store.connection.willCommit = { kill(getpid(), SIGKILL) } }
         _ = try store.transition(
             1, from: .inFlight, TransitionStep(.imbalanced, reason: "leg a filled alone"), at: 2,
             changes: TransitionChanges(
@@ -79,6 +81,7 @@ do {
                                    quantity: Quantity(contracts: 10), fee: Money(cents: 18), filledAtMilliseconds: 2)],
                 alerts: [NewAlert(key: "one-sided-1", kind: "one_sided", severity: .critical, text: "leg a filled alone",
                                   bodyJSON: "{}")]))
+        if afterCommit { kill(getpid(), SIGKILL) }
         fail("the process survived its own SIGKILL")
     default:
         fail("unknown command \(arguments[1])")

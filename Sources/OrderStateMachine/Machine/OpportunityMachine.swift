@@ -33,6 +33,11 @@ public struct IllegalTransition: Error, Sendable, Hashable, CustomStringConverti
     public let from: OpportunityState
     public let event: OpportunityEvent
 
+    public init(from: OpportunityState, event: OpportunityEvent) {
+        self.from = from
+        self.event = event
+    }
+
     public var description: String { "illegal transition: \(event.rawValue) in state \(from)" }
 }
 

@@ -140,9 +140,17 @@ public enum DatabaseFile {
         let count = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 100) }
         let magic = Array("SQLite format 3".utf8) + [0]
         guard count == 100, Array(header[0..<16]) == magic else { throw DatabaseFileError.notSQLite(path: path) }
-        let applicationID = Int32(bitPattern: header[68..<72].reduce(UInt32(0)) { $0 << 8 | UInt32($1) })
+        func bigEndian(_ offset: Int) -> UInt32 { header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
+        let applicationID = Int32(bitPattern: bigEndian(68))
         guard applicationID == Self.applicationID else {
             throw DatabaseFileError.foreignApplication(path: path, applicationID: applicationID)
+        }
+        // Checked again through SQLite after opening (a WAL not yet checkpointed may hold a newer
+        // value); checking here first means a newer file is refused before SQLite creates its
+        // -wal and -shm beside it.
+        let userVersion = Int64(Int32(bitPattern: bigEndian(60)))
+        if userVersion > Schema.version {
+            throw DatabaseFileError.newerSchema(path: path, found: userVersion, supported: Schema.version)
         }
         return .ours
     }

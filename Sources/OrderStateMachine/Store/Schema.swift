@@ -60,12 +60,11 @@ BEGIN
 END;
 
 -- DESIGN §3: the only legal transitions. Anything else, from any writer (including a hand-typed
--- UPDATE in the sqlite3 shell), is refused.
+-- UPDATE in the sqlite3 shell), is refused — writing a state onto itself included.
 CREATE TRIGGER opportunities_legal_transition
 BEFORE UPDATE OF state, outcome ON opportunities
 WHEN NOT (
-       (NEW.state IS OLD.state AND NEW.outcome IS OLD.outcome)
-    OR (OLD.state = 'Detected'        AND NEW.state = 'InFlight')
+       (OLD.state = 'Detected'        AND NEW.state = 'InFlight')
     OR (OLD.state = 'Detected'        AND NEW.state = 'Closed' AND NEW.outcome = 'abandoned')
     OR (OLD.state = 'InFlight'        AND NEW.state = 'LegsPlaced')
     OR (OLD.state = 'InFlight'        AND NEW.state = 'OneSided')

@@ -86,6 +86,12 @@ public struct HaltState: Sendable, Hashable {
     public var halted: Bool
     public var reason: String?
     public var sinceMilliseconds: Int64?
+
+    public init(halted: Bool, reason: String?, sinceMilliseconds: Int64?) {
+        self.halted = halted
+        self.reason = reason
+        self.sinceMilliseconds = sinceMilliseconds
+    }
 }
 
 extension Store {

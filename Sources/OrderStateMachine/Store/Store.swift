@@ -318,3 +318,10 @@ public final class Store {
         try connection.writeTransaction { try insertAlert(alert, opportunity: id, at: now) }
     }
 }
+
+extension Store {
+    /// The text of schema.sql this build creates databases from.
+    public static var embeddedSchema: String { Schema.sql }
+    /// The schema version this build writes (`PRAGMA user_version`).
+    public static var schemaVersion: Int64 { Schema.version }
+}

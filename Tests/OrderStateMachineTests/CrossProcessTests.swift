@@ -1,0 +1,70 @@
+import Foundation
+import OrderStateMachine
+import Testing
+
+@Suite("Across processes", .serialized)
+struct CrossProcessTests {
+    let directory = TemporaryDirectory()
+
+    @Test("4 processes racing the same 200 dedup keys leave exactly one live row per key")
+    func dedupRace() async throws {
+        let path = directory.path("race.db")
+        _ = try Store(path: path)
+        let keys = 200
+        let workers = 4
+        let outputs = try await withThrowingTaskGroup(of: ProcessOutput.self) { group in
+            for worker in 0..<workers {
+                group.addTask { try runProduct("arb-store-probe", ["race", path, "\(keys)", "\(worker + 1)"]) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        var created = 0
+        var duplicates = 0
+        for output in outputs {
+            // Any error other than .duplicate makes the probe exit 1 with the error on stderr.
+            #expect(output.status == 0, "probe failed: \(output.stderr)")
+            let words = output.stdout.split(separator: " ").map(String.init)
+            guard words.count == 4, let c = Int(words[1]), let d = Int(words[3].trimmingCharacters(in: .whitespacesAndNewlines))
+            else { Issue.record("unexpected probe output: \(output.stdout)"); continue }
+            created += c
+            duplicates += d
+        }
+        #expect(created == keys)
+        #expect(duplicates == keys * (workers - 1))
+        let store = try Store(path: path, access: .readOnly)
+        let perKey = try store.connection.prepare(
+            "SELECT count(*) FROM opportunities WHERE state <> 'Closed' GROUP BY dedup_key").query { $0.int64(0) }
+        #expect(perKey.count == keys)
+        #expect(perKey.allSatisfy { $0 == 1 })
+    }
+
+    @Test("SIGKILL before COMMIT leaves none of the transition; after COMMIT all of it", arguments: [false, true])
+    func crashMidTransaction(afterCommit: Bool) throws {
+        let path = directory.path("crash-\(afterCommit).db")
+        let prepared = try runProduct("arb-store-probe", ["prepare", path])
+        #expect(prepared.status == 0, "\(prepared.stderr)")
+        let crashed = try runProduct("arb-store-probe", [afterCommit ? "crash-after-commit" : "crash", path])
+        #expect(crashed.terminatedBySignal && crashed.status == SIGKILL, "status \(crashed.status): \(crashed.stderr)")
+
+        let store = try Store(path: path, access: .existing)
+        let check = try store.connection.prepare("PRAGMA integrity_check").query { $0.text(0) }
+        #expect(check == ["ok"])
+        let history = try #require(try store.history(of: 1))
+        let legA = history.legs[0]
+        if afterCommit {
+            #expect(history.opportunity.state == .oneSided)
+            #expect(history.transitions.last?.to == .oneSided)
+            #expect(history.fills.count == 1)
+            #expect(legA.status == .filled && legA.filledQuantity == Quantity(contracts: 10))
+            #expect(history.alerts.count == 1 && history.alerts[0].deliveries.count == 2)
+        } else {
+            #expect(history.opportunity.state == .inFlight)
+            #expect(history.transitions.last?.to == .inFlight)
+            #expect(history.fills.isEmpty)
+            #expect(legA.status == .pending && legA.filledQuantity == .zero)
+            #expect(history.alerts.isEmpty)
+            let deliveries = try store.connection.prepare("SELECT count(*) FROM alert_deliveries").queryOne { $0.int64(0) }
+            #expect(deliveries == 0)
+        }
+    }
+}
