@@ -1,0 +1,200 @@
+import OrderStateMachine
+
+/// Everything `arb run` is configured with (JSON, snake_case keys). Built only through
+/// `TraderConfig.load`/`decode`, which validate every field.
+public struct TraderConfig: Sendable, Hashable {
+    /// `database`: the trader's SQLite file. Default `arb.db` in the working directory.
+    public var databasePath: String
+    /// `durability`: `full` (default) or `normal`.
+    public var durability: Durability
+    /// `events`: the paired markets to watch.
+    public var events: [EventPair]
+    /// `venues`: by venue name (`kalshi`, `polymarket`).
+    public var venues: [String: VenueConfig]
+    public var detection: DetectionConfig
+    public var execution: ExecutionConfig
+    public var risk: RiskConfig
+    public var alerts: AlertConfig
+
+    public init(databasePath: String, durability: Durability, events: [EventPair], venues: [String: VenueConfig],
+                detection: DetectionConfig, execution: ExecutionConfig, risk: RiskConfig, alerts: AlertConfig) {
+        self.databasePath = databasePath
+        self.durability = durability
+        self.events = events
+        self.venues = venues
+        self.detection = detection
+        self.execution = execution
+        self.risk = risk
+        self.alerts = alerts
+    }
+}
+
+/// One event listed at two venues: for each venue, the instrument (market) of each outcome.
+/// Buying outcome X at one venue and the other outcome at the other venue pays exactly $1.
+public struct EventPair: Sendable, Hashable {
+    /// `event_id`
+    public var eventID: String
+    /// `outcomes`: exactly two, e.g. `["YES", "NO"]` or `["DEM", "REP"]`.
+    public var outcomes: [String]
+    /// `instruments`: venue name → outcome → instrument id at that venue. Exactly two venues.
+    public var instruments: [String: [String: String]]
+    /// `fees` (optional): venue name → fee model overriding the venue's for this market
+    /// (Polymarket's rate and exponent are per market).
+    public var fees: [String: FeeModel]
+
+    public init(eventID: String, outcomes: [String], instruments: [String: [String: String]], fees: [String: FeeModel] = [:]) {
+        self.eventID = eventID
+        self.outcomes = outcomes
+        self.instruments = instruments
+        self.fees = fees
+    }
+
+    /// The two venue names, sorted.
+    public var venueNames: [String] { instruments.keys.sorted() }
+}
+
+public enum VenueKind: String, Sendable, Hashable, Codable {
+    /// The built-in paper venue (DESIGN §7). Real adapters come later behind the same protocol.
+    case paper
+}
+
+public struct VenueConfig: Sendable, Hashable {
+    /// `kind`: `paper`.
+    public var kind: VenueKind
+    /// `fee`: `"kalshi_taker"`, `"kalshi_maker"`, `"free"` or
+    /// `{"polymarket_taker": {"rate_bps": 300, "exponent": 1}}`.
+    public var fee: FeeModel
+    /// `paper` (for kind `paper`).
+    public var paper: PaperVenueConfig
+
+    public init(kind: VenueKind, fee: FeeModel, paper: PaperVenueConfig) {
+        self.kind = kind
+        self.fee = fee
+        self.paper = paper
+    }
+}
+
+public struct PaperVenueConfig: Sendable, Hashable {
+    /// `state_file`: the paper venue's own SQLite file. Default `paper-<venue>.db` beside the
+    /// trader database; a relative path is resolved beside the trader database.
+    public var stateFile: String?
+    /// `fill_model`
+    public var fillModel: PaperFillModel
+
+    public init(stateFile: String?, fillModel: PaperFillModel) {
+        self.stateFile = stateFile
+        self.fillModel = fillModel
+    }
+}
+
+/// How the paper venue treats each order; all percentages are whole numbers 0…100 and the
+/// five outcome percentages (`full_fill_percent` … `ambiguous_submit_percent`) add up to 100.
+/// Each order's fate is drawn from a generator derived from (seed, client order id), so a run
+/// is reproducible whatever order concurrent submits arrive in.
+public struct PaperFillModel: Sendable, Hashable {
+    /// `full_fill_percent`: filled completely at submit.
+    public var fullFillPercent: Int
+    /// `partial_fill_percent`: part filled at submit (the rest rests for GTC, is killed for IOC).
+    public var partialFillPercent: Int
+    /// `rest_percent`: nothing filled at submit.
+    public var restPercent: Int
+    /// `reject_percent`: refused (like a 4xx with a reason).
+    public var rejectPercent: Int
+    /// `ambiguous_submit_percent`: placed, but the answer is lost (like a timeout).
+    public var ambiguousSubmitPercent: Int
+    /// `late_fill_percent`: of the orders left resting, how many fill (fully) later.
+    public var lateFillPercent: Int
+    /// `cancel_fail_percent`: how many cancels the venue refuses.
+    public var cancelFailPercent: Int
+    /// `latency_ms_min`, `latency_ms_max`: each call's simulated latency.
+    public var latencyMillisecondsMin: Int64
+    public var latencyMillisecondsMax: Int64
+    /// `late_fill_delay_ms_max`: a late fill happens within this long after submit.
+    public var lateFillDelayMillisecondsMax: Int64
+    /// `seed`: the venue's own seed (the run's `--seed` is mixed in).
+    public var seed: UInt64
+
+    public init(fullFillPercent: Int, partialFillPercent: Int, restPercent: Int, rejectPercent: Int,
+                ambiguousSubmitPercent: Int, lateFillPercent: Int, cancelFailPercent: Int,
+                latencyMillisecondsMin: Int64, latencyMillisecondsMax: Int64, lateFillDelayMillisecondsMax: Int64,
+                seed: UInt64) {
+        self.fullFillPercent = fullFillPercent
+        self.partialFillPercent = partialFillPercent
+        self.restPercent = restPercent
+        self.rejectPercent = rejectPercent
+        self.ambiguousSubmitPercent = ambiguousSubmitPercent
+        self.lateFillPercent = lateFillPercent
+        self.cancelFailPercent = cancelFailPercent
+        self.latencyMillisecondsMin = latencyMillisecondsMin
+        self.latencyMillisecondsMax = latencyMillisecondsMax
+        self.lateFillDelayMillisecondsMax = lateFillDelayMillisecondsMax
+        self.seed = seed
+    }
+}
+
+public struct DetectionConfig: Sendable, Hashable {
+    /// `min_edge_bps`: minimum edge net of fees, in basis points of the $1 payout, 0…10000.
+    public var minEdgeBps: Int64
+    /// `min_size` / `max_size`: contracts (decimal strings or numbers, 0.01 steps), 0 < min ≤ max.
+    public var minSize: Quantity
+    public var maxSize: Quantity
+    /// `quote_staleness_ms`: a quote older than this is not traded on.
+    public var quoteStalenessMilliseconds: Int64
+
+    public init(minEdgeBps: Int64, minSize: Quantity, maxSize: Quantity, quoteStalenessMilliseconds: Int64) {
+        self.minEdgeBps = minEdgeBps
+        self.minSize = minSize
+        self.maxSize = maxSize
+        self.quoteStalenessMilliseconds = quoteStalenessMilliseconds
+    }
+}
+
+public struct ExecutionConfig: Sendable, Hashable {
+    /// `time_in_force`: `ioc`, `fok` or `gtc`.
+    public var timeInForce: TimeInForce
+    /// `fill_timeout_ms`: how long resting legs may take to fill before their remainders are cancelled.
+    public var fillTimeoutMilliseconds: Int64
+
+    public init(timeInForce: TimeInForce, fillTimeoutMilliseconds: Int64) {
+        self.timeInForce = timeInForce
+        self.fillTimeoutMilliseconds = fillTimeoutMilliseconds
+    }
+}
+
+public struct RiskConfig: Sendable, Hashable {
+    /// `max_exposure_per_event_usd` / `max_exposure_total_usd`: cost of open and one-sided
+    /// positions allowed, in dollars (decimal string like "250.00" or a number).
+    public var maxExposurePerEvent: Money
+    public var maxExposureTotal: Money
+    /// `max_one_sided_per_day`: one-sided closes in a UTC day that halt the trader.
+    public var maxOneSidedClosesPerDay: Int
+    /// `cooldown_ms`: no new opportunity on a dedup key this long after it closed.
+    public var cooldownMilliseconds: Int64
+    /// `one_sided_cooldown_ms`: longer, after a one-sided close.
+    public var oneSidedCooldownMilliseconds: Int64
+
+    public init(maxExposurePerEvent: Money, maxExposureTotal: Money, maxOneSidedClosesPerDay: Int,
+                cooldownMilliseconds: Int64, oneSidedCooldownMilliseconds: Int64) {
+        self.maxExposurePerEvent = maxExposurePerEvent
+        self.maxExposureTotal = maxExposureTotal
+        self.maxOneSidedClosesPerDay = maxOneSidedClosesPerDay
+        self.cooldownMilliseconds = cooldownMilliseconds
+        self.oneSidedCooldownMilliseconds = oneSidedCooldownMilliseconds
+    }
+}
+
+public struct AlertConfig: Sendable, Hashable {
+    /// `console`: print alerts to standard error.
+    public var console: Bool
+    /// `file`: JSON-lines alert log; default `data/alerts.log` beside the database; `null` turns it off.
+    public var filePath: String?
+    /// `webhook_url`: HTTP POST of `{"text": …}`; the `ARB_WEBHOOK_URL` environment variable
+    /// overrides it so a token need not sit in a file.
+    public var webhookURL: String?
+
+    public init(console: Bool, filePath: String?, webhookURL: String?) {
+        self.console = console
+        self.filePath = filePath
+        self.webhookURL = webhookURL
+    }
+}
