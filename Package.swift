@@ -52,6 +52,10 @@ let package = Package(
             name: "OrderStateMachineTests",
             dependencies: ["OrderStateMachine", "arb-store-probe"]
         ),
+        .testTarget(
+            name: "ArbEngineTests",
+            dependencies: ["ArbEngine"]
+        ),
     ],
     swiftLanguageModes: [.v6]
 )
