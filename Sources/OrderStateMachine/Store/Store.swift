@@ -149,6 +149,20 @@ public final class Store {
         }
     }
 
+    /// Records a detection that is never sent (risk gate refused, stale quote): created and
+    /// closed `abandoned` in one commit, so the dedup key is never left blocked. A duplicate of a
+    /// live opportunity writes nothing.
+    public func createAndAbandon(_ new: NewOpportunity, reason: String) throws -> CreateResult {
+        try connection.writeTransaction {
+            let created = try insertOpportunity(new, reason: "detected")
+            guard case .created(let id) = created else { return created }
+            let result = try applyTransition(
+                id, from: .detected, step: TransitionStep(.abandoned, reason: reason), at: new.detectedAtMilliseconds)
+            precondition(result.isApplied, "a just-inserted opportunity must accept abandoned: \(result)")
+            return created
+        }
+    }
+
     // MARK: - Transitions
 
     /// One compare-and-set transition with its log row, leg updates, fills and alerts, in one

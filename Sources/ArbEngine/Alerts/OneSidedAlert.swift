@@ -1,0 +1,110 @@
+import Foundation
+import OrderStateMachine
+
+/// What a leg looks like to the alert: enough for an operator to act without opening the database.
+public struct AlertLeg: Sendable, Hashable {
+    public var venue: String
+    public var instrument: String
+    public var outcome: String
+    public var side: Side
+    public var limitPrice: Price
+    public var filled: Quantity
+    public var cost: Money
+    public var fees: Money
+    public var cancelAttempted: Bool
+    public var cancelSucceeded: Bool?
+
+    public init(venue: String, instrument: String, outcome: String, side: Side, limitPrice: Price, filled: Quantity,
+                cost: Money, fees: Money, cancelAttempted: Bool, cancelSucceeded: Bool?) {
+        self.venue = venue
+        self.instrument = instrument
+        self.outcome = outcome
+        self.side = side
+        self.limitPrice = limitPrice
+        self.filled = filled
+        self.cost = cost
+        self.fees = fees
+        self.cancelAttempted = cancelAttempted
+        self.cancelSucceeded = cancelSucceeded
+    }
+
+    /// The volume-weighted price of the fills (ticks, rounded down), or the limit if none.
+    public var averagePrice: Price {
+        guard filled.hundredths > 0, let price = Price(ticks: cost.micros / filled.hundredths) else { return limitPrice }
+        return price
+    }
+}
+
+/// The one-sided alert (the seed write-up's contents, made exact): inserted in the same
+/// transaction as `OneSided` (kind `one_sided`) and again with the final figures when the
+/// opportunity closes one-sided (kind `one_sided_closed`).
+public enum OneSidedAlert {
+    public enum Phase: String, Sendable {
+        case detected = "one_sided"
+        case closed = "one_sided_closed"
+    }
+
+    public static func make(
+        databaseID: String, opportunity id: OpportunityID, eventID: String, edgeBps: Int64,
+        legA: AlertLeg, legB: AlertLeg, phase: Phase
+    ) -> NewAlert {
+        let (filled, other) = legA.filled >= legB.filled ? (legA, legB) : (legB, legA)
+        let exposure = filled.filled - other.filled
+        // The exposed contracts cost their share of the filled leg's cost and fees; if their
+        // outcome loses they pay nothing (worst case), if it wins each pays $1.
+        let exposedCost = share(of: filled.cost + filled.fees, part: exposure, whole: filled.filled)
+        let payout = Money(micros: exposure.hundredths * 10_000)
+        let worstCaseLoss = exposedCost
+        let bestCaseGain = payout - exposedCost
+        let title = phase == .detected ? "ONE-SIDED FILL" : "ONE-SIDED CLOSE"
+        let cancelState =
+            other.cancelSucceeded.map { $0 ? "succeeded" : "FAILED" } ?? (other.cancelAttempted ? "sent, answer pending" : "not needed")
+        let text = """
+            \(title) — opportunity \(id), event \(eventID), edge \(edgeBps) bps
+            filled leg: \(filled.venue) \(filled.instrument) (\(filled.outcome)) \(filled.side.rawValue) \(filled.filled) @ \(filled.averagePrice) cost \(filled.cost) fees \(filled.fees)
+            other leg: \(other.venue) \(other.instrument) (\(other.outcome)) filled \(other.filled); cancel attempted: \(other.cancelAttempted ? "yes" : "no"), cancel: \(cancelState)
+            exposure: \(exposure) contracts of \(filled.outcome) on \(filled.venue), \(exposedCost) at risk; worst case -\(worstCaseLoss), best case +\(bestCaseGain) at settlement
+            position: directional, NOT arbitrage
+            action: check `arbadmin show \(id)`; hedge by buying \(exposure) \(other.outcome) on \(other.venue) or sell \(exposure) \(filled.outcome) on \(filled.venue) if the price is acceptable; then `arbadmin close \(id) --flattened --note "…"`
+            """
+        let body: [String: Any] = [
+            "opportunity_id": id,
+            "event_id": eventID,
+            "edge_bps": edgeBps,
+            "phase": phase.rawValue,
+            "filled_leg": legJSON(filled),
+            "unfilled_leg": legJSON(other),
+            "exposure_contracts": exposure.description,
+            "exposure_usd": exposedCost.decimalString,
+            "worst_case_loss_usd": worstCaseLoss.decimalString,
+            "best_case_gain_usd": bestCaseGain.decimalString,
+            "exposed_outcome": filled.outcome,
+            "exposed_venue": filled.venue,
+            "recommended_action": "hedge \(exposure) \(other.outcome) on \(other.venue) or flatten \(filled.outcome) on \(filled.venue); then arbadmin close \(id) --flattened",
+        ]
+        let json = (try? JSONSerialization.data(withJSONObject: body, options: [.sortedKeys])).map {
+            String(decoding: $0, as: UTF8.self)
+        } ?? "{}"
+        return NewAlert(key: "arb-\(databaseID)-\(id)-\(phase.rawValue)", kind: phase.rawValue, severity: .critical,
+                        text: text, bodyJSON: json)
+    }
+
+    static func legJSON(_ leg: AlertLeg) -> [String: Any] {
+        var json: [String: Any] = [
+            "venue": leg.venue, "instrument": leg.instrument, "outcome": leg.outcome, "side": leg.side.rawValue,
+            "size": leg.filled.description, "price": leg.averagePrice.description, "cost_usd": leg.cost.decimalString,
+            "fees_usd": leg.fees.decimalString, "cancel_attempted": leg.cancelAttempted,
+        ]
+        json["cancel_succeeded"] = leg.cancelSucceeded.map { $0 as Any } ?? NSNull()
+        return json
+    }
+
+    /// `total × part / whole`, rounded up (a loss is never understated).
+    static func share(of total: Money, part: Quantity, whole: Quantity) -> Money {
+        guard whole.hundredths > 0 else { return .zero }
+        let (product, overflow) = total.micros.multipliedReportingOverflow(by: part.hundredths)
+        precondition(!overflow, "exposure arithmetic overflow")
+        let (quotient, remainder) = product.quotientAndRemainder(dividingBy: whole.hundredths)
+        return Money(micros: quotient + (remainder > 0 ? 1 : 0))
+    }
+}

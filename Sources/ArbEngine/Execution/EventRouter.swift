@@ -1,0 +1,54 @@
+import OrderStateMachine
+import Synchronization
+
+/// What wakes an executing opportunity: a venue event for one of its legs, or its deadline.
+public enum LegSignal: Sendable {
+    case venue(VenueEvent)
+    case deadline(Int)
+}
+
+/// Routes each venue event to the opportunity that owns the order, by client order id. The
+/// fill → cancel path goes through here and touches no database.
+public final class EventRouter: Sendable {
+    private let routes = Mutex<[String: AsyncStream<LegSignal>.Continuation]>([:])
+    /// Events for orders no live execution owns (a fill after close, an unknown order).
+    private let orphans: AsyncStream<VenueEvent>.Continuation
+    public let orphanEvents: AsyncStream<VenueEvent>
+
+    public init() {
+        (orphanEvents, orphans) = AsyncStream.makeStream(of: VenueEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+    }
+
+    /// A stream of the signals for `clientOrderIDs`, registered before anything is sent so no
+    /// event can be missed.
+    public func register(_ clientOrderIDs: [String]) -> (AsyncStream<LegSignal>, AsyncStream<LegSignal>.Continuation) {
+        let (stream, continuation) = AsyncStream.makeStream(of: LegSignal.self, bufferingPolicy: .unbounded)
+        routes.withLock { routes in
+            for id in clientOrderIDs { routes[id] = continuation }
+        }
+        return (stream, continuation)
+    }
+
+    public func unregister(_ clientOrderIDs: [String]) {
+        let continuation = routes.withLock { routes in
+            clientOrderIDs.compactMap { routes.removeValue(forKey: $0) }.first
+        }
+        continuation?.finish()
+    }
+
+    public func route(_ event: VenueEvent) {
+        let id: String
+        switch event {
+        case .fill(let fill): id = fill.clientOrderID
+        case .orderUpdate(let order): id = order.clientOrderID
+        }
+        let continuation = routes.withLock { $0[id] }
+        if let continuation {
+            continuation.yield(.venue(event))
+        } else {
+            orphans.yield(event)
+        }
+    }
+
+    public func finish() { orphans.finish() }
+}

@@ -1,0 +1,498 @@
+import Logging
+import OrderStateMachine
+
+/// What became of one candidate, for the run's summary.
+public enum ExecutionOutcome: Sendable, Hashable {
+    case closed(CloseOutcome)
+    case skipped(String)
+    /// Left non-terminal for recovery (a venue could not be reached, a cancel kept failing).
+    case needsRecovery(String)
+}
+
+/// Executes opportunities (DESIGN §5): one commit to create and begin, both legs submitted
+/// concurrently, fill events driving the state machine, and — the moment one leg is filled more
+/// than the other — the cancel of the other sent before any database write.
+public final class Executor: Sendable {
+    public let ledger: Ledger
+    let venues: [String: any Venue]
+    let router: EventRouter
+    let clock: any TradingClock
+    let execution: ExecutionConfig
+    public let gate: RiskGate
+    let faults: FaultPoints
+    let logger: Logger
+    /// How many times a failed cancel is retried before the opportunity is left for a person.
+    let cancelAttemptsMax = 3
+    /// How many times an ambiguous submit is looked up before it is left for recovery.
+    let lookupAttemptsMax = 5
+
+    public init(ledger: Ledger, venues: [String: any Venue], router: EventRouter, clock: any TradingClock,
+                execution: ExecutionConfig, risk: RiskConfig, faults: FaultPoints, logger: Logger) {
+        self.ledger = ledger
+        self.venues = venues
+        self.router = router
+        self.clock = clock
+        self.execution = execution
+        self.gate = RiskGate(risk: risk)
+        self.faults = faults
+        self.logger = logger
+    }
+
+    // MARK: - Admission
+
+    /// Runs one candidate to its end (or to where recovery must take over).
+    public func run(_ candidate: Candidate) async -> ExecutionOutcome {
+        let now = clock.nowMilliseconds()
+        switch gate.admit(candidate, now: now) {
+        case .skip(let why):
+            return .skipped(why)
+        case .refuse(let reason):
+            do {
+                let result = try await ledger.abandon(candidate.opportunity, reason: reason)
+                if case .created(let id) = result {
+                    logger.info("opportunity \(id) \(candidate.opportunity.dedupKey) abandoned: \(reason)")
+                    return .closed(.abandoned)
+                }
+                return .skipped("duplicate")
+            } catch {
+                logger.error("cannot record abandoned \(candidate.opportunity.dedupKey): \(error)")
+                return .skipped("store error")
+            }
+        case .admit:
+            let outcome = await execute(candidate)
+            finish(candidate, outcome)
+            return outcome.result
+        }
+    }
+
+    struct Finished {
+        var result: ExecutionOutcome
+        var exposure: Money = .zero
+    }
+
+    private func finish(_ candidate: Candidate, _ finished: Finished) {
+        let now = clock.nowMilliseconds()
+        switch finished.result {
+        case .closed(let outcome):
+            let closesToday = gate.release(candidate, outcome: outcome, exposure: finished.exposure, now: now)
+            if outcome == .oneSided, closesToday >= gate.risk.maxOneSidedClosesPerDay {
+                let reason = "risk: \(closesToday) one-sided closes today (limit \(gate.risk.maxOneSidedClosesPerDay))"
+                Task { [ledger, logger] in
+                    do {
+                        try await ledger.halt(reason: reason, at: now)
+                        logger.critical("halted: \(reason); `arbadmin resume` to trade again")
+                    } catch {
+                        logger.error("cannot persist halt: \(error)")
+                    }
+                }
+            }
+        case .skipped:
+            gate.release(candidate, outcome: nil, exposure: .zero, now: now)
+        case .needsRecovery:
+            gate.keepBlocked(candidate)
+        }
+    }
+
+    // MARK: - One opportunity
+
+    private func execute(_ candidate: Candidate) async -> Finished {
+        let new = candidate.opportunity
+        guard let venueA = venues[new.legA.venue], let venueB = venues[new.legB.venue] else {
+            return Finished(result: .skipped("unknown venue"))
+        }
+        do {
+            let halt = try await ledger.haltState()
+            if halt.halted { return Finished(result: .skipped("halted")) }
+        } catch {
+            logger.error("cannot read the halt flag: \(error)")
+            return Finished(result: .skipped("store error"))
+        }
+        let plans = [
+            LegPlan(leg: .a, venue: venueA, instrument: new.legA.instrument, side: .buy, limitPrice: new.legA.price,
+                    quantity: new.quantity, timeInForce: execution.timeInForce),
+            LegPlan(leg: .b, venue: venueB, instrument: new.legB.instrument, side: .buy, limitPrice: new.legB.price,
+                    quantity: new.quantity, timeInForce: execution.timeInForce),
+        ]
+        let id: OpportunityID
+        let orders: [LegName: PreparedOrder]
+        do {
+            switch try await ledger.begin(new, plans: plans, reason: "risk gate passed; edge \(new.edgeBps) bps") {
+            case .duplicate: return Finished(result: .skipped("duplicate"))
+            case .begun(let begunID, let begunOrders):
+                id = begunID
+                orders = begunOrders
+            }
+        } catch {
+            logger.error("cannot begin \(new.dedupKey): \(error)")
+            return Finished(result: .skipped("store error"))
+        }
+        faults.hit(.afterInflightCommit)
+        logger.info("opportunity \(id) \(new.dedupKey) in flight: \(new.quantity) @ \(new.legA.price) + \(new.legB.price), edge \(new.edgeBps) bps")
+
+        var run = OpportunityRun(
+            id: id, opportunity: new, state: .inFlight,
+            a: LegState(name: .a, venue: venueA, order: orders[.a]!, outcome: new.legA.outcome),
+            b: LegState(name: .b, venue: venueB, order: orders[.b]!, outcome: new.legB.outcome))
+        let (signals, continuation) = router.register([run.a.clientOrderID, run.b.clientOrderID])
+        defer { router.unregister([run.a.clientOrderID, run.b.clientOrderID]) }
+        do {
+            return try await drive(&run, signals: signals, continuation: continuation)
+        } catch {
+            logger.error("opportunity \(id): \(error); left in \(run.state) for recovery")
+            return Finished(result: .needsRecovery("\(error)"))
+        }
+    }
+
+    struct OpportunityRun {
+        let id: OpportunityID
+        let opportunity: NewOpportunity
+        var state: OpportunityState
+        var a: LegState
+        var b: LegState
+        var sawFill = false
+
+        subscript(_ leg: LegName) -> LegState {
+            get { leg == .a ? a : b }
+            set { if leg == .a { a = newValue } else { b = newValue } }
+        }
+
+        var imbalanced: Bool { a.filled != b.filled }
+        var bothFinal: Bool { !a.isLive && !b.isLive }
+        /// The leg filled less (b on a tie).
+        var laggard: LegName { a.filled < b.filled ? .a : .b }
+    }
+
+    private func drive(
+        _ run: inout OpportunityRun, signals: AsyncStream<LegSignal>, continuation: AsyncStream<LegSignal>.Continuation
+    ) async throws -> Finished {
+        // Both legs concurrently (structured: both answered before we go on).
+        async let answerA = submit(run.a.order, on: run.a.venue, leg: .a)
+        async let answerB = submit(run.b.order, on: run.b.venue, leg: .b)
+        let (resultA, resultB) = await (answerA, answerB)
+        faults.hit(.afterSubmitBoth)
+        apply(resultA, to: &run.a)
+        apply(resultB, to: &run.b)
+        noteFills(&run)
+        try await resolveUnknown(&run)
+        if !run.a.isResolved || !run.b.isResolved {
+            // The venue cannot tell us whether the order exists: keep what we know, stay
+            // InFlight, and leave the rest to recovery (DESIGN §6). The key stays blocked.
+            try await persist(&run, steps: [], now: clock.nowMilliseconds())
+            return Finished(result: .needsRecovery("order status unknown"))
+        }
+        try await fetchMissingFills(&run)
+
+        if run.imbalanced { return try await oneSided(&run, signals: signals) }
+        if run.bothFinal { return try await close(&run) }
+        // Both placed, nothing unequal yet.
+        try await persist(&run, steps: [TransitionStep(.legsAcknowledged, reason: "both legs acknowledged")],
+                          now: clock.nowMilliseconds())
+
+        // Wait for fills until the fill timeout.
+        let deadline = clock.nowMilliseconds() + execution.fillTimeoutMilliseconds
+        let timer = startTimer(continuation, at: deadline, generation: 1)
+        defer { timer.cancel() }
+        for await signal in signals {
+            switch signal {
+            case .venue(let event):
+                apply(event, to: &run)
+                noteFills(&run)
+                if run.imbalanced {
+                    return try await oneSided(&run, signals: signals)
+                }
+                if run.bothFinal {
+                    try await fetchMissingFills(&run)
+                    if run.imbalanced { return try await oneSided(&run, signals: signals) }
+                    return try await close(&run)
+                }
+                if !run.a.unpersisted.isEmpty || !run.b.unpersisted.isEmpty {
+                    // Equal partial fills: record them, no state change.
+                    try await persist(&run, steps: [], now: clock.nowMilliseconds())
+                }
+            case .deadline:
+                return try await timeOut(&run, signals: signals)
+            }
+        }
+        throw ExecutorError.signalsEnded
+    }
+
+    // MARK: - Legs
+
+    enum SubmitAnswer: Sendable {
+        case acknowledged(SubmitAck)
+        case refused(String)
+        case unknown(String)
+    }
+
+    private func submit(_ order: PreparedOrder, on venue: any Venue, leg: LegName) async -> SubmitAnswer {
+        let answer: SubmitAnswer
+        do {
+            answer = .acknowledged(try await venue.submit(order))
+        } catch VenueError.rejected(let reason) {
+            answer = .refused(reason)
+        } catch {
+            // Timeout, disconnect, 5xx, garbage: the order may exist (DESIGN §4).
+            answer = .unknown("\(error)")
+        }
+        if leg == .a { faults.hit(.afterSubmitLegA) }
+        return answer
+    }
+
+    private func apply(_ answer: SubmitAnswer, to leg: inout LegState) {
+        switch answer {
+        case .acknowledged(let ack):
+            leg.apply(ack.order)
+            for fill in ack.fills { leg.apply(fill) }
+        case .refused(let reason):
+            leg.status = .rejected
+            leg.reason = reason
+        case .unknown(let reason):
+            leg.status = .unknown
+            leg.reason = reason
+        }
+    }
+
+    private func apply(_ event: VenueEvent, to run: inout OpportunityRun) {
+        switch event {
+        case .fill(let fill):
+            let leg: LegName = fill.clientOrderID == run.a.clientOrderID ? .a : .b
+            if !run[leg].apply(fill) { logger.debug("fill \(fill.tradeID) already known") }
+        case .orderUpdate(let order):
+            let leg: LegName = order.clientOrderID == run.a.clientOrderID ? .a : .b
+            run[leg].apply(order)
+        }
+    }
+
+    private func noteFills(_ run: inout OpportunityRun) {
+        if !run.sawFill, !run.a.filled.isZero || !run.b.filled.isZero {
+            run.sawFill = true
+            faults.hit(.afterFirstFill)
+        }
+    }
+
+    /// An ambiguous submit is resolved by asking the venue for the order by its client id.
+    private func resolveUnknown(_ run: inout OpportunityRun) async throws {
+        for name in LegName.allCases where run[name].status == .unknown {
+            let venue = run[name].venue
+            for attempt in 1...lookupAttemptsMax {
+                do {
+                    if let order = try await venue.order(clientOrderID: run[name].clientOrderID) {
+                        run[name].apply(order)
+                        for fill in try await venue.fills(clientOrderID: run[name].clientOrderID) { run[name].apply(fill) }
+                        logger.info("opportunity \(run.id) leg \(name.rawValue): ambiguous submit resolved, order \(order.status.rawValue)")
+                        break
+                    }
+                    if attempt == lookupAttemptsMax {
+                        run[name].status = .notFound
+                        run[name].reason = "not at the venue after its settle window"
+                        logger.info("opportunity \(run.id) leg \(name.rawValue): ambiguous submit never reached the venue")
+                    }
+                } catch {
+                    logger.warning("opportunity \(run.id) leg \(name.rawValue): order lookup failed (\(error))")
+                }
+                try await clock.sleep(milliseconds: max(1, venue.settleWindowMilliseconds / Int64(lookupAttemptsMax)))
+            }
+        }
+        noteFills(&run)
+    }
+
+    /// Fetches fills a venue reported (in an order's filled quantity) but not yet sent us.
+    private func fetchMissingFills(_ run: inout OpportunityRun) async throws {
+        for name in LegName.allCases where run[name].missingFills {
+            for fill in try await run[name].venue.fills(clientOrderID: run[name].clientOrderID) { run[name].apply(fill) }
+        }
+        noteFills(&run)
+    }
+
+    // MARK: - One-sided, timeout, close
+
+    /// One leg filled more than the other: cancel every live leg (the lagging one first) before
+    /// writing anything, then commit `OneSided` with its alert, then the cancels' results.
+    private func oneSided(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
+        let order = [run.laggard, run.laggard.other].filter { run[$0].isLive }
+        let cancels = startCancels(order.map { run[$0] })
+        for name in order { run[name].cancelRequested = true }
+        if faults.isArmed(.afterCancelSent) {
+            _ = await cancels.value
+            faults.hit(.afterCancelSent)
+        }
+        let now = clock.nowMilliseconds()
+        let alert = oneSidedAlert(run, phase: .detected)
+        try await persist(&run, steps: [TransitionStep(.imbalanced, reason: imbalanceReason(run))], now: now, alerts: [alert])
+        faults.hit(.afterOneSidedCommit)
+        logger.warning("opportunity \(run.id) one-sided: \(imbalanceReason(run)); cancel sent to \(order.map(\.rawValue))")
+        apply(await cancels.value, to: &run)
+        try await fetchMissingFills(&run)
+        try await persist(&run, steps: [TransitionStep(.cancelSent, reason: cancelReason(run, order))],
+                          now: clock.nowMilliseconds())
+        return try await settle(&run, signals: signals)
+    }
+
+    /// The fill timeout with nothing unequal: cancel the remainders.
+    private func timeOut(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
+        let order = LegName.allCases.filter { run[$0].isLive }
+        let cancels = startCancels(order.map { run[$0] })
+        for name in order { run[name].cancelRequested = true }
+        apply(await cancels.value, to: &run)
+        try await fetchMissingFills(&run)
+        try await persist(&run, steps: [TransitionStep(.fillTimedOut, reason: "fill timeout \(execution.fillTimeoutMilliseconds) ms; " + cancelReason(run, order))],
+                          now: clock.nowMilliseconds())
+        return try await settle(&run, signals: signals)
+    }
+
+    /// After cancels: wait for live legs (a failed cancel) with bounded retries, then close.
+    private func settle(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
+        var attempt = 1
+        while !run.bothFinal {
+            guard attempt < cancelAttemptsMax else {
+                let live = LegName.allCases.filter { run[$0].isLive }.map(\.rawValue)
+                logger.critical("opportunity \(run.id): cancel of leg \(live) failed \(cancelAttemptsMax) times; left in \(run.state) for reconcile")
+                try await persist(&run, steps: [], now: clock.nowMilliseconds())
+                return Finished(result: .needsRecovery("cancel failed"))
+            }
+            attempt += 1
+            // Give a late fill a moment to land, then try the cancel again.
+            try await clock.sleep(milliseconds: min(50, execution.fillTimeoutMilliseconds))
+            let live = LegName.allCases.filter { run[$0].isLive }
+            apply(await startCancels(live.map { run[$0] }).value, to: &run)
+            try await fetchMissingFills(&run)
+        }
+        return try await close(&run)
+    }
+
+    /// Both legs final: the closing path from the facts, with the exposure alert if one-sided.
+    private func close(_ run: inout OpportunityRun) async throws -> Finished {
+        let facts = ClosingPath.Facts(filledA: run.a.filled, filledB: run.b.filled,
+                                      bothRejected: run.a.status == .rejected && run.b.status == .rejected)
+        guard let events = ClosingPath.events(from: run.state, facts) else {
+            try await persist(&run, steps: [], now: clock.nowMilliseconds())
+            return Finished(result: .needsRecovery("no closing path from \(run.state)"))
+        }
+        var alerts: [NewAlert] = []
+        if events.contains(.imbalanced) { alerts.append(oneSidedAlert(run, phase: .detected)) }
+        if events.contains(.closedExposed) { alerts.append(oneSidedAlert(run, phase: .closed)) }
+        let reason = closeReason(run, facts)
+        let steps = events.map { TransitionStep($0, reason: reason) }
+        faults.hit(.beforeClose)
+        try await persist(&run, steps: steps, now: clock.nowMilliseconds(), alerts: alerts)
+        guard let outcome = run.state.outcome else { throw ExecutorError.notClosed(run.state) }
+        let exposure = outcome == .oneSided ? exposedCost(run) : .zero
+        logger.info("opportunity \(run.id) closed \(outcome.rawValue): \(reason)")
+        return Finished(result: .closed(outcome), exposure: exposure)
+    }
+
+    // MARK: - Persisting
+
+    /// Commits `steps` with every unpersisted fill, the legs' current status and `alerts`.
+    private func persist(_ run: inout OpportunityRun, steps: [TransitionStep], now: Int64, alerts: [NewAlert] = []) async throws {
+        let changes = TransitionChanges(legUpdates: [run.a.update, run.b.update],
+                                        fills: run.a.unpersisted + run.b.unpersisted, alerts: alerts)
+        if steps.isEmpty {
+            try await ledger.record(changes, opportunity: run.id, at: now)
+        } else {
+            let result = try await ledger.advance(run.id, from: run.state, steps: steps, at: now, changes: changes)
+            guard case .applied(let state) = result else { throw ExecutorError.refused(result) }
+            run.state = state
+        }
+        run.a.unpersisted.removeAll()
+        run.b.unpersisted.removeAll()
+    }
+
+    // MARK: - Cancels
+
+    struct CancelOutcome: Sendable {
+        var leg: LegName
+        var answer: Result<CancelAnswer, VenueError>
+    }
+
+    /// Sends the cancels at once, concurrently, and returns a handle to their answers.
+    private func startCancels(_ legs: [LegState]) -> Task<[CancelOutcome], Never> {
+        let requests = legs.map { ($0.name, $0.venue, $0.clientOrderID) }
+        return Task {
+            await withTaskGroup(of: CancelOutcome.self) { group in
+                for (name, venue, clientOrderID) in requests {
+                    group.addTask {
+                        do {
+                            return CancelOutcome(leg: name, answer: .success(try await venue.cancel(clientOrderID: clientOrderID)))
+                        } catch let error as VenueError {
+                            return CancelOutcome(leg: name, answer: .failure(error))
+                        } catch {
+                            return CancelOutcome(leg: name, answer: .failure(.ambiguous(reason: "\(error)")))
+                        }
+                    }
+                }
+                return await group.reduce(into: []) { $0.append($1) }
+            }
+        }
+    }
+
+    private func apply(_ outcomes: [CancelOutcome], to run: inout OpportunityRun) {
+        for outcome in outcomes {
+            switch outcome.answer {
+            case .success(.cancelled(let order)):
+                run[outcome.leg].apply(order)
+                run[outcome.leg].cancelResult = .cancelled
+            case .success(.alreadyDone(let order)):
+                run[outcome.leg].apply(order)
+                run[outcome.leg].cancelResult = .alreadyDone
+            case .success(.failed(let reason)):
+                run[outcome.leg].cancelResult = .failed
+                run[outcome.leg].reason = "cancel refused: \(reason)"
+            case .failure(let error):
+                run[outcome.leg].cancelResult = .unknown
+                run[outcome.leg].reason = "cancel: \(error)"
+            }
+        }
+    }
+
+    private func startTimer(_ continuation: AsyncStream<LegSignal>.Continuation, at deadline: Int64, generation: Int) -> Task<Void, Never> {
+        let clock = self.clock
+        return Task {
+            try? await clock.sleep(milliseconds: deadline - clock.nowMilliseconds())
+            if !Task.isCancelled { continuation.yield(.deadline(generation)) }
+        }
+    }
+
+    // MARK: - Words
+
+    private func oneSidedAlert(_ run: OpportunityRun, phase: OneSidedAlert.Phase) -> NewAlert {
+        OneSidedAlert.make(
+            databaseID: ledger.databaseID, opportunity: run.id, eventID: run.opportunity.eventID,
+            edgeBps: run.opportunity.edgeBps, legA: run.a.alertLeg(limitPrice: run.opportunity.legA.price),
+            legB: run.b.alertLeg(limitPrice: run.opportunity.legB.price), phase: phase)
+    }
+
+    private func exposedCost(_ run: OpportunityRun) -> Money {
+        let leader = run.a.filled > run.b.filled ? run.a : run.b
+        let other = leader.name == .a ? run.b : run.a
+        return OneSidedAlert.share(of: leader.cost + leader.fees, part: leader.filled - other.filled, whole: leader.filled)
+    }
+
+    private func imbalanceReason(_ run: OpportunityRun) -> String {
+        "leg a filled \(run.a.filled) (\(run.a.status.rawValue)), leg b filled \(run.b.filled) (\(run.b.status.rawValue))"
+    }
+
+    private func cancelReason(_ run: OpportunityRun, _ legs: [LegName]) -> String {
+        if legs.isEmpty { return "nothing left to cancel: both orders already final" }
+        return legs.map { "cancel leg \($0.rawValue): \(run[$0].cancelResult?.rawValue ?? "no answer")" }.joined(separator: ", ")
+    }
+
+    private func closeReason(_ run: OpportunityRun, _ facts: ClosingPath.Facts) -> String {
+        "final fills a \(run.a.filled) (\(run.a.status.rawValue)), b \(run.b.filled) (\(run.b.status.rawValue))"
+            + (facts.isEven ? "" : "; exposed \(facts.imbalance)")
+    }
+}
+
+enum ExecutorError: Error, CustomStringConvertible {
+    case refused(TransitionResult)
+    case notClosed(OpportunityState)
+    case signalsEnded
+
+    var description: String {
+        switch self {
+        case .refused(let result): "the store refused a transition: \(result)"
+        case .notClosed(let state): "closing path ended in \(state)"
+        case .signalsEnded: "the event stream ended"
+        }
+    }
+}

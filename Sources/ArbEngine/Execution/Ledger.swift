@@ -1,0 +1,96 @@
+import OrderStateMachine
+
+/// One leg as the executor plans it, before it has an id.
+public struct LegPlan: Sendable {
+    public var leg: LegName
+    public var venue: any Venue
+    public var instrument: String
+    public var side: Side
+    public var limitPrice: Price
+    public var quantity: Quantity
+    public var timeInForce: TimeInForce
+
+    public init(leg: LegName, venue: any Venue, instrument: String, side: Side, limitPrice: Price, quantity: Quantity,
+                timeInForce: TimeInForce) {
+        self.leg = leg
+        self.venue = venue
+        self.instrument = instrument
+        self.side = side
+        self.limitPrice = limitPrice
+        self.quantity = quantity
+        self.timeInForce = timeInForce
+    }
+}
+
+public enum BeginResult: Sendable {
+    /// `InFlight` is committed with both legs' intents; `orders` are exactly what was persisted.
+    case begun(OpportunityID, orders: [LegName: PreparedOrder])
+    case duplicate(existing: OpportunityID)
+}
+
+/// The trader's single writer (DESIGN §9): one actor owns the Store, so SQLite never sees two
+/// writers from this process. Venue I/O runs outside it.
+public actor Ledger {
+    let store: Store
+    public nonisolated let databaseID: String
+    public nonisolated let path: String
+    let faults: FaultPoints
+
+    public init(store: Store, faults: FaultPoints = FaultPoints(armed: nil)) {
+        self.store = store
+        self.databaseID = store.databaseID
+        self.path = store.path
+        self.faults = faults
+    }
+
+    /// Runs `body` on the writer. For reads and for writes that have no method of their own.
+    public func withStore<T: Sendable>(_ body: @Sendable (Store) throws -> T) throws -> T {
+        try body(store)
+    }
+
+    /// Create and begin in one commit (DESIGN §4, intent before side effect): the dedup
+    /// constraint decides whether this is new; the legs' client order ids and any precomputed
+    /// venue ids are persisted before anything can be sent.
+    public func begin(_ new: NewOpportunity, plans: [LegPlan], reason: String) throws -> BeginResult {
+        var orders: [LegName: PreparedOrder] = [:]
+        if faults.isArmed(.afterDetected) {
+            store.connection.willCommit = { [faults] in faults.hit(.afterDetected) }
+        }
+        defer { store.connection.willCommit = nil }
+        let result = try store.createAndBegin(new, reason: reason) { id in
+            plans.map { plan in
+                let request = OrderRequest(
+                    clientOrderID: store.clientOrderID(opportunity: id, leg: plan.leg), instrument: plan.instrument,
+                    side: plan.side, limitPrice: plan.limitPrice, quantity: plan.quantity, timeInForce: plan.timeInForce)
+                let prepared = plan.venue.prepare(request)
+                orders[plan.leg] = prepared
+                return LegIntent(leg: plan.leg, venue: plan.venue.name, instrument: plan.instrument, side: plan.side,
+                                 limitPrice: plan.limitPrice, quantity: plan.quantity, timeInForce: plan.timeInForce,
+                                 clientOrderID: request.clientOrderID, venueOrderID: prepared.venueOrderID)
+            }
+        }
+        switch result {
+        case .created(let id): return .begun(id, orders: orders)
+        case .duplicate(let existing): return .duplicate(existing: existing)
+        }
+    }
+
+    /// Records a refused or stale detection: created and closed `abandoned` in one commit, so the
+    /// dedup key is never left blocked.
+    public func abandon(_ new: NewOpportunity, reason: String) throws -> CreateResult {
+        try store.createAndAbandon(new, reason: reason)
+    }
+
+    public func advance(_ id: OpportunityID, from state: OpportunityState, steps: [TransitionStep], at now: Int64,
+                        changes: TransitionChanges = .none) throws -> TransitionResult {
+        try store.advance(id, from: state, steps: steps, at: now, changes: changes)
+    }
+
+    public func record(_ changes: TransitionChanges, opportunity id: OpportunityID, at now: Int64) throws {
+        try store.record(changes, opportunity: id, at: now)
+    }
+
+    public func haltState() throws -> HaltState { try store.haltState() }
+
+    public func halt(reason: String, at now: Int64) throws { try store.halt(reason: reason, atMilliseconds: now) }
+}

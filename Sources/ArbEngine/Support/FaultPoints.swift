@@ -1,0 +1,52 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The steps at which `ARB_CRASH_AT=<point>` makes the process `_exit(137)`, for crash tests.
+/// `_exit` skips every handler and buffer flush, like `kill -9`.
+public enum FaultPoint: String, Sendable, CaseIterable {
+    /// Inside the commit that creates the opportunity, before it lands: nothing is persisted.
+    case afterDetected = "after-detected"
+    /// `InFlight` with both legs' intents is committed; nothing sent yet.
+    case afterInflightCommit = "after-inflight-commit"
+    /// Leg A's submit has been answered (leg B may or may not have been sent).
+    case afterSubmitLegA = "after-submit-leg-a"
+    /// Both submits answered; nothing about them persisted yet.
+    case afterSubmitBoth = "after-submit-both"
+    /// The first fill of an opportunity is known in memory, not yet persisted.
+    case afterFirstFill = "after-first-fill"
+    /// The cancel of the unfilled leg has reached the venue; `OneSided` not yet committed.
+    case afterCancelSent = "after-cancel-sent"
+    /// `OneSided` and its alert are committed; the cancel's result is not.
+    case afterOneSidedCommit = "after-onesided-commit"
+    /// Just before the commit that closes an opportunity.
+    case beforeClose = "before-close"
+}
+
+/// Which fault point, if any, this process dies at.
+public struct FaultPoints: Sendable {
+    public let armed: FaultPoint?
+
+    public init(armed: FaultPoint?) { self.armed = armed }
+
+    /// Reads `ARB_CRASH_AT`; an unknown value is a usage error reported by the caller.
+    public static func fromEnvironment(_ environment: [String: String]) -> Result<FaultPoints, FaultPointError> {
+        guard let value = environment["ARB_CRASH_AT"], !value.isEmpty else { return .success(FaultPoints(armed: nil)) }
+        guard let point = FaultPoint(rawValue: value) else { return .failure(FaultPointError(value: value)) }
+        return .success(FaultPoints(armed: point))
+    }
+
+    @inline(__always)
+    public func hit(_ point: FaultPoint) {
+        if armed == point { _exit(137) }
+    }
+
+    public func isArmed(_ point: FaultPoint) -> Bool { armed == point }
+}
+
+public struct FaultPointError: Error, Sendable, CustomStringConvertible {
+    public let value: String
+    public var description: String {
+        "ARB_CRASH_AT=\(value) is not a fault point; use one of: \(FaultPoint.allCases.map(\.rawValue).joined(separator: ", "))"
+    }
+}
