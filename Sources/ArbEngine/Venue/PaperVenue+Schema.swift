@@ -1,0 +1,251 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import OrderStateMachine
+
+/// Why a paper venue's state file was refused. Each description is one line that names the file,
+/// the problem and what to do. A refused file is never written.
+public enum PaperVenueFileError: Error, Sendable, Equatable, CustomStringConvertible {
+    case isDirectory(path: String)
+    case empty(path: String)
+    case notSQLite(path: String)
+    case foreignApplication(path: String, applicationID: Int32)
+    case newerSchema(path: String, found: Int64, supported: Int64)
+    /// The file is another paper venue's: its fills and venue order ids carry that venue's name.
+    case otherVenue(path: String, found: String, expected: String)
+    case cannotCreate(path: String, detail: String)
+    case cannotOpen(path: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .isDirectory(let path):
+            "\(path) is a directory, not a paper venue file: set state_file to a file path"
+        case .empty(let path):
+            "\(path) is an empty file, not a paper venue file: remove it or set state_file to another path"
+        case .notSQLite(let path):
+            "\(path) is not a paper venue file (not a SQLite file): set state_file to a paper venue file or a new path"
+        case .foreignApplication(let path, let applicationID):
+            applicationID == DatabaseFile.applicationID
+                ? "\(path) is the trader's own database, not a paper venue file: give the paper venue its own state_file"
+                : "\(path) is a SQLite database of another application (application_id \(applicationID)): set state_file to a paper venue file or a new path"
+        case .newerSchema(let path, let found, let supported):
+            "\(path) has paper venue schema version \(found), newer than this build supports (\(supported)): upgrade arb to open it"
+        case .otherVenue(let path, let found, let expected):
+            "\(path) is the state file of paper venue \(found), not \(expected): give each venue its own state_file"
+        case .cannotCreate(let path, let detail):
+            "cannot create paper venue file \(path): \(detail)"
+        case .cannotOpen(let path, let detail):
+            "cannot open paper venue file \(path): \(detail)"
+        }
+    }
+}
+
+/// Creating, identifying and configuring a paper venue's own SQLite file (DESIGN §7).
+///
+/// The file stands in for the exchange's records, so it is kept apart from the trader's database:
+/// killing the trader must not touch what the "exchange" knows, exactly as with a real venue.
+enum PaperVenueFile {
+    /// `PRAGMA application_id` of a paper venue file: "ARPP".
+    static let applicationID: Int32 = 0x4152_5050
+    /// `PRAGMA user_version` this build writes and understands.
+    static let schemaVersion: Int64 = 1
+
+    /// Units as in the trader's schema (DESIGN §2): prices in ticks of $0.0001, quantities in
+    /// hundredths of a contract, money in micro-dollars, times in Unix milliseconds.
+    static let schema = """
+        CREATE TABLE paper_meta (
+            key   TEXT PRIMARY KEY,
+            value TEXT NOT NULL
+        );
+
+        -- Every order the venue received, accepted or rejected, so any tool can audit it.
+        CREATE TABLE paper_orders (
+            id               INTEGER PRIMARY KEY,
+            client_order_id  TEXT    NOT NULL UNIQUE,   -- a duplicate submit is refused (Kalshi: 409)
+            venue_order_id   TEXT    NOT NULL UNIQUE,
+            instrument       TEXT    NOT NULL,
+            side             TEXT    NOT NULL CHECK (side IN ('buy', 'sell')),
+            price            INTEGER NOT NULL CHECK (price > 0 AND price < 10000),
+            quantity         INTEGER NOT NULL CHECK (quantity >= 0),  -- 0 only on a rejected row
+            filled_quantity  INTEGER NOT NULL DEFAULT 0
+                                 CHECK (filled_quantity >= 0 AND filled_quantity <= quantity),
+            status           TEXT    NOT NULL CHECK (status IN
+                                 ('open', 'partially_filled', 'filled', 'cancelled', 'rejected')),
+            time_in_force    TEXT    NOT NULL CHECK (time_in_force IN ('ioc', 'fok', 'gtc')),
+            reason           TEXT,                     -- why rejected or cancelled
+            fate             TEXT    NOT NULL,         -- what the fill model decided at submit
+            cancel_attempts  INTEGER NOT NULL DEFAULT 0 CHECK (cancel_attempts >= 0),
+            created_at_ms    INTEGER NOT NULL,
+            updated_at_ms    INTEGER NOT NULL,
+            CHECK (status <> 'rejected' OR filled_quantity = 0),
+            CHECK (status <> 'filled' OR filled_quantity = quantity)
+        );
+
+        CREATE TABLE paper_fills (
+            id               INTEGER PRIMARY KEY,
+            trade_id         TEXT    NOT NULL UNIQUE,
+            client_order_id  TEXT    NOT NULL REFERENCES paper_orders (client_order_id),
+            price            INTEGER NOT NULL CHECK (price > 0 AND price < 10000),
+            quantity         INTEGER NOT NULL CHECK (quantity > 0),
+            fee_micros       INTEGER NOT NULL CHECK (fee_micros >= 0),
+            filled_at_ms     INTEGER NOT NULL
+        );
+        CREATE INDEX paper_fills_by_order ON paper_fills (client_order_id);
+        CREATE INDEX paper_orders_by_instrument ON paper_orders (instrument, side, status);
+
+        -- History is never deleted (DESIGN §8.7).
+        CREATE TRIGGER paper_orders_keep BEFORE DELETE ON paper_orders
+        BEGIN SELECT RAISE(ABORT, 'paper_orders rows are never deleted'); END;
+        CREATE TRIGGER paper_fills_keep BEFORE DELETE ON paper_fills
+        BEGIN SELECT RAISE(ABORT, 'paper_fills rows are never deleted'); END;
+        """
+
+    /// Opens the paper venue file at `path`, creating it if absent, after proving it is a paper
+    /// venue file of `venueName`. A file that is not ours is refused before SQLite opens it.
+    ///
+    /// `synchronous=NORMAL`: in WAL mode every commit survives `kill -9` of the process, the crash
+    /// the paper venue exists to model; power loss could roll back the last commits, which for a
+    /// paper venue only loses simulated orders, and saves an fsync per order.
+    static func open(path: String, venueName: String, busyTimeoutMilliseconds: Int32 = 5_000) throws -> Connection {
+        if try inspect(path: path) == .absent {
+            try create(path: path, venueName: venueName)
+        }
+        let connection: Connection
+        do {
+            connection = try Connection(path: path, mode: .readWrite)
+            try connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
+        } catch let error as SQLiteError {
+            throw PaperVenueFileError.cannotOpen(path: path, detail: error.message)
+        }
+        do {
+            // Again through SQLite: a WAL not yet checkpointed may hold newer values than the header.
+            let applicationID = Int32(truncatingIfNeeded: try connection.pragmaInteger("application_id"))
+            guard applicationID == Self.applicationID else {
+                throw PaperVenueFileError.foreignApplication(path: path, applicationID: applicationID)
+            }
+            let version = try connection.pragmaInteger("user_version")
+            guard version <= schemaVersion else {
+                throw PaperVenueFileError.newerSchema(path: path, found: version, supported: schemaVersion)
+            }
+            let owner = try connection.prepare("SELECT value FROM paper_meta WHERE key = 'venue_name'")
+                .queryOne { $0.text(0) } ?? ""
+            guard owner == venueName else {
+                throw PaperVenueFileError.otherVenue(path: path, found: owner, expected: venueName)
+            }
+            try connection.execute("PRAGMA journal_mode = WAL")
+            try connection.execute("PRAGMA synchronous = NORMAL")
+            try connection.execute("PRAGMA foreign_keys = ON")
+        } catch let error as SQLiteError {
+            throw PaperVenueFileError.cannotOpen(path: path, detail: error.message)
+        }
+        return connection
+    }
+
+    // MARK: - Identity
+
+    enum Inspection { case absent, ours }
+
+    /// Reads the 100-byte SQLite header directly (https://sqlite.org/fileformat.html#the_database_header),
+    /// as `DatabaseFile` does for the trader's database: SQLite could otherwise write to a foreign
+    /// file (a hot journal rollback, a WAL switch, a `-wal` beside it) before we could refuse it.
+    static func inspect(path: String) throws -> Inspection {
+        var info = stat()
+        if stat(path, &info) != 0 {
+            if errno == ENOENT { return .absent }
+            throw PaperVenueFileError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR { throw PaperVenueFileError.isDirectory(path: path) }
+        if info.st_size == 0 { throw PaperVenueFileError.empty(path: path) }
+        let fd = openFile(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw PaperVenueFileError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
+        }
+        defer { close(fd) }
+        var header = [UInt8](repeating: 0, count: 100)
+        let count = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 100) }
+        let magic = Array("SQLite format 3".utf8) + [0]
+        guard count == 100, Array(header[0..<16]) == magic else { throw PaperVenueFileError.notSQLite(path: path) }
+        func bigEndian(_ offset: Int) -> UInt32 { header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
+        let applicationID = Int32(bitPattern: bigEndian(68))
+        guard applicationID == Self.applicationID else {
+            throw PaperVenueFileError.foreignApplication(path: path, applicationID: applicationID)
+        }
+        let userVersion = Int64(Int32(bitPattern: bigEndian(60)))
+        guard userVersion <= schemaVersion else {
+            throw PaperVenueFileError.newerSchema(path: path, found: userVersion, supported: schemaVersion)
+        }
+        return .ours
+    }
+
+    // MARK: - Creation
+
+    /// Builds the file under a temporary name and links it into place, so a crash during creation
+    /// never leaves a half-made file at `path`, and two processes creating it at once cannot
+    /// replace each other's file (the second link fails with EEXIST and opens the first one's).
+    static func create(path: String, venueName: String) throws {
+        let temporary = "\(path).creating-\(getpid())"
+        removeFiles(temporary)
+        // 0600 from the first byte: the file is a trading record of this account.
+        let fd = openFile(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw PaperVenueFileError.cannotCreate(path: path, detail: String(cString: strerror(errno)))
+        }
+        close(fd)
+        do {
+            let connection = try Connection(path: temporary, mode: .readWrite)
+            try connection.execute("PRAGMA journal_mode = WAL")
+            try connection.writeTransaction {
+                try connection.execute(schema)
+                try connection.execute("PRAGMA application_id = \(applicationID)")
+                try connection.execute("PRAGMA user_version = \(schemaVersion)")
+                try connection.prepare("INSERT INTO paper_meta (key, value) VALUES ('venue_name', ?)").execute(venueName)
+            }
+            // Closing the only connection checkpoints the WAL into the file, so the header that
+            // `inspect` reads is complete before the file gets its real name.
+        } catch let error as SQLiteError {
+            removeFiles(temporary)
+            throw PaperVenueFileError.cannotCreate(path: path, detail: error.message)
+        }
+        if link(temporary, path) != 0 {
+            let linkError = errno
+            if linkError == EEXIST {
+                removeFiles(temporary)
+                return  // Another process created it first; `open` inspects and opens theirs.
+            }
+            // A file system without hard links: fall back to rename (no race protection there).
+            guard rename(temporary, path) == 0 else {
+                let detail = String(cString: strerror(errno))
+                removeFiles(temporary)
+                throw PaperVenueFileError.cannotCreate(path: path, detail: detail)
+            }
+        } else {
+            unlink(temporary)
+        }
+        syncDirectory(of: path)
+    }
+
+    private static func removeFiles(_ path: String) {
+        unlink(path)
+        unlink(path + "-wal")
+        unlink(path + "-shm")
+    }
+
+    private static func syncDirectory(of path: String) {
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let fd = openFile(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+
+    private static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
+        #if canImport(Glibc)
+        Glibc.open(path, flags, mode)
+        #else
+        Darwin.open(path, flags, mode)
+        #endif
+    }
+}
