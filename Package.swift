@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "arb",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "arb", targets: ["arb"]),
         .executable(name: "arbadmin", targets: ["arbadmin"]),
@@ -54,7 +54,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ArbEngineTests",
-            dependencies: ["ArbEngine"]
+            dependencies: ["ArbEngine", "arb"]
         ),
     ],
     swiftLanguageModes: [.v6]

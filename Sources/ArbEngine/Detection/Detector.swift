@@ -11,6 +11,16 @@ public struct Candidate: Sendable, Hashable {
     public var fees: Money
     /// Payout minus cost minus fees, if both legs fill.
     public var netProfit: Money
+
+    public init(opportunity: NewOpportunity, quoteAgeMilliseconds: Int64, isStale: Bool, cost: Money, fees: Money,
+                netProfit: Money) {
+        self.opportunity = opportunity
+        self.quoteAgeMilliseconds = quoteAgeMilliseconds
+        self.isStale = isStale
+        self.cost = cost
+        self.fees = fees
+        self.netProfit = netProfit
+    }
 }
 
 /// Finds, for each event, the best cross-venue "dutch book": buy one outcome at one venue and the

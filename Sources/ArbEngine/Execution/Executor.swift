@@ -22,7 +22,7 @@ public final class Executor: Sendable {
     let faults: FaultPoints
     let logger: Logger
     /// How many times a failed cancel is retried before the opportunity is left for a person.
-    let cancelAttemptsMax = 3
+    let cancelAttemptsMax = 5
     /// How many times an ambiguous submit is looked up before it is left for recovery.
     let lookupAttemptsMax = 5
 
@@ -307,24 +307,24 @@ public final class Executor: Sendable {
     // MARK: - One-sided, timeout, close
 
     /// One leg filled more than the other: cancel every live leg (the lagging one first) before
-    /// writing anything, then commit `OneSided` with its alert, then the cancels' results.
+    /// writing anything; then commit `OneSided` with its alert and `CancelAttempted` with the
+    /// cancels' results, in one transaction. The cancels are answered before the commit, so a
+    /// cancel always reaches its venue before the database moves (no fsync on the fill → cancel
+    /// path).
     private func oneSided(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
         let order = [run.laggard, run.laggard.other].filter { run[$0].isLive }
         let cancels = startCancels(order.map { run[$0] })
         for name in order { run[name].cancelRequested = true }
-        if faults.isArmed(.afterCancelSent) {
-            _ = await cancels.value
-            faults.hit(.afterCancelSent)
-        }
-        let now = clock.nowMilliseconds()
         let alert = oneSidedAlert(run, phase: .detected)
-        try await persist(&run, steps: [TransitionStep(.imbalanced, reason: imbalanceReason(run))], now: now, alerts: [alert])
-        faults.hit(.afterOneSidedCommit)
-        logger.warning("opportunity \(run.id) one-sided: \(imbalanceReason(run)); cancel sent to \(order.map(\.rawValue))")
+        let imbalance = imbalanceReason(run)
         apply(await cancels.value, to: &run)
+        faults.hit(.afterCancelSent)
         try await fetchMissingFills(&run)
-        try await persist(&run, steps: [TransitionStep(.cancelSent, reason: cancelReason(run, order))],
-                          now: clock.nowMilliseconds())
+        try await persist(&run, steps: [TransitionStep(.imbalanced, reason: imbalance),
+                                        TransitionStep(.cancelSent, reason: cancelReason(run, order))],
+                          now: clock.nowMilliseconds(), alerts: [alert])
+        faults.hit(.afterOneSidedCommit)
+        logger.warning("opportunity \(run.id) one-sided: \(imbalance); \(cancelReason(run, order))")
         return try await settle(&run, signals: signals)
     }
 

@@ -15,9 +15,9 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case afterSubmitBoth = "after-submit-both"
     /// The first fill of an opportunity is known in memory, not yet persisted.
     case afterFirstFill = "after-first-fill"
-    /// The cancel of the unfilled leg has reached the venue; `OneSided` not yet committed.
+    /// The cancel of the unfilled leg has been answered by its venue; `OneSided` not yet committed.
     case afterCancelSent = "after-cancel-sent"
-    /// `OneSided` and its alert are committed; the cancel's result is not.
+    /// `OneSided` with its alert, and `CancelAttempted` with the cancel's result, are committed.
     case afterOneSidedCommit = "after-onesided-commit"
     /// Just before the commit that closes an opportunity.
     case beforeClose = "before-close"

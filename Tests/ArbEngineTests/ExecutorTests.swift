@@ -1,0 +1,245 @@
+import ArbEngine
+import Foundation
+import Logging
+import OrderStateMachine
+import Testing
+
+/// A venue that passes everything to a paper venue, and can look at the trader database at the
+/// instant a cancel reaches it, or hold the cancel back for a while.
+final class WatchedVenue: Venue {
+    let inner: PaperVenue
+    let databasePath: String
+    let cancelDelayMilliseconds: Int64
+    let seen = Seen()
+
+    actor Seen {
+        var statesAtCancel: [String] = []
+        func add(_ state: String) { statesAtCancel.append(state) }
+    }
+
+    init(_ inner: PaperVenue, databasePath: String, cancelDelayMilliseconds: Int64 = 0) {
+        self.inner = inner
+        self.databasePath = databasePath
+        self.cancelDelayMilliseconds = cancelDelayMilliseconds
+    }
+
+    var name: String { inner.name }
+    var feeModel: FeeModel { inner.feeModel }
+    var settleWindowMilliseconds: Int64 { inner.settleWindowMilliseconds }
+    var events: AsyncStream<VenueEvent> { inner.events }
+    func prepare(_ request: OrderRequest) -> PreparedOrder { inner.prepare(request) }
+    func submit(_ order: PreparedOrder) async throws -> SubmitAck { try await inner.submit(order) }
+    func order(clientOrderID: String) async throws -> VenueOrder? { try await inner.order(clientOrderID: clientOrderID) }
+    func fills(clientOrderID: String) async throws -> [FillReport] { try await inner.fills(clientOrderID: clientOrderID) }
+    func positions() async throws -> [VenuePosition] { try await inner.positions() }
+    func balance() async throws -> Money { try await inner.balance() }
+
+    func cancel(clientOrderID: String) async throws -> CancelAnswer {
+        // What the trader database says at the moment the cancel arrives, read on its own connection.
+        let state = (try? Store(path: databasePath, access: .readOnly).connection
+            .prepare("SELECT o.state FROM opportunities o JOIN legs l ON l.opportunity_id = o.id WHERE l.client_order_id = ?")
+            .queryOne(clientOrderID) { $0.text(0) }) ?? nil
+        await seen.add(state ?? "missing")
+        if cancelDelayMilliseconds > 0 { try await Task.sleep(for: .milliseconds(cancelDelayMilliseconds)) }
+        return try await inner.cancel(clientOrderID: clientOrderID)
+    }
+}
+
+let quietModel = PaperFillModel(
+    fullFillPercent: 100, partialFillPercent: 0, restPercent: 0, rejectPercent: 0, ambiguousSubmitPercent: 0,
+    lateFillPercent: 0, cancelFailPercent: 0, latencyMillisecondsMin: 0, latencyMillisecondsMax: 0,
+    lateFillDelayMillisecondsMax: 1, seed: 1)
+
+/// A trader database, two paper venues with scripted fates, and an executor wired as `arb run` wires them.
+final class ExecutorHarness: @unchecked Sendable {
+    let directory = TemporaryDirectory()
+    let store: Store
+    let ledger: Ledger
+    let kalshi: PaperVenue
+    let polymarket: PaperVenue
+    let venueB: any Venue
+    let executor: Executor
+    let routing: [Task<Void, Never>]
+
+    init(a: PaperFate, b: PaperFate, timeInForce: TimeInForce = .gtc, fillTimeoutMilliseconds: Int64 = 150,
+         wrapB: ((PaperVenue, String) -> any Venue)? = nil, bCancelFails: Bool = false) async throws {
+        let dbPath = directory.path("arb.db")
+        store = try Store(path: dbPath, durability: .normal, alertSinks: ["file"])
+        ledger = Ledger(store: store)
+        let clock = SystemClock()
+        kalshi = try PaperVenue(name: "kalshi", path: directory.path("paper-kalshi.db"), fillModel: quietModel,
+                                feeModel: .kalshiTaker, runSeed: 1, clock: clock,
+                                behaviour: PaperBehaviour(fateForInstrument: ["K-1": a]))
+        polymarket = try PaperVenue(name: "polymarket", path: directory.path("paper-polymarket.db"), fillModel: quietModel,
+                                    feeModel: .free, runSeed: 1, clock: clock,
+                                    behaviour: PaperBehaviour(fateForInstrument: ["P-1": b], cancelFails: bCancelFails))
+        venueB = wrapB?(polymarket, dbPath) ?? polymarket
+        let router = EventRouter()
+        var logger = Logger(label: "test")
+        logger.logLevel = .error
+        executor = Executor(ledger: ledger, venues: ["kalshi": kalshi, "polymarket": venueB], router: router, clock: clock,
+                            execution: ExecutionConfig(timeInForce: timeInForce, fillTimeoutMilliseconds: fillTimeoutMilliseconds),
+                            risk: RiskConfig(maxExposurePerEvent: Money(cents: 1_000_000), maxExposureTotal: Money(cents: 10_000_000),
+                                             maxOneSidedClosesPerDay: 100, cooldownMilliseconds: 0, oneSidedCooldownMilliseconds: 0),
+                            faults: FaultPoints(armed: nil), logger: logger)
+        let venues: [any Venue] = [kalshi, polymarket]
+        routing = venues.map { venue in Task { for await event in venue.events { router.route(event) } } }
+    }
+
+    deinit { routing.forEach { $0.cancel() } }
+
+    static func candidate(quantity: Int64 = 10, key: String = "EV") -> Candidate {
+        let priceA = Price(ticks: 4_500)!
+        let priceB = Price(ticks: 5_000)!
+        let size = Quantity(contracts: quantity)
+        let new = NewOpportunity(
+            eventID: key, legA: LegQuote(venue: "kalshi", outcome: "YES", instrument: "K-1", price: priceA),
+            legB: LegQuote(venue: "polymarket", outcome: "NO", instrument: "P-1", price: priceB),
+            edgeBps: 300, quantity: size, expectedFees: .zero, detectedAtMilliseconds: SystemClock().nowMilliseconds())
+        let cost = Money(price: priceA, quantity: size) + Money(price: priceB, quantity: size)
+        return Candidate(opportunity: new, quoteAgeMilliseconds: 0, isStale: false, cost: cost, fees: .zero,
+                         netProfit: Money(micros: size.hundredths * 10_000) - cost)
+    }
+
+    func history(_ id: OpportunityID = 1) throws -> OpportunityHistory {
+        try #require(try store.history(of: id))
+    }
+
+    /// `paper_orders` of one venue: client id → (status, filled hundredths).
+    func paperOrders(_ venue: PaperVenue) throws -> [String: (String, Int64)] {
+        let connection = try Connection(path: venue.path, mode: .readOnly)
+        let rows = try connection.prepare("SELECT client_order_id, status, filled_quantity FROM paper_orders")
+            .query { ($0.text(0), ($0.text(1), $0.int64(2))) }
+        return Dictionary(uniqueKeysWithValues: rows)
+    }
+}
+
+@Suite("Executor against the paper venues", .serialized)
+struct ExecutorTests {
+    @Test("both legs fill: InFlight → LegsPlaced → Filled → Closed(hedged) in one commit, fills recorded")
+    func bothFill() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .fill)
+        let outcome = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(outcome == .closed(.hedged))
+        let history = try harness.history()
+        #expect(history.transitions.map(\.to) == [.detected, .inFlight, .legsPlaced, .filled, .closed(.hedged)])
+        #expect(history.legs.allSatisfy { $0.filledQuantity == Quantity(contracts: 10) && $0.status == .filled })
+        #expect(history.fills.count == 2)
+        // Kalshi's taker fee at 0.45 × 10: ceil(0.07 × 10 × 0.45 × 0.55 = 0.17325) → $0.18.
+        #expect(history.legs[0].fees == Money(cents: 18))
+        #expect(history.alerts.isEmpty)
+        #expect(try harness.paperOrders(harness.kalshi).values.map(\.0) == ["filled"])
+        #expect(try harness.paperOrders(harness.polymarket).values.map(\.0) == ["filled"])
+    }
+
+    @Test("one leg fills and the other is rejected: one-sided, alert in the OneSided commit, closed one_sided")
+    func fillAndReject() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("insufficient liquidity"))
+        let outcome = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(outcome == .closed(.oneSided))
+        let history = try harness.history()
+        #expect(history.transitions.map(\.to) == [.detected, .inFlight, .oneSided, .cancelAttempted, .closed(.oneSided)])
+        #expect(history.legs[1].status == .rejected)
+        let oneSided = try #require(history.alerts.first { $0.kind == "one_sided" })
+        // The alert was written by the OneSided transition itself.
+        let oneSidedAt = try #require(history.transitions.first { $0.to == .oneSided }).atMilliseconds
+        #expect(oneSided.createdAtMilliseconds == oneSidedAt)
+        #expect(oneSided.text.contains("kalshi") && oneSided.text.contains("10.00 contracts"))
+        let body = try JSONSerialization.jsonObject(with: Data(oneSided.bodyJSON.utf8)) as? [String: Any]
+        #expect(body?["exposure_contracts"] as? String == "10.00")
+        #expect((body?["filled_leg"] as? [String: Any])?["venue"] as? String == "kalshi")
+        #expect(history.alerts.contains { $0.kind == "one_sided_closed" })
+        #expect(try harness.store.oneSidedOpportunities().map(\.id) == [1])
+        #expect(try harness.paperOrders(harness.polymarket).values.map(\.0) == ["rejected"])
+    }
+
+    @Test("one leg fills and the other rests: the cancel reaches the venue before OneSided is committed")
+    func cancelBeforeCommit() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .rest, wrapB: { WatchedVenue($0, databasePath: $1) })
+        let outcome = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(outcome == .closed(.oneSided))
+        let watched = try #require(harness.venueB as? WatchedVenue)
+        // At the instant the cancel arrived, the database still said InFlight: no commit stood
+        // between the fill and the cancel.
+        #expect(await watched.seen.statesAtCancel == ["InFlight"])
+        let history = try harness.history()
+        #expect(history.transitions.map(\.to) == [.detected, .inFlight, .oneSided, .cancelAttempted, .closed(.oneSided)])
+        #expect(history.legs[1].cancelRequested && history.legs[1].cancelResult == .cancelled)
+        #expect(history.legs[1].status == .cancelled)
+        #expect(try harness.paperOrders(harness.polymarket).values.map(\.0) == ["cancelled"])
+    }
+
+    @Test("partial fills on both legs: only the imbalance is exposed")
+    func partialBoth() async throws {
+        let harness = try await ExecutorHarness(a: .partial(Quantity(contracts: 6)), b: .partial(Quantity(contracts: 4)))
+        let outcome = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(outcome == .closed(.oneSided))
+        let history = try harness.history()
+        #expect(history.legs[0].filledQuantity == Quantity(contracts: 6))
+        #expect(history.legs[1].filledQuantity == Quantity(contracts: 4))
+        #expect(history.legs.allSatisfy { $0.status == .cancelled })
+        let closed = try #require(history.alerts.first { $0.kind == "one_sided_closed" })
+        let body = try JSONSerialization.jsonObject(with: Data(closed.bodyJSON.utf8)) as? [String: Any]
+        #expect(body?["exposure_contracts"] as? String == "2.00")
+        // 2 of the 6 filled contracts at $0.45, plus their share of the $0.11 Kalshi fee
+        // (ceil(0.07 × 6 × 0.2475 = 0.10395) → $0.11): 0.90 + 0.11 × 2/6 → 0.936667 rounded up.
+        #expect(body?["exposure_usd"] as? String == "0.936667")
+    }
+
+    @Test("the cancel fails because the lagging leg filled meanwhile: CancelAttempted → Filled → hedged")
+    func lateFillHedges() async throws {
+        let harness = try await ExecutorHarness(
+            a: .fill, b: .lateFill(afterMilliseconds: 20),
+            wrapB: { WatchedVenue($0, databasePath: $1, cancelDelayMilliseconds: 120) })
+        let outcome = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(outcome == .closed(.hedged))
+        let history = try harness.history()
+        #expect(history.transitions.map(\.to) == [.detected, .inFlight, .oneSided, .cancelAttempted, .filled, .closed(.hedged)])
+        #expect(history.legs[1].cancelResult == .alreadyDone)
+        #expect(history.legs.allSatisfy { $0.filledQuantity == Quantity(contracts: 10) })
+        // The exposure alert went out when it was true; nothing claims a one-sided close.
+        #expect(history.alerts.map(\.kind) == ["one_sided"])
+        #expect(try harness.store.oneSidedOpportunities().isEmpty)
+    }
+
+    @Test("nothing fills before the fill timeout: both remainders cancelled, Closed(no_fill)")
+    func timeoutNoFill() async throws {
+        let harness = try await ExecutorHarness(a: .rest, b: .rest, fillTimeoutMilliseconds: 60)
+        let outcome = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(outcome == .closed(.noFill))
+        let history = try harness.history()
+        #expect(history.transitions.map(\.to) == [.detected, .inFlight, .legsPlaced, .cancelAttempted, .closed(.noFill)])
+        #expect(try harness.paperOrders(harness.kalshi).values.map(\.0) == ["cancelled"])
+        #expect(try harness.paperOrders(harness.polymarket).values.map(\.0) == ["cancelled"])
+    }
+
+    @Test("IOC: one leg fills, the other's remainder is killed by the venue: one-sided with no cancel needed")
+    func iocOneSided() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .rest, timeInForce: .ioc)
+        let outcome = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(outcome == .closed(.oneSided))
+        let history = try harness.history()
+        #expect(history.legs[1].status == .cancelled && !history.legs[1].cancelRequested)
+        #expect(history.transitions.last?.reason.contains("exposed 10.00") == true)
+    }
+
+    @Test("the same opportunity detected again while in flight is skipped; the venue gets one order per leg")
+    func duplicateWhileInFlight() async throws {
+        let harness = try await ExecutorHarness(a: .rest, b: .rest, fillTimeoutMilliseconds: 200)
+        let candidate = ExecutorHarness.candidate()
+        async let first = harness.executor.run(candidate)
+        try await Task.sleep(for: .milliseconds(40))
+        let second = await harness.executor.run(candidate)
+        #expect(second == .skipped("in flight"))
+        // Past the in-memory gate, the database's unique index still says no.
+        let direct = try await harness.ledger.begin(candidate.opportunity, plans: [], reason: "again")
+        guard case .duplicate(let existing) = direct else {
+            Issue.record("a second live opportunity was created: \(direct)")
+            return
+        }
+        #expect(existing == 1)
+        #expect(await first == .closed(.noFill))
+        #expect(try harness.paperOrders(harness.kalshi).count == 1)
+        #expect(try harness.paperOrders(harness.polymarket).count == 1)
+    }
+}
