@@ -120,7 +120,7 @@ extension Store {
     /// sink was configured, e.g. by a tool that opened the store without `alertSinks`). An alert
     /// every sink already has is history: a sink added at a restart gets what is still owed, not
     /// a replay of every alert ever raised (a new webhook would otherwise be flooded with old
-    /// news, and DESIGN §8.6 asks for "every configured sink" of alerts that are still live).
+    /// news, and DESIGN §8 invariant 6 asks for "every configured sink" of alerts that are still live).
     @discardableResult
     public func ensureDeliveryRows(forSinks sinks: [String]) throws -> Int {
         try connection.writeTransaction {
