@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -26,6 +28,7 @@ let package = Package(
             dependencies: [
                 "OrderStateMachine",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ]
         ),
         .executableTarget(
@@ -54,7 +57,17 @@ let package = Package(
         ),
         .testTarget(
             name: "ArbEngineTests",
-            dependencies: ["ArbEngine", "arb"]
+            dependencies: [
+                "ArbEngine",
+                "OrderStateMachine",
+                // The built binaries, for the CLI and crash tests.
+                "arb",
+                // A tiny local HTTP/1 server for the webhook sink tests (127.0.0.1 only).
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

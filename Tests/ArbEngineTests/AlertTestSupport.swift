@@ -1,0 +1,156 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import OrderStateMachine
+
+/// A fresh directory under the system temp dir, removed when the value is dropped.
+final class AlertTestDirectory {
+    let url: URL
+
+    init() {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("arb-alert-tests-\(UUID().uuidString)")
+        try! FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
+
+/// 2024-05-01T12:34:56.789Z
+let alertTestTime: Int64 = 1_714_566_896_789
+
+func sampleAlert(_ key: String, text: String = "leg a filled alone", body: String = #"{"opportunity":7,"imbalance":"10.00"}"#) -> NewAlert {
+    NewAlert(key: key, kind: "one_sided", severity: .critical, text: text, bodyJSON: body)
+}
+
+/// Creates the trader's database with `alerts` in its outbox (each routed to `sinks`) and closes it.
+func makeAlertDatabase(_ path: String, sinks: [String], alerts: [NewAlert]) throws {
+    let store = try Store(path: path, durability: .normal, alertSinks: sinks)
+    for (offset, alert) in alerts.enumerated() {
+        try store.insertAlert(alert, opportunity: nil, atMilliseconds: alertTestTime + Int64(offset))
+    }
+}
+
+func samplePending(_ key: String = "one-sided-7", sink: String, text: String = "leg a filled alone",
+                   body: String = #"{"opportunity":7,"imbalance":"10.00"}"#) -> PendingDelivery {
+    PendingDelivery(alertID: 1, key: key, kind: "one_sided", severity: .critical, text: text, bodyJSON: body,
+                    createdAtMilliseconds: alertTestTime, sink: sink, attempts: 0)
+}
+
+/// Waits (bounded) until `condition` holds; false on timeout.
+func eventually(timeoutMilliseconds: Int = 3_000, _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return try await condition()
+}
+
+// MARK: - A tiny HTTP/1 server on 127.0.0.1
+
+/// Records every request it gets and answers each with the next scripted status (the last one
+/// repeats). Bound to 127.0.0.1 on a port the kernel picks.
+final class TestHTTPServer: Sendable {
+    struct Request: Sendable {
+        var method: String
+        var uri: String
+        var contentType: String?
+        var body: [UInt8]
+
+        var json: [String: Any]? {
+            (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+        }
+    }
+
+    final class Recorder: @unchecked Sendable {
+        private let lock = NSLock()
+        private var statuses: [Int]
+        private var received: [Request] = []
+
+        init(statuses: [Int]) { self.statuses = statuses }
+
+        /// Records the request and returns the status to answer with.
+        func record(_ request: Request) -> Int {
+            lock.withLock {
+                received.append(request)
+                return statuses.count > 1 ? statuses.removeFirst() : statuses.first ?? 200
+            }
+        }
+
+        var requests: [Request] { lock.withLock { received } }
+    }
+
+    private final class Handler: ChannelInboundHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let recorder: Recorder
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+
+        init(recorder: Recorder) { self.recorder = recorder }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                body = []
+            case .body(var buffer):
+                body += buffer.readBytes(length: buffer.readableBytes) ?? []
+            case .end:
+                guard let head else { return }
+                let status = recorder.record(Request(
+                    method: head.method.rawValue, uri: head.uri, contentType: head.headers.first(name: "Content-Type"),
+                    body: body))
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Length", value: "2")
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(
+                    version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+
+    let port: Int
+    let recorder: Recorder
+    private let channel: any Channel
+
+    private init(channel: any Channel, recorder: Recorder) {
+        self.channel = channel
+        self.recorder = recorder
+        self.port = channel.localAddress!.port!
+    }
+
+    static func start(statuses: [Int] = [200]) async throws -> TestHTTPServer {
+        let recorder = Recorder(statuses: statuses)
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                    try channel.pipeline.syncOperations.addHandler(Handler(recorder: recorder))
+                }
+            }
+            .bind(host: "127.0.0.1", port: 0).get()
+        return TestHTTPServer(channel: channel, recorder: recorder)
+    }
+
+    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    var requests: [Request] { recorder.requests }
+
+    func stop() async {
+        try? await channel.close()
+    }
+}
+
+/// A port on 127.0.0.1 that nothing listens on (bound, then closed).
+func closedLocalPort() async throws -> Int {
+    let server = try await TestHTTPServer.start()
+    let port = server.port
+    await server.stop()
+    return port
+}
