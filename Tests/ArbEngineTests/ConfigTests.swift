@@ -64,19 +64,19 @@ struct ConfigDemoTests {
         let model = try #require(config.venues["kalshi"]?.paper.fillModel)
         let outcomePercents: [Int] = [model.fullFillPercent, model.partialFillPercent, model.restPercent,
                                       model.rejectPercent, model.ambiguousSubmitPercent]
-        #expect(outcomePercents == [55, 15, 15, 10, 5])
+        #expect(outcomePercents == [66, 12, 12, 6, 4])
         #expect(model.lateFillPercent == 40 && model.cancelFailPercent == 15)
         #expect(model.latencyMillisecondsMin == 1 && model.latencyMillisecondsMax == 4)
         #expect(model.lateFillDelayMillisecondsMax == 150)
         #expect(config.venues["kalshi"]?.paper.fillModel.seed != config.venues["polymarket"]?.paper.fillModel.seed)
         #expect(config.detection == DetectionConfig(minEdgeBps: 50, minSize: Quantity(contracts: 1),
-                                                    maxSize: Quantity(contracts: 25), quoteStalenessMilliseconds: 1500))
+                                                    maxSize: Quantity(contracts: 25), quoteStalenessMilliseconds: 400))
         #expect(config.execution == ExecutionConfig(timeInForce: .gtc, fillTimeoutMilliseconds: 200))
         #expect(config.risk == RiskConfig(maxExposurePerEvent: Money(micros: 500_000_000),
                                           maxExposureTotal: Money(micros: 2_000_000_000), maxOneSidedClosesPerDay: 1000,
                                           cooldownMilliseconds: 300, oneSidedCooldownMilliseconds: 1500))
         #expect(config.alerts == AlertConfig(console: false, filePath: "data/alerts.log", webhookURL: nil))
-        #expect(config.databasePath == "arb-demo.db")
+        #expect(config.databasePath == "arb.db")
         #expect(config.durability == .full)
     }
 
@@ -148,8 +148,8 @@ struct ConfigRefusalTests {
         Case("same outcome twice", #""outcomes": ["DEM", "REP"]"#, #""outcomes": ["DEM", "DEM"]"#,
              #"events[3].outcomes is ["DEM", "DEM"]"#),
         Case("empty outcome", #""outcomes": ["DEM", "REP"]"#, #""outcomes": ["", "REP"]"#, #"events[3].outcomes is ["", "REP"]"#),
-        Case("outcome percentages off", #""ambiguous_submit_percent": 5"#, #""ambiguous_submit_percent": 10"#,
-             "venues.kalshi.paper.fill_model has outcome percentages summing to 105", "exactly 100"),
+        Case("outcome percentages off", #""ambiguous_submit_percent": 4"#, #""ambiguous_submit_percent": 10"#,
+             "venues.kalshi.paper.fill_model has outcome percentages summing to 106", "exactly 100"),
         Case("percentage above 100", #""late_fill_percent": 40"#, #""late_fill_percent": 101"#,
              "venues.kalshi.paper.fill_model.late_fill_percent is 101; allowed 0…100 (percent)"),
         Case("latency min above max", #""latency_ms_min": 1"#, #""latency_ms_min": 9"#,
@@ -178,7 +178,7 @@ struct ConfigRefusalTests {
              "events[3].fees.kraken is not a venue of this event"),
         Case("duplicate key", #""console": false"#, #""console": false, "console": true"#, "alerts.console appears twice"),
         Case("console not a bool", #""console": false"#, #""console": "no""#, #"alerts.console is "no"; allowed true or false"#),
-        Case("key with a stray underscore", #""quote_staleness_ms": 1500"#, #""quote_staleness_ms_": 1500"#,
+        Case("key with a stray underscore", #""quote_staleness_ms": 400"#, #""quote_staleness_ms_": 400"#,
              "detection.quote_staleness_ms_ is not a known key"),
         Case("event id with a bar", #""event_id": "FED-DEC-CUT""#, #""event_id": "FED|CUT""#, #"events[0].event_id is "FED|CUT""#),
         Case("odd key quoted in the path", #""min_edge_bps": 50"#, #""min edge": 50"#, #"detection["min edge"] is not a known key"#),
@@ -210,7 +210,7 @@ struct ConfigRefusalTests {
     @Test("a missing required key is named")
     func missingKey() {
         let json = demoJSON(replacing: #""max_size": "25","#, with: #""max_size": "25""#)
-            .replacingOccurrences(of: #""quote_staleness_ms": 1500"#, with: "")
+            .replacingOccurrences(of: #""quote_staleness_ms": 400"#, with: "")
         #expect(configError(json)?.description.contains("detection.quote_staleness_ms is missing; allowed an integer 1…") == true)
     }
 

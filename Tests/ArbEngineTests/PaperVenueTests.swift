@@ -108,7 +108,7 @@ private actor EventLog {
 }
 
 /// Polls `condition` every 5 ms until it holds or `timeoutMilliseconds` pass.
-private func eventually(timeoutMilliseconds: Int64 = 5_000, _ condition: () async throws -> Bool) async throws -> Bool {
+private func settles(timeoutMilliseconds: Int64 = 5_000, _ condition: () async throws -> Bool) async throws -> Bool {
     let clock = ContinuousClock()
     let deadline = clock.now + .milliseconds(timeoutMilliseconds)
     while clock.now < deadline {
@@ -258,7 +258,7 @@ struct PaperVenueTests {
         #expect(ack.order.status == .open)
         #expect(ack.fills.isEmpty)
 
-        #expect(try await eventually { await log.updates("g1").last?.status == .filled })
+        #expect(try await settles { await log.updates("g1").last?.status == .filled })
         let fills = await log.fills("g1")
         #expect(fills.count == 1)
         #expect(fills.first?.quantity == Quantity(contracts: 10))
@@ -288,7 +288,7 @@ struct PaperVenueTests {
         #expect(order.status == .cancelled)
         #expect(order.filledQuantity == .zero)
         // The control's later fill proves the cancelled order's timer has fired meanwhile.
-        #expect(try await eventually { await !log.fills("control").isEmpty })
+        #expect(try await settles { await !log.fills("control").isEmpty })
         try await Task.sleep(for: .milliseconds(20))
         #expect(try orderRow(path, "g1")?.status == "cancelled")
         #expect(try orderRow(path, "g1")?.filledQuantity == 0)
@@ -335,7 +335,7 @@ struct PaperVenueTests {
             #expect(try orderRow(path, id)?.status == "open")
             #expect(try orderRow(path, id)?.cancelAttempts == 1)
         }
-        #expect(try await eventually { await log.updates("g1").last?.status == .filled })
+        #expect(try await settles { await log.updates("g1").last?.status == .filled })
         #expect(try orderRow(path, "g1")?.status == "filled")
 
         await venue.setBehaviour(PaperBehaviour(cancelFails: false))
@@ -373,7 +373,7 @@ struct PaperVenueTests {
         let order = try #require(try await venue.order(clientOrderID: "a1"))
         #expect(order.status == .filled)
         #expect(try await venue.fills(clientOrderID: "a1").count == 1)
-        #expect(try await eventually { await log.fills("a1").count == 1 }, "the lost answer's fill is still pushed")
+        #expect(try await settles { await log.fills("a1").count == 1 }, "the lost answer's fill is still pushed")
 
         guard case .ambiguous = await venueError({ try await submit(venue, request("a2", timeInForce: .ioc)) }) else {
             Issue.record("expected ambiguous")
@@ -565,7 +565,7 @@ struct PaperVenueTests {
             ]))
             let log = EventLog.following(venue)
             for id in ["o1", "o2", "o3"] { tradeIDs += try await submit(venue, request(id)).fills.map(\.tradeID) }
-            #expect(try await eventually { await !log.fills("o3").isEmpty })
+            #expect(try await settles { await !log.fills("o3").isEmpty })
             tradeIDs += await log.fills("o3").map(\.tradeID)
         }
         let reopened = try makeVenue(path)
@@ -618,7 +618,7 @@ struct PaperVenueTests {
         let log = EventLog.following(venue)
         let ack = try await submit(venue, request("g1"))
         #expect(ack.order.status == .partiallyFilled)
-        #expect(try await eventually { await log.updates("g1").last?.status == .filled })
+        #expect(try await settles { await log.updates("g1").last?.status == .filled })
         let fills = try await venue.fills(clientOrderID: "g1")
         #expect(fills.count == 2)
         #expect(fills.map(\.quantity.hundredths).reduce(0, +) == 1_000)

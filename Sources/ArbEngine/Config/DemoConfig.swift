@@ -4,12 +4,12 @@
 extension TraderConfig {
     /// The demo config's JSON text; also a commented-by-example template for a real config.
     ///
-    /// The database is `arb-demo.db`, not the default `arb.db`, so a demo run never writes paper
+    /// The database is the default `arb.db` (arbadmin finds it without flags); the paper
     /// trades into a real trader's database in the same directory. `max_one_sided_per_day` is high
     /// so the demo does not halt itself early; console alerts are off (the demo prints a summary).
     public static let demoJSON: String = #"""
     {
-      "database": "arb-demo.db",
+      "database": "arb.db",
       "durability": "full",
       "events": [
         {
@@ -60,11 +60,11 @@ extension TraderConfig {
           "fee": "kalshi_taker",
           "paper": {
             "fill_model": {
-              "full_fill_percent": 55,
-              "partial_fill_percent": 15,
-              "rest_percent": 15,
-              "reject_percent": 10,
-              "ambiguous_submit_percent": 5,
+              "full_fill_percent": 66,
+              "partial_fill_percent": 12,
+              "rest_percent": 12,
+              "reject_percent": 6,
+              "ambiguous_submit_percent": 4,
               "late_fill_percent": 40,
               "cancel_fail_percent": 15,
               "latency_ms_min": 1,
@@ -79,11 +79,11 @@ extension TraderConfig {
           "fee": {"polymarket_taker": {"rate_bps": 300, "exponent": 1}},
           "paper": {
             "fill_model": {
-              "full_fill_percent": 55,
-              "partial_fill_percent": 15,
-              "rest_percent": 15,
-              "reject_percent": 10,
-              "ambiguous_submit_percent": 5,
+              "full_fill_percent": 66,
+              "partial_fill_percent": 12,
+              "rest_percent": 12,
+              "reject_percent": 6,
+              "ambiguous_submit_percent": 4,
               "late_fill_percent": 40,
               "cancel_fail_percent": 15,
               "latency_ms_min": 1,
@@ -98,7 +98,7 @@ extension TraderConfig {
         "min_edge_bps": 50,
         "min_size": "1",
         "max_size": "25",
-        "quote_staleness_ms": 1500
+        "quote_staleness_ms": 400
       },
       "execution": {
         "time_in_force": "gtc",

@@ -44,7 +44,7 @@ public struct DemoQuoteGenerator: Sendable {
     static let grid: Int64 = 10
     static let sizeContractsRange: ClosedRange<Int64> = 5...60
     /// Calls between the end of one case and the start of the next.
-    static let gapRange: ClosedRange<Int64> = 150...450
+    static let gapRange: ClosedRange<Int64> = 40...120
     /// How much longer than the staleness limit a stale venue stays silent.
     static let staleMarginMilliseconds: Int64 = 250
     /// A stale case whose clock does not advance is abandoned after this many calls.

@@ -1,0 +1,291 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Logging
+import OrderStateMachine
+
+/// Where quotes come from.
+public enum MarketDataSource: Sendable {
+    /// The seeded synthetic generator over the config's events, paced in real time.
+    case generator(durationMilliseconds: Int64)
+    /// A JSON-lines replay file, as fast as it can be read.
+    case replay(path: String)
+}
+
+public struct TraderOptions: Sendable {
+    public var config: TraderConfig
+    public var seed: UInt64
+    public var marketData: MarketDataSource
+    public var environment: [String: String]
+    public var faults: FaultPoints
+
+    public init(config: TraderConfig, seed: UInt64, marketData: MarketDataSource, environment: [String: String],
+                faults: FaultPoints) {
+        self.config = config
+        self.seed = seed
+        self.marketData = marketData
+        self.environment = environment
+        self.faults = faults
+    }
+}
+
+/// Operating errors that stop `arb run` before it trades, each one line.
+public enum TraderError: Error, Sendable, CustomStringConvertible {
+    case leaseHeld(path: String, holder: LeaseHolder)
+    case leaseLost(path: String)
+
+    public var description: String {
+        switch self {
+        case .leaseHeld(let path, let holder):
+            "another trader holds \(path): \(holder.owner), pid \(holder.pid) on \(holder.host), started \(Timestamp.iso8601(holder.startedAtMilliseconds)); stop it first (one trader per database)"
+        case .leaseLost(let path):
+            "the runner lease on \(path) was taken over by another process; stopping"
+        }
+    }
+}
+
+/// `arb run`: recovery first, then detection and execution until the market data ends, the
+/// duration passes or a stop signal arrives; then in-flight work finishes and a summary is read
+/// back from the database.
+public enum Trader {
+    static let heartbeatMilliseconds: Int64 = 1_000
+    /// A lease whose heartbeat is older than this may be taken over (from another host).
+    public static let leaseStaleMilliseconds: Int64 = 15_000
+
+    public static func run(_ options: TraderOptions, stop: StopSignal, clock: any TradingClock = SystemClock(),
+                           logger: Logger) async throws -> RunSummary {
+        let config = options.config
+        let started = clock.nowMilliseconds()
+        let sinks = AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
+                                              environment: options.environment)
+        try makeParentDirectory(of: config.databasePath)
+        let store = try Store(path: config.databasePath, access: .createIfMissing, durability: config.durability,
+                              alertSinks: sinks.map(\.name))
+        let me = LeaseHolder(owner: "arb run", pid: getpid(), host: hostName(), startedAtMilliseconds: started,
+                             heartbeatAtMilliseconds: started)
+        switch try store.acquireLease(me, staleAfterMilliseconds: leaseStaleMilliseconds, isAlive: processIsAlive) {
+        case .heldBy(let holder): throw TraderError.leaseHeld(path: config.databasePath, holder: holder)
+        case .tookOver(let previous): logger.warning("took over the lease of \(previous) (dead or stale)")
+        case .acquired: break
+        }
+        let firstID = try store.connection.prepare("SELECT coalesce(max(id), 0) FROM opportunities").queryOne { $0.int64(0) } ?? 0
+        let ledger = Ledger(store: store, faults: options.faults)
+        defer {
+            // Best effort: a crash leaves the lease to be taken over by pid check or staleness.
+            Task { [ledger] in try? await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) } }
+        }
+
+        let venues = try makeVenues(config, runSeed: options.seed, clock: clock)
+        let router = EventRouter()
+        let executor = Executor(ledger: ledger, venues: venues, router: router, clock: clock, execution: config.execution,
+                                risk: config.risk, faults: options.faults, logger: logger)
+
+        return try await withThrowingTaskGroup(of: Void.self) { services in
+            for venue in venues.values {
+                services.addTask { for await event in venue.events { router.route(event) } }
+            }
+            services.addTask { await handleOrphans(router.orphanEvents, ledger: ledger, logger: logger, clock: clock) }
+
+            // Recovery before the first new trade (DESIGN §6).
+            let recovery = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run()
+            logger.info("recovery: \(recovery.examined) non-terminal opportunities examined, \(recovery.actions.count) actions, closed \(recovery.closedByOutcome.map { "\($0.key.rawValue) \($0.value)" }.sorted()), \(recovery.needsAttention.count) need attention")
+            for finding in recovery.needsAttention {
+                logger.warning("recovery: opportunity \(finding.opportunityID) left in \(finding.state): \(finding.reason)")
+            }
+            try await restoreRisk(executor.gate, ledger: ledger, now: clock.nowMilliseconds())
+
+            let outbox = try StoreAlertOutbox(path: config.databasePath)
+            let dispatcher = AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger)
+            let dispatching = Task { await dispatcher.run(pollMilliseconds: 50) }
+            let heartbeat = Task {
+                while !Task.isCancelled {
+                    try? await clock.sleep(milliseconds: heartbeatMilliseconds)
+                    let ours = (try? await ledger.withStore {
+                        try $0.heartbeatLease(pid: me.pid, host: me.host, atMilliseconds: clock.nowMilliseconds())
+                    }) ?? true
+                    if !ours {
+                        logger.critical("\(TraderError.leaseLost(path: config.databasePath))")
+                        stop.stop()
+                    }
+                }
+            }
+
+            var summary = RunSummary()
+            await trade(options, executor: executor, venues: venues, stop: stop, clock: clock, logger: logger, summary: &summary)
+
+            heartbeat.cancel()
+            await dispatcher.drain(timeoutMilliseconds: 2_000)
+            dispatching.cancel()
+            _ = await dispatching.value
+            for sink in sinks { await sink.shutdown() }
+            router.finish()
+            services.cancelAll()
+
+            var final = try await ledger.withStore { try RunSummary.read($0, sinceID: firstID) }
+            final.quotes = summary.quotes
+            final.quotesSkipped = summary.quotesSkipped
+            final.candidates = summary.candidates
+            final.recovery = recovery
+            final.halted = try await ledger.haltState()
+            final.elapsedMilliseconds = clock.nowMilliseconds() - started
+            try await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
+            return final
+        }
+    }
+
+    /// The detection loop; executions run concurrently as child tasks and are all finished when
+    /// this returns.
+    static func trade(_ options: TraderOptions, executor: Executor, venues: [String: any Venue], stop: StopSignal,
+                      clock: any TradingClock, logger: Logger, summary: inout RunSummary) async {
+        var detector = Detector(config: options.config, venueFees: venues.mapValues(\.feeModel))
+        var quotes = 0
+        var skipped = 0
+        var candidates = 0
+        await withDiscardingTaskGroup { executions in
+            func consider(_ candidate: Candidate) {
+                candidates += 1
+                executions.addTask { _ = await executor.run(candidate) }
+            }
+            switch options.marketData {
+            case .generator(let duration):
+                var generator = DemoQuoteGenerator(config: options.config, seed: options.seed)
+                let end = clock.nowMilliseconds() + duration
+                while !stop.isStopped, clock.nowMilliseconds() < end {
+                    let now = clock.nowMilliseconds()
+                    for _ in 0..<8 {
+                        let quote = generator.next(nowMilliseconds: now)
+                        quotes += 1
+                        if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
+                    }
+                    try? await clock.sleep(milliseconds: 2)
+                }
+            case .replay(let path):
+                do {
+                    var reader = try QuoteFileReader(
+                        path: path, instrumentsByVenue: options.config.instrumentsByVenue,
+                        onSkip: { logger.warning("market data: \(path) \($0)") })
+                    while !stop.isStopped, let quote = try reader.next() {
+                        quotes += 1
+                        if let candidate = detector.update(quote, nowMilliseconds: quote.timestampMilliseconds) {
+                            consider(candidate)
+                        }
+                        if quotes % 256 == 0 { await Task.yield() }
+                    }
+                    skipped = reader.stats.skippedTotal
+                    logger.info("market data: \(reader.stats)")
+                } catch {
+                    logger.error("market data: \(error)")
+                }
+            }
+            if stop.isStopped { logger.notice("stop requested: no new opportunities; finishing those in flight") }
+        }
+        summary.quotes = quotes
+        summary.quotesSkipped = skipped
+        summary.candidates = candidates
+    }
+
+    /// A fill for an order no execution owns (a fill after close, an unknown order) is still a
+    /// fill: record it, and raise an alert — it changes exposure.
+    static func handleOrphans(_ events: AsyncStream<VenueEvent>, ledger: Ledger, logger: Logger, clock: any TradingClock) async {
+        for await event in events {
+            guard case .fill(let fill) = event else { continue }
+            let now = clock.nowMilliseconds()
+            do {
+                let (result, opportunity) = try await ledger.withStore { store in
+                    (try store.recordFill(fill, at: now), try store.leg(clientOrderID: fill.clientOrderID)?.opportunityID)
+                }
+                switch result {
+                case .duplicate: continue
+                case .recorded:
+                    logger.critical("late fill \(fill.tradeID) on \(fill.clientOrderID) after its execution ended: \(fill.quantity) @ \(fill.price)")
+                case .unknownOrder, .exceedsOrder:
+                    logger.critical("fill \(fill.tradeID) for \(fill.clientOrderID) refused: \(result)")
+                }
+                let alert = NewAlert(
+                    key: "arb-\(ledger.databaseID)-fill-\(fill.venue)-\(fill.tradeID)", kind: "late_fill", severity: .critical,
+                    text: "FILL OUTSIDE AN EXECUTION — \(fill.venue) \(fill.clientOrderID) trade \(fill.tradeID): \(fill.quantity) @ \(fill.price) (\(result)); check `arbadmin positions` and `arbadmin reconcile`",
+                    bodyJSON: "{\"venue\":\"\(fill.venue)\",\"trade_id\":\"\(fill.tradeID)\",\"client_order_id\":\"\(fill.clientOrderID)\",\"quantity\":\"\(fill.quantity)\",\"price\":\"\(fill.price)\",\"result\":\"\(result)\"}")
+                try await ledger.withStore { try $0.insertAlert(alert, opportunity: opportunity, atMilliseconds: now) }
+            } catch {
+                logger.error("cannot record fill \(fill.tradeID): \(error)")
+            }
+        }
+    }
+
+    /// Exposure and the day's one-sided closes from the database, so a restart keeps its limits.
+    static func restoreRisk(_ gate: RiskGate, ledger: Ledger, now: Int64) async throws {
+        let day = now / 86_400_000
+        let (exposure, live, oneSidedToday) = try await ledger.withStore { store in
+            var exposure: [String: Money] = [:]
+            let rows = try store.connection.prepare("""
+                SELECT o.event_id, o.state, o.quantity * (o.price_a + o.price_b) + o.expected_fees_micros,
+                       abs(a.filled_quantity - b.filled_quantity), a.filled_quantity, a.filled_cost_micros + a.fees_micros,
+                       b.filled_quantity, b.filled_cost_micros + b.fees_micros, o.dedup_key
+                FROM opportunities o JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
+                JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
+                WHERE o.state <> 'Closed' OR (o.outcome = 'one_sided' AND o.flattened = 0)
+                """
+            ).query { ($0.text(0), $0.text(1), $0.int64(2), $0.int64(3), $0.int64(4), $0.int64(5), $0.int64(6), $0.int64(7), $0.text(8)) }
+            var live: [String] = []
+            for (event, state, reserve, imbalance, filledA, costA, filledB, costB, key) in rows {
+                if state != "Closed" {
+                    exposure[event, default: .zero] += Money(micros: reserve)
+                    live.append(key)
+                } else {
+                    let (filled, cost) = filledA > filledB ? (filledA, costA) : (filledB, costB)
+                    exposure[event, default: .zero] += OneSidedAlert.share(
+                        of: Money(micros: cost), part: Quantity(hundredths: imbalance) ?? .zero,
+                        whole: Quantity(hundredths: filled) ?? .zero)
+                }
+            }
+            let today = try store.connection.prepare(
+                "SELECT count(*) FROM opportunities WHERE outcome = 'one_sided' AND updated_at_ms >= ?"
+            ).queryOne(day * 86_400_000) { $0.int(0) } ?? 0
+            return (exposure, live, today)
+        }
+        gate.restore(exposureByEvent: exposure, liveKeys: live, oneSidedClosesToday: oneSidedToday, day: day)
+    }
+
+    /// The venues a config names. `arb run` and `arbadmin reconcile` build them the same way.
+    public static func makeVenues(_ config: TraderConfig, runSeed: UInt64, clock: any TradingClock) throws -> [String: any Venue] {
+        var venues: [String: any Venue] = [:]
+        for (name, venueConfig) in config.venues.sorted(by: { $0.key < $1.key }) {
+            switch venueConfig.kind {
+            case .paper:
+                let path = config.paperStatePath(venue: name)
+                try makeParentDirectory(of: path)
+                venues[name] = try PaperVenue(name: name, path: path, fillModel: venueConfig.paper.fillModel,
+                                              feeModel: venueConfig.fee, runSeed: runSeed, clock: clock)
+            }
+        }
+        return venues
+    }
+
+    static func makeParentDirectory(of path: String) throws {
+        let directory = (path as NSString).deletingLastPathComponent
+        guard !directory.isEmpty else { return }
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    static func hostName() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        gethostname(&buffer, buffer.count)
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    /// Whether a process with this pid exists on this host (signal 0 probes without sending).
+    static func processIsAlive(_ pid: Int32) -> Bool {
+        kill(pid, 0) == 0 || errno == EPERM
+    }
+}
+
+/// Formatting of stored Unix-millisecond times.
+public enum Timestamp {
+    public static func iso8601(_ milliseconds: Int64) -> String {
+        let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

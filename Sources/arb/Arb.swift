@@ -1,0 +1,110 @@
+import ArbEngine
+import ArgumentParser
+import Dispatch
+import Foundation
+import Logging
+
+@main
+struct Arb: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "arb",
+        abstract: "A cross-venue arbitrage trader for binary prediction markets that never loses track of an order.",
+        version: ArbEngineVersion.string,
+        subcommands: [Run.self]
+    )
+}
+
+extension Arb {
+    struct Run: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Trade: recover what a previous run left, then detect and execute until done or stopped.",
+            discussion: """
+                With no flags, trades the built-in paper demo (seeded synthetic quotes, two paper venues \
+                whose files sit beside the database) for 5 seconds and prints a summary. SIGINT/SIGTERM \
+                stop detection, let in-flight opportunities finish, and exit 0.
+                """
+        )
+
+        @Option(name: .long, help: "A JSON config file (default: the built-in paper demo).")
+        var config: String?
+
+        @Option(name: .long, help: "The trader database (default: the config's, else arb.db in the working directory).")
+        var db: String?
+
+        @Option(name: .long, help: "Seed for the demo's quotes and the paper venues' fill model.")
+        var seed: UInt64 = 1
+
+        @Option(name: .long, help: "Seconds to keep generating demo quotes (default 5).")
+        var duration: Double?
+
+        @Option(name: .customLong("market-data"), help: "Replay a JSON-lines quote file instead of generating quotes.")
+        var marketData: String?
+
+        @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
+        var logLevel: String = "info"
+
+        func validate() throws {
+            if Logger.Level(rawValue: logLevel) == nil {
+                throw ValidationError("--log-level \(logLevel) is not a level; use trace, debug, info, notice, warning, error or critical")
+            }
+            if let duration, !(duration > 0 && duration <= 86_400 * 365) {
+                throw ValidationError("--duration must be a number of seconds above 0")
+            }
+            if duration != nil && marketData != nil {
+                throw ValidationError("--duration applies to generated quotes; drop it when replaying --market-data")
+            }
+        }
+
+        func run() async throws {
+            let level = Logger.Level(rawValue: logLevel) ?? .info
+            LoggingSystem.bootstrap { label in
+                var handler = StreamLogHandler.standardError(label: label)
+                handler.logLevel = level
+                return handler
+            }
+            let logger = Logger(label: "arb")
+            let environment = ProcessInfo.processInfo.environment
+
+            let faults: FaultPoints
+            switch FaultPoints.fromEnvironment(environment) {
+            case .success(let points): faults = points
+            case .failure(let error): fail(error.description, code: 2)
+            }
+            var traderConfig: TraderConfig
+            do {
+                traderConfig = try config.map { try TraderConfig.load(path: $0) } ?? TraderConfig.demo()
+            } catch {
+                fail("\(error)", code: 2)
+            }
+            if let db { traderConfig.databasePath = db }
+
+            let stop = StopSignal()
+            let signals = [SIGINT, SIGTERM].map { number in
+                signal(number, SIG_IGN)
+                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+                source.setEventHandler { stop.stop() }
+                source.resume()
+                return source
+            }
+            defer { signals.forEach { $0.cancel() } }
+
+            let source: MarketDataSource = marketData.map { .replay(path: $0) }
+                ?? .generator(durationMilliseconds: Int64((duration ?? 5) * 1_000))
+            do {
+                let summary = try await Trader.run(
+                    TraderOptions(config: traderConfig, seed: seed, marketData: source, environment: environment,
+                                  faults: faults),
+                    stop: stop, logger: logger)
+                print(summary.lines.joined(separator: "\n"))
+            } catch {
+                fail("\(error)", code: 1)
+            }
+        }
+    }
+}
+
+/// One line on standard error and the exit code: never a trap or a stack dump.
+func fail(_ message: String, code: Int32) -> Never {
+    FileHandle.standardError.write(Data("arb: \(message)\n".utf8))
+    exit(code)
+}

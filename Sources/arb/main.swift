@@ -1,2 +1,0 @@
-import ArbEngine
-print("arb \(ArbEngineVersion.string)")
