@@ -45,6 +45,13 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        .executableTarget(
+            name: "arb-bench",
+            dependencies: [
+                "ArbEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         // Small child process for the cross-process tests (dedup race, crash mid-transaction).
         .executableTarget(
             name: "arb-store-probe",
@@ -62,6 +69,7 @@ let package = Package(
                 "OrderStateMachine",
                 // The built binaries, for the CLI and crash tests.
                 "arb",
+                "arbadmin",
                 // A tiny local HTTP/1 server for the webhook sink tests (127.0.0.1 only).
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,0 +1,2 @@
+import ArbEngine
+print("arb-bench \(ArbEngineVersion.string): no figures yet")
