@@ -1,0 +1,122 @@
+import ArbEngine
+import Foundation
+import OrderStateMachine
+import Testing
+
+/// Starts the built `arb` without waiting for it.
+func startArb(_ arguments: [String], output: String) throws -> Process {
+    let process = Process()
+    process.executableURL = builtProductsDirectory().appendingPathComponent("arb")
+    process.arguments = arguments
+    var environment = ProcessInfo.processInfo.environment
+    environment["ARB_CRASH_AT"] = nil
+    process.environment = environment
+    _ = FileManager.default.createFile(atPath: output, contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: output))
+    process.standardError = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+/// Waits (bounded) until `arb run` holds the lease on `db`.
+func waitForLease(_ db: String, seconds: Double = 20) -> LeaseHolder? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if let store = try? Store(path: db, access: .readOnly), let holder = try? store.currentLease() { return holder }
+        usleep(50_000)
+    }
+    return nil
+}
+
+func waitForExit(_ process: Process, seconds: Double) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while process.isRunning && Date() < deadline { usleep(20_000) }
+    return !process.isRunning
+}
+
+@Suite("arb run as a process", .serialized)
+struct TraderProcessTests {
+    @Test("a second trader on the same database is refused, naming the holder")
+    func secondTraderRefused() throws {
+        let directory = TemporaryDirectory()
+        let db = directory.path("arb.db")
+        let first = try startArb(["run", "--db", db, "--duration", "20", "--log-level", "error"], output: directory.path("first.out"))
+        defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+        let holder = try #require(waitForLease(db))
+        #expect(holder.pid == first.processIdentifier)
+        let second = try runProduct("arb", ["run", "--db", db, "--duration", "1"])
+        #expect(second.status == 1)
+        #expect(second.stderr.contains("another trader holds \(db)"))
+        #expect(second.stderr.contains("pid \(first.processIdentifier)"))
+        #expect(second.stderr.split(separator: "\n").count == 1)
+        first.terminate()
+        #expect(waitForExit(first, seconds: 15))
+    }
+
+    @Test("SIGTERM mid-run: detection stops, in-flight opportunities finish, exit 0, nothing left open")
+    func sigtermDrains() throws {
+        let directory = TemporaryDirectory()
+        let db = directory.path("arb.db")
+        let trader = try startArb(["run", "--db", db, "--duration", "30", "--seed", "5", "--log-level", "error"],
+                                  output: directory.path("out"))
+        defer { if trader.isRunning { kill(trader.processIdentifier, SIGKILL) } }
+        #expect(waitForLease(db) != nil)
+        usleep(2_000_000)
+        trader.terminate()
+        #expect(waitForExit(trader, seconds: 15), "arb did not stop within 15 s of SIGTERM")
+        #expect(trader.terminationReason == .exit && trader.terminationStatus == 0)
+        let summary = (try? String(contentsOfFile: directory.path("out"), encoding: .utf8)) ?? ""
+        #expect(summary.contains("arb run summary"))
+        let violations = try Invariants.check(
+            databasePath: db,
+            paperFiles: ["kalshi": directory.path("paper-kalshi.db"), "polymarket": directory.path("paper-polymarket.db")],
+            options: .init(requireAllClosed: true, sinks: ["file"]))
+        #expect(violations.isEmpty, "\(violations.prefix(5))")
+        #expect(try Store(path: db, access: .readOnly).currentLease() == nil, "the lease is released on a clean exit")
+    }
+
+    @Test("replaying a quote file trades its crossing pair, and bad lines are counted and skipped")
+    func replay() throws {
+        let directory = TemporaryDirectory()
+        let db = directory.path("arb.db")
+        let file = directory.path("quotes.jsonl")
+        let lines = [
+            #"{"ts_ms": 1000, "venue": "kalshi", "instrument": "KXFED-25DEC-CUT-YES", "bid": "0.40", "bid_size": "10", "ask": "0.42", "ask_size": "10"}"#,
+            #"not json"#,
+            #"{"ts_ms": 1001, "venue": "kalshi", "instrument": "NOPE", "bid": "0.40", "bid_size": "10", "ask": "0.42", "ask_size": "10"}"#,
+            #"{"ts_ms": 1002, "venue": "polymarket", "instrument": "PM-FED-DEC-CUT-NO", "bid": "0.50", "bid_size": "10", "ask": "1.5", "ask_size": "10"}"#,
+            #"{"ts_ms": 1003, "venue": "polymarket", "instrument": "PM-FED-DEC-CUT-NO", "bid": "0.50", "bid_size": "10", "ask": "0.52", "ask_size": "10"}"#,
+        ]
+        try (lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+        let config = TraderConfig.demo()
+        let fed = try #require(config.events.first { $0.eventID == "FED-DEC-CUT" })
+        // The file must use the demo's real instrument names.
+        #expect(fed.instruments["kalshi"]?.values.contains("KXFED-25DEC-CUT-YES") == true,
+                "demo instruments changed: \(fed.instruments)")
+        #expect(fed.instruments["polymarket"]?.values.contains("PM-FED-DEC-CUT-NO") == true)
+        let result = try runProduct("arb", ["run", "--db", db, "--market-data", file, "--log-level", "warning"])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("quotes:               2 (3 skipped), candidates 1"), "\(result.stdout)")
+        #expect(result.stderr.contains("line 2"))
+        let store = try Store(path: db, access: .readOnly)
+        #expect(try store.opportunity(1)?.dedupKey.hasPrefix("FED-DEC-CUT|") == true)
+    }
+
+    @Test("bad input is one line and a usage exit: a bad config, an unknown fault point, a foreign database")
+    func badInput() throws {
+        let directory = TemporaryDirectory()
+        let config = directory.path("bad.json")
+        try #"{"database": 7}"#.write(toFile: config, atomically: true, encoding: .utf8)
+        let badConfig = try runProduct("arb", ["run", "--config", config])
+        #expect(badConfig.status == 2)
+        #expect(badConfig.stderr.hasPrefix("arb: config:") && badConfig.stderr.split(separator: "\n").count == 1)
+        let fault = try runProduct("arb", ["run", "--db", directory.path("x.db")], environment: ["ARB_CRASH_AT": "never"])
+        #expect(fault.status == 2 && fault.stderr.contains("ARB_CRASH_AT=never is not a fault point"))
+        let text = directory.path("notes.db")
+        try "my notes".write(toFile: text, atomically: true, encoding: .utf8)
+        let foreign = try runProduct("arb", ["run", "--db", text, "--duration", "1"])
+        #expect(foreign.status == 1 && foreign.stderr.contains("not an arb database"))
+        #expect(try String(contentsOfFile: text, encoding: .utf8) == "my notes")
+        #expect(!FileManager.default.fileExists(atPath: directory.path("paper-kalshi.db")), "nothing is created for a refused database")
+    }
+}
