@@ -62,7 +62,10 @@ final class ExecutorHarness: @unchecked Sendable {
     let routing: [Task<Void, Never>]
 
     init(a: PaperFate, b: PaperFate, timeInForce: TimeInForce = .gtc, fillTimeoutMilliseconds: Int64 = 150,
-         wrapB: ((PaperVenue, String) -> any Venue)? = nil, bCancelFails: Bool = false) async throws {
+         wrapB: ((PaperVenue, String) -> any Venue)? = nil, bCancelFails: Bool = false,
+         risk: RiskConfig = RiskConfig(maxExposurePerEvent: Money(cents: 1_000_000), maxExposureTotal: Money(cents: 10_000_000),
+                                       maxOneSidedClosesPerDay: 100, cooldownMilliseconds: 0, oneSidedCooldownMilliseconds: 0)
+    ) async throws {
         let dbPath = directory.path("arb.db")
         store = try Store(path: dbPath, durability: .normal, alertSinks: ["file"])
         ledger = Ledger(store: store)
@@ -79,9 +82,7 @@ final class ExecutorHarness: @unchecked Sendable {
         logger.logLevel = .error
         executor = Executor(ledger: ledger, venues: ["kalshi": kalshi, "polymarket": venueB], router: router, clock: clock,
                             execution: ExecutionConfig(timeInForce: timeInForce, fillTimeoutMilliseconds: fillTimeoutMilliseconds),
-                            risk: RiskConfig(maxExposurePerEvent: Money(cents: 1_000_000), maxExposureTotal: Money(cents: 10_000_000),
-                                             maxOneSidedClosesPerDay: 100, cooldownMilliseconds: 0, oneSidedCooldownMilliseconds: 0),
-                            faults: FaultPoints(armed: nil), logger: logger)
+                            risk: risk, faults: FaultPoints(armed: nil), logger: logger)
         let venues: [any Venue] = [kalshi, polymarket]
         routing = venues.map { venue in Task { for await event in venue.events { router.route(event) } } }
     }
@@ -241,5 +242,37 @@ struct ExecutorTests {
         #expect(await first == .closed(.noFill))
         #expect(try harness.paperOrders(harness.kalshi).count == 1)
         #expect(try harness.paperOrders(harness.polymarket).count == 1)
+    }
+
+    @Test("the day's one-sided close limit halts the trader in the database; the next candidate is not sent")
+    func oneSidedLimitHalts() async throws {
+        let harness = try await ExecutorHarness(
+            a: .fill, b: .reject("no"),
+            risk: RiskConfig(maxExposurePerEvent: Money(cents: 1_000_000), maxExposureTotal: Money(cents: 10_000_000),
+                             maxOneSidedClosesPerDay: 1, cooldownMilliseconds: 0, oneSidedCooldownMilliseconds: 0))
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided))
+        var halted = false
+        for _ in 0..<100 where !halted {
+            halted = try harness.store.haltState().halted
+            if !halted { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        #expect(halted)
+        #expect(try harness.store.haltState().reason?.contains("1 one-sided closes today") == true)
+        #expect(await harness.executor.run(ExecutorHarness.candidate(key: "OTHER")) == .skipped("halted"))
+        #expect(try harness.paperOrders(harness.kalshi).count == 1, "nothing was sent after the halt")
+    }
+
+    @Test("an opportunity past the event's exposure limit is recorded abandoned and never sent")
+    func exposureLimit() async throws {
+        let harness = try await ExecutorHarness(
+            a: .fill, b: .fill,
+            risk: RiskConfig(maxExposurePerEvent: Money(cents: 500), maxExposureTotal: Money(cents: 10_000_000),
+                             maxOneSidedClosesPerDay: 10, cooldownMilliseconds: 0, oneSidedCooldownMilliseconds: 0))
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.abandoned))
+        let history = try harness.history()
+        #expect(history.transitions.map(\.to) == [.detected, .closed(.abandoned)])
+        #expect(history.transitions.last?.reason.contains("risk: event exposure") == true)
+        #expect(history.legs.isEmpty)
+        #expect(try harness.paperOrders(harness.kalshi).isEmpty)
     }
 }
