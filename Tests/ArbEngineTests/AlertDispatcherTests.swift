@@ -31,7 +31,7 @@ actor ScriptedSink: AlertSink {
     }
 }
 
-@Suite("Alert dispatcher")
+@Suite("Alert dispatcher", .exclusive)
 struct AlertDispatcherTests {
     let directory = AlertTestDirectory()
     var databasePath: String { directory.path("arb.db") }

@@ -3,7 +3,7 @@ import Foundation
 import OrderStateMachine
 import Testing
 
-@Suite("Alert sinks")
+@Suite("Alert sinks", .exclusive)
 struct AlertSinkTests {
     let directory = AlertTestDirectory()
 

@@ -5,7 +5,7 @@ import Testing
 /// For every fault point: run the built `arb` on the demo until it dies there (`_exit(137)`, like
 /// kill -9), run it again without the fault, and check DESIGN §8's invariants 1–6 against the
 /// trader database and both paper venue files.
-@Suite("Crash matrix", .serialized)
+@Suite("Crash matrix", .serialized, .exclusive)
 struct CrashMatrixTests {
     @Test("arb run crashed at each fault point recovers on restart with every invariant intact",
           arguments: FaultPoint.allCases)

@@ -115,7 +115,7 @@ final class ExecutorHarness: @unchecked Sendable {
     }
 }
 
-@Suite("Executor against the paper venues", .serialized)
+@Suite("Executor against the paper venues", .serialized, .exclusive)
 struct ExecutorTests {
     @Test("both legs fill: InFlight → LegsPlaced → Filled → Closed(hedged) in one commit, fills recorded")
     func bothFill() async throws {

@@ -135,7 +135,7 @@ private struct RecordingClock: TradingClock {
 
 // MARK: - Tests
 
-@Suite("Paper venue")
+@Suite("Paper venue", .exclusive)
 struct PaperVenueTests {
     private let directory = PaperTestDirectory()
 

@@ -34,7 +34,7 @@ func waitForExit(_ process: Process, seconds: Double) -> Bool {
     return !process.isRunning
 }
 
-@Suite("arb run as a process", .serialized)
+@Suite("arb run as a process", .serialized, .exclusive)
 struct TraderProcessTests {
     @Test("a second trader on the same database is refused, naming the holder")
     func secondTraderRefused() throws {

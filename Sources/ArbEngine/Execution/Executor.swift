@@ -7,6 +7,8 @@ public enum ExecutionOutcome: Sendable, Hashable {
     case skipped(String)
     /// Left non-terminal for recovery (a venue could not be reached, a cancel kept failing).
     case needsRecovery(String)
+    /// The simulator's crash at a fault point: everything in memory is to be dropped.
+    case crashed(FaultPoint)
 }
 
 /// Executes opportunities (DESIGN §5): one commit to create and begin, both legs submitted
@@ -60,7 +62,7 @@ public final class Executor: Sendable {
             }
         case .admit:
             let outcome = await execute(candidate)
-            finish(candidate, outcome)
+            await finish(candidate, outcome)
             return outcome.result
         }
     }
@@ -70,26 +72,26 @@ public final class Executor: Sendable {
         var exposure: Money = .zero
     }
 
-    private func finish(_ candidate: Candidate, _ finished: Finished) {
+    private func finish(_ candidate: Candidate, _ finished: Finished) async {
         let now = clock.nowMilliseconds()
         switch finished.result {
         case .closed(let outcome):
             let closesToday = gate.release(candidate, outcome: outcome, exposure: finished.exposure, now: now)
             if outcome == .oneSided, closesToday >= gate.risk.maxOneSidedClosesPerDay {
                 let reason = "risk: \(closesToday) one-sided closes today (limit \(gate.risk.maxOneSidedClosesPerDay))"
-                Task { [ledger, logger] in
-                    do {
-                        try await ledger.halt(reason: reason, at: now)
-                        logger.critical("halted: \(reason); `arbadmin resume` to trade again")
-                    } catch {
-                        logger.error("cannot persist halt: \(error)")
-                    }
+                do {
+                    try await ledger.halt(reason: reason, at: now)
+                    logger.critical("halted: \(reason); `arbadmin resume` to trade again")
+                } catch {
+                    logger.error("cannot persist halt: \(error)")
                 }
             }
         case .skipped:
             gate.release(candidate, outcome: nil, exposure: .zero, now: now)
         case .needsRecovery:
             gate.keepBlocked(candidate)
+        case .crashed:
+            break
         }
     }
 
@@ -122,11 +124,12 @@ public final class Executor: Sendable {
                 id = begunID
                 orders = begunOrders
             }
+        } catch let crash as SimulatedCrash {
+            return Finished(result: .crashed(crash.point))
         } catch {
             logger.error("cannot begin \(new.dedupKey): \(error)")
             return Finished(result: .skipped("store error"))
         }
-        faults.hit(.afterInflightCommit)
         logger.info("opportunity \(id) \(new.dedupKey) in flight: \(new.quantity) @ \(new.legA.price) + \(new.legB.price), edge \(new.edgeBps) bps")
 
         var run = OpportunityRun(
@@ -136,7 +139,10 @@ public final class Executor: Sendable {
         let (signals, continuation) = router.register([run.a.clientOrderID, run.b.clientOrderID])
         defer { router.unregister([run.a.clientOrderID, run.b.clientOrderID]) }
         do {
+            try faults.hit(.afterInflightCommit)
             return try await drive(&run, signals: signals, continuation: continuation)
+        } catch let crash as SimulatedCrash {
+            return Finished(result: .crashed(crash.point))
         } catch {
             logger.error("opportunity \(id): \(error); left in \(run.state) for recovery")
             return Finished(result: .needsRecovery("\(error)"))
@@ -168,11 +174,11 @@ public final class Executor: Sendable {
         // Both legs concurrently (structured: both answered before we go on).
         async let answerA = submit(run.a.order, on: run.a.venue, leg: .a)
         async let answerB = submit(run.b.order, on: run.b.venue, leg: .b)
-        let (resultA, resultB) = await (answerA, answerB)
-        faults.hit(.afterSubmitBoth)
+        let (resultA, resultB) = try await (answerA, answerB)
+        try faults.hit(.afterSubmitBoth)
         apply(resultA, to: &run.a)
         apply(resultB, to: &run.b)
-        noteFills(&run)
+        try noteFills(&run)
         try await resolveUnknown(&run)
         if !run.a.isResolved || !run.b.isResolved {
             // The venue cannot tell us whether the order exists: keep what we know, stay
@@ -188,32 +194,38 @@ public final class Executor: Sendable {
         try await persist(&run, steps: [TransitionStep(.legsAcknowledged, reason: "both legs acknowledged")],
                           now: clock.nowMilliseconds())
 
-        // Wait for fills until the fill timeout.
-        let deadline = clock.nowMilliseconds() + execution.fillTimeoutMilliseconds
-        let timer = startTimer(continuation, at: deadline, generation: 1)
-        defer { timer.cancel() }
-        for await signal in signals {
-            switch signal {
-            case .venue(let event):
-                apply(event, to: &run)
-                noteFills(&run)
-                if run.imbalanced {
-                    return try await oneSided(&run, signals: signals)
-                }
-                if run.bothFinal {
-                    try await fetchMissingFills(&run)
-                    if run.imbalanced { return try await oneSided(&run, signals: signals) }
-                    return try await close(&run)
-                }
-                if !run.a.unpersisted.isEmpty || !run.b.unpersisted.isEmpty {
-                    // Equal partial fills: record them, no state change.
-                    try await persist(&run, steps: [], now: clock.nowMilliseconds())
-                }
-            case .deadline:
-                return try await timeOut(&run, signals: signals)
+        // Wait for fills until the fill timeout; the timer is a child task, so it ends with us.
+        let clock = self.clock
+        let timeout = execution.fillTimeoutMilliseconds
+        return try await withThrowingTaskGroup(of: Void.self) { timer in
+            timer.addTask {
+                try? await clock.sleep(milliseconds: timeout)
+                if !Task.isCancelled { continuation.yield(.deadline(1)) }
             }
+            defer { timer.cancelAll() }
+            for await signal in signals {
+                switch signal {
+                case .venue(let event):
+                    apply(event, to: &run)
+                    try noteFills(&run)
+                    if run.imbalanced {
+                        return try await oneSided(&run, signals: signals)
+                    }
+                    if run.bothFinal {
+                        try await fetchMissingFills(&run)
+                        if run.imbalanced { return try await oneSided(&run, signals: signals) }
+                        return try await close(&run)
+                    }
+                    if !run.a.unpersisted.isEmpty || !run.b.unpersisted.isEmpty {
+                        // Equal partial fills: record them, no state change.
+                        try await persist(&run, steps: [], now: clock.nowMilliseconds())
+                    }
+                case .deadline:
+                    return try await timeOut(&run, signals: signals)
+                }
+            }
+            throw ExecutorError.signalsEnded
         }
-        throw ExecutorError.signalsEnded
     }
 
     // MARK: - Legs
@@ -224,7 +236,7 @@ public final class Executor: Sendable {
         case unknown(String)
     }
 
-    private func submit(_ order: PreparedOrder, on venue: any Venue, leg: LegName) async -> SubmitAnswer {
+    private func submit(_ order: PreparedOrder, on venue: any Venue, leg: LegName) async throws -> SubmitAnswer {
         let answer: SubmitAnswer
         do {
             answer = .acknowledged(try await venue.submit(order))
@@ -234,7 +246,7 @@ public final class Executor: Sendable {
             // Timeout, disconnect, 5xx, garbage: the order may exist (DESIGN §4).
             answer = .unknown("\(error)")
         }
-        if leg == .a { faults.hit(.afterSubmitLegA) }
+        if leg == .a { try faults.hit(.afterSubmitLegA) }
         return answer
     }
 
@@ -263,10 +275,10 @@ public final class Executor: Sendable {
         }
     }
 
-    private func noteFills(_ run: inout OpportunityRun) {
+    private func noteFills(_ run: inout OpportunityRun) throws {
         if !run.sawFill, !run.a.filled.isZero || !run.b.filled.isZero {
             run.sawFill = true
-            faults.hit(.afterFirstFill)
+            try faults.hit(.afterFirstFill)
         }
     }
 
@@ -293,7 +305,7 @@ public final class Executor: Sendable {
                 try await clock.sleep(milliseconds: max(1, venue.settleWindowMilliseconds / Int64(lookupAttemptsMax)))
             }
         }
-        noteFills(&run)
+        try noteFills(&run)
     }
 
     /// Fetches fills a venue reported (in an order's filled quantity) but not yet sent us.
@@ -301,7 +313,7 @@ public final class Executor: Sendable {
         for name in LegName.allCases where run[name].missingFills {
             for fill in try await run[name].venue.fills(clientOrderID: run[name].clientOrderID) { run[name].apply(fill) }
         }
-        noteFills(&run)
+        try noteFills(&run)
     }
 
     // MARK: - One-sided, timeout, close
@@ -313,17 +325,17 @@ public final class Executor: Sendable {
     /// path).
     private func oneSided(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
         let order = [run.laggard, run.laggard.other].filter { run[$0].isLive }
-        let cancels = startCancels(order.map { run[$0] })
-        for name in order { run[name].cancelRequested = true }
         let alert = oneSidedAlert(run, phase: .detected)
         let imbalance = imbalanceReason(run)
-        apply(await cancels.value, to: &run)
-        faults.hit(.afterCancelSent)
+        let answers = await sendCancels(order.map { run[$0] })
+        for name in order { run[name].cancelRequested = true }
+        apply(answers, to: &run)
+        try faults.hit(.afterCancelSent)
         try await fetchMissingFills(&run)
         try await persist(&run, steps: [TransitionStep(.imbalanced, reason: imbalance),
                                         TransitionStep(.cancelSent, reason: cancelReason(run, order))],
                           now: clock.nowMilliseconds(), alerts: [alert])
-        faults.hit(.afterOneSidedCommit)
+        try faults.hit(.afterOneSidedCommit)
         logger.warning("opportunity \(run.id) one-sided: \(imbalance); \(cancelReason(run, order))")
         return try await settle(&run, signals: signals)
     }
@@ -331,9 +343,9 @@ public final class Executor: Sendable {
     /// The fill timeout with nothing unequal: cancel the remainders.
     private func timeOut(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
         let order = LegName.allCases.filter { run[$0].isLive }
-        let cancels = startCancels(order.map { run[$0] })
+        let answers = await sendCancels(order.map { run[$0] })
         for name in order { run[name].cancelRequested = true }
-        apply(await cancels.value, to: &run)
+        apply(answers, to: &run)
         try await fetchMissingFills(&run)
         try await persist(&run, steps: [TransitionStep(.fillTimedOut, reason: "fill timeout \(execution.fillTimeoutMilliseconds) ms; " + cancelReason(run, order))],
                           now: clock.nowMilliseconds())
@@ -354,7 +366,7 @@ public final class Executor: Sendable {
             // Give a late fill a moment to land, then try the cancel again.
             try await clock.sleep(milliseconds: min(50, execution.fillTimeoutMilliseconds))
             let live = LegName.allCases.filter { run[$0].isLive }
-            apply(await startCancels(live.map { run[$0] }).value, to: &run)
+            apply(await sendCancels(live.map { run[$0] }), to: &run)
             try await fetchMissingFills(&run)
         }
         return try await close(&run)
@@ -373,7 +385,7 @@ public final class Executor: Sendable {
         if events.contains(.closedExposed) { alerts.append(oneSidedAlert(run, phase: .closed)) }
         let reason = closeReason(run, facts)
         let steps = events.map { TransitionStep($0, reason: reason) }
-        faults.hit(.beforeClose)
+        try faults.hit(.beforeClose)
         try await persist(&run, steps: steps, now: clock.nowMilliseconds(), alerts: alerts)
         guard let outcome = run.state.outcome else { throw ExecutorError.notClosed(run.state) }
         let exposure = outcome == .oneSided ? exposedCost(run) : .zero
@@ -405,11 +417,10 @@ public final class Executor: Sendable {
         var answer: Result<CancelAnswer, VenueError>
     }
 
-    /// Sends the cancels at once, concurrently, and returns a handle to their answers.
-    private func startCancels(_ legs: [LegState]) -> Task<[CancelOutcome], Never> {
+    /// Sends the cancels at once, concurrently, and waits for their answers.
+    private func sendCancels(_ legs: [LegState]) async -> [CancelOutcome] {
         let requests = legs.map { ($0.name, $0.venue, $0.clientOrderID) }
-        return Task {
-            await withTaskGroup(of: CancelOutcome.self) { group in
+        return await withTaskGroup(of: CancelOutcome.self) { group in
                 for (name, venue, clientOrderID) in requests {
                     group.addTask {
                         do {
@@ -422,7 +433,6 @@ public final class Executor: Sendable {
                     }
                 }
                 return await group.reduce(into: []) { $0.append($1) }
-            }
         }
     }
 
@@ -442,14 +452,6 @@ public final class Executor: Sendable {
                 run[outcome.leg].cancelResult = .unknown
                 run[outcome.leg].reason = "cancel: \(error)"
             }
-        }
-    }
-
-    private func startTimer(_ continuation: AsyncStream<LegSignal>.Continuation, at deadline: Int64, generation: Int) -> Task<Void, Never> {
-        let clock = self.clock
-        return Task {
-            try? await clock.sleep(milliseconds: deadline - clock.nowMilliseconds())
-            if !Task.isCancelled { continuation.yield(.deadline(generation)) }
         }
     }
 

@@ -54,7 +54,7 @@ public actor Ledger {
     public func begin(_ new: NewOpportunity, plans: [LegPlan], reason: String) throws -> BeginResult {
         var orders: [LegName: PreparedOrder] = [:]
         if faults.isArmed(.afterDetected) {
-            store.connection.willCommit = { [faults] in faults.hit(.afterDetected) }
+            store.connection.willCommit = { [faults] in try faults.hit(.afterDetected) }
         }
         defer { store.connection.willCommit = nil }
         let result = try store.createAndBegin(new, reason: reason) { id in

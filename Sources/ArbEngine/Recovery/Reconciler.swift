@@ -32,6 +32,8 @@ public struct Reconciler: Sendable {
     let venues: [String: any Venue]
     let clock: any TradingClock
     let logger: Logger
+    /// How many times a refused cancel is tried before the opportunity is left for a person.
+    let cancelAttemptsMax = 5
 
     public init(ledger: Ledger, venues: [String: any Venue], clock: any TradingClock, logger: Logger) {
         self.ledger = ledger
@@ -82,6 +84,7 @@ public struct Reconciler: Sendable {
         var legs = try await ledger.withStore { try $0.legs(of: id) }
         guard legs.count == 2 else { return needs("expected 2 legs, found \(legs.count)") }
         var fills: [FillReport] = []
+        var stillLive: [String] = []
         for index in legs.indices {
             guard let venue = venues[legs[index].venue] else { return needs("venue \(legs[index].venue) is not configured") }
             let leg = legs[index]
@@ -99,24 +102,36 @@ public struct Reconciler: Sendable {
                 if leg.status == .rejected { continue }
                 return needs("leg \(leg.leg.rawValue): \(venue.name) does not know \(leg.clientOrderID), yet it was \(leg.status.rawValue)")
             }
-            // Cancels still owed: anything live (idempotent at the venue).
+            // Cancels still owed: anything live (idempotent at the venue). A refused cancel is
+            // retried a few times (the order may be filling right now); if it keeps refusing,
+            // the fills so far are still recorded and a person is asked.
             if !current.status.isFinal {
                 act("leg \(leg.leg.rawValue): cancel \(leg.clientOrderID) at \(venue.name) (\(current.status.rawValue), filled \(current.filledQuantity))")
                 if dryRun {
                     legs[index].status = .cancelled
                 } else {
                     legs[index].cancelRequested = true
-                    switch try await venue.cancel(clientOrderID: leg.clientOrderID) {
-                    case .cancelled(let final):
-                        legs[index].cancelResult = .cancelled
-                        current = final
-                    case .alreadyDone(let final):
-                        legs[index].cancelResult = .alreadyDone
-                        current = final
-                    case .failed(let reason):
-                        legs[index].cancelResult = .failed
-                        try await record(id, legs: legs, fills: [], at: now)
-                        return needs("leg \(leg.leg.rawValue): \(venue.name) refused the cancel (\(reason)); the order may still fill")
+                    var refusal: String?
+                    for attempt in 1...cancelAttemptsMax {
+                        switch try await venue.cancel(clientOrderID: leg.clientOrderID) {
+                        case .cancelled(let final):
+                            legs[index].cancelResult = .cancelled
+                            current = final
+                            refusal = nil
+                        case .alreadyDone(let final):
+                            legs[index].cancelResult = .alreadyDone
+                            current = final
+                            refusal = nil
+                        case .failed(let reason):
+                            legs[index].cancelResult = .failed
+                            refusal = reason
+                            if let latest = try await venue.order(clientOrderID: leg.clientOrderID) { current = latest }
+                        }
+                        if refusal == nil || current.status.isFinal { break }
+                        if attempt < cancelAttemptsMax { try await clock.sleep(milliseconds: 20 * Int64(attempt)) }
+                    }
+                    if let refusal, !current.status.isFinal {
+                        stillLive.append("leg \(leg.leg.rawValue): \(venue.name) refused the cancel \(cancelAttemptsMax) times (\(refusal)); the order may still fill")
                     }
                 }
                 order = current
@@ -138,6 +153,10 @@ public struct Reconciler: Sendable {
             }
         }
 
+        if !stillLive.isEmpty {
+            try await record(id, legs: legs, fills: fills, at: now)
+            return needs(stillLive.joined(separator: "; "))
+        }
         let facts = ClosingPath.Facts(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity,
                                       bothRejected: legs.allSatisfy { $0.status == .rejected })
         guard let events = ClosingPath.events(from: opportunity.state, facts) else {

@@ -11,6 +11,13 @@ public protocol TradingClock: Sendable {
     func monotonicNanoseconds() -> UInt64
     /// Suspends for `milliseconds` (cancellable).
     func sleep(milliseconds: Int64) async throws
+    /// Where work spawned outside structured concurrency (`Task {}`) must run, so a simulator's
+    /// single-threaded executor sees every job. nil: the default global executor.
+    var taskExecutor: (any TaskExecutor)? { get }
+}
+
+extension TradingClock {
+    public var taskExecutor: (any TaskExecutor)? { nil }
 }
 
 /// The machine's clocks.

@@ -23,11 +23,28 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case beforeClose = "before-close"
 }
 
+/// A crash the simulator injects: thrown at a fault point instead of exiting, so the simulator
+/// can drop everything in memory and restart from the files, as a real crash would leave them.
+public struct SimulatedCrash: Error, Sendable, Equatable {
+    public let point: FaultPoint
+}
+
 /// Which fault point, if any, this process dies at.
 public struct FaultPoints: Sendable {
-    public let armed: FaultPoint?
+    public enum Action: Sendable {
+        /// `_exit(137)`: the process is gone (ARB_CRASH_AT).
+        case exitProcess
+        /// Throw `SimulatedCrash` (the simulator).
+        case throwCrash
+    }
 
-    public init(armed: FaultPoint?) { self.armed = armed }
+    public let armed: FaultPoint?
+    public let action: Action
+
+    public init(armed: FaultPoint?, action: Action = .exitProcess) {
+        self.armed = armed
+        self.action = action
+    }
 
     /// Reads `ARB_CRASH_AT`; an unknown value is a usage error reported by the caller.
     public static func fromEnvironment(_ environment: [String: String]) -> Result<FaultPoints, FaultPointError> {
@@ -37,8 +54,12 @@ public struct FaultPoints: Sendable {
     }
 
     @inline(__always)
-    public func hit(_ point: FaultPoint) {
-        if armed == point { _exit(137) }
+    public func hit(_ point: FaultPoint) throws(SimulatedCrash) {
+        guard armed == point else { return }
+        switch action {
+        case .exitProcess: _exit(137)
+        case .throwCrash: throw SimulatedCrash(point: point)
+        }
     }
 
     public func isArmed(_ point: FaultPoint) -> Bool { armed == point }

@@ -157,7 +157,7 @@ actor PaperLedger {
 
     private func scheduleLateFill(_ clientOrderID: String, afterMilliseconds delay: Int64) {
         let clock = self.clock
-        lateFills[clientOrderID] = Task { [weak self] in
+        lateFills[clientOrderID] = Task(executorPreference: clock.taskExecutor) { [weak self] in
             do {
                 try await clock.sleep(milliseconds: delay)
             } catch {

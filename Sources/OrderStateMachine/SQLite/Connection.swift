@@ -19,7 +19,7 @@ public final class Connection {
     private var statementCache: [String: Statement] = [:]
     /// Called inside `writeTransaction` after the body and just before `COMMIT`: the moment a
     /// crash test kills the process to prove a transaction is all or nothing.
-    public var willCommit: (() -> Void)?
+    public var willCommit: (() throws -> Void)?
 
     public init(path: String, mode: OpenMode) throws {
         var flags = SQLITE_OPEN_NOMUTEX
@@ -127,7 +127,7 @@ public final class Connection {
         let result: T
         do {
             result = try body()
-            willCommit?()
+            try willCommit?()
             try cachedStatement("COMMIT").execute()
         } catch {
             // Some errors (SQLITE_FULL, IOERR, BUSY) already rolled back; the rollback's own error
