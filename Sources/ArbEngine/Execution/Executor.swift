@@ -118,7 +118,7 @@ public final class Executor: Sendable {
         let id: OpportunityID
         let orders: [LegName: PreparedOrder]
         do {
-            switch try await ledger.begin(new, plans: plans, reason: "risk gate passed; edge \(new.edgeBps) bps") {
+            switch try await ledger.begin(new, plans: plans, reason: "risk gate passed; edge \(new.edgeBps) bps", faults: faults) {
             case .duplicate: return Finished(result: .skipped("duplicate"))
             case .begun(let begunID, let begunOrders):
                 id = begunID

@@ -34,13 +34,11 @@ public actor Ledger {
     let store: Store
     public nonisolated let databaseID: String
     public nonisolated let path: String
-    let faults: FaultPoints
 
-    public init(store: Store, faults: FaultPoints = FaultPoints(armed: nil)) {
+    public init(store: Store) {
         self.store = store
         self.databaseID = store.databaseID
         self.path = store.path
-        self.faults = faults
     }
 
     /// Runs `body` on the writer. For reads and for writes that have no method of their own.
@@ -51,7 +49,8 @@ public actor Ledger {
     /// Create and begin in one commit (DESIGN §4, intent before side effect): the dedup
     /// constraint decides whether this is new; the legs' client order ids and any precomputed
     /// venue ids are persisted before anything can be sent.
-    public func begin(_ new: NewOpportunity, plans: [LegPlan], reason: String) throws -> BeginResult {
+    public func begin(_ new: NewOpportunity, plans: [LegPlan], reason: String,
+                      faults: FaultPoints = FaultPoints(armed: nil)) throws -> BeginResult {
         var orders: [LegName: PreparedOrder] = [:]
         if faults.isArmed(.afterDetected) {
             store.connection.willCommit = { [faults] in try faults.hit(.afterDetected) }

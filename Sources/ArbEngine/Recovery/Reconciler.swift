@@ -89,12 +89,17 @@ public struct Reconciler: Sendable {
             guard let venue = venues[legs[index].venue] else { return needs("venue \(legs[index].venue) is not configured") }
             let leg = legs[index]
             var order = try await venue.order(clientOrderID: leg.clientOrderID)
+            if order == nil, [.pending, .unknown].contains(leg.status) {
+                // A submit may still be landing: "not found" only counts once the venue's settle
+                // window since the intent was written has passed, so wait out what is left of it.
+                let age = clock.nowMilliseconds() - leg.updatedAtMilliseconds
+                if age < venue.settleWindowMilliseconds {
+                    try await clock.sleep(milliseconds: venue.settleWindowMilliseconds - age)
+                    order = try await venue.order(clientOrderID: leg.clientOrderID)
+                }
+            }
             guard var current = order else {
                 if [.pending, .unknown, .notFound].contains(leg.status) {
-                    let age = now - leg.updatedAtMilliseconds
-                    if age < venue.settleWindowMilliseconds {
-                        return needs("leg \(leg.leg.rawValue) not at \(venue.name) yet; its settle window has \(venue.settleWindowMilliseconds - age) ms left")
-                    }
                     if leg.status != .notFound { act("leg \(leg.leg.rawValue): \(leg.clientOrderID) never reached \(venue.name)") }
                     legs[index].status = .notFound
                     continue

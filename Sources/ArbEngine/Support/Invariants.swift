@@ -10,10 +10,17 @@ public enum Invariants {
         /// Sinks every one-sided alert must have been delivered to (invariant 6).
         public var sinks: [String]
 
-        public init(requireAllClosed: Bool, sinks: [String]) {
+        /// Check only these opportunities (and the venue orders named by their legs); nil: all.
+        /// The simulator audits each step this way and everything at the end.
+        public var opportunities: Set<OpportunityID>?
+
+        public init(requireAllClosed: Bool, sinks: [String], opportunities: Set<OpportunityID>? = nil) {
             self.requireAllClosed = requireAllClosed
             self.sinks = sinks
+            self.opportunities = opportunities
         }
+
+        func includes(_ id: OpportunityID) -> Bool { opportunities?.contains(id) ?? true }
     }
 
     public static func check(databasePath: String, paperFiles: [String: String], options: Options) throws -> [String] {
@@ -23,9 +30,14 @@ public enum Invariants {
 
         // 1. Every order at a venue maps to exactly one leg (no orphan orders), and every leg the
         //    database thinks reached a venue is there, with the same filled quantity (6).
+        let only = options.opportunities.map { " WHERE id IN (\($0.map(String.init).joined(separator: ",")))" } ?? ""
+        let ownIDs: Set<String>? = options.opportunities.map { ids in
+            Set(ids.flatMap { id in LegName.allCases.map { store.clientOrderID(opportunity: id, leg: $0) } })
+        }
         for (venue, path) in paperFiles.sorted(by: { $0.key < $1.key }) {
             let paper = try Connection(path: path, mode: .readOnly)
-            let orders = try paper.prepare("SELECT client_order_id, filled_quantity, status FROM paper_orders")
+            let onlyOrders = ownIDs.map { " WHERE client_order_id IN (\($0.map { "'\($0)'" }.joined(separator: ",")))" } ?? ""
+            let orders = try paper.prepare("SELECT client_order_id, filled_quantity, status FROM paper_orders\(onlyOrders)")
                 .query { ($0.text(0), $0.int64(1), $0.text(2)) }
             for (clientOrderID, filled, status) in orders {
                 let legs = try db.cachedStatement("SELECT venue, filled_quantity, status FROM legs WHERE client_order_id = ?")
@@ -42,12 +54,13 @@ public enum Invariants {
                 }
             }
             let known = Set(orders.map(\.0))
-            let legs = try db.cachedStatement("""
-                SELECT l.client_order_id, l.status, o.state FROM legs l JOIN opportunities o ON o.id = l.opportunity_id
-                WHERE l.venue = ?
-                """).query(venue) { ($0.text(0), $0.text(1), $0.text(2)) }
-            for (clientOrderID, status, _) in legs
-            where ["open", "partially_filled", "filled", "cancelled"].contains(status) && !known.contains(clientOrderID) {
+            let legs = try db.prepare("""
+                SELECT l.client_order_id, l.status, l.opportunity_id FROM legs l
+                WHERE l.venue = ?\(only.replacingOccurrences(of: "WHERE id", with: "AND l.opportunity_id"))
+                """).query(venue) { ($0.text(0), $0.text(1), $0.int64(2)) }
+            for (clientOrderID, status, id) in legs
+            where options.includes(id) && ["open", "partially_filled", "filled", "cancelled"].contains(status)
+                && !known.contains(clientOrderID) {
                 violations.append("1: leg \(clientOrderID) is \(status) but \(venue) has no such order")
             }
         }
@@ -65,9 +78,9 @@ public enum Invariants {
         violations += duplicates.map { "3: more than one live opportunity for \($0)" }
 
         // 4. Every logged transition legal; the current state is the last logged.
-        let opportunities = try db.prepare("SELECT id, state, outcome FROM opportunities ORDER BY id")
+        let opportunities = try db.prepare("SELECT id, state, outcome FROM opportunities\(only) ORDER BY id")
             .query { ($0.int64(0), OpportunityState(name: $0.text(1), outcome: $0.optionalText(2))) }
-        for (id, state) in opportunities {
+        for (id, state) in opportunities where options.includes(id) {
             let log = try store.transitions(of: id)
             if log.first?.from != nil || log.first?.to != .detected {
                 violations.append("4: opportunity \(id) log does not start at Detected")
@@ -86,9 +99,9 @@ public enum Invariants {
         let exposed = try db.prepare("""
             SELECT o.id FROM opportunities o JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
             JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
-            WHERE a.filled_quantity <> b.filled_quantity AND o.outcome IS NOT 'manual'
+            WHERE a.filled_quantity <> b.filled_quantity AND o.outcome IS NOT 'manual'\(only.replacingOccurrences(of: "WHERE id", with: " AND o.id"))
             """).query { $0.int64(0) }
-        for id in exposed {
+        for id in exposed where options.includes(id) {
             let alerts = try store.alerts(of: id).filter { $0.kind.hasPrefix("one_sided") }
             if alerts.isEmpty { violations.append("6: one-sided opportunity \(id) has no alert") }
             for alert in alerts {

@@ -70,7 +70,7 @@ public enum Trader {
         case .acquired: break
         }
         let firstID = try store.connection.prepare("SELECT coalesce(max(id), 0) FROM opportunities").queryOne { $0.int64(0) } ?? 0
-        let ledger = Ledger(store: store, faults: options.faults)
+        let ledger = Ledger(store: store)
         defer {
             // Best effort: a crash leaves the lease to be taken over by pid check or staleness.
             Task { [ledger] in try? await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) } }

@@ -91,10 +91,12 @@ public final class Store {
         access: DatabaseFile.Access = .createIfMissing,
         durability: Durability = .full,
         busyTimeoutMilliseconds: Int32 = 5_000,
-        alertSinks: [String] = []
+        alertSinks: [String] = [],
+        newDatabaseID: () -> String = { DatabaseFile.randomDatabaseID() }
     ) throws {
         self.connection = try DatabaseFile.open(
-            path: path, access: access, durability: durability, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+            path: path, access: access, durability: durability, busyTimeoutMilliseconds: busyTimeoutMilliseconds,
+            newDatabaseID: newDatabaseID)
         self.path = path
         self.alertSinks = alertSinks
         self.databaseID =

@@ -1,0 +1,142 @@
+import Foundation
+
+/// A single-threaded task executor with virtual time, for the deterministic simulator.
+///
+/// Every job of the simulation (the executor, the paper venues, the Store's actor — default
+/// actors run on a task's preferred executor) runs on one thread in FIFO order, and time moves
+/// only when nothing is runnable: then the clock jumps to the earliest sleeper and wakes it. One
+/// seed therefore gives one interleaving, and a 200 ms fill timeout costs no real time.
+public final class SimulationExecutor: TaskExecutor, @unchecked Sendable {
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+    private var jobHead = 0
+    private struct Sleeper {
+        var wakeNanoseconds: UInt64
+        var sequence: UInt64
+        var continuation: CheckedContinuation<Void, any Error>
+    }
+    private var sleepers: [UInt64: Sleeper] = [:]
+    private var cancelledBeforeSleeping: Set<UInt64> = []
+    private var nextSequence: UInt64 = 0
+    private var now: UInt64 = 0
+    private var thread: Thread?
+
+    /// Virtual nanoseconds since the simulation started.
+    public var nanoseconds: UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        return now
+    }
+
+    public init() {
+        let thread = Thread { [self] in self.loop() }
+        thread.name = "arb-simulation"
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    public func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func loop() {
+        condition.lock()
+        while true {
+            if jobHead < jobs.count {
+                let job = jobs[jobHead]
+                jobHead += 1
+                if jobHead > 1_024 && jobHead * 2 > jobs.count {
+                    jobs.removeFirst(jobHead)
+                    jobHead = 0
+                }
+                condition.unlock()
+                job.runSynchronously(on: asUnownedTaskExecutor())
+                condition.lock()
+                continue
+            }
+            // Nothing runnable: advance time to the earliest sleeper (ties in sleep order).
+            if let (id, sleeper) = sleepers.min(by: {
+                ($0.value.wakeNanoseconds, $0.value.sequence) < ($1.value.wakeNanoseconds, $1.value.sequence)
+            }) {
+                sleepers[id] = nil
+                now = max(now, sleeper.wakeNanoseconds)
+                condition.unlock()
+                sleeper.continuation.resume()
+                condition.lock()
+                continue
+            }
+            condition.wait()
+        }
+    }
+
+    // MARK: - Virtual sleeping
+
+    func newSleepID() -> UInt64 {
+        condition.lock()
+        defer { condition.unlock() }
+        nextSequence += 1
+        return nextSequence
+    }
+
+    func sleep(id: UInt64, nanoseconds: UInt64, continuation: CheckedContinuation<Void, any Error>) {
+        condition.lock()
+        if cancelledBeforeSleeping.remove(id) != nil {
+            condition.unlock()
+            continuation.resume(throwing: CancellationError())
+            return
+        }
+        sleepers[id] = Sleeper(wakeNanoseconds: now &+ nanoseconds, sequence: id, continuation: continuation)
+        condition.signal()
+        condition.unlock()
+    }
+
+    func cancelSleep(id: UInt64) {
+        condition.lock()
+        guard let sleeper = sleepers.removeValue(forKey: id) else {
+            cancelledBeforeSleeping.insert(id)
+            condition.unlock()
+            return
+        }
+        condition.unlock()
+        sleeper.continuation.resume(throwing: CancellationError())
+    }
+}
+
+/// The simulator's clock: virtual wall time that only moves when the simulation is idle.
+public struct VirtualClock: TradingClock {
+    public let executor: SimulationExecutor
+    /// Virtual time zero as Unix milliseconds.
+    public let epochMilliseconds: Int64
+
+    public init(executor: SimulationExecutor, epochMilliseconds: Int64 = 1_767_225_600_000) {
+        self.executor = executor
+        self.epochMilliseconds = epochMilliseconds
+    }
+
+    public func nowMilliseconds() -> Int64 { epochMilliseconds + Int64(executor.nanoseconds / 1_000_000) }
+
+    public func monotonicNanoseconds() -> UInt64 { executor.nanoseconds }
+
+    public func sleep(milliseconds: Int64) async throws {
+        guard milliseconds > 0 else {
+            await Task.yield()
+            try Task.checkCancellation()
+            return
+        }
+        let id = executor.newSleepID()
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                executor.sleep(id: id, nanoseconds: UInt64(milliseconds) * 1_000_000, continuation: continuation)
+            }
+        } onCancel: {
+            executor.cancelSleep(id: id)
+        }
+    }
+
+    public var taskExecutor: (any TaskExecutor)? { executor }
+}
