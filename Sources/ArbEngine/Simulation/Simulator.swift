@@ -36,7 +36,8 @@ public enum Simulator {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var state = RunState(seed: seed, directory: directory, clock: clock, logger: logger)
         state.report.seed = seed
-        while state.next < scenarios {
+        // A crash in the last scenario still gets its restart and recovery.
+        while state.next < scenarios || state.pendingCrash != nil {
             try await state.runWorld(until: scenarios)
             if !state.report.violations.isEmpty && stopAtFirstFailure { break }
         }
