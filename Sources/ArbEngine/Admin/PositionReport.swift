@@ -92,14 +92,16 @@ public struct PositionReport: Sendable, Hashable {
                        legTotals[LegKey(opportunity: opportunity, leg: .b)] ?? 0))
         }
 
-        struct InstrumentKey: Hashable { var venue: String; var instrument: String }
+        // An instrument belongs to one outcome of one event; keyed by all four all the same, so
+        // a venue reusing an id across events cannot merge two positions.
+        struct InstrumentKey: Hashable { var venue: String; var instrument: String; var event: String; var outcome: String }
         var instruments: [InstrumentKey: Instrument] = [:]
         var events: [String: Event] = [:]
         for fill in fills {
             let signed = fill.side == .buy ? fill.quantity.hundredths : -fill.quantity.hundredths
             let notional = Money(price: fill.price, quantity: fill.quantity)
             let cost = fill.side == .buy ? notional : -notional
-            let key = InstrumentKey(venue: fill.venue, instrument: fill.instrument)
+            let key = InstrumentKey(venue: fill.venue, instrument: fill.instrument, event: fill.eventID, outcome: fill.outcome)
             var instrument = instruments[key] ?? Instrument(
                 venue: fill.venue, instrument: fill.instrument, eventID: fill.eventID, outcome: fill.outcome,
                 netHundredths: 0, hedged: .zero, exposed: .zero, cost: .zero, fees: .zero)
@@ -121,7 +123,7 @@ public struct PositionReport: Sendable, Hashable {
         for fill in fills where seen.insert(LegKey(opportunity: fill.opportunityID, leg: fill.leg)).inserted {
             let filled = max(0, legTotals[LegKey(opportunity: fill.opportunityID, leg: fill.leg)] ?? 0)
             let hedged = min(filled, matched(fill.opportunityID))
-            let key = InstrumentKey(venue: fill.venue, instrument: fill.instrument)
+            let key = InstrumentKey(venue: fill.venue, instrument: fill.instrument, event: fill.eventID, outcome: fill.outcome)
             instruments[key]?.hedged += Quantity(hundredths: hedged) ?? .zero
             instruments[key]?.exposed += Quantity(hundredths: filled - hedged) ?? .zero
             if fill.flattened, flattenedOpportunities.insert(fill.opportunityID).inserted {
