@@ -30,21 +30,66 @@ public enum AdminText {
     public static func iso8601(_ milliseconds: Int64) -> String { Timestamp.iso8601(milliseconds) }
 
     /// Parses `--since`: an ISO 8601 time (`2025-06-01T12:00:00Z`, with fractional seconds or an
-    /// offset), a UTC date (`2025-06-01`), or an age such as `90m`, `2h`, `3d` back from `now`.
+    /// offset such as `+02:00`), a UTC date (`2025-06-01`), or an age such as `90m`, `2h`, `3d`
+    /// back from `now`. Strict: an impossible date or time, or anything left over, is refused.
     public static func parseSince(_ text: String, now: Int64) -> Int64? {
         if let back = parseAge(text) { return now - back }
-        for options: ISO8601DateFormatter.Options in [
-            [.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime], [.withFullDate],
-        ] {
-            let formatter = ISO8601DateFormatter()
-            formatter.formatOptions = options
-            formatter.timeZone = TimeZone(identifier: "UTC")
-            if let date = formatter.date(from: text) {
-                // Whole milliseconds: the stored times' unit. (Time, not money.)
-                return Int64((date.timeIntervalSince1970 * 1_000).rounded())
-            }
+        return parseISO8601(text)
+    }
+
+    /// `YYYY-MM-DD` or `YYYY-MM-DDThh:mm:ss[.fraction](Z|±hh:mm)` → Unix milliseconds (the
+    /// fraction truncated to milliseconds, the stored unit). Parsed by hand: Foundation's
+    /// formatter accepts a date followed by anything and rolls hour 25 into the next day.
+    static func parseISO8601(_ text: String) -> Int64? {
+        var rest = Substring(text)
+        func number(_ digits: Int) -> Int64? {
+            let prefix = rest.prefix(digits)
+            guard prefix.count == digits, prefix.allSatisfy(\.isASCII), prefix.allSatisfy(\.isNumber),
+                  let value = Int64(prefix) else { return nil }
+            rest = rest.dropFirst(digits)
+            return value
         }
-        return nil
+        func literal(_ character: Character) -> Bool {
+            guard rest.first == character else { return false }
+            rest = rest.dropFirst()
+            return true
+        }
+        guard let year = number(4), literal("-"), let month = number(2), literal("-"), let day = number(2),
+              (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day) else { return nil }
+        let midnight = daysFromCivil(year: year, month: month, day: day) * 86_400_000
+        if rest.isEmpty { return midnight }
+        guard literal("T"), let hour = number(2), literal(":"), let minute = number(2), literal(":"),
+              let second = number(2), hour < 24, minute < 60, second < 60 else { return nil }
+        var milliseconds = midnight + hour * 3_600_000 + minute * 60_000 + second * 1_000
+        if literal(".") {
+            let digits = rest.prefix { $0.isASCII && $0.isNumber }
+            guard (1...9).contains(digits.count) else { return nil }
+            milliseconds += Int64(String(digits.prefix(3)).padding(toLength: 3, withPad: "0", startingAt: 0)) ?? 0
+            rest = rest.dropFirst(digits.count)
+        }
+        if literal("Z") { return rest.isEmpty ? milliseconds : nil }
+        let sign: Int64 = literal("+") ? 1 : (literal("-") ? -1 : 0)
+        guard sign != 0, let offsetHours = number(2), literal(":"), let offsetMinutes = number(2), rest.isEmpty,
+              offsetHours < 24, offsetMinutes < 60 else { return nil }
+        return milliseconds - sign * (offsetHours * 3_600_000 + offsetMinutes * 60_000)
+    }
+
+    static func daysIn(month: Int64, year: Int64) -> Int64 {
+        switch month {
+        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
+        case 4, 6, 9, 11: 30
+        default: 31
+        }
+    }
+
+    /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's `days_from_civil`).
+    static func daysFromCivil(year: Int64, month: Int64, day: Int64) -> Int64 {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
     }
 
     /// `"90m"` → 5 400 000; seconds `s`, minutes `m`, hours `h`, days `d`.
