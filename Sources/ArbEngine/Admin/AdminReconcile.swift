@@ -127,7 +127,7 @@ public enum AdminReconcile {
     }
 
     static func refusal(_ holder: LeaseHolder, path: String, now: Int64) -> AdminFailure {
-        AdminFailure("\(LeaseStanding.describe(holder, now: now)) holds the lease on \(path): it is trading and reconciles at its own start; stop it first (or use --dry-run to see the plan)")
+        AdminFailure("\(LeaseStanding.describe(holder, now: now)) holds the lease on \(path) and is alive; stop it first (a trader reconciles at its own start), or use --dry-run to see the plan")
     }
 
     static func makeVenues(_ config: TraderConfig, clock: any TradingClock) throws -> [String: any Venue] {
