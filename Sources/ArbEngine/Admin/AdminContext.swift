@@ -1,0 +1,44 @@
+import OrderStateMachine
+
+/// The database and config an `arbadmin` command works on, resolved exactly as `arb run`
+/// resolves them: `--db`, else the `--config` file's `database`, else the built-in demo's
+/// (`arb.db` in the working directory).
+public struct AdminContext: Sendable {
+    public var config: TraderConfig
+    public var databasePath: String
+    /// Whether a `--config` file was given (else the built-in demo config is in use).
+    public var configPath: String?
+
+    /// - Throws: `AdminFailure` (exit 2) when the config file is missing or invalid.
+    public init(databasePath: String?, configPath: String?) throws(AdminFailure) {
+        var config: TraderConfig
+        do {
+            config = try configPath.map { path throws(ConfigError) in try TraderConfig.load(path: path) } ?? TraderConfig.demo()
+        } catch {
+            throw AdminFailure(error.description, exitCode: .usage)
+        }
+        if let databasePath { config.databasePath = databasePath }
+        self.config = config
+        self.databasePath = config.databasePath
+        self.configPath = configPath
+    }
+
+    /// The database opened read-only: nothing is ever written, and it reads while `arb run` trades
+    /// (WAL). A missing, foreign or newer file is refused, untouched, with one line.
+    public func openReadOnly() throws(AdminFailure) -> Store {
+        do {
+            return try Store(path: databasePath, access: .readOnly)
+        } catch {
+            throw AdminFailure.from(error)
+        }
+    }
+
+    /// The existing database opened for writing (halt, resume, close, reconcile): never created.
+    public func openForWriting() throws(AdminFailure) -> Store {
+        do {
+            return try Store(path: databasePath, access: .existing, durability: config.durability)
+        } catch {
+            throw AdminFailure.from(error)
+        }
+    }
+}

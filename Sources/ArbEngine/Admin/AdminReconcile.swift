@@ -1,0 +1,212 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Logging
+import OrderStateMachine
+
+/// `arbadmin reconcile [--dry-run] [--force]`: DESIGN §6 through the very `Reconciler` that
+/// `arb run` runs at start, against the venues the config names (built by `Trader.makeVenues`).
+///
+/// A real run takes the runner lease first, so no trader starts meanwhile: a live holder is
+/// refused by name; a dead one (its process gone from this host) is taken over, as `arb run`
+/// does after a crash; a stale one that cannot be proven dead only with `--force`. The lease is
+/// released at the end. The alerts reconcile raised are delivered to the config's sinks before
+/// it returns. A dry run opens the database read-only, takes no lease, sends nothing and
+/// changes nothing in it.
+public enum AdminReconcile {
+    public struct Result: Sendable {
+        public var databasePath: String
+        public var venues: [String]
+        public var dryRun: Bool
+        public var report: ReconcileReport
+        /// The lease holder taken over, and how it stood.
+        public var tookOverLease: (holder: LeaseHolder, standing: LeaseStanding)?
+        /// In a dry run, the trader that holds the lease (its in-flight work is shown as if it had stopped).
+        public var liveHolder: LeaseHolder?
+        /// Left non-terminal after a real run (`needsAttention` says why for each it examined).
+        public var leftNonTerminal: [Opportunity]
+        public var alertsDelivered: Int
+        public var alertSinks: [String]
+        public var now: Int64
+
+        /// 0 when nothing is (or, in a dry run, would be) left non-terminal, 1 when something
+        /// needs a person.
+        public var exitCode: AdminExitCode {
+            (dryRun ? report.needsAttention.isEmpty : leftNonTerminal.isEmpty && report.needsAttention.isEmpty) ? .ok : .needsAttention
+        }
+    }
+
+    /// How often the lease's heartbeat is refreshed while reconcile works (as `arb run` does).
+    static let heartbeatMilliseconds: Int64 = 1_000
+    /// How long delivering the alerts reconcile raised may take at the end.
+    static let alertDrainMilliseconds: Int64 = 2_000
+
+    public static func run(_ context: AdminContext, dryRun: Bool, force: Bool, environment: [String: String],
+                           clock: any TradingClock = SystemClock()) async throws -> Result {
+        let logger = Logger(label: "arbadmin.reconcile", factory: { _ in SwiftLogNoOpLogHandler() })
+        let config = context.config
+        let now = clock.nowMilliseconds()
+        if dryRun {
+            let store = try context.openReadOnly()
+            let holder = try store.currentLease()
+            let live = holder.flatMap { LeaseStanding.of($0, now: now) == .live ? $0 : nil }
+            let venues = try makeVenues(config, clock: clock)
+            let report = try await Reconciler(ledger: Ledger(store: store), venues: venues, clock: clock, logger: logger)
+                .run(dryRun: true)
+            return Result(databasePath: context.databasePath, venues: venues.keys.sorted(), dryRun: true, report: report,
+                          tookOverLease: nil, liveHolder: live, leftNonTerminal: [], alertsDelivered: 0, alertSinks: [],
+                          now: now)
+        }
+
+        // Opened without sink names: the dispatcher at the end gives its sinks a delivery row
+        // for every alert still owed (`ensureDeliveryRows`), as `arb run`'s does at start.
+        let store = try context.openForWriting()
+        let me = LeaseHolder(owner: "arbadmin reconcile", pid: getpid(), host: Trader.hostName(),
+                             startedAtMilliseconds: now, heartbeatAtMilliseconds: now)
+        let tookOver = try takeLease(store, me: me, force: force, now: now)
+        let ledger = Ledger(store: store)
+        let heartbeat = Task {
+            while !Task.isCancelled {
+                try? await clock.sleep(milliseconds: heartbeatMilliseconds)
+                _ = try? await ledger.withStore {
+                    try $0.heartbeatLease(pid: me.pid, host: me.host, atMilliseconds: clock.nowMilliseconds())
+                }
+            }
+        }
+        do {
+            let venues = try makeVenues(config, clock: clock)
+            let report = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run(dryRun: false)
+            let (delivered, sinkNames) = await deliverAlerts(config, path: context.databasePath, environment: environment,
+                                                             clock: clock, logger: logger)
+            let left = try await ledger.withStore { try $0.nonTerminalOpportunities() }
+            heartbeat.cancel()
+            try await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
+            return Result(databasePath: context.databasePath, venues: venues.keys.sorted(), dryRun: false, report: report,
+                          tookOverLease: tookOver, liveHolder: nil, leftNonTerminal: left, alertsDelivered: delivered,
+                          alertSinks: sinkNames, now: now)
+        } catch {
+            heartbeat.cancel()
+            try? await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
+            throw AdminFailure.from(error)
+        }
+    }
+
+    /// Delivers what is owed to the config's sinks (reconcile's own alerts among them), bounded
+    /// in time, and shuts the sinks down. Returns the deliveries made and the sinks' names.
+    static func deliverAlerts(_ config: TraderConfig, path: String, environment: [String: String], clock: any TradingClock,
+                              logger: Logger) async -> (Int, [String]) {
+        let sinks = AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
+                                              environment: environment)
+        guard !sinks.isEmpty else { return (0, []) }
+        var delivered = 0
+        if let outbox = try? StoreAlertOutbox(path: path, durability: config.durability) {
+            let dispatcher = AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger)
+            delivered = await dispatcher.drain(timeoutMilliseconds: alertDrainMilliseconds).delivered
+        }
+        for sink in sinks { await sink.shutdown() }
+        return (delivered, sinks.map(\.name))
+    }
+
+    /// Takes the runner lease, or says who holds it and what to do.
+    static func takeLease(_ store: Store, me: LeaseHolder, force: Bool, now: Int64) throws -> (holder: LeaseHolder, standing: LeaseStanding)? {
+        if let holder = try store.currentLease(), !(holder.pid == me.pid && holder.host == me.host) {
+            switch LeaseStanding.of(holder, now: now) {
+            case .live:
+                throw refusal(holder, path: store.path, now: now)
+            case .stale where !force:
+                throw AdminFailure("\(LeaseStanding.describe(holder, now: now)) holds the lease on \(store.path) and its heartbeat is stale, but it cannot be proven dead from here; if that process is gone, run again with --force to take the lease over")
+            case .stale, .dead:
+                break
+            }
+        }
+        switch try store.acquireLease(me, staleAfterMilliseconds: Trader.leaseStaleMilliseconds, isAlive: Trader.processIsAlive) {
+        case .acquired: return nil
+        case .tookOver(let previous): return (previous, LeaseStanding.of(previous, now: now))
+        case .heldBy(let holder): throw refusal(holder, path: store.path, now: now)
+        }
+    }
+
+    static func refusal(_ holder: LeaseHolder, path: String, now: Int64) -> AdminFailure {
+        AdminFailure("\(LeaseStanding.describe(holder, now: now)) holds the lease on \(path) and is alive; stop it first (a trader reconciles at its own start), or use --dry-run to see the plan")
+    }
+
+    static func makeVenues(_ config: TraderConfig, clock: any TradingClock) throws -> [String: any Venue] {
+        do {
+            // The run seed only shapes fates of new orders; reconcile places none.
+            return try Trader.makeVenues(config, runSeed: 0, clock: clock)
+        } catch {
+            throw AdminFailure("cannot open the venues: \(error); nothing was reconciled")
+        }
+    }
+
+    // MARK: - Output
+
+    public static func text(_ result: Result) -> [String] {
+        var lines = [
+            result.dryRun
+                ? "reconcile --dry-run \(result.databasePath) against \(result.venues.joined(separator: ", ")): the plan; nothing is sent or changed"
+                : "reconcile \(result.databasePath) against \(result.venues.joined(separator: ", "))",
+        ]
+        if let (holder, standing) = result.tookOverLease {
+            lines.append("lease: took over from \(LeaseStanding.describe(holder, now: result.now)) (\(standing.rawValue))")
+        }
+        if let holder = result.liveHolder {
+            lines.append("note: \(LeaseStanding.describe(holder, now: result.now)) is trading: its in-flight opportunities show as if it had stopped")
+        }
+        let report = result.report
+        lines.append("examined \(report.examined) non-terminal opportunit\(report.examined == 1 ? "y" : "ies")")
+        for action in report.actions {
+            lines.append("  #\(action.opportunityID)  \(action.description)")
+        }
+        let closed = CloseOutcome.allCases.compactMap { outcome in
+            report.closedByOutcome[outcome].map { "\(outcome.rawValue) \($0)" }
+        }
+        if !closed.isEmpty { lines.append("\(result.dryRun ? "would close" : "closed"): \(closed.joined(separator: ", "))") }
+        if !result.alertSinks.isEmpty {
+            lines.append("alerts: \(result.alertsDelivered) deliveries made (\(result.alertSinks.joined(separator: ", ")))")
+        }
+        let findings = needsAPerson(result)
+        if findings.isEmpty {
+            lines.append(result.dryRun ? "result: nothing would be left non-terminal" : "result: nothing left non-terminal")
+        } else {
+            lines.append("NEEDS A PERSON: \(findings.count) opportunit\(findings.count == 1 ? "y" : "ies") \(result.dryRun ? "would be " : "")left non-terminal")
+            for finding in findings {
+                lines.append("  #\(finding.opportunityID)  \(finding.state)  \(finding.reason) — `arbadmin show \(finding.opportunityID)`")
+            }
+        }
+        return lines
+    }
+
+    public static func json(_ result: Result) -> String {
+        var closed: [String: Int] = [:]
+        for (outcome, count) in result.report.closedByOutcome { closed[outcome.rawValue] = count }
+        let lease: Any = result.tookOverLease.map { holder, standing in
+            ["owner": holder.owner, "pid": Int(holder.pid), "host": holder.host, "standing": standing.rawValue] as [String: Any]
+        } ?? AdminJSON.nullable(nil)
+        return AdminText.json([
+            "database": result.databasePath,
+            "dry_run": result.dryRun,
+            "venues": result.venues,
+            "examined": result.report.examined,
+            "actions": result.report.actions.map { ["opportunity_id": Int($0.opportunityID), "action": $0.description] as [String: Any] },
+            "closed": closed,
+            "needs_attention": needsAPerson(result).map {
+                ["opportunity_id": Int($0.opportunityID), "state": $0.state.description, "reason": $0.reason] as [String: Any]
+            },
+            "took_over_lease_from": lease,
+            "alerts_delivered": result.alertsDelivered,
+            "exit_code": Int(result.exitCode.rawValue),
+        ])
+    }
+
+    /// Reconcile's findings, plus anything left non-terminal it did not explain.
+    static func needsAPerson(_ result: Result) -> [ReconcileReport.Finding] {
+        var findings = result.report.needsAttention
+        let explained = Set(findings.map(\.opportunityID))
+        for opportunity in result.leftNonTerminal where !explained.contains(opportunity.id) {
+            findings.append(.init(opportunityID: opportunity.id, state: opportunity.state,
+                                  reason: "left in \(opportunity.state) (\(opportunity.stateReason))"))
+        }
+        return findings
+    }
+}

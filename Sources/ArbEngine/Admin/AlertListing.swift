@@ -1,0 +1,39 @@
+import OrderStateMachine
+
+/// `arbadmin alerts`: the outbox, newest first, with each sink's delivery.
+public enum AlertListing {
+    public static func read(_ store: Store, undeliveredOnly: Bool, limit: Int?) throws -> [Alert] {
+        let alerts = undeliveredOnly ? Array(try store.undeliveredAlerts().reversed()) : try store.allAlerts(limit: limit ?? Int(Int32.max))
+        return limit.map { Array(alerts.prefix($0)) } ?? alerts
+    }
+
+    public static func table(_ alerts: [Alert], now: Int64) -> [String] {
+        guard !alerts.isEmpty else { return ["no alerts"] }
+        return AdminText.table(
+            ["ID", "AGE", "KIND", "SEVERITY", "OPP", "DELIVERY", "TEXT"],
+            alerts.map { alert in
+                [
+                    "\(alert.id)", AdminText.age(alert.createdAtMilliseconds, now: now), alert.kind, alert.severity.rawValue,
+                    alert.opportunityID.map(String.init) ?? "-", deliveryText(alert, now: now),
+                    String(alert.text.split(separator: "\n").first ?? ""),
+                ]
+            },
+            alignments: [.right, .right, .left, .left, .right, .left, .left])
+    }
+
+    public static func json(_ alerts: [Alert]) -> String {
+        AdminText.json(alerts.map(AdminJSON.alert))
+    }
+
+    /// `file delivered 3m12s ago; webhook PENDING (3 attempts: HTTP 500)`, or why there is no row.
+    public static func deliveryText(_ alert: Alert, now: Int64) -> String {
+        guard !alert.deliveries.isEmpty else { return "no sink yet (the next arb run delivers it)" }
+        return alert.deliveries.map { delivery in
+            if let at = delivery.deliveredAtMilliseconds {
+                return "\(delivery.sink) delivered \(AdminText.age(at, now: now))"
+            }
+            let attempts = delivery.attempts == 1 ? "1 attempt" : "\(delivery.attempts) attempts"
+            return "\(delivery.sink) PENDING (\(attempts)\(delivery.lastError.map { ": \($0)" } ?? ""))"
+        }.joined(separator: "; ")
+    }
+}

@@ -1,0 +1,57 @@
+import OrderStateMachine
+
+/// What an opportunity's fills leave exposed: the contracts filled on one leg and not matched by
+/// the other, and what they cost (their share of the leading leg's cost and fees — what is lost
+/// if their outcome loses). Hedged contracts pay $1 whichever outcome wins.
+public struct Exposure: Sendable, Hashable {
+    public var hedged: Quantity
+    public var exposed: Quantity
+    /// The exposed contracts' cost, rounded up (a loss is never understated).
+    public var atRisk: Money
+    /// The leg that filled more, when the legs are unequal.
+    public var leadingLeg: LegName?
+
+    public static let none = Exposure(hedged: .zero, exposed: .zero, atRisk: .zero, leadingLeg: nil)
+
+    public init(hedged: Quantity, exposed: Quantity, atRisk: Money, leadingLeg: LegName?) {
+        self.hedged = hedged
+        self.exposed = exposed
+        self.atRisk = atRisk
+        self.leadingLeg = leadingLeg
+    }
+
+    public init(a: LegFills?, b: LegFills?) {
+        let a = a ?? .none
+        let b = b ?? .none
+        guard a.filled != b.filled else {
+            self = Exposure(hedged: a.filled, exposed: .zero, atRisk: .zero, leadingLeg: nil)
+            return
+        }
+        let (leader, lagger, leg) = a.filled > b.filled ? (a, b, LegName.a) : (b, a, LegName.b)
+        let exposed = leader.filled - lagger.filled
+        self = Exposure(hedged: lagger.filled, exposed: exposed,
+                        atRisk: OneSidedAlert.share(of: leader.cost + leader.fees, part: exposed, whole: leader.filled),
+                        leadingLeg: leg)
+    }
+
+    public init(_ summary: OpportunitySummary) {
+        self.init(a: summary.legA, b: summary.legB)
+    }
+
+    public init(legs: [Leg]) {
+        func fills(_ name: LegName) -> LegFills? {
+            legs.first { $0.leg == name }.map { LegFills(filled: $0.filledQuantity, cost: $0.filledCost, fees: $0.fees) }
+        }
+        self.init(a: fills(.a), b: fills(.b))
+    }
+}
+
+extension Opportunity {
+    /// The quote of one leg as detected.
+    public func quote(_ leg: LegName) -> LegQuote { leg == .a ? legA : legB }
+
+    /// `Closed(one_sided)`, plus `, flattened` once the operator marked it.
+    public var stateText: String {
+        flattened ? "\(state), flattened" : state.description
+    }
+}

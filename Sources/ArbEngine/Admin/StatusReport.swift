@@ -1,0 +1,78 @@
+import OrderStateMachine
+
+/// `arbadmin status`: is it halted, who is trading, how many opportunities are where, and
+/// what has not reached the alert sinks — read in one snapshot.
+public struct StatusReport: Sendable {
+    public var databasePath: String
+    public var databaseID: String
+    public var halt: HaltState
+    public var lease: LeaseHolder?
+    public var leaseStanding: LeaseStanding?
+    public var counts: [OpportunityState: Int]
+    /// `list --one-sided`'s count.
+    public var oneSided: Int
+    public var undeliveredAlerts: Int
+    public var now: Int64
+
+    public static func read(_ store: Store, now: Int64) throws -> StatusReport {
+        try store.connection.readTransaction {
+            let lease = try store.currentLease()
+            return StatusReport(
+                databasePath: store.path, databaseID: store.databaseID, halt: try store.haltState(), lease: lease,
+                leaseStanding: lease.map { LeaseStanding.of($0, now: now) }, counts: try store.countsByState(),
+                oneSided: try store.oneSidedOpportunities().count, undeliveredAlerts: try store.undeliveredAlerts().count,
+                now: now)
+        }
+    }
+
+    var total: Int { counts.values.reduce(0, +) }
+    var nonTerminal: Int { counts.filter { !$0.key.isTerminal }.values.reduce(0, +) }
+
+    public func text() -> [String] {
+        var lines = ["database    \(databasePath) (id \(databaseID))"]
+        if halt.halted {
+            let since = halt.sinceMilliseconds.map { " since \(AdminText.iso8601($0)) (\(AdminText.age($0, now: now)))" } ?? ""
+            lines.append("halt        HALTED\(since): \(halt.reason ?? "no reason recorded") — `arbadmin resume` to trade again")
+        } else {
+            lines.append("halt        not halted")
+        }
+        if let lease, let leaseStanding {
+            lines.append("lease       \(LeaseStanding.describe(lease, now: now)) (\(leaseStanding.rawValue))")
+        } else {
+            lines.append("lease       none: no trader is running")
+        }
+        let states = OpportunityState.all.compactMap { state in counts[state].map { "\(state) \($0)" } }
+        lines.append("opportunities \(total): " + (states.isEmpty ? "none" : states.joined(separator: ", ")))
+        lines.append("non-terminal \(nonTerminal)" + (nonTerminal > 0 && lease == nil ? " — no trader is running: `arbadmin reconcile`" : ""))
+        lines.append("one-sided   \(oneSided) not flattened" + (oneSided > 0 ? " — `arbadmin list --one-sided`" : ""))
+        lines.append("alerts      \(undeliveredAlerts) undelivered" + (undeliveredAlerts > 0 ? " — `arbadmin alerts --undelivered`" : ""))
+        return lines
+    }
+
+    public func json() -> String {
+        var counts: [String: Int] = [:]
+        for (state, count) in self.counts { counts[state.description] = count }
+        let lease: Any = self.lease.map { holder in
+            [
+                "owner": holder.owner, "pid": Int(holder.pid), "host": holder.host,
+                "started_at": AdminText.iso8601(holder.startedAtMilliseconds),
+                "heartbeat_at": AdminText.iso8601(holder.heartbeatAtMilliseconds),
+                "heartbeat_age_ms": now - holder.heartbeatAtMilliseconds,
+                "standing": leaseStanding?.rawValue ?? "live",
+            ] as [String: Any]
+        } ?? AdminJSON.nullable(nil)
+        return AdminText.json([
+            "database": databasePath,
+            "database_id": databaseID,
+            "halted": halt.halted,
+            "halt_reason": AdminJSON.nullable(halt.reason),
+            "halted_since": AdminJSON.nullable(halt.sinceMilliseconds.map(AdminText.iso8601)),
+            "lease": lease,
+            "counts": counts,
+            "total": total,
+            "non_terminal": nonTerminal,
+            "one_sided": oneSided,
+            "undelivered_alerts": undeliveredAlerts,
+        ])
+    }
+}

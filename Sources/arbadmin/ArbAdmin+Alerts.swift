@@ -1,0 +1,36 @@
+import ArbEngine
+import ArgumentParser
+
+extension ArbAdmin {
+    struct Alerts: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "The alert outbox, newest first, with each sink's delivery.",
+            discussion: """
+                Every alert the trader (or reconcile, or an operator's close) raised, with its \
+                delivery to each sink: when it was delivered, or how many attempts failed and the \
+                last error. An alert without any sink row was written while no sink was configured \
+                (e.g. by arbadmin); the next `arb run` delivers it.
+                """
+        )
+
+        @OptionGroup var options: SharedOptions
+
+        @Flag(name: .long, help: "Only alerts some sink has not received.")
+        var undelivered = false
+
+        @Option(name: .long, help: "At most this many (the newest).")
+        var limit: Int?
+
+        func validate() throws {
+            if let limit, limit < 1 {
+                throw ValidationError("--limit \(limit) would show nothing; type a number of alerts of at least 1")
+            }
+        }
+
+        func run() async throws {
+            let store = try options.context().openReadOnly()
+            let alerts = try AlertListing.read(store, undeliveredOnly: undelivered, limit: limit)
+            options.emit(lines: AlertListing.table(alerts, now: nowMilliseconds()), json: AlertListing.json(alerts))
+        }
+    }
+}

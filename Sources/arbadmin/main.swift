@@ -1,2 +1,0 @@
-import ArbEngine
-print("arbadmin \(ArbEngineVersion.string)")
