@@ -31,15 +31,10 @@ extension AdminCLITests {
             let sent = try sentTimes(db)
             #expect(sent.contains { $0 < haltedAt })
             #expect(sent.allSatisfy { $0 <= haltedAt }, "sent after the halt at \(haltedAt): \(sent.filter { $0 > haltedAt })")
-            // Known trader issue (Executor, outside arbadmin): a detection the risk gate refuses
-            // (e.g. a stale quote) is still recorded as Closed(abandoned) while halted, before the
-            // halt check. Nothing is sent for it, but "no new opportunity" is not yet literally true.
+            // No new opportunity at all after the halt: not even a recorded refusal.
             let recorded = try readStore(db) { try $0.opportunitySummaries(.all).map(\.opportunity) }
-            withKnownIssue("the trader records risk-gate refusals as abandoned opportunities while halted", isIntermittent: true) {
-                let afterHalt = recorded.filter { $0.createdAtMilliseconds > haltedAt }
-                #expect(afterHalt.isEmpty, "recorded after the halt: \(afterHalt.map { "\($0.id) \($0.state): \($0.stateReason)" })")
-                #expect(afterHalt.allSatisfy { $0.state == .closed(.abandoned) })
-            }
+            let afterHalt = recorded.filter { $0.createdAtMilliseconds > haltedAt }
+            #expect(afterHalt.isEmpty, "recorded after the halt: \(afterHalt.map { "\($0.id) \($0.state): \($0.stateReason)" })")
 
             // A restart stays halted: it sends nothing.
             let sentBefore = try sentTimes(db).count

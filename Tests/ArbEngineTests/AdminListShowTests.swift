@@ -6,7 +6,7 @@ import Testing
 /// Every `arbadmin` test that runs the built binaries, in one serialized tree: they spawn `arb`
 /// and `arbadmin` processes, and the timing-sensitive ones (halt, lease) must not compete with
 /// each other for two cores.
-@Suite("arbadmin (built binary)", .serialized)
+@Suite("arbadmin (built binary)", .serialized, .exclusive)
 struct AdminCLITests {}
 
 extension AdminCLITests {

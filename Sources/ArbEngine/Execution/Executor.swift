@@ -44,6 +44,15 @@ public final class Executor: Sendable {
 
     /// Runs one candidate to its end (or to where recovery must take over).
     public func run(_ candidate: Candidate) async -> ExecutionOutcome {
+        // Halted (by `arbadmin halt` or a tripped limit): nothing new at all, not even a record
+        // of a refused detection. Read from the database, so a halt from another process counts
+        // from the next candidate.
+        do {
+            if try await ledger.haltState().halted { return .skipped("halted") }
+        } catch {
+            logger.error("cannot read the halt flag: \(error)")
+            return .skipped("store error")
+        }
         let now = clock.nowMilliseconds()
         switch gate.admit(candidate, now: now) {
         case .skip(let why):
@@ -101,13 +110,6 @@ public final class Executor: Sendable {
         let new = candidate.opportunity
         guard let venueA = venues[new.legA.venue], let venueB = venues[new.legB.venue] else {
             return Finished(result: .skipped("unknown venue"))
-        }
-        do {
-            let halt = try await ledger.haltState()
-            if halt.halted { return Finished(result: .skipped("halted")) }
-        } catch {
-            logger.error("cannot read the halt flag: \(error)")
-            return Finished(result: .skipped("store error"))
         }
         let plans = [
             LegPlan(leg: .a, venue: venueA, instrument: new.legA.instrument, side: .buy, limitPrice: new.legA.price,
