@@ -399,6 +399,12 @@ public final class Executor: Sendable {
 
     /// Commits `steps` with every unpersisted fill, the legs' current status and `alerts`.
     private func persist(_ run: inout OpportunityRun, steps: [TransitionStep], now: Int64, alerts: [NewAlert] = []) async throws {
+        var alerts = alerts
+        if run.imbalanced && !alerts.contains(where: { $0.kind == OneSidedAlert.Phase.detected.rawValue }) {
+            // Unequal fills are exposure whatever the path that got here (a late fill after a
+            // timeout's cancel, a cancel that keeps failing): the alert goes with them, once (by key).
+            alerts.append(oneSidedAlert(run, phase: .detected))
+        }
         let changes = TransitionChanges(legUpdates: [run.a.update, run.b.update],
                                         fills: run.a.unpersisted + run.b.unpersisted, alerts: alerts)
         if steps.isEmpty {

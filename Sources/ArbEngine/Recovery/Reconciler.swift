@@ -144,7 +144,17 @@ public struct Reconciler: Sendable {
             if !dryRun || current.status.isFinal { legs[index].status = current.status.legStatus }
             legs[index].venueOrderID = current.venueOrderID
             // Fills: the venue's are the truth; record what the database lacks (idempotent by trade id).
-            let recorded = try await ledger.withStore { try Set($0.fills(of: id).map { "\($0.venue)|\($0.tradeID)" }) }
+            // The recorded fills and the leg's sums in one read: a live trader may record a late
+            // fill (as an orphan) at any moment, and the two must agree.
+            let clientOrderID = leg.clientOrderID
+            let (recorded, stored) = try await ledger.withStore { store in
+                (try Set(store.fills(of: id).map { "\($0.venue)|\($0.tradeID)" }), try store.leg(clientOrderID: clientOrderID))
+            }
+            if let stored {
+                legs[index].filledQuantity = stored.filledQuantity
+                legs[index].filledCost = stored.filledCost
+                legs[index].fees = stored.fees
+            }
             for fill in try await venue.fills(clientOrderID: leg.clientOrderID)
             where !recorded.contains("\(fill.venue)|\(fill.tradeID)") {
                 act("leg \(leg.leg.rawValue): record fill \(fill.tradeID) \(fill.quantity) @ \(fill.price)")
@@ -170,17 +180,9 @@ public struct Reconciler: Sendable {
         }
         let reason = "recovery: venue truth a \(legs[0].filledQuantity) (\(legs[0].status.rawValue)), b \(legs[1].filledQuantity) (\(legs[1].status.rawValue))"
         var alerts: [NewAlert] = []
-        let alertLegs = legs.map { leg in
-            AlertLeg(venue: leg.venue, instrument: leg.instrument,
-                     outcome: leg.leg == .a ? opportunity.legA.outcome : opportunity.legB.outcome, side: leg.side,
-                     limitPrice: leg.limitPrice, filled: leg.filledQuantity, cost: leg.filledCost, fees: leg.fees,
-                     cancelAttempted: leg.cancelRequested,
-                     cancelSucceeded: leg.cancelResult.map { $0 == .cancelled || $0 == .alreadyDone })
-        }
         for (event, phase) in [(OpportunityEvent.imbalanced, OneSidedAlert.Phase.detected), (.closedExposed, .closed)]
         where events.contains(event) {
-            alerts.append(OneSidedAlert.make(databaseID: ledger.databaseID, opportunity: id, eventID: opportunity.eventID,
-                                             edgeBps: opportunity.edgeBps, legA: alertLegs[0], legB: alertLegs[1], phase: phase))
+            alerts.append(Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: phase))
         }
         let target = events.reduce(opportunity.state) { state, event in
             (try? OpportunityMachine.transition(from: state, on: event).get()) ?? state
@@ -197,9 +199,29 @@ public struct Reconciler: Sendable {
         if let outcome = target.outcome { report.closedByOutcome[outcome, default: 0] += 1 }
     }
 
+    /// Records what was learned without a state change. Unequal fills left for a person still
+    /// get their one-sided alert (idempotent by key): no exposure without an alert.
     private func record(_ id: OpportunityID, legs: [Leg], fills: [FillReport], at now: Int64, dryRun: Bool = false) async throws {
         guard !dryRun else { return }
-        try await ledger.record(TransitionChanges(legUpdates: legs.map(Self.update), fills: fills), opportunity: id, at: now)
+        var alerts: [NewAlert] = []
+        if legs.count == 2, legs[0].filledQuantity != legs[1].filledQuantity,
+           let opportunity = try await ledger.withStore({ try $0.opportunity(id) }) {
+            alerts.append(Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: .detected))
+        }
+        try await ledger.record(TransitionChanges(legUpdates: legs.map(Self.update), fills: fills, alerts: alerts),
+                                opportunity: id, at: now)
+    }
+
+    static func alert(_ opportunity: Opportunity, legs: [Leg], databaseID: String, phase: OneSidedAlert.Phase) -> NewAlert {
+        let alertLegs = legs.map { leg in
+            AlertLeg(venue: leg.venue, instrument: leg.instrument,
+                     outcome: leg.leg == .a ? opportunity.legA.outcome : opportunity.legB.outcome, side: leg.side,
+                     limitPrice: leg.limitPrice, filled: leg.filledQuantity, cost: leg.filledCost, fees: leg.fees,
+                     cancelAttempted: leg.cancelRequested,
+                     cancelSucceeded: leg.cancelResult.map { $0 == .cancelled || $0 == .alreadyDone })
+        }
+        return OneSidedAlert.make(databaseID: databaseID, opportunity: opportunity.id, eventID: opportunity.eventID,
+                                  edgeBps: opportunity.edgeBps, legA: alertLegs[0], legB: alertLegs[1], phase: phase)
     }
 
     static func update(_ leg: Leg) -> LegUpdate {

@@ -206,7 +206,18 @@ public enum Trader {
                     key: "arb-\(ledger.databaseID)-fill-\(fill.venue)-\(fill.tradeID)", kind: "late_fill", severity: .critical,
                     text: "FILL OUTSIDE AN EXECUTION — \(fill.venue) \(fill.clientOrderID) trade \(fill.tradeID): \(fill.quantity) @ \(fill.price) (\(result)); check `arbadmin positions` and `arbadmin reconcile`",
                     bodyJSON: "{\"venue\":\"\(fill.venue)\",\"trade_id\":\"\(fill.tradeID)\",\"client_order_id\":\"\(fill.clientOrderID)\",\"quantity\":\"\(fill.quantity)\",\"price\":\"\(fill.price)\",\"result\":\"\(result)\"}")
-                try await ledger.withStore { try $0.insertAlert(alert, opportunity: opportunity, atMilliseconds: now) }
+                try await ledger.withStore { store in
+                    try store.insertAlert(alert, opportunity: opportunity, atMilliseconds: now)
+                    // A late fill can unbalance the legs: that exposure gets its one-sided alert too
+                    // (idempotent by key, so an existing one stands).
+                    if let opportunity, let record = try store.opportunity(opportunity) {
+                        let legs = try store.legs(of: opportunity)
+                        if legs.count == 2, legs[0].filledQuantity != legs[1].filledQuantity {
+                            try store.insertAlert(Reconciler.alert(record, legs: legs, databaseID: store.databaseID, phase: .detected),
+                                                  opportunity: opportunity, atMilliseconds: now)
+                        }
+                    }
+                }
             } catch {
                 logger.error("cannot record fill \(fill.tradeID): \(error)")
             }
