@@ -1,0 +1,138 @@
+import Foundation
+import Testing
+
+// Helpers for the bad-input matrix: run the built binaries the way an operator would, and prove
+// that a refusal is one line, a chosen exit code (never a signal or a trap), and leaves every file
+// in the directory exactly as it was.
+
+/// Every regular file under a directory, by relative path, with its bytes and permission bits.
+/// Comparing two snapshots compares contents byte for byte (what a sha256 comparison stands for),
+/// and also catches a file that was created, removed or had its mode changed.
+struct DirectorySnapshot: Equatable, CustomStringConvertible {
+    struct Entry: Equatable {
+        var bytes: Data
+        var mode: Int
+    }
+
+    var files: [String: Entry]
+
+    /// - Parameter ignoring: relative paths to leave out (e.g. a `-shm` file, SQLite's shared-memory
+    ///   index, whose bytes change on every read and which holds no data of its own).
+    init(_ directory: String, ignoring: (String) -> Bool = { _ in false }) {
+        var files: [String: Entry] = [:]
+        let root = URL(fileURLWithPath: directory)
+        let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: [.isRegularFileKey])
+        while let url = walker?.nextObject() as? URL {
+            guard (try? url.resourceValues(forKeys: [.isRegularFileKey]))?.isRegularFile == true else { continue }
+            let relative = String(url.standardizedFileURL.path.dropFirst(root.standardizedFileURL.path.count + 1))
+            guard !ignoring(relative) else { continue }
+            let attributes = try? FileManager.default.attributesOfItem(atPath: url.path)
+            files[relative] = Entry(bytes: (try? Data(contentsOf: url)) ?? Data(),
+                                    mode: (attributes?[.posixPermissions] as? Int) ?? -1)
+        }
+        self.files = files
+    }
+
+    var description: String {
+        files.keys.sorted().map { "\($0) (\(files[$0]!.bytes.count) bytes, mode \(String(files[$0]!.mode, radix: 8)))" }
+            .joined(separator: ", ")
+    }
+
+    /// What differs from `other`, in words (empty when nothing does).
+    func differences(from other: DirectorySnapshot) -> [String] {
+        var out: [String] = []
+        for name in Set(files.keys).union(other.files.keys).sorted() {
+            switch (other.files[name], files[name]) {
+            case (nil, .some): out.append("\(name) was created")
+            case (.some, nil): out.append("\(name) was removed")
+            case (.some(let before), .some(let after)) where before != after:
+                out.append(before.bytes != after.bytes ? "\(name) was modified" : "\(name) changed mode")
+            default: break
+            }
+        }
+        return out
+    }
+}
+
+/// Runs the built `arb` (or another product) with a bounded time, optionally as the unprivileged
+/// user `nobody` (uid/gid 65534) through `setpriv`: the tests run as root here, and root reads a
+/// chmod-000 file and writes a read-only directory, so permission refusals are only real for
+/// another user.
+func runBuilt(_ name: String, _ arguments: [String], environment: [String: String] = [:],
+              currentDirectory: String? = nil, asNobody: Bool = false, timeoutSeconds: Double = 60) throws -> ProcessOutput {
+    let executable = builtProductsDirectory().appendingPathComponent(name).path
+    if asNobody {
+        return try runProductAt("/usr/bin/setpriv",
+                                ["--reuid=65534", "--regid=65534", "--clear-groups", executable] + arguments,
+                                environment: environment, currentDirectory: currentDirectory, timeoutSeconds: timeoutSeconds)
+    }
+    return try runProductAt(executable, arguments, environment: environment, currentDirectory: currentDirectory,
+                            timeoutSeconds: timeoutSeconds)
+}
+
+/// `runProduct` for an executable given by path.
+func runProductAt(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                  currentDirectory: String? = nil, timeoutSeconds: Double) throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    var env = ProcessInfo.processInfo.environment
+    env["ARB_CRASH_AT"] = nil
+    env["ARB_WEBHOOK_URL"] = nil
+    for (key, value) in environment { env[key] = value }
+    process.environment = env
+    if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
+    let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("arb-out-\(UUID().uuidString)")
+    let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("arb-err-\(UUID().uuidString)")
+    _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
+    defer {
+        try? FileManager.default.removeItem(at: outFile)
+        try? FileManager.default.removeItem(at: errFile)
+    }
+    process.standardOutput = try FileHandle(forWritingTo: outFile)
+    process.standardError = try FileHandle(forWritingTo: errFile)
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeoutSeconds)
+    while process.isRunning {
+        if Date() > deadline { kill(process.processIdentifier, SIGKILL) }
+        usleep(5_000)
+    }
+    return ProcessOutput(
+        status: process.terminationStatus,
+        terminatedBySignal: process.terminationReason == .uncaughtSignal,
+        stdout: (try? String(contentsOf: outFile, encoding: .utf8)) ?? "",
+        stderr: (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
+}
+
+/// Whether the tests can run a process as another user (root with `setpriv`).
+let canRunAsNobody = getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/bin/setpriv")
+
+/// A refusal as the README promises it: the process exited by itself (no signal, no trap) with
+/// `status`, printed nothing on stdout, and exactly one line on stderr that starts with `arb: `,
+/// names the problem (`mentions`) and holds no Swift runtime failure or stack.
+func expectOneLineRefusal(_ result: ProcessOutput, status: Int32, mentions: [String],
+                          sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(!result.terminatedBySignal, "killed by signal \(result.status): \(result.stderr)", sourceLocation: sourceLocation)
+    #expect(result.status == status, "exit \(result.status), expected \(status): \(result.stderr)", sourceLocation: sourceLocation)
+    let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: false)
+    #expect(lines.count == 2 && lines[1].isEmpty, "expected one line on stderr, got: \(result.stderr)",
+            sourceLocation: sourceLocation)
+    #expect(result.stderr.hasPrefix("arb: "), "\(result.stderr)", sourceLocation: sourceLocation)
+    for word in mentions {
+        #expect(result.stderr.contains(word), "stderr does not mention \(word.debugDescription): \(result.stderr)",
+                sourceLocation: sourceLocation)
+    }
+    expectNoTrap(result, sourceLocation: sourceLocation)
+    #expect(result.stdout.isEmpty, "a refused run printed: \(result.stdout)", sourceLocation: sourceLocation)
+}
+
+/// No Swift runtime trap, crash report or stack dump in the output.
+func expectNoTrap(_ result: ProcessOutput, sourceLocation: SourceLocation = #_sourceLocation) {
+    for marker in ["Fatal error", "Stack dump", "Precondition failed", "Assertion failed", "Illegal instruction",
+                   "Segmentation fault", "💣", "Current stack trace"] {
+        #expect(!result.stderr.contains(marker), "stderr shows a crash (\(marker)): \(result.stderr.prefix(2_000))",
+                sourceLocation: sourceLocation)
+    }
+    #expect(!(result.terminatedBySignal), "terminated by signal \(result.status)", sourceLocation: sourceLocation)
+}
