@@ -136,3 +136,40 @@ func expectNoTrap(_ result: ProcessOutput, sourceLocation: SourceLocation = #_so
     }
     #expect(!(result.terminatedBySignal), "terminated by signal \(result.status)", sourceLocation: sourceLocation)
 }
+
+/// A `sqlite3` shell in another process, holding a connection (and whatever lock its statements
+/// took) open until `close()`. Another process, not a connection in the test process: POSIX
+/// advisory locks belong to a process, and the test's own reads of the file (a snapshot) would
+/// silently release a lock held here.
+final class SQLiteShellHolder {
+    private let process = Process()
+    private let input = Pipe()
+    private let output = Pipe()
+
+    static var isAvailable: Bool { FileManager.default.isExecutableFile(atPath: "/usr/bin/sqlite3") }
+
+    /// Starts `sqlite3 path`, runs `statements`, and returns once they have run.
+    init(path: String, statements: String) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = ["-batch", path]
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        input.fileHandleForWriting.write(Data((statements + "\nSELECT 'holding';\n").utf8))
+        var seen = Data()
+        let deadline = Date().addingTimeInterval(10)
+        while !String(decoding: seen, as: UTF8.self).contains("holding"), Date() < deadline, process.isRunning {
+            seen += output.fileHandleForReading.availableData
+        }
+    }
+
+    /// Ends the shell (a transaction still open is rolled back) and waits for it.
+    func close() {
+        guard process.isRunning else { return }
+        try? input.fileHandleForWriting.close()
+        process.waitUntilExit()
+    }
+
+    deinit { close() }
+}
