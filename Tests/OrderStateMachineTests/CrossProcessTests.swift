@@ -38,6 +38,41 @@ struct CrossProcessTests {
         #expect(perKey.allSatisfy { $0 == 1 })
     }
 
+    @Test("8 processes racing the same 300 dedup keys, each in its own order: one live row per key, the rest told duplicate")
+    func dedupRaceEightWorkers() async throws {
+        let path = directory.path("race8.db")
+        _ = try Store(path: path)
+        let keys = 300
+        let workers = 8
+        let outputs = try await withThrowingTaskGroup(of: ProcessOutput.self) { group in
+            for worker in 0..<workers {
+                group.addTask { try runProduct("arb-store-probe", ["race", path, "\(keys)", "\(100 + worker)"]) }
+            }
+            return try await group.reduce(into: []) { $0.append($1) }
+        }
+        var created = 0
+        var duplicates = 0
+        for output in outputs {
+            #expect(output.status == 0 && !output.terminatedBySignal, "probe failed: \(output.stderr)")
+            let words = output.stdout.split(whereSeparator: \.isWhitespace).map(String.init)
+            guard words.count == 4, words[0] == "created", let c = Int(words[1]), let d = Int(words[3]) else {
+                Issue.record("unexpected probe output: \(output.stdout)")
+                continue
+            }
+            #expect(c + d == keys, "a worker neither created nor was refused some keys: \(output.stdout)")
+            created += c
+            duplicates += d
+        }
+        #expect(created == keys)
+        #expect(duplicates == keys * (workers - 1))
+        let store = try Store(path: path, access: .readOnly)
+        let rows = try store.connection.prepare("SELECT count(*), count(DISTINCT dedup_key) FROM opportunities")
+            .queryOne { ($0.int64(0), $0.int64(1)) }
+        #expect(rows?.0 == Int64(keys) && rows?.1 == Int64(keys), "rows and distinct keys: \(String(describing: rows))")
+        let check = try store.connection.prepare("PRAGMA integrity_check").query { $0.text(0) }
+        #expect(check == ["ok"])
+    }
+
     @Test("SIGKILL before COMMIT leaves none of the transition; after COMMIT all of it", arguments: [false, true])
     func crashMidTransaction(afterCommit: Bool) throws {
         let path = directory.path("crash-\(afterCommit).db")
