@@ -16,6 +16,8 @@
 # Builds nothing: expects .build/debug/arb (`swift build` first). Exits 0 when every invariant
 # holds, 1 with the violating rows when one does not, 2 for usage or a missing tool.
 set -euo pipefail
+check_dir=""
+if [ "${1:-}" = "--check" ] && [ -d "${2:-}" ]; then check_dir=$(cd "$2" && pwd); fi
 cd "$(dirname "$0")/.."
 
 usage() {
@@ -188,11 +190,11 @@ check_invariants() {
 }
 
 if [ "${1:-}" = "--check" ]; then
-  [ $# -eq 2 ] && [ -d "$2" ] || usage
+  [ $# -eq 2 ] && [ -n "$check_dir" ] || usage
   status=0
-  check_invariants "$2" || status=$?
-  if [ "$status" -ne 0 ]; then echo "soak: $status invariant checks failed in $2 (rows above)" >&2; exit 1; fi
-  echo "soak: invariants hold in $2"
+  check_invariants "$check_dir" || status=$?
+  if [ "$status" -ne 0 ]; then echo "soak: $status invariant checks failed in $check_dir (rows above)" >&2; exit 1; fi
+  echo "soak: invariants hold in $check_dir"
   exit 0
 fi
 
