@@ -106,7 +106,7 @@ public struct Reconciler: Sendable {
                     legs[index].status = .cancelled
                 } else {
                     legs[index].cancelRequested = true
-                    switch try await venue.cancel(clientOrderID: leg.clientOrderID) {
+                    switch try await cancel(leg.clientOrderID, at: venue) {
                     case .cancelled(let final):
                         legs[index].cancelResult = .cancelled
                         current = final
@@ -114,9 +114,20 @@ public struct Reconciler: Sendable {
                         legs[index].cancelResult = .alreadyDone
                         current = final
                     case .failed(let reason):
+                        // The order may still fill. What it has filled so far is recorded now, with
+                        // the exposure alert if the legs differ, so the database and the operator
+                        // know the exposure while a person decides.
                         legs[index].cancelResult = .failed
-                        try await record(id, legs: legs, fills: [], at: now)
-                        return needs("leg \(leg.leg.rawValue): \(venue.name) refused the cancel (\(reason)); the order may still fill")
+                        legs[index].status = current.status.legStatus
+                        legs[index].venueOrderID = current.venueOrderID
+                        fills += try await missingFills(of: &legs[index], opportunity: id, venue: venue, act: act)
+                        let exposed = legs[0].filledQuantity != legs[1].filledQuantity
+                        let alerts = exposed ? [OneSidedAlert.make(
+                            databaseID: ledger.databaseID, opportunity: id, eventID: opportunity.eventID, edgeBps: opportunity.edgeBps,
+                            legA: Self.alertLeg(legs[0], opportunity), legB: Self.alertLeg(legs[1], opportunity), phase: .detected)] : []
+                        try await ledger.record(TransitionChanges(legUpdates: legs.map(Self.update), fills: fills, alerts: alerts),
+                                                opportunity: id, at: now)
+                        return needs("leg \(leg.leg.rawValue): \(venue.name) refused the cancel \(Self.cancelAttemptsMax) times (\(reason)); the order may still fill")
                     }
                 }
                 order = current
@@ -124,15 +135,7 @@ public struct Reconciler: Sendable {
             if !dryRun || current.status.isFinal { legs[index].status = current.status.legStatus }
             legs[index].venueOrderID = current.venueOrderID
             // Fills: the venue's are the truth; record what the database lacks (idempotent by trade id).
-            let recorded = try await ledger.withStore { try Set($0.fills(of: id).map { "\($0.venue)|\($0.tradeID)" }) }
-            for fill in try await venue.fills(clientOrderID: leg.clientOrderID)
-            where !recorded.contains("\(fill.venue)|\(fill.tradeID)") {
-                act("leg \(leg.leg.rawValue): record fill \(fill.tradeID) \(fill.quantity) @ \(fill.price)")
-                fills.append(fill)
-                legs[index].filledQuantity += fill.quantity
-                legs[index].filledCost += Money(price: fill.price, quantity: fill.quantity)
-                legs[index].fees += fill.fee
-            }
+            fills += try await missingFills(of: &legs[index], opportunity: id, venue: venue, act: act)
             if legs[index].filledQuantity != current.filledQuantity {
                 return needs("leg \(leg.leg.rawValue): \(venue.name) says filled \(current.filledQuantity) but its fills add up to \(legs[index].filledQuantity)")
             }
@@ -146,13 +149,7 @@ public struct Reconciler: Sendable {
         }
         let reason = "recovery: venue truth a \(legs[0].filledQuantity) (\(legs[0].status.rawValue)), b \(legs[1].filledQuantity) (\(legs[1].status.rawValue))"
         var alerts: [NewAlert] = []
-        let alertLegs = legs.map { leg in
-            AlertLeg(venue: leg.venue, instrument: leg.instrument,
-                     outcome: leg.leg == .a ? opportunity.legA.outcome : opportunity.legB.outcome, side: leg.side,
-                     limitPrice: leg.limitPrice, filled: leg.filledQuantity, cost: leg.filledCost, fees: leg.fees,
-                     cancelAttempted: leg.cancelRequested,
-                     cancelSucceeded: leg.cancelResult.map { $0 == .cancelled || $0 == .alreadyDone })
-        }
+        let alertLegs = legs.map { Self.alertLeg($0, opportunity) }
         for (event, phase) in [(OpportunityEvent.imbalanced, OneSidedAlert.Phase.detected), (.closedExposed, .closed)]
         where events.contains(event) {
             alerts.append(OneSidedAlert.make(databaseID: ledger.databaseID, opportunity: id, eventID: opportunity.eventID,
@@ -171,6 +168,46 @@ public struct Reconciler: Sendable {
                                               at: now, changes: changes)
         guard result.isApplied else { return needs("state changed under reconcile: \(result)") }
         if let outcome = target.outcome { report.closedByOutcome[outcome, default: 0] += 1 }
+    }
+
+    /// How many times a cancel the venue refuses is sent before the opportunity is left for a
+    /// person (a venue may refuse one attempt and accept the next), and the pause between tries.
+    static let cancelAttemptsMax = 5
+    static let cancelRetryMilliseconds: Int64 = 20
+
+    /// Cancels (idempotent at the venue), retrying a refusal up to `cancelAttemptsMax` times.
+    private func cancel(_ clientOrderID: String, at venue: any Venue) async throws -> CancelAnswer {
+        var answer = try await venue.cancel(clientOrderID: clientOrderID)
+        var attempt = 1
+        while case .failed = answer, attempt < Self.cancelAttemptsMax {
+            attempt += 1
+            try await clock.sleep(milliseconds: Self.cancelRetryMilliseconds)
+            answer = try await venue.cancel(clientOrderID: clientOrderID)
+        }
+        return answer
+    }
+
+    /// The venue's fills of `leg` that the database lacks, added to the leg's totals.
+    private func missingFills(of leg: inout Leg, opportunity id: OpportunityID, venue: any Venue,
+                              act: (String) -> Void) async throws -> [FillReport] {
+        let recorded = try await ledger.withStore { try Set($0.fills(of: id).map { "\($0.venue)|\($0.tradeID)" }) }
+        var missing: [FillReport] = []
+        for fill in try await venue.fills(clientOrderID: leg.clientOrderID) where !recorded.contains("\(fill.venue)|\(fill.tradeID)") {
+            act("leg \(leg.leg.rawValue): record fill \(fill.tradeID) \(fill.quantity) @ \(fill.price)")
+            missing.append(fill)
+            leg.filledQuantity += fill.quantity
+            leg.filledCost += Money(price: fill.price, quantity: fill.quantity)
+            leg.fees += fill.fee
+        }
+        return missing
+    }
+
+    static func alertLeg(_ leg: Leg, _ opportunity: Opportunity) -> AlertLeg {
+        AlertLeg(venue: leg.venue, instrument: leg.instrument,
+                 outcome: leg.leg == .a ? opportunity.legA.outcome : opportunity.legB.outcome, side: leg.side,
+                 limitPrice: leg.limitPrice, filled: leg.filledQuantity, cost: leg.filledCost, fees: leg.fees,
+                 cancelAttempted: leg.cancelRequested,
+                 cancelSucceeded: leg.cancelResult.map { $0 == .cancelled || $0 == .alreadyDone })
     }
 
     private func record(_ id: OpportunityID, legs: [Leg], fills: [FillReport], at now: Int64, dryRun: Bool = false) async throws {
