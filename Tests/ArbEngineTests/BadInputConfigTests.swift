@@ -5,20 +5,31 @@ import Testing
 /// The files of one short demo run (`arb.db` with its WAL, both paper venue files, the alert log),
 /// made once per test process and kept in memory: each bad-input case writes them into its own
 /// directory, so "no data file was modified" is checked against real trading records.
-let sampleRunFiles: [String: Data] = {
-    let directory = TemporaryDirectory()
-    let result = try? runProduct("arb", ["run", "--db", directory.path("arb.db"), "--seed", "3", "--duration", "0.4",
-                                         "--log-level", "error"])
-    guard result?.status == 0 else { return [:] }
-    // The -shm file is SQLite's shared-memory index, rebuilt from the WAL by the next opener.
-    return DirectorySnapshot(directory.url.path, ignoring: { $0.hasSuffix("-shm") }).files.mapValues(\.bytes)
-}()
+actor SampleRun {
+    static let shared = SampleRun()
+    private var making: Task<[String: Data], Never>?
 
-/// A directory holding a copy of `sampleRunFiles`.
-func directoryWithSampleRun(sourceLocation: SourceLocation = #_sourceLocation) throws -> TemporaryDirectory {
+    func files() async -> [String: Data] {
+        if let making { return await making.value }
+        let task = Task { () -> [String: Data] in
+            let directory = TemporaryDirectory()
+            let result = try? await runBuilt("arb", ["run", "--db", directory.path("arb.db"), "--seed", "3", "--duration", "0.4",
+                                                     "--log-level", "error"])
+            guard result?.status == 0 else { return [:] }
+            // The -shm file is SQLite's shared-memory index, rebuilt from the WAL by the next opener.
+            return DirectorySnapshot(directory.url.path, ignoring: { $0.hasSuffix("-shm") }).files.mapValues(\.bytes)
+        }
+        making = task
+        return await task.value
+    }
+}
+
+/// A directory holding a copy of the sample run's files.
+func directoryWithSampleRun(sourceLocation: SourceLocation = #_sourceLocation) async throws -> TemporaryDirectory {
     let directory = TemporaryDirectory()
-    #expect(sampleRunFiles["arb.db"] != nil, "the sample demo run failed", sourceLocation: sourceLocation)
-    for (name, bytes) in sampleRunFiles {
+    let files = await SampleRun.shared.files()
+    #expect(files["arb.db"] != nil, "the sample demo run failed", sourceLocation: sourceLocation)
+    for (name, bytes) in files {
         let url = directory.url.appendingPathComponent(name)
         try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
         try bytes.write(to: url)
@@ -92,14 +103,14 @@ struct BadInputConfigTests {
     ]
 
     @Test("a bad config is one line naming the problem, exit 2, and no data file is touched", arguments: cases)
-    func refused(_ test: Case) throws {
-        let directory = try directoryWithSampleRun()
+    func refused(_ test: Case) async throws {
+        let directory = try await directoryWithSampleRun()
         let config = directory.path("config.json")
         if let contents = test.contents {
             #expect(FileManager.default.createFile(atPath: config, contents: contents, attributes: [.posixPermissions: 0o644]))
         }
         let before = DirectorySnapshot(directory.url.path)
-        let result = try runBuilt("arb", ["run", "--config", config, "--db", directory.path("arb.db"), "--duration", "0.3"],
+        let result = try await runBuilt("arb", ["run", "--config", config, "--db", directory.path("arb.db"), "--duration", "0.3"],
                                   timeoutSeconds: 20)
         expectOneLineRefusal(result, status: 2, mentions: ["arb: config: "] + test.mentions)
         #expect(!result.stderr.contains("SECRETTOKEN"), "the refusal printed the token")
@@ -108,7 +119,7 @@ struct BadInputConfigTests {
     }
 
     @Test("the same webhook URL in a file only its owner can read is accepted")
-    func webhookInPrivateFile() throws {
+    func webhookInPrivateFile() async throws {
         let directory = TemporaryDirectory()
         let config = directory.path("config.json")
         let json = demoJSON(replacing: #""console": false"#,
@@ -123,13 +134,13 @@ struct BadInputConfigTests {
     }
 
     @Test("a FIFO as the config is refused at once instead of waiting for a writer forever")
-    func fifo() throws {
-        let directory = try directoryWithSampleRun()
+    func fifo() async throws {
+        let directory = try await directoryWithSampleRun()
         let fifo = directory.path("config.fifo")
         #expect(mkfifo(fifo, 0o600) == 0)
         let before = DirectorySnapshot(directory.url.path)
         let started = Date()
-        let result = try runBuilt("arb", ["run", "--config", fifo, "--db", directory.path("arb.db")], timeoutSeconds: 10)
+        let result = try await runBuilt("arb", ["run", "--config", fifo, "--db", directory.path("arb.db")], timeoutSeconds: 10)
         #expect(Date().timeIntervalSince(started) < 5, "arb waited on the FIFO")
         expectOneLineRefusal(result, status: 2, mentions: ["arb: config: \(fifo) is not a regular file"])
         #expect(DirectorySnapshot(directory.url.path).differences(from: before).isEmpty)
@@ -137,13 +148,13 @@ struct BadInputConfigTests {
 
     @Test("a config the user cannot read (chmod 000, run as nobody: root reads anything) is refused",
           .enabled(if: canRunAsNobody || getuid() != 0, "needs root with setpriv, or a non-root user"))
-    func unreadable() throws {
-        let directory = try directoryWithSampleRun()
+    func unreadable() async throws {
+        let directory = try await directoryWithSampleRun()
         let config = directory.path("config.json")
         #expect(FileManager.default.createFile(atPath: config, contents: Data(TraderConfig.demoJSON.utf8),
                                                attributes: [.posixPermissions: 0o000]))
         let before = DirectorySnapshot(directory.url.path)
-        let result = try runBuilt("arb", ["run", "--config", config, "--db", directory.path("arb.db")],
+        let result = try await runBuilt("arb", ["run", "--config", config, "--db", directory.path("arb.db")],
                                   currentDirectory: "/", asNobody: getuid() == 0, timeoutSeconds: 20)
         expectOneLineRefusal(result, status: 2, mentions: ["arb: config: \(config) cannot be read (permission denied)"])
         #expect(DirectorySnapshot(directory.url.path).differences(from: before).isEmpty)
@@ -151,24 +162,24 @@ struct BadInputConfigTests {
 
     @Test("a config that opens but cannot be read (/proc/self/mem: EIO, even for root) is refused",
           .enabled(if: FileManager.default.fileExists(atPath: "/proc/self/mem")))
-    func unreadableForRoot() throws {
-        let directory = try directoryWithSampleRun()
+    func unreadableForRoot() async throws {
+        let directory = try await directoryWithSampleRun()
         let before = DirectorySnapshot(directory.url.path)
-        let result = try runBuilt("arb", ["run", "--config", "/proc/self/mem", "--db", directory.path("arb.db")], timeoutSeconds: 20)
+        let result = try await runBuilt("arb", ["run", "--config", "/proc/self/mem", "--db", directory.path("arb.db")], timeoutSeconds: 20)
         expectOneLineRefusal(result, status: 2, mentions: ["arb: config: /proc/self/mem cannot be read"])
         #expect(DirectorySnapshot(directory.url.path).differences(from: before).isEmpty)
     }
 
     @Test("a directory, or a file beyond the 4 MiB limit, is refused")
-    func notAConfigFile() throws {
-        let directory = try directoryWithSampleRun()
+    func notAConfigFile() async throws {
+        let directory = try await directoryWithSampleRun()
         let huge = directory.path("huge.json")
         #expect(FileManager.default.createFile(atPath: huge, contents: Data(repeating: 0x20, count: TraderConfig.maxConfigFileBytes + 1)))
         try FileManager.default.createDirectory(atPath: directory.path("config.d"), withIntermediateDirectories: false)
         let before = DirectorySnapshot(directory.url.path)
-        let asDirectory = try runBuilt("arb", ["run", "--config", directory.path("config.d"), "--db", directory.path("arb.db")])
+        let asDirectory = try await runBuilt("arb", ["run", "--config", directory.path("config.d"), "--db", directory.path("arb.db")])
         expectOneLineRefusal(asDirectory, status: 2, mentions: ["arb: config: ", "is a directory"])
-        let tooBig = try runBuilt("arb", ["run", "--config", huge, "--db", directory.path("arb.db")])
+        let tooBig = try await runBuilt("arb", ["run", "--config", huge, "--db", directory.path("arb.db")])
         expectOneLineRefusal(tooBig, status: 2, mentions: ["arb: config: ", "allowed at most \(TraderConfig.maxConfigFileBytes) bytes"])
         #expect(DirectorySnapshot(directory.url.path).differences(from: before).isEmpty)
     }

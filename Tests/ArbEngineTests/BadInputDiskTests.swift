@@ -11,9 +11,7 @@ final class SmallDisk {
 
     init?(megabytes: Int) {
         guard getuid() == 0,
-              let result = try? runProductAt("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m,mode=0700", "tmpfs", directory.url.path],
-                                             timeoutSeconds: 10),
-              result.status == 0
+              runShortCommand("/bin/mount", ["-t", "tmpfs", "-o", "size=\(megabytes)m,mode=0700", "tmpfs", directory.url.path]) == 0
         else { return nil }
         mounted = true
     }
@@ -32,7 +30,7 @@ final class SmallDisk {
     func free() { unlink(path + "/filler") }
 
     deinit {
-        if mounted { _ = try? runProductAt("/bin/umount", ["-l", directory.url.path], timeoutSeconds: 10) }
+        if mounted { _ = runShortCommand("/bin/umount", ["-l", directory.url.path]) }
     }
 }
 
@@ -44,10 +42,10 @@ let canMountSmallDisk: Bool = SmallDisk(megabytes: 1) != nil
 struct BadInputDiskTests {
     @Test("a disk already full: `arb run` cannot create its database, says so in one line, exit 1, and leaves no half-made file",
           .enabled(if: canMountSmallDisk, "needs root and permission to mount a tmpfs"))
-    func fullBeforeStart() throws {
+    func fullBeforeStart() async throws {
         let disk = try #require(SmallDisk(megabytes: 1))
         disk.fill()
-        let result = try runBuilt("arb", ["run", "--db", disk.path + "/arb.db", "--duration", "0.5"], timeoutSeconds: 30)
+        let result = try await runBuilt("arb", ["run", "--db", disk.path + "/arb.db", "--duration", "0.5"], timeoutSeconds: 30)
         expectOneLineRefusal(result, status: 1, mentions: ["cannot create database \(disk.path)/arb.db", "disk is full"])
         let left = try FileManager.default.contentsOfDirectory(atPath: disk.path)
         #expect(left == ["filler"], "left behind: \(left)")
@@ -55,15 +53,14 @@ struct BadInputDiskTests {
 
     @Test("the disk fills while trading: no crash, at most a one-line error, no corrupt file; with space again a restart recovers everything",
           .enabled(if: canMountSmallDisk, "needs root and permission to mount a tmpfs"))
-    func fillsWhileTrading() throws {
+    func fillsWhileTrading() async throws {
         let disk = try #require(SmallDisk(megabytes: 2))
         let db = disk.path + "/arb.db"
-        let trader = try startArbCapturing(["run", "--db", db, "--seed", "11", "--duration", "2.5", "--log-level", "critical"],
-                                           directory: disk.directory, name: "trader")
-        #expect(waitForLease(db) != nil)
-        usleep(600_000)
+        let trader = try startBuiltArb(["run", "--db", db, "--seed", "11", "--duration", "2.5", "--log-level", "critical"])
+        #expect(await leaseHolder(of: db) != nil)
+        try await Task.sleep(for: .milliseconds(600))
         disk.fill()
-        let result = try trader.wait(seconds: 30)
+        let result = try await trader.wait(seconds: 30)
         expectNoTrap(result)
         // Whether a write was refused before the end depends on where SQLite's WAL had room; if
         // one was, the run ends with exit 1 and one line naming it.
@@ -78,13 +75,11 @@ struct BadInputDiskTests {
         }
 
         disk.free()
-        try? FileManager.default.removeItem(atPath: disk.path + "/trader.out")
-        try? FileManager.default.removeItem(atPath: disk.path + "/trader.err")
         // A paper venue may refuse a recovery cancel (the demo's cancel_fail_percent); a person
         // would run it again, so a few restarts are allowed.
         var open: Int64 = 1
         for _ in 0..<3 where open > 0 {
-            let restart = try runBuilt("arb", ["run", "--db", db, "--seed", "12", "--duration", "0.3", "--log-level", "error"],
+            let restart = try await runBuilt("arb", ["run", "--db", db, "--seed", "12", "--duration", "0.3", "--log-level", "error"],
                                        timeoutSeconds: 30)
             #expect(restart.status == 0, "\(restart.stderr.suffix(500))")
             open = try Store(path: db, access: .readOnly).connection

@@ -59,13 +59,13 @@ struct BadInputMarketDataTests {
     ]
 
     @Test("every kind of bad line is counted by reason, reported with its line number and skipped; the good lines trade; exit 0")
-    func badLinesSkipped() throws {
+    func badLinesSkipped() async throws {
         let directory = TemporaryDirectory()
         let db = directory.path("arb.db")
         let file = directory.path("quotes.jsonl")
         try (Self.lines.map(\.0).joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
 
-        let result = try runBuilt("arb", ["run", "--db", db, "--market-data", file, "--log-level", "info"], timeoutSeconds: 60)
+        let result = try await runBuilt("arb", ["run", "--db", db, "--market-data", file, "--log-level", "info"], timeoutSeconds: 60)
         expectNoTrap(result)
         #expect(result.status == 0, "\(result.stderr.suffix(1_000))")
 
@@ -99,13 +99,13 @@ struct BadInputMarketDataTests {
     }
 
     @Test("a replay file that is missing or a directory is refused at once: one line, exit 2, nothing created")
-    func unreadableFile() throws {
+    func unreadableFile() async throws {
         let directory = TemporaryDirectory()
         try FileManager.default.createDirectory(atPath: directory.path("quotes.d"), withIntermediateDirectories: false)
         let before = DirectorySnapshot(directory.url.path)
-        let missing = try runBuilt("arb", ["run", "--db", directory.path("arb.db"), "--market-data", directory.path("nope.jsonl")])
+        let missing = try await runBuilt("arb", ["run", "--db", directory.path("arb.db"), "--market-data", directory.path("nope.jsonl")])
         expectOneLineRefusal(missing, status: 2, mentions: ["arb: market data: \(directory.path("nope.jsonl")) does not exist"])
-        let folder = try runBuilt("arb", ["run", "--db", directory.path("arb.db"), "--market-data", directory.path("quotes.d")])
+        let folder = try await runBuilt("arb", ["run", "--db", directory.path("arb.db"), "--market-data", directory.path("quotes.d")])
         expectOneLineRefusal(folder, status: 2, mentions: ["arb: market data: ", "is a directory"])
         #expect(DirectorySnapshot(directory.url.path).differences(from: before).isEmpty)
         #expect(!FileManager.default.fileExists(atPath: directory.path("arb.db")), "a database was created for a refused run")
@@ -113,11 +113,11 @@ struct BadInputMarketDataTests {
 
     @Test("a replay file the user cannot read (run as nobody) is refused: one line, exit 2",
           .enabled(if: canRunAsNobody, "needs root with setpriv to run arb as another user"))
-    func permissionDenied() throws {
+    func permissionDenied() async throws {
         let directory = TemporaryDirectory()
         let file = directory.path("quotes.jsonl")
         #expect(FileManager.default.createFile(atPath: file, contents: Data(Self.quote("1").utf8), attributes: [.posixPermissions: 0o600]))
-        let result = try runBuilt("arb", ["run", "--db", "/nonexistent/arb.db", "--market-data", file], currentDirectory: "/",
+        let result = try await runBuilt("arb", ["run", "--db", "/nonexistent/arb.db", "--market-data", file], currentDirectory: "/",
                                   asNobody: true)
         expectOneLineRefusal(result, status: 2, mentions: ["arb: market data: \(file) cannot be read (permission denied)"])
     }

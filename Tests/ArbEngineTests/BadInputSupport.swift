@@ -1,4 +1,5 @@
 import Foundation
+import OrderStateMachine
 import Testing
 
 // Helpers for the bad-input matrix: run the built binaries the way an operator would, and prove
@@ -58,21 +59,71 @@ struct DirectorySnapshot: Equatable, CustomStringConvertible {
 /// user `nobody` (uid/gid 65534) through `setpriv`: the tests run as root here, and root reads a
 /// chmod-000 file and writes a read-only directory, so permission refusals are only real for
 /// another user.
+///
+/// Async, and waits with `Task.sleep`: a test that blocked its thread while a child runs would
+/// hold one of the few threads of Swift's cooperative pool, starving every other suite's timers.
 func runBuilt(_ name: String, _ arguments: [String], environment: [String: String] = [:],
-              currentDirectory: String? = nil, asNobody: Bool = false, timeoutSeconds: Double = 60) throws -> ProcessOutput {
+              currentDirectory: String? = nil, asNobody: Bool = false, timeoutSeconds: Double = 60) async throws -> ProcessOutput {
     let executable = builtProductsDirectory().appendingPathComponent(name).path
     if asNobody {
-        return try runProductAt("/usr/bin/setpriv",
-                                ["--reuid=65534", "--regid=65534", "--clear-groups", executable] + arguments,
-                                environment: environment, currentDirectory: currentDirectory, timeoutSeconds: timeoutSeconds)
+        return try await runProductAt("/usr/bin/setpriv",
+                                      ["--reuid=65534", "--regid=65534", "--clear-groups", executable] + arguments,
+                                      environment: environment, currentDirectory: currentDirectory, timeoutSeconds: timeoutSeconds)
     }
-    return try runProductAt(executable, arguments, environment: environment, currentDirectory: currentDirectory,
-                            timeoutSeconds: timeoutSeconds)
+    return try await runProductAt(executable, arguments, environment: environment, currentDirectory: currentDirectory,
+                                  timeoutSeconds: timeoutSeconds)
 }
 
-/// `runProduct` for an executable given by path.
+/// `runProduct` for an executable given by path, waiting without blocking a thread.
 func runProductAt(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                  currentDirectory: String? = nil, timeoutSeconds: Double) throws -> ProcessOutput {
+                  currentDirectory: String? = nil, timeoutSeconds: Double) async throws -> ProcessOutput {
+    let started = try startProcess(executable, arguments, environment: environment, currentDirectory: currentDirectory)
+    return try await started.wait(seconds: timeoutSeconds)
+}
+
+/// A started child whose stdout and stderr go to files, removed when it is dropped.
+final class StartedProcess: @unchecked Sendable {
+    let process: Process
+    let stdoutPath: String
+    let stderrPath: String
+
+    init(process: Process, stdoutPath: String, stderrPath: String) {
+        self.process = process
+        self.stdoutPath = stdoutPath
+        self.stderrPath = stderrPath
+    }
+
+    var pid: Int32 { process.processIdentifier }
+    var isRunning: Bool { process.isRunning }
+
+    /// Waits at most `seconds` (then SIGKILL) and collects the output.
+    func wait(seconds: Double) async throws -> ProcessOutput {
+        if !(await exited(within: seconds)) {
+            kill(process.processIdentifier, SIGKILL)
+            _ = await exited(within: 10)
+        }
+        return ProcessOutput(
+            status: process.terminationStatus, terminatedBySignal: process.terminationReason == .uncaughtSignal,
+            stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
+    }
+
+    /// Whether the process ended within `seconds`.
+    func exited(within seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        return !process.isRunning
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        unlink(stdoutPath)
+        unlink(stderrPath)
+    }
+}
+
+func startProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                  currentDirectory: String? = nil) throws -> StartedProcess {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
@@ -82,27 +133,41 @@ func runProductAt(_ executable: String, _ arguments: [String], environment: [Str
     for (key, value) in environment { env[key] = value }
     process.environment = env
     if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("arb-out-\(UUID().uuidString)")
-    let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("arb-err-\(UUID().uuidString)")
-    _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-    defer {
-        try? FileManager.default.removeItem(at: outFile)
-        try? FileManager.default.removeItem(at: errFile)
-    }
-    process.standardOutput = try FileHandle(forWritingTo: outFile)
-    process.standardError = try FileHandle(forWritingTo: errFile)
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("arb-out-\(UUID().uuidString)").path
+    let err = FileManager.default.temporaryDirectory.appendingPathComponent("arb-err-\(UUID().uuidString)").path
+    _ = FileManager.default.createFile(atPath: out, contents: nil)
+    _ = FileManager.default.createFile(atPath: err, contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
     try process.run()
-    let deadline = Date().addingTimeInterval(timeoutSeconds)
-    while process.isRunning {
-        if Date() > deadline { kill(process.processIdentifier, SIGKILL) }
-        usleep(5_000)
+    return StartedProcess(process: process, stdoutPath: out, stderrPath: err)
+}
+
+/// Starts the built `arb` without waiting for it.
+func startBuiltArb(_ arguments: [String], environment: [String: String] = [:]) throws -> StartedProcess {
+    try startProcess(builtProductsDirectory().appendingPathComponent("arb").path, arguments, environment: environment)
+}
+
+/// Waits (bounded, without blocking a thread) until an `arb run` holds the lease on `db`.
+func leaseHolder(of db: String, within seconds: Double = 20) async -> LeaseHolder? {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if let store = try? Store(path: db, access: .readOnly), let holder = try? store.currentLease() { return holder }
+        try? await Task.sleep(for: .milliseconds(20))
     }
-    return ProcessOutput(
-        status: process.terminationStatus,
-        terminatedBySignal: process.terminationReason == .uncaughtSignal,
-        stdout: (try? String(contentsOf: outFile, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
+    return nil
+}
+
+/// A short command (mount, umount) run to its end, for the few places that cannot be async.
+func runShortCommand(_ executable: String, _ arguments: [String]) -> Int32? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    process.waitUntilExit()
+    return process.terminationStatus
 }
 
 /// Whether the tests can run a process as another user (root with `setpriv`).

@@ -6,8 +6,16 @@ import Testing
 /// Whether this build's `arbadmin` is the real one (branch `admin`), not the placeholder that only
 /// prints its version: its `reconcile --help` documents `--db`.
 let arbadminAvailable: Bool = {
-    guard let help = try? runBuilt("arbadmin", ["reconcile", "--help"], timeoutSeconds: 20) else { return false }
-    return help.status == 0 && (help.stdout + help.stderr).contains("--db")
+    let process = Process()
+    process.executableURL = builtProductsDirectory().appendingPathComponent("arbadmin")
+    process.arguments = ["reconcile", "--help"]
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    guard (try? process.run()) != nil else { return false }
+    let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    process.waitUntilExit()
+    return process.terminationStatus == 0 && text.contains("--db")
 }()
 
 /// DESIGN §9 across processes: one trader per database file, whoever starts first and however
@@ -16,13 +24,14 @@ let arbadminAvailable: Bool = {
 struct ConcurrencyTests {
     @Test("four traders started at once on a database that does not exist yet: exactly one trades, no orphan orders",
           arguments: 1...3)
-    func racingToCreate(trial: Int) throws {
+    func racingToCreate(trial: Int) async throws {
         let directory = TemporaryDirectory()
         let db = directory.path("arb.db")
-        let results = try (0..<4).map { index in
-            try startArbCapturing(["run", "--db", db, "--seed", "\(trial * 10 + index)", "--duration", "0.5", "--log-level", "error"],
-                                  directory: directory, name: "trader-\(index)")
-        }.map { try $0.wait(seconds: 30) }
+        let traders = try (0..<4).map { index in
+            try startBuiltArb(["run", "--db", db, "--seed", "\(trial * 10 + index)", "--duration", "0.5", "--log-level", "error"])
+        }
+        var results: [ProcessOutput] = []
+        for trader in traders { results.append(try await trader.wait(seconds: 30)) }
         let winners = results.filter { $0.status == 0 && !$0.terminatedBySignal }
         #expect(winners.count == 1, "\(winners.count) traders ran on one database: \(results.map(\.status))")
         for loser in results where loser.status != 0 {
@@ -38,7 +47,7 @@ struct ConcurrencyTests {
     }
 
     @Test("a process that lost the race to create the database opens the winner's file instead of replacing it")
-    func creationRaceLoserKeepsWinnersFile() throws {
+    func creationRaceLoserKeepsWinnersFile() async throws {
         let directory = TemporaryDirectory()
         let db = directory.path("arb.db")
         let winner = try Store(path: db)
@@ -50,83 +59,42 @@ struct ConcurrencyTests {
 
     @Test("a running trader, then `arbadmin reconcile` on its database: refused, naming the holder",
           .enabled(if: arbadminAvailable, "needs arbadmin (branch admin)"))
-    func reconcileRefusedWhileTrading() throws {
+    func reconcileRefusedWhileTrading() async throws {
         let directory = TemporaryDirectory()
         let db = directory.path("arb.db")
-        let trader = try startArb(["run", "--db", db, "--duration", "20", "--log-level", "error"], output: directory.path("trader.out"))
-        defer { if trader.isRunning { kill(trader.processIdentifier, SIGKILL) } }
-        #expect(waitForLease(db)?.pid == trader.processIdentifier)
-        let reconcile = try runBuilt("arbadmin", ["reconcile", "--db", db], timeoutSeconds: 30)
+        let trader = try startBuiltArb(["run", "--db", db, "--duration", "20", "--log-level", "error"])
+        #expect(await leaseHolder(of: db)?.pid == trader.pid)
+        let reconcile = try await runBuilt("arbadmin", ["reconcile", "--db", db], timeoutSeconds: 30)
         expectNoTrap(reconcile)
         #expect(reconcile.status != 0, "reconcile ran beside a live trader: \(reconcile.stdout)")
-        #expect(reconcile.stderr.contains("\(trader.processIdentifier)"), "the refusal does not name the holder: \(reconcile.stderr)")
-        #expect(try Store(path: db, access: .readOnly).currentLease()?.pid == trader.processIdentifier, "the lease was not taken")
-        trader.terminate()
-        #expect(waitForExit(trader, seconds: 15))
-        #expect(trader.terminationStatus == 0)
+        #expect(reconcile.stderr.contains("\(trader.pid)"), "the refusal does not name the holder: \(reconcile.stderr)")
+        #expect(try Store(path: db, access: .readOnly).currentLease()?.pid == trader.pid, "the lease was not taken")
+        kill(trader.pid, SIGTERM)
+        let ended = try await trader.wait(seconds: 15)
+        #expect(ended.status == 0 && !ended.terminatedBySignal)
     }
 
     @Test("a running trader, then `arbadmin list` on its database: works, read-only, while the trader writes",
           .enabled(if: arbadminAvailable, "needs arbadmin (branch admin)"))
-    func listWhileTrading() throws {
+    func listWhileTrading() async throws {
         let directory = TemporaryDirectory()
         let db = directory.path("arb.db")
-        let trader = try startArb(["run", "--db", db, "--duration", "20", "--seed", "4", "--log-level", "error"],
-                                  output: directory.path("trader.out"))
-        defer { if trader.isRunning { kill(trader.processIdentifier, SIGKILL) } }
-        #expect(waitForLease(db) != nil)
-        usleep(1_000_000)
+        let trader = try startBuiltArb(["run", "--db", db, "--duration", "20", "--seed", "4", "--log-level", "error"])
+        #expect(await leaseHolder(of: db) != nil)
+        try await Task.sleep(for: .seconds(1))
         for _ in 0..<3 {
-            let table = try runBuilt("arbadmin", ["list", "--db", db], timeoutSeconds: 30)
+            let table = try await runBuilt("arbadmin", ["list", "--db", db], timeoutSeconds: 30)
             expectNoTrap(table)
             #expect(table.status == 0, "\(table.stderr)")
-            let json = try runBuilt("arbadmin", ["list", "--db", db, "--json"], timeoutSeconds: 30)
+            let json = try await runBuilt("arbadmin", ["list", "--db", db, "--json"], timeoutSeconds: 30)
             #expect(json.status == 0, "\(json.stderr)")
             #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) is [Any], "not a JSON array: \(json.stdout.prefix(300))")
-            usleep(200_000)
+            try await Task.sleep(for: .milliseconds(200))
         }
         #expect(trader.isRunning, "the trader stopped while arbadmin read its database")
-        trader.terminate()
-        #expect(waitForExit(trader, seconds: 15))
-        #expect(trader.terminationStatus == 0)
+        kill(trader.pid, SIGTERM)
+        let ended = try await trader.wait(seconds: 15)
+        #expect(ended.status == 0 && !ended.terminatedBySignal)
     }
 }
 
-/// A started `arb` whose stdout and stderr go to files in `directory`.
-struct StartedArb {
-    let process: Process
-    let stdout: String
-    let stderr: String
-
-    /// Waits (bounded; SIGKILL after `seconds`) and collects the output.
-    func wait(seconds: Double) throws -> ProcessOutput {
-        if !waitForExit(process, seconds: seconds) {
-            kill(process.processIdentifier, SIGKILL)
-            process.waitUntilExit()
-        }
-        return ProcessOutput(
-            status: process.terminationStatus, terminatedBySignal: process.terminationReason == .uncaughtSignal,
-            stdout: (try? String(contentsOfFile: stdout, encoding: .utf8)) ?? "",
-            stderr: (try? String(contentsOfFile: stderr, encoding: .utf8)) ?? "")
-    }
-}
-
-func startArbCapturing(_ arguments: [String], directory: TemporaryDirectory, name: String,
-                       environment: [String: String] = [:]) throws -> StartedArb {
-    let process = Process()
-    process.executableURL = builtProductsDirectory().appendingPathComponent("arb")
-    process.arguments = arguments
-    var env = ProcessInfo.processInfo.environment
-    env["ARB_CRASH_AT"] = nil
-    env["ARB_WEBHOOK_URL"] = nil
-    for (key, value) in environment { env[key] = value }
-    process.environment = env
-    let out = directory.path("\(name).out")
-    let err = directory.path("\(name).err")
-    _ = FileManager.default.createFile(atPath: out, contents: nil)
-    _ = FileManager.default.createFile(atPath: err, contents: nil)
-    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
-    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
-    try process.run()
-    return StartedArb(process: process, stdout: out, stderr: err)
-}

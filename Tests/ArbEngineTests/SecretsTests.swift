@@ -14,6 +14,21 @@ func filesContaining(_ needle: String, under directory: String, excluding: Set<S
         .filter { $0.value.bytes.range(of: Data(needle.utf8)) != nil }.keys.sorted()
 }
 
+/// The demo with kalshi filling every order and polymarket refusing every one: every opportunity
+/// ends one-sided and raises alerts, whatever the real-time pacing of the demo quotes.
+func oneSidedDemoJSON(sourceLocation: SourceLocation = #_sourceLocation) -> String {
+    var json = TraderConfig.demoJSON
+    let outcomes = #""full_fill_percent": 66,\s*"partial_fill_percent": 12,\s*"rest_percent": 12,\s*"reject_percent": 6,\s*"ambiguous_submit_percent": 4,"#
+    for (full, reject) in [(100, 0), (0, 100)] {
+        guard let range = json.range(of: outcomes, options: .regularExpression) else {
+            Issue.record("the demo's fill models changed", sourceLocation: sourceLocation)
+            return json
+        }
+        json.replaceSubrange(range, with: #""full_fill_percent": \#(full), "partial_fill_percent": 0, "rest_percent": 0, "reject_percent": \#(reject), "ambiguous_submit_percent": 0,"#)
+    }
+    return json
+}
+
 /// Issue 5, item 5: the trader's files are private to the user, and a webhook URL — which usually
 /// is the credential — is never printed, logged or stored, only its redacted form.
 @Suite("Secrets and files", .serialized)
@@ -21,29 +36,34 @@ struct SecretsTests {
     static let secretURL = "http://user:SECRETPASS@127.0.0.1:1/hook/SECRETTOKEN?key=SECRETQUERY"
 
     @Test("under umask 000, the database, its -wal/-shm, the paper venue files and the alert log are created 0600 (the alert directory 0700)")
-    func privateFiles() throws {
+    func privateFiles() async throws {
         let directory = TemporaryDirectory()
         let db = directory.path("arb.db")
+        let config = directory.path("one-sided.json")
+        try oneSidedDemoJSON().write(toFile: config, atomically: true, encoding: .utf8)
+        chmod(config, 0o600)
         // umask 000 would give SQLite's default 0644 (and FileManager's 0777) to anything not
         // created private on purpose.
         let arb = builtProductsDirectory().appendingPathComponent("arb").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/sh")
-        process.arguments = ["-c", #"umask 000 && exec "$0" run --db "$1" --seed 5 --duration 2 --log-level error"#, arb, db]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
-        #expect(waitForLease(db) != nil, "the trader did not start")
-        // While it trades, with every connection open: the -wal and -shm exist.
-        usleep(700_000)
+        let trader = try startProcess("/bin/sh", ["-c", #"umask 000 && exec "$0" run --config "$1" --db "$2" --duration 3 --log-level error"#,
+                                                  arb, config, db])
+        #expect(await leaseHolder(of: db) != nil, "the trader did not start")
+        // While it trades, with every connection open, the -wal and -shm files exist (each soon
+        // after its file's first write).
         let live = ["arb.db", "arb.db-wal", "arb.db-shm", "paper-kalshi.db", "paper-kalshi.db-wal", "paper-kalshi.db-shm",
                     "paper-polymarket.db", "paper-polymarket.db-wal", "paper-polymarket.db-shm"]
+        var missing = live
+        let deadline = Date().addingTimeInterval(8)
+        while !missing.isEmpty, trader.isRunning, Date() < deadline {
+            try await Task.sleep(for: .milliseconds(50))
+            missing = live.filter { permissions(directory.path($0)) == nil }
+        }
+        #expect(missing.isEmpty, "never seen while trading: \(missing)")
         for name in live {
             #expect(permissions(directory.path(name)) == 0o600, "\(name): \(permissions(directory.path(name)).map { String($0, radix: 8) } ?? "missing")")
         }
-        #expect(waitForExit(process, seconds: 20))
-        #expect(process.terminationStatus == 0)
+        let result = try await trader.wait(seconds: 20)
+        #expect(result.status == 0 && !result.terminatedBySignal, "\(result.stderr.suffix(500))")
         #expect(permissions(directory.path("data/alerts.log")) == 0o600, "the run raised no alert, or the log is not private")
         #expect(permissions(directory.path("data")) == 0o700)
         // Nothing in the directory is readable by others.
@@ -53,22 +73,25 @@ struct SecretsTests {
     }
 
     @Test("a webhook URL from ARB_WEBHOOK_URL (an unreachable local port) never appears on stdout, stderr or in any file, even at trace level")
-    func webhookTokenFromEnvironment() throws {
+    func webhookTokenFromEnvironment() async throws {
         let directory = TemporaryDirectory()
-        let db = directory.path("arb.db")
-        let result = try runBuilt("arb", ["run", "--db", db, "--seed", "5", "--duration", "1.5", "--log-level", "trace"],
-                                  environment: ["ARB_WEBHOOK_URL": Self.secretURL], timeoutSeconds: 60)
+        let config = directory.path("one-sided.json")
+        try oneSidedDemoJSON().write(toFile: config, atomically: true, encoding: .utf8)
+        let result = try await runBuilt("arb", ["run", "--config", config, "--db", directory.path("arb.db"), "--duration", "1",
+                                                "--log-level", "trace"],
+                                        environment: ["ARB_WEBHOOK_URL": Self.secretURL], timeoutSeconds: 60)
         try expectRedacted(result, directory: directory, excluding: [])
     }
 
     @Test("the same URL from a 0600 config file: the config holds it, nothing else does")
-    func webhookTokenFromConfig() throws {
+    func webhookTokenFromConfig() async throws {
         let directory = TemporaryDirectory()
         let config = directory.path("config.json")
-        let json = demoJSON(replacing: #""console": false"#, with: #""console": false, "webhook_url": "\#(Self.secretURL)""#)
+        let json = oneSidedDemoJSON().replacingOccurrences(
+            of: #""console": false"#, with: #""console": false, "webhook_url": "\#(Self.secretURL)""#)
         #expect(FileManager.default.createFile(atPath: config, contents: Data(json.utf8), attributes: [.posixPermissions: 0o600]))
-        let result = try runBuilt("arb", ["run", "--config", config, "--db", directory.path("arb.db"), "--seed", "5",
-                                          "--duration", "1.5", "--log-level", "trace"], timeoutSeconds: 60)
+        let result = try await runBuilt("arb", ["run", "--config", config, "--db", directory.path("arb.db"), "--duration", "1",
+                                                "--log-level", "trace"], timeoutSeconds: 60)
         try expectRedacted(result, directory: directory, excluding: ["config.json"])
     }
 
