@@ -44,12 +44,13 @@ struct CrossProcessTests {
         _ = try Store(path: path)
         let keys = 300
         let workers = 8
-        let outputs = try await withThrowingTaskGroup(of: ProcessOutput.self) { group in
-            for worker in 0..<workers {
-                group.addTask { try runProduct("arb-store-probe", ["race", path, "\(keys)", "\(100 + worker)"]) }
-            }
-            return try await group.reduce(into: []) { $0.append($1) }
+        // All eight started before any is waited for, so they really run at once (a task group
+        // of blocking waits would run only as many as the cooperative pool has threads).
+        let probes = try (0..<workers).map { worker in
+            try startProbe(["race", path, "\(keys)", "\(100 + worker)"])
         }
+        var outputs: [ProcessOutput] = []
+        for probe in probes { outputs.append(try await probe()) }
         var created = 0
         var duplicates = 0
         for output in outputs {
@@ -101,5 +102,31 @@ struct CrossProcessTests {
             let deliveries = try store.connection.prepare("SELECT count(*) FROM alert_deliveries").queryOne { $0.int64(0) }
             #expect(deliveries == 0)
         }
+    }
+}
+
+/// Starts `arb-store-probe` with its output in pipes; the returned function waits for it (without
+/// blocking a thread) and collects the output. The probes print a line or two, well within a
+/// pipe's buffer, so nothing blocks on a full pipe.
+private func startProbe(_ arguments: [String]) throws -> () async throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = builtProductsDirectory().appendingPathComponent("arb-store-probe")
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    return {
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning {
+            if Date() > deadline { kill(process.processIdentifier, SIGKILL) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return ProcessOutput(
+            status: process.terminationStatus,
+            terminatedBySignal: process.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 }
