@@ -20,6 +20,7 @@ struct BadInputMarketDataTests {
         ("[1, 2, 3]", .notJSON),
         ("\u{1}\u{2}garbage\u{7F}", .notJSON),
         (quote("1002", ask: "NaN"), .notJSON),
+        (#"{"ts_ms": 1002, "x": "# + String(repeating: "[", count: 10_000) + String(repeating: "]", count: 10_000) + "}", .notJSON),
         ("{}", .missingField),
         (#"{"ts_ms": 1003, "venue": "kalshi", "instrument": "KXFED-25DEC-CUT-YES", "bid": "0.40", "bid_size": "10"}"#, .missingField),
         (#"{"ts_ms": 1004, "ts_ms": 1004, "venue": "kalshi", "instrument": "KXFED-25DEC-CUT-YES", "bid": "0.40", "bid_size": "10", "ask": "0.42", "ask_size": "10"}"#,
