@@ -77,6 +77,7 @@ extension Arb {
                 fail("\(error)", code: 2)
             }
             if let db { traderConfig.databasePath = db }
+            if let marketData { checkReadable(marketData: marketData) }
 
             let stop = StopSignal()
             let signals = [SIGINT, SIGTERM].map { number in
@@ -100,6 +101,22 @@ extension Arb {
                 fail("\(error)", code: 1)
             }
         }
+    }
+}
+
+/// A replay file that cannot be opened is a usage error, refused before any file is created or
+/// recovery runs (the trader would otherwise log it, trade nothing and exit 0). A FIFO or device
+/// is not opened here: that open would wait for a writer, and closing it would cut the stream.
+func checkReadable(marketData path: String) {
+    var status = stat()
+    if stat(path, &status) == 0 {
+        let kind = status.st_mode & S_IFMT
+        if kind != S_IFREG && kind != S_IFDIR { return }
+    }
+    do {
+        _ = try QuoteFileReader(path: path)
+    } catch {
+        fail("\(error)", code: 2)
     }
 }
 

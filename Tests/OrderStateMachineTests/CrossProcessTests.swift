@@ -38,6 +38,42 @@ struct CrossProcessTests {
         #expect(perKey.allSatisfy { $0 == 1 })
     }
 
+    @Test("8 processes racing the same 300 dedup keys, each in its own order: one live row per key, the rest told duplicate")
+    func dedupRaceEightWorkers() async throws {
+        let path = directory.path("race8.db")
+        _ = try Store(path: path)
+        let keys = 300
+        let workers = 8
+        // All eight started before any is waited for, so they really run at once (a task group
+        // of blocking waits would run only as many as the cooperative pool has threads).
+        let probes = try (0..<workers).map { worker in
+            try startProbe(["race", path, "\(keys)", "\(100 + worker)"])
+        }
+        var outputs: [ProcessOutput] = []
+        for probe in probes { outputs.append(try await probe()) }
+        var created = 0
+        var duplicates = 0
+        for output in outputs {
+            #expect(output.status == 0 && !output.terminatedBySignal, "probe failed: \(output.stderr)")
+            let words = output.stdout.split(whereSeparator: \.isWhitespace).map(String.init)
+            guard words.count == 4, words[0] == "created", let c = Int(words[1]), let d = Int(words[3]) else {
+                Issue.record("unexpected probe output: \(output.stdout)")
+                continue
+            }
+            #expect(c + d == keys, "a worker neither created nor was refused some keys: \(output.stdout)")
+            created += c
+            duplicates += d
+        }
+        #expect(created == keys)
+        #expect(duplicates == keys * (workers - 1))
+        let store = try Store(path: path, access: .readOnly)
+        let rows = try store.connection.prepare("SELECT count(*), count(DISTINCT dedup_key) FROM opportunities")
+            .queryOne { ($0.int64(0), $0.int64(1)) }
+        #expect(rows?.0 == Int64(keys) && rows?.1 == Int64(keys), "rows and distinct keys: \(String(describing: rows))")
+        let check = try store.connection.prepare("PRAGMA integrity_check").query { $0.text(0) }
+        #expect(check == ["ok"])
+    }
+
     @Test("SIGKILL before COMMIT leaves none of the transition; after COMMIT all of it", arguments: [false, true])
     func crashMidTransaction(afterCommit: Bool) throws {
         let path = directory.path("crash-\(afterCommit).db")
@@ -66,5 +102,31 @@ struct CrossProcessTests {
             let deliveries = try store.connection.prepare("SELECT count(*) FROM alert_deliveries").queryOne { $0.int64(0) }
             #expect(deliveries == 0)
         }
+    }
+}
+
+/// Starts `arb-store-probe` with its output in pipes; the returned function waits for it (without
+/// blocking a thread) and collects the output. The probes print a line or two, well within a
+/// pipe's buffer, so nothing blocks on a full pipe.
+private func startProbe(_ arguments: [String]) throws -> () async throws -> ProcessOutput {
+    let process = Process()
+    process.executableURL = builtProductsDirectory().appendingPathComponent("arb-store-probe")
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    return {
+        let deadline = Date().addingTimeInterval(60)
+        while process.isRunning {
+            if Date() > deadline { kill(process.processIdentifier, SIGKILL) }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return ProcessOutput(
+            status: process.terminationStatus,
+            terminatedBySignal: process.terminationReason == .uncaughtSignal,
+            stdout: String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+            stderr: String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))
     }
 }

@@ -18,9 +18,24 @@ extension TraderConfig {
     /// field, the bad value and what is allowed: a missing, unreadable, empty or oversized file,
     /// text that is not JSON (with line and column), nesting deeper than 32 levels, and every
     /// rule listed in ``decode(json:source:)-([UInt8],_)``.
+    ///
+    /// Secrets come only from the environment or from a file that only its owner can read: a
+    /// `alerts.webhook_url` that carries one (anything `redactedURL` would hide: a path after the
+    /// first segment, a query, user info) in a file readable by group or others is refused.
     public static func load(path: String) throws(ConfigError) -> TraderConfig {
         let bytes = try ConfigFile.contents(path: path, limit: maxConfigFileBytes)
-        return try decode(json: bytes, source: path)
+        let config = try decode(json: bytes, source: path)
+        if let url = config.alerts.webhookURL, redactedURL(url) != url {
+            var status = stat()
+            if stat(path, &status) == 0, status.st_mode & 0o077 != 0 {
+                throw ConfigError(
+                    source: path, field: "alerts.webhook_url",
+                    detail: "is \(ConfigText.quoted(redactedURL(url))), a secret in a file that group or others can read "
+                        + "(mode \(String(status.st_mode & 0o777, radix: 8))); allowed only in a file private to its owner "
+                        + "(chmod 600 \(path)), or set ARB_WEBHOOK_URL in the environment instead")
+            }
+        }
+        return config
     }
 
     /// Decodes and validates a config from UTF-8 JSON text. `source` names it in messages.
@@ -670,7 +685,9 @@ enum ConfigFile {
     static func contents(path: String, limit: Int) throws(ConfigError) -> [UInt8] {
         func failure(_ detail: String) -> ConfigError { ConfigError(source: path, field: "", detail: detail) }
         guard !path.isEmpty else { throw failure("is an empty path; allowed a path to a JSON config file") }
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; it is
+        // refused below as not a regular file. (Reads of a regular file ignore the flag.)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         if descriptor < 0 {
             let code = errno
             switch code {

@@ -1,3 +1,4 @@
+import CSQLite
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -80,6 +81,8 @@ public enum DatabaseFile {
         case .absent:
             guard access == .createIfMissing else { throw DatabaseFileError.missing(path: path) }
             try create(path: path, databaseID: newDatabaseID())
+            // Ours, or (after a lost creation race) the winner's: inspected like any existing file.
+            _ = try inspect(path: path)
         case .ours:
             break
         }
@@ -89,6 +92,11 @@ public enum DatabaseFile {
             try connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
         } catch let error as SQLiteError {
             throw DatabaseFileError.cannotOpen(path: path, detail: error.message)
+        }
+        // SQLite opens a file it may not write read-only without a word; the first write would
+        // then fail far from here. Refused now, before anything (even a -wal) is created.
+        if access != .readOnly && sqlite3_db_readonly(connection.handle, "main") == 1 {
+            throw DatabaseFileError.cannotOpen(path: path, detail: "it is read-only for this user, and a writer must write it")
         }
         let version: Int64
         do {
@@ -165,13 +173,22 @@ public enum DatabaseFile {
 
     // MARK: - Creation and migration
 
-    /// Creates the database beside `path` under a temporary name and renames it into place, so a
-    /// crash during creation never leaves a half-made file at `path`.
+    /// Creates the database beside `path` under a temporary name and links it into place, so a
+    /// crash during creation never leaves a half-made file at `path`, and two processes creating
+    /// it at once cannot replace each other's file: the second link fails with EEXIST and that
+    /// process opens the first one's. (A rename would silently swap the file under a trader that
+    /// already opened it, which would then trade into an unlinked file that nothing can read.)
     static func create(path: String, databaseID: String) throws {
         let temporary = "\(path).creating-\(getpid())"
-        unlink(temporary)
+        removeFiles(temporary)
+        // 0600 from the first byte (SQLite would create it 0644): the file is a trading record.
+        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else {
+            throw DatabaseFileError.cannotCreate(path: path, detail: String(cString: strerror(errno)))
+        }
+        close(fd)
         do {
-            let connection = try Connection(path: temporary, mode: .readWriteCreate)
+            let connection = try Connection(path: temporary, mode: .readWrite)
             try connection.execute("PRAGMA journal_mode = WAL")
             try connection.execute("PRAGMA foreign_keys = ON")
             _ = try connection.writeTransaction {
@@ -181,20 +198,33 @@ public enum DatabaseFile {
                 try connection.prepare("INSERT INTO settings (key, value, updated_at_ms) VALUES ('database_id', ?, 0)")
                     .execute(databaseID)
             }
-            // Closing checkpoints the WAL into the main file, so the renamed file is complete.
+            // Closing checkpoints the WAL into the main file, so the linked file is complete.
         } catch let error as SQLiteError {
-            unlink(temporary)
-            unlink(temporary + "-wal")
-            unlink(temporary + "-shm")
+            removeFiles(temporary)
             throw DatabaseFileError.cannotCreate(path: path, detail: error.message)
         }
-        chmod(temporary, 0o600)
-        guard rename(temporary, path) == 0 else {
-            let detail = String(cString: strerror(errno))
+        if link(temporary, path) != 0 {
+            let linkError = errno
+            if linkError == EEXIST {
+                removeFiles(temporary)
+                return  // Another process created it first; `open` inspects and opens theirs.
+            }
+            // A file system without hard links: fall back to rename (no race protection there).
+            guard rename(temporary, path) == 0 else {
+                let detail = String(cString: strerror(errno))
+                removeFiles(temporary)
+                throw DatabaseFileError.cannotCreate(path: path, detail: detail)
+            }
+        } else {
             unlink(temporary)
-            throw DatabaseFileError.cannotCreate(path: path, detail: detail)
         }
         syncDirectory(of: path)
+    }
+
+    private static func removeFiles(_ path: String) {
+        unlink(path)
+        unlink(path + "-wal")
+        unlink(path + "-shm")
     }
 
     /// Schema migrations: `from` is the file's `user_version`, below `Schema.version`.

@@ -1,0 +1,313 @@
+#!/usr/bin/env bash
+# Random kill -9 soak (issue 5, DESIGN §8): trade the built-in paper demo, SIGKILL the trader at a
+# random moment, restart it on the same files, again and again; then a clean restart, a reconcile,
+# and DESIGN §8's invariants checked with plain sqlite3 queries against the trader database and
+# both paper venue files (what a venue really received), plus PRAGMA integrity_check on each file.
+#
+#   Scripts/soak.sh ROUNDS                 e.g. Scripts/soak.sh 20
+#   SOAK_SEED=12345 Scripts/soak.sh 20     replay a run: the same seeds and the same kill delays
+#   SOAK_KEEP=1 Scripts/soak.sh 5          keep the working directory even when everything holds
+#   Scripts/soak.sh --check DIR            only check the invariants of DIR/arb.db and its paper files
+#
+# One seed drives bash's RANDOM, which picks every round's `arb run --seed` and its kill delay
+# (0.2–2.5 s), so a failing run prints the command that replays it. (What the trader does within a
+# round also depends on real-time pacing: a replay repeats the inputs, not every interleaving.)
+#
+# Builds nothing: expects .build/debug/arb (`swift build` first). Exits 0 when every invariant
+# holds, 1 with the violating rows when one does not, 2 for usage or a missing tool.
+set -euo pipefail
+check_dir=""
+if [ "${1:-}" = "--check" ] && [ -d "${2:-}" ]; then check_dir=$(cd "$2" && pwd); fi
+cd "$(dirname "$0")/.."
+
+usage() {
+  echo "usage: Scripts/soak.sh ROUNDS   (ROUNDS ≥ 1; SOAK_SEED=N to replay a run)" >&2
+  echo "       Scripts/soak.sh --check DIR" >&2
+  exit 2
+}
+
+root=$(pwd)
+arb="$root/.build/debug/arb"
+admin="$root/.build/debug/arbadmin"
+seed=""
+reproduce=""
+ok=0
+running=""
+work=""
+
+if ! command -v sqlite3 >/dev/null 2>&1; then
+  echo "soak: the sqlite3 shell is missing (apt-get install sqlite3)" >&2
+  exit 2
+fi
+
+fail() {
+  echo "soak: FAILED${seed:+ (seed $seed)}: $*" >&2
+  if [ -n "$reproduce" ]; then echo "soak: reproduce with: $reproduce" >&2; fi
+  exit 1
+}
+
+# MARK: - Invariants
+
+# check_invariants DIR: DESIGN §8 over DIR/arb.db, DIR/paper-kalshi.db, DIR/paper-polymarket.db and
+# DIR/data/alerts.log. Prints each violation with its rows on stderr; returns the number of failed
+# checks (0: every invariant holds).
+check_invariants() {
+  local dir=$1 db="$1/arb.db" violations=0 file result venue key missing_lines
+
+  # check NAME SQL: the query lists violating rows; none means the invariant holds.
+  check() {
+    local name=$1 sql=$2 rows
+    rows=$(sqlite3 -batch -header -column "$db" "ATTACH '$dir/paper-kalshi.db' AS kalshi;
+      ATTACH '$dir/paper-polymarket.db' AS polymarket; $sql") || fail "the query for \"$name\" failed"
+    if [ -n "$rows" ]; then
+      violations=$((violations + 1))
+      echo "soak: VIOLATION $name" >&2
+      echo "$rows" | head -n 20 >&2
+    fi
+  }
+
+  for file in arb.db paper-kalshi.db paper-polymarket.db; do
+    [ -f "$dir/$file" ] || fail "$dir/$file does not exist"
+    result=$(sqlite3 -batch "$dir/$file" "PRAGMA integrity_check; PRAGMA foreign_key_check;")
+    if [ "$result" != "ok" ]; then
+      violations=$((violations + 1))
+      echo "soak: VIOLATION integrity of $file: $result" >&2
+    fi
+  done
+
+  for venue in kalshi polymarket; do
+    # 1. Every order the venue received maps to exactly one leg, of that venue.
+    check "1: $venue orders without exactly one leg of $venue" "
+      SELECT o.client_order_id, o.status,
+             (SELECT count(*) FROM main.legs l WHERE l.client_order_id = o.client_order_id AND l.venue = '$venue') AS legs,
+             (SELECT group_concat(l.venue) FROM main.legs l WHERE l.client_order_id = o.client_order_id) AS leg_venues
+      FROM $venue.paper_orders o WHERE legs <> 1"
+    # 1. And every leg the database says reached the venue is there.
+    check "1: $venue legs the database says were placed, unknown to $venue" "
+      SELECT l.opportunity_id, l.leg, l.client_order_id, l.status FROM main.legs l
+      WHERE l.venue = '$venue' AND l.status IN ('open', 'partially_filled', 'filled', 'cancelled')
+        AND NOT EXISTS (SELECT 1 FROM $venue.paper_orders o WHERE o.client_order_id = l.client_order_id)"
+    # 6. Each leg's filled quantity equals the venue's (its order's, and the sum of its fills there).
+    check "6: $venue legs whose filled quantity differs from the venue's" "
+      SELECT l.opportunity_id, l.leg, l.client_order_id, l.filled_quantity AS ours, o.filled_quantity AS venue,
+             (SELECT coalesce(sum(f.quantity), 0) FROM $venue.paper_fills f WHERE f.client_order_id = o.client_order_id) AS venue_fills
+      FROM main.legs l JOIN $venue.paper_orders o ON o.client_order_id = l.client_order_id
+      WHERE l.filled_quantity <> o.filled_quantity OR o.filled_quantity <> venue_fills"
+  done
+
+  # 2. One order per leg; client order ids never reused (arb-<database id>-<opportunity>-<leg>).
+  check "2: more than one order per leg" "
+    SELECT opportunity_id, leg, count(*) AS orders FROM legs GROUP BY opportunity_id, leg HAVING count(*) > 1"
+  check "2: client order ids reused or not arb-<database id>-<opportunity>-<leg>" "
+    SELECT l.client_order_id, l.opportunity_id, l.leg FROM legs l
+    WHERE l.client_order_id IS NOT 'arb-' || (SELECT value FROM settings WHERE key = 'database_id') || '-' || l.opportunity_id || '-' || l.leg
+       OR (SELECT count(*) FROM legs x WHERE x.client_order_id = l.client_order_id) > 1"
+
+  # 3. At most one live opportunity per dedup key.
+  check "3: more than one live opportunity per dedup key" "
+    SELECT dedup_key, count(*) AS live FROM opportunities WHERE state <> 'Closed' GROUP BY dedup_key HAVING count(*) > 1"
+
+  # 4. Every logged transition is legal (DESIGN §3's table, as data), each opportunity's log is one
+  #    unbroken chain from Detected, and the current state is the last logged one.
+  local legal="legal(from_state, to_state, outcome) AS (VALUES
+      (NULL, 'Detected', NULL),
+      ('Detected', 'InFlight', NULL),
+      ('Detected', 'Closed', 'abandoned'),
+      ('InFlight', 'LegsPlaced', NULL),
+      ('InFlight', 'OneSided', NULL),
+      ('InFlight', 'Closed', 'rejected'),
+      ('InFlight', 'Closed', 'no_fill'),
+      ('LegsPlaced', 'Filled', NULL),
+      ('LegsPlaced', 'OneSided', NULL),
+      ('LegsPlaced', 'CancelAttempted', NULL),
+      ('OneSided', 'CancelAttempted', NULL),
+      ('OneSided', 'Filled', NULL),
+      ('CancelAttempted', 'Filled', NULL),
+      ('CancelAttempted', 'Closed', 'one_sided'),
+      ('CancelAttempted', 'Closed', 'no_fill'),
+      ('Filled', 'Closed', 'hedged'),
+      ('Detected', 'Closed', 'manual'),
+      ('InFlight', 'Closed', 'manual'),
+      ('LegsPlaced', 'Closed', 'manual'),
+      ('OneSided', 'Closed', 'manual'),
+      ('CancelAttempted', 'Closed', 'manual'),
+      ('Filled', 'Closed', 'manual'))"
+  check "4: illegal transitions in the log" "
+    WITH $legal
+    SELECT t.id, t.opportunity_id, t.from_state, t.to_state, t.outcome FROM transitions t
+    WHERE NOT EXISTS (SELECT 1 FROM legal l
+                      WHERE l.from_state IS t.from_state AND l.to_state = t.to_state AND l.outcome IS t.outcome)"
+  check "4: logs that do not chain from Detected" "
+    SELECT id, opportunity_id, from_state, previous_to FROM (
+      SELECT t.*, lag(t.to_state) OVER (PARTITION BY t.opportunity_id ORDER BY t.id) AS previous_to FROM transitions t)
+    WHERE from_state IS NOT previous_to"
+  check "4: current state differs from the last logged" "
+    SELECT o.id, o.state, o.outcome, t.to_state AS logged, t.outcome AS logged_outcome FROM opportunities o
+    LEFT JOIN transitions t ON t.id = (SELECT max(id) FROM transitions WHERE opportunity_id = o.id)
+    WHERE t.id IS NULL OR t.to_state IS NOT o.state OR t.outcome IS NOT o.outcome"
+
+  # 5. After recovery with every venue reachable, nothing is left open.
+  check "5: opportunities left non-terminal" "
+    SELECT id, dedup_key, state, state_reason FROM opportunities WHERE state <> 'Closed'"
+
+  # 6. A leg's recorded fills add up to its filled quantity; every opportunity with unequal leg
+  #    fills has a one-sided alert, delivered to the file sink …
+  check "6: legs whose fills do not add up" "
+    SELECT l.id, l.client_order_id, l.filled_quantity,
+           (SELECT coalesce(sum(quantity), 0) FROM fills f WHERE f.leg_id = l.id) AS fills
+    FROM legs l WHERE l.filled_quantity <> fills"
+  check "6: one-sided exposure without a one-sided alert delivered to the file sink" "
+    SELECT o.id, o.state, o.outcome, a.filled_quantity AS filled_a, b.filled_quantity AS filled_b FROM opportunities o
+    JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a' JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
+    WHERE a.filled_quantity <> b.filled_quantity AND o.outcome IS NOT 'manual'
+      AND NOT EXISTS (SELECT 1 FROM alerts x JOIN alert_deliveries d ON d.alert_id = x.id
+                      WHERE x.opportunity_id = o.id AND x.kind LIKE 'one_sided%' AND d.sink = 'file'
+                        AND d.delivered_at_ms IS NOT NULL)"
+  # … where "delivered" means the line is in the file, not only marked so in the database.
+  missing_lines=0
+  while IFS= read -r key; do
+    [ -n "$key" ] || continue
+    if ! grep -qF "\"id\":\"$key\"" "$dir/data/alerts.log" 2>/dev/null; then
+      missing_lines=$((missing_lines + 1))
+      echo "soak: alert $key is marked delivered to file but is not in data/alerts.log" >&2
+    fi
+  done < <(sqlite3 -batch -noheader "$db" "SELECT x.alert_key FROM alerts x JOIN alert_deliveries d ON d.alert_id = x.id
+                                           WHERE d.sink = 'file' AND d.delivered_at_ms IS NOT NULL")
+  if [ "$missing_lines" -ne 0 ]; then
+    violations=$((violations + 1))
+    echo "soak: VIOLATION 6: $missing_lines alerts marked delivered are missing from data/alerts.log" >&2
+  fi
+
+  # 7. Nothing is ever deleted: every opportunity has its legs' transitions (InFlight and later
+  #    states imply both legs), and ids have no gaps (an insert takes max(id) + 1).
+  check "7: opportunity ids with gaps (a deleted row)" "
+    SELECT count(*) AS rows, max(id) AS max_id FROM opportunities HAVING count(*) <> coalesce(max(id), 0)"
+  check "7: opportunities past Detected without both legs" "
+    SELECT o.id, o.state, (SELECT count(*) FROM legs l WHERE l.opportunity_id = o.id) AS legs FROM opportunities o
+    WHERE EXISTS (SELECT 1 FROM transitions t WHERE t.opportunity_id = o.id AND t.to_state = 'InFlight') AND legs <> 2"
+
+  return "$violations"
+}
+
+if [ "${1:-}" = "--check" ]; then
+  [ $# -eq 2 ] && [ -n "$check_dir" ] || usage
+  status=0
+  check_invariants "$check_dir" || status=$?
+  if [ "$status" -ne 0 ]; then echo "soak: $status invariant checks failed in $check_dir (rows above)" >&2; exit 1; fi
+  echo "soak: invariants hold in $check_dir"
+  exit 0
+fi
+
+# MARK: - Setup
+
+[ $# -eq 1 ] || usage
+rounds=$1
+[[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage
+if [ ! -x "$arb" ]; then
+  echo "soak: $arb is missing: run \`swift build\` first (the soak builds nothing itself)" >&2
+  exit 2
+fi
+
+seed=${SOAK_SEED:-$(( (RANDOM << 15 | RANDOM) % 1000000000 ))}
+[[ "$seed" =~ ^[0-9]+$ ]] || { echo "soak: SOAK_SEED must be a non-negative integer" >&2; exit 2; }
+RANDOM=$seed
+reproduce="SOAK_SEED=$seed Scripts/soak.sh $rounds"
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/arb-soak.XXXXXX")
+db="$work/arb.db"
+log="$work/arb.log"
+started=$SECONDS
+
+finish() {
+  if [ -n "$running" ] && kill -0 "$running" 2>/dev/null; then kill -9 "$running" 2>/dev/null || true; fi
+  if [ "$ok" = 1 ] && [ -z "${SOAK_KEEP:-}" ]; then
+    rm -rf "$work"
+  else
+    echo "soak: files kept in $work (arb output in $log)" >&2
+  fi
+}
+trap finish EXIT
+
+# Milliseconds as a `sleep` argument.
+seconds() { printf '%d.%03d' $(($1 / 1000)) $(($1 % 1000)); }
+
+# One `arb run` to its end; its exit status must be 0.
+run_to_end() {
+  local what=$1
+  shift
+  echo "== $what: arb run $*" >>"$log"
+  local status=0
+  "$arb" run --db "$db" --log-level error "$@" >>"$log" 2>&1 || status=$?
+  [ "$status" -eq 0 ] || fail "$what: arb run $* exited $status; last lines of $log:
+$(tail -n 5 "$log")"
+}
+
+open_count() { sqlite3 -batch -noheader "$db" "SELECT count(*) FROM opportunities WHERE state <> 'Closed'"; }
+
+# MARK: - Kill rounds
+
+kills=0
+for round in $(seq 1 "$rounds"); do
+  run_seed=$RANDOM
+  delay_ms=$((200 + RANDOM % 2301))
+  echo "== round $round: arb run --seed $run_seed --duration 3, SIGKILL after $delay_ms ms" >>"$log"
+  "$arb" run --db "$db" --seed "$run_seed" --duration 3 --log-level error >>"$log" 2>&1 &
+  running=$!
+  sleep "$(seconds "$delay_ms")"
+  if kill -9 "$running" 2>/dev/null; then kills=$((kills + 1)); fi
+  status=0
+  wait "$running" 2>/dev/null || status=$?
+  running=""
+  # 137: killed as planned. 0: the run ended first (a slow machine). Anything else is a failure:
+  # a refused restart (e.g. the dead trader's lease not taken over), a trap, a crash.
+  if [ "$status" -ne 137 ] && [ "$status" -ne 0 ]; then
+    fail "round $round: arb run --seed $run_seed exited $status before its kill; last lines of $log:
+$(tail -n 5 "$log")"
+  fi
+done
+
+# MARK: - Restart, reconcile
+
+# A clean restart: recovery first (DESIGN §6), a little trading, pending alerts delivered, exit 0.
+run_to_end "restart" --seed "$RANDOM" --duration 0.5
+
+# Reconcile. `arbadmin reconcile` when this build has it (branch admin); until then `arb run
+# --duration 0.3`, whose start-up recovery is the same ArbEngine code (Reconciler). A paper venue
+# may refuse a cancel (the demo's cancel_fail_percent), which leaves the opportunity for a person
+# (reconcile exits 1); an operator would run it again, so it is retried a bounded number of times.
+if "$admin" reconcile --help 2>/dev/null | grep -q -- "--db"; then
+  reconcile_with="arbadmin reconcile"
+else
+  reconcile_with="arb run --duration 0.3 (arbadmin reconcile not in this build)"
+fi
+for attempt in 1 2 3 4 5; do
+  echo "== reconcile $attempt: $reconcile_with" >>"$log"
+  status=0
+  if [ "$reconcile_with" = "arbadmin reconcile" ]; then
+    "$admin" reconcile --db "$db" >>"$log" 2>&1 || status=$?
+    [ "$status" -le 1 ] || fail "arbadmin reconcile exited $status; last lines of $log:
+$(tail -n 5 "$log")"
+  else
+    run_to_end "reconcile $attempt" --seed "$RANDOM" --duration 0.3
+  fi
+  if [ "$status" -eq 0 ] && [ "$(open_count)" -eq 0 ]; then break; fi
+done
+# An alert raised by reconcile itself is delivered by the next trader (the outbox survives a
+# restart); let one deliver it, so invariant 6 can demand delivery.
+pending=$(sqlite3 -batch -noheader "$db" "SELECT count(*) FROM alert_deliveries WHERE delivered_at_ms IS NULL")
+if [ "$pending" -ne 0 ]; then run_to_end "alert delivery" --seed "$RANDOM" --duration 0.3; fi
+
+# MARK: - Check and summary
+
+violations=0
+check_invariants "$work" || violations=$?
+[ "$violations" -eq 0 ] || fail "$violations invariant checks failed (rows above)"
+
+counts=$(sqlite3 -batch -noheader "$db" "SELECT count(*),
+  sum(outcome = 'hedged'), sum(outcome = 'one_sided'), sum(outcome = 'no_fill'),
+  sum(outcome = 'abandoned'), sum(outcome = 'rejected'), sum(outcome = 'manual') FROM opportunities")
+IFS='|' read -r total hedged one_sided no_fill abandoned rejected manual <<<"$counts"
+ok=1
+echo "soak: $rounds rounds, $kills kills, $total opportunities (hedged ${hedged:-0}, one_sided ${one_sided:-0}," \
+  "no_fill ${no_fill:-0}, abandoned ${abandoned:-0}, rejected ${rejected:-0}, manual ${manual:-0})," \
+  "reconciled with $reconcile_with, $((SECONDS - started)) s, seed $seed: invariants hold"
