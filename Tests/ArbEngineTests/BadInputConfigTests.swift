@@ -39,7 +39,7 @@ func directoryWithSampleRun(sourceLocation: SourceLocation = #_sourceLocation) a
 
 /// Bad configs, run through the built `arb`: each is refused before anything is opened, with one
 /// line naming the file or the field, exit 2 (usage/config), and the data files beside it untouched.
-@Suite("Bad input: config files, through the built arb", .serialized)
+@Suite("Bad input: config files, through the built arb", .serialized, .exclusive)
 struct BadInputConfigTests {
     struct Case: CustomTestStringConvertible, Sendable {
         let name: String

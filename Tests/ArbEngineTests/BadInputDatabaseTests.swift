@@ -6,7 +6,7 @@ import Testing
 /// Bad database files, through the built `arb`: each is refused with one line that names the file
 /// and the problem, exit 1 (an operating error), and nothing in the directory changes — a file
 /// that is not ours, or that we cannot trust, is never written.
-@Suite("Bad input: database files, through the built arb", .serialized)
+@Suite("Bad input: database files, through the built arb", .serialized, .exclusive)
 struct BadInputDatabaseTests {
     /// Runs `arb run --db db` for a short demo and checks the refusal and that nothing changed
     /// (SQLite's `-shm` index aside, when `ignoringSharedMemory`).

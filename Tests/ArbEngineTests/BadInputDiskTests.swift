@@ -38,7 +38,7 @@ final class SmallDisk {
 let canMountSmallDisk: Bool = SmallDisk(megabytes: 1) != nil
 
 /// Full disks and durability: DESIGN §4's promises when the disk says no.
-@Suite("Bad input: a full disk; durability", .serialized)
+@Suite("Bad input: a full disk; durability", .serialized, .exclusive)
 struct BadInputDiskTests {
     @Test("a disk already full: `arb run` cannot create its database, says so in one line, exit 1, and leaves no half-made file",
           .enabled(if: canMountSmallDisk, "needs root and permission to mount a tmpfs"))

@@ -5,7 +5,7 @@ import Testing
 /// Bad market data, replayed through the built `arb`: a bad line is counted by reason, reported
 /// once with its line number, skipped, and the run goes on and exits 0; a file that cannot be
 /// replayed at all is refused before anything is created.
-@Suite("Bad input: market data, through the built arb", .serialized)
+@Suite("Bad input: market data, through the built arb", .serialized, .exclusive)
 struct BadInputMarketDataTests {
     static func quote(_ ts: String, venue: String = #""kalshi""#, instrument: String = #""KXFED-25DEC-CUT-YES""#,
                       bid: String = #""0.40""#, bidSize: String = #""10""#, ask: String = #""0.42""#, askSize: String = #""10""#) -> String {

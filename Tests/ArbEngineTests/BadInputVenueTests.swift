@@ -103,7 +103,7 @@ final class CancelRefusingVenue: Venue {
 /// Venue answers through the real executor, the recovery that follows, and the orphan-fill path:
 /// nothing crashes, nothing is taken for a refusal that was not one (DESIGN §4: ambiguous ≠
 /// rejected), and the database ends where the venue's truth says.
-@Suite("Bad input: venue answers, through the executor", .serialized)
+@Suite("Bad input: venue answers, through the executor", .serialized, .exclusive)
 struct BadInputVenueTests {
     static let logger: Logger = {
         var logger = Logger(label: "bad-venue")
@@ -255,7 +255,9 @@ struct BadInputVenueTests {
         #expect(history.opportunity.state == .inFlight, "nothing is closed while the order may still fill")
         #expect(history.legs[1].filledQuantity == Quantity(contracts: 4), "the database knows what the venue filled")
         #expect(history.legs[1].status == .partiallyFilled && history.legs[1].cancelResult == .failed)
-        let alert = try #require(history.alerts.first { $0.kind == "one_sided" }, "the exposure is alerted")
+        // The executor alerted what it knew (leg a filled, leg b unknown); reconcile alerts the
+        // venue's truth under its own key.
+        let alert = try #require(history.alerts.first { $0.kind == "one_sided_unresolved" }, "the exposure is alerted")
         #expect(alert.text.contains("6.00"), "\(alert.text)")
         // DESIGN §8 1–4 and 6 hold meanwhile (5 waits for the venue to accept a cancel).
         let meanwhile = try invariants(harness, requireAllClosed: false)

@@ -20,7 +20,7 @@ let arbadminAvailable: Bool = {
 
 /// DESIGN §9 across processes: one trader per database file, whoever starts first and however
 /// close together they start; operators' tools beside a running trader.
-@Suite("Concurrency: traders and tools on one database", .serialized)
+@Suite("Concurrency: traders and tools on one database", .serialized, .exclusive)
 struct ConcurrencyTests {
     @Test("four traders started at once on a database that does not exist yet: exactly one trades, no orphan orders",
           arguments: 1...3)

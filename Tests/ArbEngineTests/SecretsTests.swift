@@ -31,7 +31,7 @@ func oneSidedDemoJSON(sourceLocation: SourceLocation = #_sourceLocation) -> Stri
 
 /// Issue 5, item 5: the trader's files are private to the user, and a webhook URL — which usually
 /// is the credential — is never printed, logged or stored, only its redacted form.
-@Suite("Secrets and files", .serialized)
+@Suite("Secrets and files", .serialized, .exclusive)
 struct SecretsTests {
     static let secretURL = "http://user:SECRETPASS@127.0.0.1:1/hook/SECRETTOKEN?key=SECRETQUERY"
 

@@ -42,6 +42,8 @@ public enum OneSidedAlert {
     public enum Phase: String, Sendable {
         case detected = "one_sided"
         case closed = "one_sided_closed"
+        /// Reconcile found unequal fills it cannot finish (a cancel the venue keeps refusing).
+        case unresolved = "one_sided_unresolved"
     }
 
     public static func make(
@@ -56,7 +58,11 @@ public enum OneSidedAlert {
         let payout = Money(micros: exposure.hundredths * 10_000)
         let worstCaseLoss = exposedCost
         let bestCaseGain = payout - exposedCost
-        let title = phase == .detected ? "ONE-SIDED FILL" : "ONE-SIDED CLOSE"
+        let title = switch phase {
+        case .detected: "ONE-SIDED FILL"
+        case .closed: "ONE-SIDED CLOSE"
+        case .unresolved: "ONE-SIDED, NEEDS A PERSON (reconcile could not finish)"
+        }
         let cancelState =
             other.cancelSucceeded.map { $0 ? "succeeded" : "FAILED" } ?? (other.cancelAttempted ? "sent, answer pending" : "not needed")
         let text = """

@@ -206,7 +206,8 @@ public struct Reconciler: Sendable {
         var alerts: [NewAlert] = []
         if legs.count == 2, legs[0].filledQuantity != legs[1].filledQuantity,
            let opportunity = try await ledger.withStore({ try $0.opportunity(id) }) {
-            alerts.append(Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: .detected))
+            // With the venue's truth, which may differ from what the executor alerted earlier.
+            alerts.append(Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: .unresolved))
         }
         try await ledger.record(TransitionChanges(legUpdates: legs.map(Self.update), fills: fills, alerts: alerts),
                                 opportunity: id, at: now)
