@@ -151,32 +151,26 @@ enum PaperVenueFile {
     /// as `DatabaseFile` does for the trader's database: SQLite could otherwise write to a foreign
     /// file (a hot journal rollback, a WAL switch, a `-wal` beside it) before we could refuse it.
     static func inspect(path: String) throws -> Inspection {
-        var info = stat()
-        if stat(path, &info) != 0 {
-            if errno == ENOENT { return .absent }
-            throw PaperVenueFileError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
+        let header: SQLiteFileHeader
+        do {
+            header = try SQLiteFileHeader.read(path: path)
+        } catch {
+            throw PaperVenueFileError.cannotOpen(path: path, detail: error.detail)
         }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw PaperVenueFileError.isDirectory(path: path) }
-        if info.st_size == 0 { throw PaperVenueFileError.empty(path: path) }
-        let fd = openFile(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw PaperVenueFileError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
+        switch header {
+        case .absent: return .absent
+        case .directory: throw PaperVenueFileError.isDirectory(path: path)
+        case .empty: throw PaperVenueFileError.empty(path: path)
+        case .notSQLite: throw PaperVenueFileError.notSQLite(path: path)
+        case .sqlite(let applicationID, let userVersion):
+            guard applicationID == Self.applicationID else {
+                throw PaperVenueFileError.foreignApplication(path: path, applicationID: applicationID)
+            }
+            guard userVersion <= schemaVersion else {
+                throw PaperVenueFileError.newerSchema(path: path, found: userVersion, supported: schemaVersion)
+            }
+            return .ours
         }
-        defer { close(fd) }
-        var header = [UInt8](repeating: 0, count: 100)
-        let count = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 100) }
-        let magic = Array("SQLite format 3".utf8) + [0]
-        guard count == 100, Array(header[0..<16]) == magic else { throw PaperVenueFileError.notSQLite(path: path) }
-        func bigEndian(_ offset: Int) -> UInt32 { header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
-        let applicationID = Int32(bitPattern: bigEndian(68))
-        guard applicationID == Self.applicationID else {
-            throw PaperVenueFileError.foreignApplication(path: path, applicationID: applicationID)
-        }
-        let userVersion = Int64(Int32(bitPattern: bigEndian(60)))
-        guard userVersion <= schemaVersion else {
-            throw PaperVenueFileError.newerSchema(path: path, found: userVersion, supported: schemaVersion)
-        }
-        return .ours
     }
 
     // MARK: - Creation

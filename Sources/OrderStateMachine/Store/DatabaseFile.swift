@@ -132,35 +132,29 @@ public enum DatabaseFile {
     /// so a foreign file is refused before SQLite opens it — SQLite could otherwise write to it
     /// (a hot journal rollback, a WAL switch).
     static func inspect(path: String) throws -> Inspection {
-        var info = stat()
-        if stat(path, &info) != 0 {
-            if errno == ENOENT { return .absent }
-            throw DatabaseFileError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
+        let header: SQLiteFileHeader
+        do {
+            header = try SQLiteFileHeader.read(path: path)
+        } catch {
+            throw DatabaseFileError.cannotOpen(path: path, detail: error.detail)
         }
-        if (info.st_mode & S_IFMT) == S_IFDIR { throw DatabaseFileError.isDirectory(path: path) }
-        if info.st_size == 0 { throw DatabaseFileError.empty(path: path) }
-        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw DatabaseFileError.cannotOpen(path: path, detail: String(cString: strerror(errno)))
+        switch header {
+        case .absent: return .absent
+        case .directory: throw DatabaseFileError.isDirectory(path: path)
+        case .empty: throw DatabaseFileError.empty(path: path)
+        case .notSQLite: throw DatabaseFileError.notSQLite(path: path)
+        case .sqlite(let applicationID, let userVersion):
+            guard applicationID == Self.applicationID else {
+                throw DatabaseFileError.foreignApplication(path: path, applicationID: applicationID)
+            }
+            // Checked again through SQLite after opening (a WAL not yet checkpointed may hold a
+            // newer value); checking here first means a newer file is refused before SQLite
+            // creates its -wal and -shm beside it.
+            if userVersion > Schema.version {
+                throw DatabaseFileError.newerSchema(path: path, found: userVersion, supported: Schema.version)
+            }
+            return .ours
         }
-        defer { close(fd) }
-        var header = [UInt8](repeating: 0, count: 100)
-        let count = header.withUnsafeMutableBytes { read(fd, $0.baseAddress, 100) }
-        let magic = Array("SQLite format 3".utf8) + [0]
-        guard count == 100, Array(header[0..<16]) == magic else { throw DatabaseFileError.notSQLite(path: path) }
-        func bigEndian(_ offset: Int) -> UInt32 { header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
-        let applicationID = Int32(bitPattern: bigEndian(68))
-        guard applicationID == Self.applicationID else {
-            throw DatabaseFileError.foreignApplication(path: path, applicationID: applicationID)
-        }
-        // Checked again through SQLite after opening (a WAL not yet checkpointed may hold a newer
-        // value); checking here first means a newer file is refused before SQLite creates its
-        // -wal and -shm beside it.
-        let userVersion = Int64(Int32(bitPattern: bigEndian(60)))
-        if userVersion > Schema.version {
-            throw DatabaseFileError.newerSchema(path: path, found: userVersion, supported: Schema.version)
-        }
-        return .ours
     }
 
     static func classify(_ error: SQLiteError, path: String) -> Error {
