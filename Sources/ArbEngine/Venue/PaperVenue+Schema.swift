@@ -175,71 +175,20 @@ enum PaperVenueFile {
 
     // MARK: - Creation
 
-    /// Builds the file under a temporary name and links it into place, so a crash during creation
-    /// never leaves a half-made file at `path`, and two processes creating it at once cannot
-    /// replace each other's file (the second link fails with EEXIST and opens the first one's).
+    /// Creates the file whole or not at all (see `SQLiteFileCreation`): 0600 from the first byte,
+    /// it is a trading record of this account.
     static func create(path: String, venueName: String) throws {
-        let temporary = "\(path).creating-\(getpid())"
-        removeFiles(temporary)
-        // 0600 from the first byte: the file is a trading record of this account.
-        let fd = openFile(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw PaperVenueFileError.cannotCreate(path: path, detail: String(cString: strerror(errno)))
-        }
-        close(fd)
         do {
-            let connection = try Connection(path: temporary, mode: .readWrite)
-            try connection.execute("PRAGMA journal_mode = WAL")
-            try connection.writeTransaction {
-                try connection.execute(schema)
-                try connection.execute("PRAGMA application_id = \(applicationID)")
-                try connection.execute("PRAGMA user_version = \(schemaVersion)")
-                try connection.prepare("INSERT INTO paper_meta (key, value) VALUES ('venue_name', ?)").execute(venueName)
+            try SQLiteFileCreation.create(path: path) { connection in
+                try connection.writeTransaction {
+                    try connection.execute(schema)
+                    try connection.execute("PRAGMA application_id = \(applicationID)")
+                    try connection.execute("PRAGMA user_version = \(schemaVersion)")
+                    try connection.prepare("INSERT INTO paper_meta (key, value) VALUES ('venue_name', ?)").execute(venueName)
+                }
             }
-            // Closing the only connection checkpoints the WAL into the file, so the header that
-            // `inspect` reads is complete before the file gets its real name.
-        } catch let error as SQLiteError {
-            removeFiles(temporary)
-            throw PaperVenueFileError.cannotCreate(path: path, detail: error.message)
+        } catch {
+            throw PaperVenueFileError.cannotCreate(path: path, detail: error.detail)
         }
-        if link(temporary, path) != 0 {
-            let linkError = errno
-            if linkError == EEXIST {
-                removeFiles(temporary)
-                return  // Another process created it first; `open` inspects and opens theirs.
-            }
-            // A file system without hard links: fall back to rename (no race protection there).
-            guard rename(temporary, path) == 0 else {
-                let detail = String(cString: strerror(errno))
-                removeFiles(temporary)
-                throw PaperVenueFileError.cannotCreate(path: path, detail: detail)
-            }
-        } else {
-            unlink(temporary)
-        }
-        syncDirectory(of: path)
-    }
-
-    private static func removeFiles(_ path: String) {
-        unlink(path)
-        unlink(path + "-wal")
-        unlink(path + "-shm")
-    }
-
-    private static func syncDirectory(of path: String) {
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let fd = openFile(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
-        }
-    }
-
-    private static func openFile(_ path: String, _ flags: Int32, _ mode: mode_t = 0) -> Int32 {
-        #if canImport(Glibc)
-        Glibc.open(path, flags, mode)
-        #else
-        Darwin.open(path, flags, mode)
-        #endif
     }
 }

@@ -37,3 +37,63 @@ public enum SQLiteFileHeader: Sendable, Equatable {
 public struct SQLiteFileHeaderError: Error, Sendable {
     public let detail: String
 }
+
+/// Creating a SQLite file so that it appears whole or not at all.
+public enum SQLiteFileCreation {
+    /// Builds the file under a temporary name (mode 0600 from the first byte, WAL), runs
+    /// `initialize` on it, and links it into place: a crash during creation never leaves a
+    /// half-made file at `path`, and two processes creating it at once cannot replace each
+    /// other's file (the second link fails with EEXIST and the caller opens the first one's).
+    /// Throws the reason as text; the caller names the file in its own error.
+    public static func create(path: String, initialize: (Connection) throws -> Void) throws(SQLiteFileHeaderError) {
+        let temporary = "\(path).creating-\(getpid())"
+        removeFiles(temporary)
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw SQLiteFileHeaderError(detail: String(cString: strerror(errno))) }
+        close(fd)
+        do {
+            let connection = try Connection(path: temporary, mode: .readWrite)
+            try connection.execute("PRAGMA journal_mode = WAL")
+            try initialize(connection)
+            // Closing the only connection checkpoints the WAL into the file, so the header the
+            // next open inspects is complete before the file gets its real name.
+        } catch let error as SQLiteError {
+            removeFiles(temporary)
+            throw SQLiteFileHeaderError(detail: error.message)
+        } catch {
+            removeFiles(temporary)
+            throw SQLiteFileHeaderError(detail: "\(error)")
+        }
+        if link(temporary, path) != 0 {
+            if errno == EEXIST {
+                removeFiles(temporary)
+                return  // Another process created it first.
+            }
+            // A file system without hard links: fall back to rename (no race protection there).
+            guard rename(temporary, path) == 0 else {
+                let detail = String(cString: strerror(errno))
+                removeFiles(temporary)
+                throw SQLiteFileHeaderError(detail: detail)
+            }
+        } else {
+            unlink(temporary)
+        }
+        syncDirectory(of: path)
+    }
+
+    static func removeFiles(_ path: String) {
+        unlink(path)
+        unlink(path + "-wal")
+        unlink(path + "-shm")
+    }
+
+    /// Makes the new directory entry durable.
+    static func syncDirectory(of path: String) {
+        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
+        let fd = open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd >= 0 {
+            fsync(fd)
+            close(fd)
+        }
+    }
+}

@@ -167,58 +167,22 @@ public enum DatabaseFile {
 
     // MARK: - Creation and migration
 
-    /// Creates the database beside `path` under a temporary name and links it into place, so a
-    /// crash during creation never leaves a half-made file at `path`, and two processes creating
-    /// it at once cannot replace each other's file: the second link fails with EEXIST and that
-    /// process opens the first one's. (A rename would silently swap the file under a trader that
-    /// already opened it, which would then trade into an unlinked file that nothing can read.)
+    /// Creates the database whole or not at all (see `SQLiteFileCreation`).
     static func create(path: String, databaseID: String) throws {
-        let temporary = "\(path).creating-\(getpid())"
-        removeFiles(temporary)
-        // 0600 from the first byte (SQLite would create it 0644): the file is a trading record.
-        let fd = Glibc.open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
-        guard fd >= 0 else {
-            throw DatabaseFileError.cannotCreate(path: path, detail: String(cString: strerror(errno)))
-        }
-        close(fd)
         do {
-            let connection = try Connection(path: temporary, mode: .readWrite)
-            try connection.execute("PRAGMA journal_mode = WAL")
-            try connection.execute("PRAGMA foreign_keys = ON")
-            _ = try connection.writeTransaction {
-                try connection.execute(Schema.sql)
-                try connection.execute("PRAGMA application_id = \(applicationID)")
-                try connection.execute("PRAGMA user_version = \(Schema.version)")
-                try connection.prepare("INSERT INTO settings (key, value, updated_at_ms) VALUES ('database_id', ?, 0)")
-                    .execute(databaseID)
+            try SQLiteFileCreation.create(path: path) { connection in
+                try connection.execute("PRAGMA foreign_keys = ON")
+                try connection.writeTransaction {
+                    try connection.execute(Schema.sql)
+                    try connection.execute("PRAGMA application_id = \(applicationID)")
+                    try connection.execute("PRAGMA user_version = \(Schema.version)")
+                    try connection.prepare("INSERT INTO settings (key, value, updated_at_ms) VALUES ('database_id', ?, 0)")
+                        .execute(databaseID)
+                }
             }
-            // Closing checkpoints the WAL into the main file, so the linked file is complete.
-        } catch let error as SQLiteError {
-            removeFiles(temporary)
-            throw DatabaseFileError.cannotCreate(path: path, detail: error.message)
+        } catch {
+            throw DatabaseFileError.cannotCreate(path: path, detail: error.detail)
         }
-        if link(temporary, path) != 0 {
-            let linkError = errno
-            if linkError == EEXIST {
-                removeFiles(temporary)
-                return  // Another process created it first; `open` inspects and opens theirs.
-            }
-            // A file system without hard links: fall back to rename (no race protection there).
-            guard rename(temporary, path) == 0 else {
-                let detail = String(cString: strerror(errno))
-                removeFiles(temporary)
-                throw DatabaseFileError.cannotCreate(path: path, detail: detail)
-            }
-        } else {
-            unlink(temporary)
-        }
-        syncDirectory(of: path)
-    }
-
-    private static func removeFiles(_ path: String) {
-        unlink(path)
-        unlink(path + "-wal")
-        unlink(path + "-shm")
     }
 
     /// Schema migrations: `from` is the file's `user_version`, below `Schema.version`.
@@ -228,15 +192,6 @@ public enum DatabaseFile {
         // `if version < 2 { try connection.writeTransaction { …; PRAGMA user_version = 2 } }`.
         if version < 1 {
             throw DatabaseFileError.damaged(path: connection.path, detail: "schema version \(version) in an arb file")
-        }
-    }
-
-    static func syncDirectory(of path: String) {
-        let directory = path.contains("/") ? String(path[..<path.lastIndex(of: "/")!]) : "."
-        let fd = Glibc.open(directory.isEmpty ? "/" : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if fd >= 0 {
-            fsync(fd)
-            close(fd)
         }
     }
 
