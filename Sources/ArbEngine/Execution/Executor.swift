@@ -146,7 +146,12 @@ public final class Executor: Sendable {
         } catch let crash as SimulatedCrash {
             return Finished(result: .crashed(crash.point))
         } catch {
-            logger.error("opportunity \(id): \(error); left in \(run.state) for recovery")
+            // The database refused a write (a full disk, an I/O error): nothing more can be
+            // recorded now, but a cancel needs no database — stop any resting order from adding
+            // exposure, and leave the rest to recovery, which reads the venues' truth.
+            let live = [run.a, run.b].filter { $0.isLive && $0.isResolved }
+            let answers = live.isEmpty ? [] : await sendCancels(live)
+            logger.error("opportunity \(id): \(error); cancel sent to \(answers.map(\.leg.rawValue)); left in \(run.state) for recovery")
             return Finished(result: .needsRecovery("\(error)"))
         }
     }

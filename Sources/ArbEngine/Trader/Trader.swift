@@ -175,7 +175,7 @@ public enum Trader {
                     skipped = reader.stats.skippedTotal
                     logger.info("market data: \(reader.stats)")
                 } catch {
-                    logger.error("market data: \(error)")
+                    logger.error("\(error)")
                 }
             }
             if stop.isStopped { logger.notice("stop requested: no new opportunities; finishing those in flight") }
