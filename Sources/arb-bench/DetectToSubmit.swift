@@ -1,0 +1,74 @@
+import ArbEngine
+import OrderStateMachine
+
+/// `detect_to_submit`: from the quote that creates an opportunity to both legs handed to the
+/// venues, at `synchronous=FULL`.
+///
+/// The venues are the real paper venues (their own SQLite files, zero simulated latency, every
+/// order filled), each behind a `TimedVenue` that notes the instant `submit` is called. The path
+/// measured is `Trader.trade`'s: `Detector.update` → a child task → `Executor.run` (risk gate,
+/// halt flag, the create-and-begin commit) → both submits started concurrently. The clock stops
+/// when the later of the two submits is entered.
+enum DetectToSubmit {
+    struct Result: Sendable {
+        var latency: LatencySummary
+        /// How the runs ended: every one must close hedged.
+        var hedged: Int
+    }
+
+    static func run(in directory: String, size: RunSize) async throws -> Result {
+        let base = "\(directory)/detect"
+        let clock = SystemClock()
+        let kalshi = TimedVenue(try PaperVenue(name: "kalshi", path: "\(base)-paper-kalshi.db",
+                                               fillModel: BenchConfig.zeroLatencyFills, feeModel: BenchConfig.kalshiFee,
+                                               runSeed: 1, clock: clock))
+        let polymarket = TimedVenue(try PaperVenue(name: "polymarket", path: "\(base)-paper-polymarket.db",
+                                                   fillModel: BenchConfig.zeroLatencyFills,
+                                                   feeModel: BenchConfig.polymarketFee, runSeed: 1, clock: clock))
+        let execution = ExecutionConfig(timeInForce: .ioc, fillTimeoutMilliseconds: 200)
+        let config = BenchConfig.trader(events: 1, databasePath: "\(base).db", execution: execution)
+        let engine = try BenchEngine(databasePath: config.databasePath, durability: .full,
+                                     venues: ["kalshi": kalshi, "polymarket": polymarket], execution: execution)
+        var detector = Detector(config: config, venueFees: BenchConfig.venueFees)
+        let executor = engine.executor
+
+        let size10 = Quantity(contracts: 10)
+        func quote(_ venue: String, _ instrument: String, ask: Int64, at now: Int64) -> Quote {
+            Quote(timestampMilliseconds: now, venue: venue, instrument: instrument, bid: nil, bidSize: .zero,
+                  ask: Price(ticks: ask), askSize: size10)
+        }
+
+        progress("detect_to_submit: \(size.detectIterations) opportunities at full")
+        var samples = Samples(capacity: size.detectIterations)
+        var hedged = 0
+        try await withThrowingTaskGroup(of: ExecutionOutcome.self) { executions in
+            for index in 0..<(size.detectWarmup + size.detectIterations) {
+                let now = wallMilliseconds()
+                // Untimed: the pair is not tradable ($1.05), then leg A's book is set.
+                _ = detector.update(quote("polymarket", "PM-EV0-NO", ask: 6_000, at: now), nowMilliseconds: now)
+                _ = detector.update(quote("kalshi", "KX-EV0-YES", ask: 4_500, at: now), nowMilliseconds: now)
+                kalshi.reset()
+                polymarket.reset()
+                let completing = quote("polymarket", "PM-EV0-NO", ask: 5_000, at: now)
+
+                let start = monotonicNanoseconds()
+                guard let candidate = detector.update(completing, nowMilliseconds: now) else {
+                    throw BenchError("the completing quote found no opportunity")
+                }
+                executions.addTask { await executor.run(candidate) }
+                let outcome = try await executions.next()
+
+                let submits = kalshi.marks.withLock { $0.submits } + polymarket.marks.withLock { $0.submits }
+                guard submits.count == 2, let last = submits.max() else {
+                    throw BenchError("iteration \(index): \(submits.count) submits, outcome \(String(describing: outcome))")
+                }
+                if outcome == .closed(.hedged) { hedged += 1 }
+                if index >= size.detectWarmup { samples.append(last - start) }
+            }
+        }
+        guard hedged == size.detectWarmup + size.detectIterations else {
+            throw BenchError("detect_to_submit: only \(hedged) runs closed hedged")
+        }
+        return Result(latency: samples.summary(), hedged: hedged)
+    }
+}

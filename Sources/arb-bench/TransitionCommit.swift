@@ -1,0 +1,188 @@
+import CSQLite
+import OrderStateMachine
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `transition_commit`: one `Store.transition` (BEGIN IMMEDIATE, compare-and-set UPDATE whose
+/// AFTER UPDATE trigger writes the log row, COMMIT) against the same SQL on the same schema
+/// straight through the sqlite3 C API, at `synchronous=FULL` and `NORMAL`.
+///
+/// Both sides run on their own file in the same directory, populated identically, and the two
+/// loops are interleaved (store, raw, raw, store, …) so that disk noise, checkpoints and CPU
+/// frequency changes fall on both alike.
+enum TransitionCommit {
+    /// `Store.applyTransition`'s UPDATE, character for character.
+    static let updateSQL = """
+        UPDATE opportunities SET state = ?, outcome = ?, state_reason = ?, updated_at_ms = ?
+        WHERE id = ? AND state = ? AND outcome IS ?
+        """
+
+    struct Pair: Sendable {
+        var durability: Durability
+        var store: LatencySummary
+        var raw: LatencySummary
+        var ratioP50: Double { store.p50 / raw.p50 }
+        var ratioP99: Double { store.p99 / raw.p99 }
+        var ratioMean: Double { store.mean / raw.mean }
+        var targetMet: Bool { ratioP50 <= TransitionCommit.ratioMax }
+
+        var json: JSON {
+            .object([("store", store.json), ("raw", raw.json), ("ratio_p50", .number(ratioP50)),
+                     ("ratio_p99", .number(ratioP99)), ("ratio_mean", .number(ratioMean)),
+                     ("target_met", .bool(targetMet))])
+        }
+    }
+
+    struct Result: Sendable {
+        var full: Pair
+        var normal: Pair
+        /// The disk's floor: overwrite 4 KiB of a preallocated file and `fdatasync` it.
+        var fdatasync: LatencySummary
+    }
+
+    static let ratioMax = 1.15
+
+    static func run(in directory: String, size: RunSize) throws -> Result {
+        progress("transition_commit: disk fdatasync floor")
+        let fdatasync = try fdatasyncLatency(directory: directory, iterations: size.fdatasyncIterations)
+        progress("transition_commit: full (\(size.commitIterationsFull) × 2 commits)")
+        let full = try measure(.full, directory: directory, warmup: size.commitWarmup, iterations: size.commitIterationsFull)
+        progress("transition_commit: normal (\(size.commitIterationsNormal) × 2 commits)")
+        let normal = try measure(.normal, directory: directory, warmup: size.commitWarmup,
+                                 iterations: size.commitIterationsNormal)
+        return Result(full: full, normal: normal, fdatasync: fdatasync)
+    }
+
+    static func measure(_ durability: Durability, directory: String, warmup: Int, iterations: Int) throws -> Pair {
+        let count = warmup + iterations
+        let storePath = "\(directory)/commit-\(durability.rawValue)-store.db"
+        let rawPath = "\(directory)/commit-\(durability.rawValue)-raw.db"
+        let store = try populate(storePath, durability: durability, count: count)
+        _ = try populate(rawPath, durability: durability, count: count)  // closed again at once
+        let raw = try RawConnection(path: rawPath, synchronous: durability == .full ? "FULL" : "NORMAL")
+        try store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        let statements = RawTransition(
+            begin: try raw.prepare("BEGIN IMMEDIATE"), update: try raw.prepare(updateSQL),
+            commit: try raw.prepare("COMMIT"), rollback: try raw.prepare("ROLLBACK"))
+
+        let step = TransitionStep(.riskGatePassed, reason: "bench")
+        let now = wallMilliseconds()
+        var storeSamples = Samples(capacity: iterations)
+        var rawSamples = Samples(capacity: iterations)
+        for index in 0..<count {
+            let id = Int64(index + 1)
+            func timeStore() throws -> UInt64 {
+                let start = monotonicNanoseconds()
+                let result = try store.transition(id, from: .detected, step, at: now)
+                let elapsed = monotonicNanoseconds() - start
+                guard case .applied(.inFlight) = result else { throw BenchError("store transition \(id): \(result)") }
+                return elapsed
+            }
+            func timeRaw() throws -> UInt64 {
+                let start = monotonicNanoseconds()
+                try statements.transition(raw, id: id, now: now)
+                return monotonicNanoseconds() - start
+            }
+            let (storeTime, rawTime): (UInt64, UInt64)
+            if index % 2 == 0 {
+                storeTime = try timeStore()
+                rawTime = try timeRaw()
+            } else {
+                rawTime = try timeRaw()
+                storeTime = try timeStore()
+            }
+            if index >= warmup {
+                storeSamples.append(storeTime)
+                rawSamples.append(rawTime)
+            }
+        }
+        // Both files must hold the same history: one log row per transition.
+        let storeLog = try store.connection.prepare("SELECT count(*) FROM transitions WHERE from_state = 'Detected'")
+            .queryOne { $0.int64(0) }
+        guard storeLog == Int64(count) else { throw BenchError("store wrote \(storeLog ?? -1) log rows for \(count) transitions") }
+        return Pair(durability: durability, store: storeSamples.summary(), raw: rawSamples.summary())
+    }
+
+    /// A fresh arb database holding `count` opportunities in `Detected` (ids 1…count), inserted in
+    /// one transaction through the schema's own triggers.
+    static func populate(_ path: String, durability: Durability, count: Int) throws -> Store {
+        let store = try Store(path: path, durability: durability)
+        let now = wallMilliseconds()
+        try store.connection.writeTransaction {
+            let insert = try store.connection.prepare("""
+                INSERT INTO opportunities (dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b,
+                    instrument_b, edge_bps, price_a, price_b, quantity, expected_fees_micros, state_reason,
+                    created_at_ms, updated_at_ms)
+                VALUES (?, ?, 'kalshi', 'YES', ?, 'polymarket', 'NO', ?, 300, 4500, 5000, 1000, 0, 'detected', ?, ?)
+                """)
+            for index in 0..<count {
+                try insert.execute("EV-\(index)|kalshi:YES|polymarket:NO", "EV-\(index)", "KX-EV\(index)-YES",
+                                   "PM-EV\(index)-NO", now, now)
+            }
+        }
+        return store
+    }
+
+    /// The disk's own commit floor: rewrite one 4 KiB page of a preallocated file and
+    /// `fdatasync` it — what a WAL commit at `synchronous=FULL` cannot avoid.
+    static func fdatasyncLatency(directory: String, iterations: Int) throws -> LatencySummary {
+        let path = "\(directory)/fdatasync.bin"
+        let fd = open(path, O_CREAT | O_RDWR | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw BenchError("open \(path): \(String(cString: strerror(errno)))") }
+        defer {
+            close(fd)
+            unlink(path)
+        }
+        let pages = 256
+        let page = [UInt8](repeating: 0xA5, count: 4_096)
+        for index in 0..<pages { _ = page.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4_096, off_t(index * 4_096)) } }
+        fsync(fd)
+        var samples = Samples(capacity: iterations)
+        for index in 0..<(iterations + 10) {
+            let start = monotonicNanoseconds()
+            let written = page.withUnsafeBytes { pwrite(fd, $0.baseAddress, 4_096, off_t((index % pages) * 4_096)) }
+            let synced = fdatasync(fd)
+            let elapsed = monotonicNanoseconds() - start
+            guard written == 4_096, synced == 0 else { throw BenchError("fdatasync: \(String(cString: strerror(errno)))") }
+            if index >= 10 { samples.append(elapsed) }
+        }
+        return samples.summary()
+    }
+}
+
+/// The raw transition: the statements a C programmer would cache, and nothing else.
+struct RawTransition {
+    let begin: OpaquePointer
+    let update: OpaquePointer
+    let commit: OpaquePointer
+    let rollback: OpaquePointer
+
+    static let inFlight: StaticString = "InFlight"
+    static let detected: StaticString = "Detected"
+    static let reason: StaticString = "bench"
+
+    /// `Detected → InFlight` for `id` in one BEGIN IMMEDIATE … COMMIT.
+    func transition(_ connection: RawConnection, id: Int64, now: Int64) throws {
+        guard sqlite3_step(begin) == SQLITE_DONE else { throw connection.error("BEGIN IMMEDIATE") }
+        sqlite3_reset(begin)
+        var rc = sqlite3_bind_text(update, 1, Self.inFlight.cString, Int32(Self.inFlight.utf8CodeUnitCount), nil)
+        rc |= sqlite3_bind_null(update, 2)
+        rc |= sqlite3_bind_text(update, 3, Self.reason.cString, Int32(Self.reason.utf8CodeUnitCount), nil)
+        rc |= sqlite3_bind_int64(update, 4, now)
+        rc |= sqlite3_bind_int64(update, 5, id)
+        rc |= sqlite3_bind_text(update, 6, Self.detected.cString, Int32(Self.detected.utf8CodeUnitCount), nil)
+        rc |= sqlite3_bind_null(update, 7)
+        let stepped = sqlite3_step(update)
+        sqlite3_reset(update)
+        guard rc == SQLITE_OK, stepped == SQLITE_DONE, sqlite3_changes(connection.handle) == 1 else {
+            let error = connection.error(TransitionCommit.updateSQL)
+            sqlite3_step(rollback)
+            sqlite3_reset(rollback)
+            throw error
+        }
+        guard sqlite3_step(commit) == SQLITE_DONE else { throw connection.error("COMMIT") }
+        sqlite3_reset(commit)
+    }
+}
