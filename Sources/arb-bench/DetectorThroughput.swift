@@ -35,11 +35,12 @@ enum DetectorThroughput {
         var valgrind: JSON
     }
 
+    /// Heap allocations recorded while the detector applied `updates` quotes.
     struct AllocationCount: Sendable {
-        var perUpdate: Double
-        var updates: (Int, Int)
-        var allocs: (Int, Int)
+        var updates: Int
+        var allocations: Int
         var command: String
+        var perUpdate: Double { Double(allocations) / Double(updates) }
     }
 
     static func workload() -> Workload {
@@ -174,8 +175,7 @@ enum DetectorThroughput {
                exit.succeeded, let allocs = MallocTrace.allocations(inTrace: trace)
             {
                 let command = "LD_PRELOAD=\(library) MALLOC_TRACE=mtrace.log arb-bench --detector-only \(updates.1) --trace-malloc"
-                count = AllocationCount(perUpdate: Double(allocs) / Double(updates.1), updates: (0, updates.1),
-                                        allocs: (0, allocs), command: command)
+                count = AllocationCount(updates: updates.1, allocations: allocs, command: command)
                 note = "glibc mtrace(3) around \(updates.1) updates after a warm-up pass: allocation records / updates"
             } else {
                 note = "mtrace run failed: allocations not counted"

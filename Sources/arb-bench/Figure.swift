@@ -73,14 +73,14 @@ struct Figure {
 
     static func detectorThroughput(_ result: DetectorThroughput.Result) -> Figure {
         let rateMet = result.updatesPerSecondP50 >= 2_000_000
-        let allocationsMet = result.allocations.map { $0.allocs.1 == 0 } ?? false
+        let allocationsMet = result.allocations.map { $0.allocations == 0 } ?? false
         let ratio = result.floorUpdatesPerSecondP50 / result.updatesPerSecondP50
-        let allocText = result.allocations.map { String(format: "%.4f allocs/update", $0.perUpdate) } ?? "not counted"
+        let allocText = result.allocations.map { "\($0.allocations) allocs in \($0.updates) updates" } ?? "allocations not counted"
         var allocationJSON: [(String, JSON)] = [("method", .string(result.allocationNote))]
         if let count = result.allocations {
             allocationJSON += [("command", .string(count.command)),
-                               ("updates_traced", .integer(count.updates.1)),
-                               ("allocations_traced", .integer(count.allocs.1))]
+                               ("updates_traced", .integer(count.updates)),
+                               ("allocations_traced", .integer(count.allocations))]
         }
         allocationJSON.append(("valgrind_cross_check", result.valgrind))
         return Figure(

@@ -15,7 +15,10 @@ indirect enum JSON: Sendable {
         switch self {
         case .number(let value):
             guard value.isFinite else { return "null" }
-            // Two decimals are all any figure here can honestly claim.
+            // A small non-zero value (allocations per update) keeps every digit: rounding it to
+            // 0 would hide it.
+            if value != 0, abs(value) < 0.01 { return "\(value)" }
+            // Two decimals are all any other figure here can honestly claim.
             let rounded = (value * 100).rounded() / 100
             if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int64(rounded)) }
             return "\(rounded)"
