@@ -14,6 +14,11 @@ enum DetectToSubmit {
         var latency: LatencySummary
         /// How the runs ended: every one must close hedged.
         var hedged: Int
+        /// The one commit on the path alone: `Store.createAndBegin` (opportunity, two log rows,
+        /// two legs) at full, in a loop on its own file.
+        var createAndBegin: LatencySummary
+        /// WAL frames (pages) each commit appends: create-and-begin, and the raw baseline's UPDATE.
+        var framesPerCreateAndBegin: Double
     }
 
     static func run(in directory: String, size: RunSize) async throws -> Result {
@@ -69,6 +74,41 @@ enum DetectToSubmit {
         guard hedged == size.detectWarmup + size.detectIterations else {
             throw BenchError("detect_to_submit: only \(hedged) runs closed hedged")
         }
-        return Result(latency: samples.summary(), hedged: hedged)
+        progress("detect_to_submit: the create-and-begin commit alone")
+        let store = try Store(path: "\(directory)/detect-commit.db", durability: .full)
+        var commits = Samples(capacity: size.detectIterations)
+        for index in 0..<(size.detectWarmup + size.detectIterations) {
+            let elapsed = try createAndBegin(store, index: index)
+            if index >= size.detectWarmup { commits.append(elapsed) }
+        }
+        // Frames per commit, counted on a fresh WAL well below the auto-checkpoint (1,000 pages).
+        try store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        let counted = 50
+        for index in 0..<counted { _ = try createAndBegin(store, index: 1_000_000 + index) }
+        let frames = try TransitionCommit.walFrames(store.connection)
+        return Result(latency: samples.summary(), hedged: hedged, createAndBegin: commits.summary(),
+                      framesPerCreateAndBegin: Double(frames) / Double(counted))
+    }
+
+    /// One `Store.createAndBegin` with the legs `Ledger.begin` writes, on a new key; its duration.
+    static func createAndBegin(_ store: Store, index: Int) throws -> UInt64 {
+        let new = NewOpportunity(
+            eventID: "EV-\(index)",
+            legA: LegQuote(venue: "kalshi", outcome: "YES", instrument: "KX-EV0-YES", price: Price(ticks: 4_500)!),
+            legB: LegQuote(venue: "polymarket", outcome: "NO", instrument: "PM-EV0-NO", price: Price(ticks: 5_000)!),
+            edgeBps: 245, quantity: Quantity(contracts: 10), expectedFees: Money(cents: 26),
+            detectedAtMilliseconds: wallMilliseconds())
+        let start = monotonicNanoseconds()
+        let result = try store.createAndBegin(new, reason: "risk gate passed; edge 245 bps") { id in
+            [(LegName.a, new.legA), (.b, new.legB)].map { leg, quote in
+                LegIntent(leg: leg, venue: quote.venue, instrument: quote.instrument, side: .buy,
+                          limitPrice: quote.price, quantity: new.quantity, timeInForce: .ioc,
+                          clientOrderID: store.clientOrderID(opportunity: id, leg: leg),
+                          venueOrderID: "\(quote.venue)-\(id)-\(leg.rawValue)")
+            }
+        }
+        let elapsed = monotonicNanoseconds() - start
+        guard case .created = result else { throw BenchError("create-and-begin \(index): \(result)") }
+        return elapsed
     }
 }

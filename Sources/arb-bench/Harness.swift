@@ -88,8 +88,8 @@ struct RunSize: Sendable {
     var demoSeconds: Int
 
     static let full = RunSize(
-        quick: false, commitWarmup: 50, commitIterationsFull: 1_000, commitIterationsNormal: 5_000,
-        fdatasyncIterations: 300, detectWarmup: 20, detectIterations: 500, fillWarmup: 20, fillIterations: 500,
+        quick: false, commitWarmup: 50, commitIterationsFull: 2_000, commitIterationsNormal: 10_000,
+        fdatasyncIterations: 1_000, detectWarmup: 20, detectIterations: 1_000, fillWarmup: 20, fillIterations: 1_000,
         detectorRounds: 15, detectorPassesPerRound: 8, allocationUpdates: (65_536, 327_680),
         recoveryOpportunities: 10_000, demoSeconds: 5)
 

@@ -34,13 +34,24 @@ enum RecoveryPerOpportunity {
         var closedByOutcome: [String: Int]
         var seededByKind: [String: Int]
         var setupSeconds: Double
+        /// The same recovery with the trader at `synchronous=NORMAL`: what is left without the
+        /// fsync of each opportunity's commit.
+        var microsecondsPerOpportunityAtNormal: Double
     }
 
     static func run(in directory: String, size: RunSize) async throws -> Result {
+        let full = try await run(in: directory, name: "recovery", durability: .full, size: size)
+        let normal = try await run(in: directory, name: "recovery-normal", durability: .normal, size: size)
+        var result = full
+        result.microsecondsPerOpportunityAtNormal = normal.microsecondsPerOpportunity
+        return result
+    }
+
+    static func run(in directory: String, name: String, durability: Durability, size: RunSize) async throws -> Result {
         let count = size.recoveryOpportunities
-        let databasePath = "\(directory)/recovery.db"
-        let kalshiPath = "\(directory)/recovery-paper-kalshi.db"
-        let polymarketPath = "\(directory)/recovery-paper-polymarket.db"
+        let databasePath = "\(directory)/\(name).db"
+        let kalshiPath = "\(directory)/\(name)-paper-kalshi.db"
+        let polymarketPath = "\(directory)/\(name)-paper-polymarket.db"
         let clock = SystemClock()
 
         progress("recovery_per_opportunity: seeding \(count) non-terminal opportunities")
@@ -64,15 +75,15 @@ enum RecoveryPerOpportunity {
         }
         let setupSeconds = Double(monotonicNanoseconds() - setupStart) / 1e9
 
-        // The restart: everything reopened, the trader at FULL, the venues with no script.
-        let ledger = Ledger(store: try Store(path: databasePath, access: .existing, durability: .full))
+        // The restart: everything reopened, the venues with no script.
+        let ledger = Ledger(store: try Store(path: databasePath, access: .existing, durability: durability))
         let kalshi = try PaperVenue(name: "kalshi", path: kalshiPath, fillModel: BenchConfig.zeroLatencyFills,
                                     feeModel: BenchConfig.kalshiFee, runSeed: 1, clock: clock)
         let polymarket = try PaperVenue(name: "polymarket", path: polymarketPath, fillModel: BenchConfig.zeroLatencyFills,
                                         feeModel: BenchConfig.polymarketFee, runSeed: 1, clock: clock)
         let reconciler = Reconciler(ledger: ledger, venues: ["kalshi": kalshi, "polymarket": polymarket], clock: clock,
                                     logger: BenchConfig.quietLogger)
-        progress("recovery_per_opportunity: reconciling \(count) at full")
+        progress("recovery_per_opportunity: reconciling \(count) at \(durability.rawValue)")
         let start = monotonicNanoseconds()
         let report = try await reconciler.run()
         let elapsed = monotonicNanoseconds() - start
@@ -87,7 +98,7 @@ enum RecoveryPerOpportunity {
             opportunities: count, totalSeconds: Double(elapsed) / 1e9,
             microsecondsPerOpportunity: Double(elapsed) / 1_000 / Double(count),
             closedByOutcome: Dictionary(uniqueKeysWithValues: report.closedByOutcome.map { ($0.key.rawValue, $0.value) }),
-            seededByKind: seeded, setupSeconds: setupSeconds)
+            seededByKind: seeded, setupSeconds: setupSeconds, microsecondsPerOpportunityAtNormal: 0)
     }
 
     /// Puts one opportunity into a state, and the venues into the matching truth, through the

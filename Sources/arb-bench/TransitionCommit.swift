@@ -26,10 +26,13 @@ enum TransitionCommit {
         var ratioP99: Double { store.p99 / raw.p99 }
         var ratioMean: Double { store.mean / raw.mean }
         var targetMet: Bool { ratioP50 <= TransitionCommit.ratioMax }
+        /// WAL frames (pages) one transition appends; the same on both sides.
+        var framesPerCommit: Double
 
         var json: JSON {
             .object([("store", store.json), ("raw", raw.json), ("ratio_p50", .number(ratioP50)),
                      ("ratio_p99", .number(ratioP99)), ("ratio_mean", .number(ratioMean)),
+                     ("wal_frames_per_commit", .number(framesPerCommit)),
                      ("target_met", .bool(targetMet))])
         }
     }
@@ -102,7 +105,26 @@ enum TransitionCommit {
         let storeLog = try store.connection.prepare("SELECT count(*) FROM transitions WHERE from_state = 'Detected'")
             .queryOne { $0.int64(0) }
         guard storeLog == Int64(count) else { throw BenchError("store wrote \(storeLog ?? -1) log rows for \(count) transitions") }
-        return Pair(durability: durability, store: storeSamples.summary(), raw: rawSamples.summary())
+
+        // Frames per commit, counted on a fresh WAL well below the auto-checkpoint (1,000 pages).
+        let counted = 50
+        let extra = try populate("\(directory)/commit-\(durability.rawValue)-frames.db", durability: durability, count: counted)
+        try extra.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for index in 0..<counted {
+            guard try extra.transition(Int64(index + 1), from: .detected, step, at: now).isApplied else {
+                throw BenchError("frames transition \(index)")
+            }
+        }
+        let frames = try walFrames(extra.connection)
+        return Pair(durability: durability, store: storeSamples.summary(), raw: rawSamples.summary(),
+                    framesPerCommit: Double(frames) / Double(counted))
+    }
+
+    /// The frames in the WAL now (`PRAGMA wal_checkpoint(PASSIVE)`'s second column): every
+    /// commit appends each page it changed as one frame of a page plus a 24-byte header.
+    /// Read before any checkpoint has reset the log.
+    static func walFrames(_ connection: Connection) throws -> Int64 {
+        try connection.prepare("PRAGMA wal_checkpoint(PASSIVE)").queryOne { $0.int64(1) } ?? -1
     }
 
     /// A fresh arb database holding `count` opportunities in `Detected` (ids 1…count), inserted in
