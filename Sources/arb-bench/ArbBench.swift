@@ -76,17 +76,17 @@ struct ArbBench: AsyncParsableCommand {
         let place = try Scratch.make(parent: scratch)
         defer { if scratch == nil { try? FileManager.default.removeItem(atPath: place.path) } }
         progress("scratch \(place.path) (\(place.note))")
+        let loadAtStart = Scratch.loadAverage()
+        progress("load average \(loadAtStart) on \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs")
         let started = monotonicNanoseconds()
 
         var figures: [Figure] = []
         // First, while this process is small: a forked child can inherit our anonymous pages.
         var demo: DemoPeakRSS.Result?
         if wanted.contains("demo_peak_rss") { demo = try DemoPeakRSS.run(in: place.path, size: size) }
-        // The raw FULL commit is the baseline of two other figures: always measured first.
+        // detect_to_submit reports the WAL pages of transition_commit's raw commit beside its own.
         var commit: TransitionCommit.Result?
-        if wanted.contains("transition_commit") || wanted.contains("detect_to_submit")
-            || wanted.contains("recovery_per_opportunity")
-        {
+        if wanted.contains("transition_commit") || wanted.contains("detect_to_submit") {
             let result = try TransitionCommit.run(in: place.path, size: size)
             commit = result
             if wanted.contains("transition_commit") { figures.append(.transitionCommit(result, disk: place.disk)) }
@@ -100,16 +100,18 @@ struct ArbBench: AsyncParsableCommand {
         if wanted.contains("detector_throughput") {
             figures.append(.detectorThroughput(try DetectorThroughput.run(size: size, scratch: place.path)))
         }
-        if wanted.contains("recovery_per_opportunity"), let commit {
-            figures.append(.recovery(try await RecoveryPerOpportunity.run(in: place.path, size: size), raw: commit.full))
+        if wanted.contains("recovery_per_opportunity") {
+            figures.append(.recovery(try await RecoveryPerOpportunity.run(in: place.path, size: size)))
         }
         if let demo { figures.append(.demoPeakRSS(demo)) }
-        progress(String(format: "done in %.1f s", Double(monotonicNanoseconds() - started) / 1e9))
+        let loadAtEnd = Scratch.loadAverage()
+        progress(String(format: "done in %.1f s; load average ", Double(monotonicNanoseconds() - started) / 1e9) + loadAtEnd)
 
         if json {
             print(JSON.object(figures.map { ($0.name, $0.json) }).rendered())
         } else {
-            print(Figure.table(figures, quick: quick, disk: place.disk))
+            print(Figure.table(figures, quick: quick, disk: place.disk,
+                               load: "load average \(loadAtStart) at start, \(loadAtEnd) at end, \(sysconf(Int32(_SC_NPROCESSORS_ONLN))) CPUs"))
         }
     }
 }
@@ -134,6 +136,11 @@ struct Scratch {
         }
         if let parent { throw BenchError("--scratch \(parent) is not on the working directory's filesystem") }
         throw BenchError("no writable directory on the working directory's filesystem")
+    }
+
+    /// The 1, 5 and 15 minute load averages: other work on this machine skews every figure.
+    static func loadAverage() -> String {
+        readTextFile("/proc/loadavg").split(separator: " ").prefix(3).joined(separator: " ")
     }
 
     static func device(of path: String) -> UInt? {

@@ -15,10 +15,12 @@ enum DetectToSubmit {
         /// How the runs ended: every one must close hedged.
         var hedged: Int
         /// The one commit on the path alone: `Store.createAndBegin` (opportunity, two log rows,
-        /// two legs) at full, in a loop on its own file.
+        /// two legs) at full, on its own file, interleaved with the iterations.
         var createAndBegin: LatencySummary
         /// WAL frames (pages) each commit appends: create-and-begin, and the raw baseline's UPDATE.
         var framesPerCreateAndBegin: Double
+        /// Raw full commits (the transition_commit baseline) interleaved with the iterations.
+        var rawInterleaved: LatencySummary
     }
 
     static func run(in directory: String, size: RunSize) async throws -> Result {
@@ -36,6 +38,11 @@ enum DetectToSubmit {
                                      venues: ["kalshi": kalshi, "polymarket": polymarket], execution: execution)
         var detector = Detector(config: config, venueFees: BenchConfig.venueFees)
         let executor = engine.executor
+        // Beside the path, in the same iterations (so on the same disk moments): the raw baseline
+        // commit, and the path's one commit alone.
+        let raw = try RawBaseline(path: "\(base)-raw.db", durability: .full,
+                                  count: size.detectWarmup + size.detectIterations)
+        let commitStore = try Store(path: "\(base)-commit.db", durability: .full)
 
         let size10 = Quantity(contracts: 10)
         func quote(_ venue: String, _ instrument: String, ask: Int64, at now: Int64) -> Quote {
@@ -45,9 +52,12 @@ enum DetectToSubmit {
 
         progress("detect_to_submit: \(size.detectIterations) opportunities at full")
         var samples = Samples(capacity: size.detectIterations)
+        var rawSamples = Samples(capacity: size.detectIterations)
+        var commitSamples = Samples(capacity: size.detectIterations)
         var hedged = 0
         try await withThrowingTaskGroup(of: ExecutionOutcome.self) { executions in
-            for index in 0..<(size.detectWarmup + size.detectIterations) {
+            /// One opportunity from its completing quote; the time to both submits.
+            func path(_ index: Int) async throws -> UInt64 {
                 let now = wallMilliseconds()
                 // Untimed: the pair is not tradable ($1.05), then leg A's book is set.
                 _ = detector.update(quote("polymarket", "PM-EV0-NO", ask: 6_000, at: now), nowMilliseconds: now)
@@ -68,26 +78,35 @@ enum DetectToSubmit {
                     throw BenchError("iteration \(index): \(submits.count) submits, outcome \(String(describing: outcome))")
                 }
                 if outcome == .closed(.hedged) { hedged += 1 }
-                if index >= size.detectWarmup { samples.append(last - start) }
+                return last - start
+            }
+            for index in 0..<(size.detectWarmup + size.detectIterations) {
+                // The three in a rotating order, so none always follows the same one.
+                var times: [Int: UInt64] = [:]
+                for slot in 0..<3 {
+                    switch (index + slot) % 3 {
+                    case 0: times[0] = try await path(index)
+                    case 1: times[1] = try raw.timedTransition()
+                    default: times[2] = try createAndBegin(commitStore, index: index)
+                    }
+                }
+                if index >= size.detectWarmup {
+                    samples.append(times[0]!)
+                    rawSamples.append(times[1]!)
+                    commitSamples.append(times[2]!)
+                }
             }
         }
         guard hedged == size.detectWarmup + size.detectIterations else {
             throw BenchError("detect_to_submit: only \(hedged) runs closed hedged")
         }
-        progress("detect_to_submit: the create-and-begin commit alone")
-        let store = try Store(path: "\(directory)/detect-commit.db", durability: .full)
-        var commits = Samples(capacity: size.detectIterations)
-        for index in 0..<(size.detectWarmup + size.detectIterations) {
-            let elapsed = try createAndBegin(store, index: index)
-            if index >= size.detectWarmup { commits.append(elapsed) }
-        }
         // Frames per commit, counted on a fresh WAL well below the auto-checkpoint (1,000 pages).
-        try store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try commitStore.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         let counted = 50
-        for index in 0..<counted { _ = try createAndBegin(store, index: 1_000_000 + index) }
-        let frames = try TransitionCommit.walFrames(store.connection)
-        return Result(latency: samples.summary(), hedged: hedged, createAndBegin: commits.summary(),
-                      framesPerCreateAndBegin: Double(frames) / Double(counted))
+        for index in 0..<counted { _ = try createAndBegin(commitStore, index: 1_000_000 + index) }
+        let frames = try TransitionCommit.walFrames(commitStore.connection)
+        return Result(latency: samples.summary(), hedged: hedged, createAndBegin: commitSamples.summary(),
+                      framesPerCreateAndBegin: Double(frames) / Double(counted), rawInterleaved: rawSamples.summary())
     }
 
     /// One `Store.createAndBegin` with the legs `Ledger.begin` writes, on a new key; its duration.

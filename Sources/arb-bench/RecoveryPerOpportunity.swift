@@ -37,6 +37,10 @@ enum RecoveryPerOpportunity {
         /// The same recovery with the trader at `synchronous=NORMAL`: what is left without the
         /// fsync of each opportunity's commit.
         var microsecondsPerOpportunityAtNormal: Double
+        /// Raw full commits (the transition_commit baseline) just before and just after the
+        /// timed recovery at full: the disk as the recovery saw it.
+        var rawBefore: LatencySummary?
+        var rawAfter: LatencySummary?
     }
 
     static func run(in directory: String, size: RunSize) async throws -> Result {
@@ -83,10 +87,18 @@ enum RecoveryPerOpportunity {
                                         feeModel: BenchConfig.polymarketFee, runSeed: 1, clock: clock)
         let reconciler = Reconciler(ledger: ledger, venues: ["kalshi": kalshi, "polymarket": polymarket], clock: clock,
                                     logger: BenchConfig.quietLogger)
+        // The baseline brackets the recovery (Reconciler.run is one call: it cannot be interleaved).
+        let bracket = size.recoveryBaselineCommits
+        let raw = durability == .full ? try RawBaseline(path: "\(directory)/\(name)-raw.db", durability: .full, count: 2 * bracket) : nil
+        var before = Samples(capacity: bracket)
+        for _ in 0..<bracket { if let raw { before.append(try raw.timedTransition()) } }
+
         progress("recovery_per_opportunity: reconciling \(count) at \(durability.rawValue)")
         let start = monotonicNanoseconds()
         let report = try await reconciler.run()
         let elapsed = monotonicNanoseconds() - start
+        var after = Samples(capacity: bracket)
+        for _ in 0..<bracket { if let raw { after.append(try raw.timedTransition()) } }
 
         let closed = report.closedByOutcome.values.reduce(0, +)
         guard report.examined == count, report.isClean, closed == count else {
@@ -98,7 +110,8 @@ enum RecoveryPerOpportunity {
             opportunities: count, totalSeconds: Double(elapsed) / 1e9,
             microsecondsPerOpportunity: Double(elapsed) / 1_000 / Double(count),
             closedByOutcome: Dictionary(uniqueKeysWithValues: report.closedByOutcome.map { ($0.key.rawValue, $0.value) }),
-            seededByKind: seeded, setupSeconds: setupSeconds, microsecondsPerOpportunityAtNormal: 0)
+            seededByKind: seeded, setupSeconds: setupSeconds, microsecondsPerOpportunityAtNormal: 0,
+            rawBefore: raw == nil ? nil : before.summary(), rawAfter: raw == nil ? nil : after.summary())
     }
 
     /// Puts one opportunity into a state, and the venues into the matching truth, through the

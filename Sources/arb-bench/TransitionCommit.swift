@@ -62,13 +62,8 @@ enum TransitionCommit {
         let storePath = "\(directory)/commit-\(durability.rawValue)-store.db"
         let rawPath = "\(directory)/commit-\(durability.rawValue)-raw.db"
         let store = try populate(storePath, durability: durability, count: count)
-        _ = try populate(rawPath, durability: durability, count: count)  // closed again at once
-        let raw = try RawConnection(path: rawPath, synchronous: durability == .full ? "FULL" : "NORMAL")
+        let raw = try RawBaseline(path: rawPath, durability: durability, count: count)
         try store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        try raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        let statements = RawTransition(
-            begin: try raw.prepare("BEGIN IMMEDIATE"), update: try raw.prepare(updateSQL),
-            commit: try raw.prepare("COMMIT"), rollback: try raw.prepare("ROLLBACK"))
 
         let step = TransitionStep(.riskGatePassed, reason: "bench")
         let now = wallMilliseconds()
@@ -83,11 +78,7 @@ enum TransitionCommit {
                 guard case .applied(.inFlight) = result else { throw BenchError("store transition \(id): \(result)") }
                 return elapsed
             }
-            func timeRaw() throws -> UInt64 {
-                let start = monotonicNanoseconds()
-                try statements.transition(raw, id: id, now: now)
-                return monotonicNanoseconds() - start
-            }
+            func timeRaw() throws -> UInt64 { try raw.timedTransition() }
             let (storeTime, rawTime): (UInt64, UInt64)
             if index % 2 == 0 {
                 storeTime = try timeStore()
@@ -171,6 +162,39 @@ enum TransitionCommit {
             if index >= 10 { samples.append(elapsed) }
         }
         return samples.summary()
+    }
+}
+
+/// A raw-baseline file: an arb database holding `count` opportunities in `Detected`, opened
+/// through the C API, on which each call moves the next one to `InFlight` and times it.
+/// Other figures interleave these commits with their own iterations, so that their baseline
+/// sees the disk at the same moments (this virtual disk's fsync latency drifts by 10× and more
+/// over minutes).
+final class RawBaseline {
+    let connection: RawConnection
+    let statements: RawTransition
+    let count: Int
+    private var next: Int64 = 1
+    private let now = wallMilliseconds()
+
+    init(path: String, durability: Durability, count: Int) throws {
+        _ = try TransitionCommit.populate(path, durability: durability, count: count)  // closed again at once
+        connection = try RawConnection(path: path, synchronous: durability == .full ? "FULL" : "NORMAL")
+        try connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        statements = RawTransition(
+            begin: try connection.prepare("BEGIN IMMEDIATE"), update: try connection.prepare(TransitionCommit.updateSQL),
+            commit: try connection.prepare("COMMIT"), rollback: try connection.prepare("ROLLBACK"))
+        self.count = count
+    }
+
+    /// One raw transition (the next opportunity); its duration in nanoseconds.
+    func timedTransition() throws -> UInt64 {
+        guard next <= Int64(count) else { throw BenchError("raw baseline: all \(count) opportunities used") }
+        let start = monotonicNanoseconds()
+        try statements.transition(connection, id: next, now: now)
+        let elapsed = monotonicNanoseconds() - start
+        next += 1
+        return elapsed
     }
 }
 
