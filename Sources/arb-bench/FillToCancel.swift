@@ -17,6 +17,9 @@ enum FillToCancel {
     struct Result: Sendable {
         var latency: LatencySummary
         var floor: LatencySummary
+        /// `OneSidedAlert.make` alone: the executor formats this alert between starting the
+        /// cancel task and waiting for it.
+        var alertMake: LatencySummary
     }
 
     static func run(in directory: String, size: RunSize) async throws -> Result {
@@ -66,7 +69,30 @@ enum FillToCancel {
         }
         progress("fill_to_cancel: floor of the same hops")
         let floor = try await hopFloor(iterations: size.fillIterations, warmup: size.fillWarmup)
-        return Result(latency: samples.summary(), floor: floor)
+        return Result(latency: samples.summary(), floor: floor, alertMake: alertMakeLatency(iterations: size.fillIterations))
+    }
+
+    /// The one-sided alert of this figure's executions (10 contracts filled at kalshi, the
+    /// polymarket leg's cancel sent), formatted `iterations` times.
+    static func alertMakeLatency(iterations: Int) -> LatencySummary {
+        let filled = AlertLeg(venue: "kalshi", instrument: "KX-EV0-YES", outcome: "YES", side: .buy,
+                              limitPrice: Price(ticks: 4_500)!, filled: Quantity(contracts: 10),
+                              cost: Money(cents: 450), fees: .zero, cancelAttempted: false, cancelSucceeded: nil)
+        let other = AlertLeg(venue: "polymarket", instrument: "PM-EV0-NO", outcome: "NO", side: .buy,
+                             limitPrice: Price(ticks: 5_000)!, filled: .zero, cost: .zero, fees: .zero,
+                             cancelAttempted: true, cancelSucceeded: nil)
+        var samples = Samples(capacity: iterations)
+        var bytes = 0
+        for index in 0..<(iterations + 10) {
+            let start = monotonicNanoseconds()
+            let alert = OneSidedAlert.make(databaseID: "bench", opportunity: Int64(index + 1), eventID: "EV-0", edgeBps: 300,
+                                           legA: filled, legB: other, phase: .detected)
+            let elapsed = monotonicNanoseconds() - start
+            bytes &+= alert.bodyJSON.utf8.count
+            if index >= 10 { samples.append(elapsed) }
+        }
+        precondition(bytes > 0)
+        return samples.summary()
     }
 
     static func candidate() -> Candidate {
