@@ -49,6 +49,8 @@ let package = Package(
             name: "arb-bench",
             dependencies: [
                 "ArbEngine",
+                "OrderStateMachine",
+                "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

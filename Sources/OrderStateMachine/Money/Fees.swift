@@ -5,10 +5,15 @@
 /// `P(1−P) = t(10_000 − t) / 10^8`.
 ///
 /// Each formula is evaluated as one exact fraction `numerator / denominator` and rounded
-/// once, the way the venue does. Intermediates can exceed even 128 bits (Polymarket with
-/// exponent 4 multiplies `(t(10_000 − t))^4`, up to ~3.9e29, by the quantity and rate), so
-/// the numerator is held in a small arbitrary-width unsigned integer rather than `Int128`
-/// (which also needs macOS 15, above this package's macOS 14 floor). No `Double` is used.
+/// once, the way the venue does. No `Double` is used.
+///
+/// The numerators of the fees the detector computes on every crossing quote — Kalshi's, and
+/// Polymarket's with exponent 0…2 — fit in 128 bits (at most `2^63 × 10^4 × (2.5·10^7)^2 <
+/// 2^126`), so they are held as a `(high, low)` pair of `UInt64` and divided by the power of ten
+/// with the processor's 128 ÷ 64 division: exact, and free of heap allocation. Polymarket's
+/// exponents 3 and 4 can exceed even 128 bits (`(t(10_000 − t))^4` alone reaches ~3.9e29), so
+/// those use a small arbitrary-width unsigned integer. Both paths compute the same floor or
+/// ceiling of the same fraction, so their results are bit-identical.
 public enum Fees {
     /// Kalshi taker fee: `ceil_to_cent(0.07 × C × P × (1 − P))` dollars.
     ///
@@ -57,10 +62,36 @@ public enum Fees {
         precondition((0...4).contains(exponent), "Polymarket fee exponent \(exponent) outside 0...4")
 
         // h/100 × bps/10^4 × (x/10^8)^e dollars, in units of 10^-5 dollars:
-        //   h × bps × x^e / 10^(2 + 4 + 8e - 5) = h × bps × x^e / 10^(8e + 1).
+        //   h × bps × x^e / 10^(8e + 1).
+        let tenMicros: Int64
+        if exponent <= 2 {
+            // Below 2^126 (see `Fees`): the products cannot overflow 128 bits.
+            var numerator = Wide128(UInt64(quantity.hundredths)).multiplied(by: UInt64(rateBps))
+            let curve = UInt64(variance(price))
+            for _ in 0..<exponent { numerator = numerator.multiplied(by: curve) }
+            tenMicros = numerator.dividedRoundingDown(by: polymarketDivisor(exponent: exponent)).int64Value
+        } else {
+            tenMicros = polymarketTakerWide(quantity: quantity, rateBps: rateBps, curve: variance(price),
+                                            exponent: exponent)
+        }
+        let (micros, overflow) = tenMicros.multipliedReportingOverflow(by: 10)
+        precondition(!overflow, "Polymarket fee overflows Money")
+        return Money(micros: micros)
+    }
+
+    /// `10^(8e + 1)` for exponent `e` in 0…2.
+    private static func polymarketDivisor(exponent: Int) -> UInt64 {
+        switch exponent {
+        case 0: 10
+        case 1: 1_000_000_000
+        default: 100_000_000_000_000_000
+        }
+    }
+
+    /// `floor(h × bps × curve^e / 10^(8e + 1))` for any exponent, in arbitrary width.
+    private static func polymarketTakerWide(quantity: Quantity, rateBps: Int64, curve: UInt32, exponent: Int) -> Int64 {
         var value = WideUnsigned(UInt64(quantity.hundredths))
         value.multiply(by: UInt32(rateBps))
-        let curve = variance(price)
         for _ in 0..<exponent {
             value.multiply(by: curve)
         }
@@ -68,11 +99,7 @@ public enum Fees {
             _ = value.divide(by: 100_000_000)
         }
         _ = value.divide(by: 10)  // Remainders dropped: floor.
-
-        let tenMicros = value.int64Value
-        let (micros, overflow) = tenMicros.multipliedReportingOverflow(by: 10)
-        precondition(!overflow, "Polymarket fee overflows Money")
-        return Money(micros: micros)
+        return value.int64Value
     }
 
     /// `t × (10_000 − t)`: `P(1−P)` in units of 10^-8, at most 25_000_000.
@@ -82,14 +109,12 @@ public enum Fees {
 
     /// `ceil(rate/10^4 × h/10^2 × x/10^8 × 100)` cents `= ceil(rate × h × x / 10^12)`.
     private static func kalshi(rateTenThousandths: UInt32, price: Price, quantity: Quantity) -> Money {
-        var value = WideUnsigned(UInt64(quantity.hundredths))
-        value.multiply(by: rateTenThousandths)
-        value.multiply(by: variance(price))
-        // ceil(a / (b·c)) = floor + 1 exactly when either successive division leaves a remainder.
-        let remainder1 = value.divide(by: 100_000_000)
-        let remainder2 = value.divide(by: 10_000)
-        var cents = value.int64Value
-        if remainder1 != 0 || remainder2 != 0 {
+        // rate × x ≤ 700 × 2.5·10^7 < 2^35, so h × rate × x < 2^98: one 64 × 64 → 128 product.
+        let numerator = Wide128(UInt64(quantity.hundredths))
+            .multiplied(by: UInt64(rateTenThousandths) * UInt64(variance(price)))
+        let (quotient, remainder) = numerator.quotientAndRemainder(dividingBy: 1_000_000_000_000)
+        var cents = quotient.int64Value
+        if remainder != 0 {
             cents += 1
         }
         let (micros, overflow) = cents.multipliedReportingOverflow(by: Money.microsPerCent)
@@ -121,6 +146,52 @@ public enum FeeModel: Sendable, Hashable, Codable {
         case .free:
             return .zero
         }
+    }
+}
+
+/// A non-negative integer below 2^128 as two 64-bit halves, with the two operations the fees
+/// need, each a single hardware instruction pair: multiply by a 64-bit factor and divide by a
+/// 64-bit divisor. A value type on the stack: nothing is allocated.
+private struct Wide128 {
+    var high: UInt64
+    var low: UInt64
+
+    init(_ value: UInt64) {
+        high = 0
+        low = value
+    }
+
+    init(high: UInt64, low: UInt64) {
+        self.high = high
+        self.low = low
+    }
+
+    /// `self × factor`. - Precondition: the product is below 2^128 (the callers' bounds prove it).
+    @inline(__always)
+    func multiplied(by factor: UInt64) -> Wide128 {
+        let lowProduct = low.multipliedFullWidth(by: factor)
+        let highProduct = high.multipliedFullWidth(by: factor)
+        let (top, carry) = highProduct.low.addingReportingOverflow(lowProduct.high)
+        precondition(highProduct.high == 0 && !carry, "fee numerator exceeds 128 bits")
+        return Wide128(high: top, low: lowProduct.low)
+    }
+
+    /// `floor(self / divisor)` and the remainder: the high half first, then the processor's
+    /// 128 ÷ 64 division of (remainder, low), whose quotient fits because remainder < divisor.
+    @inline(__always)
+    func quotientAndRemainder(dividingBy divisor: UInt64) -> (quotient: Wide128, remainder: UInt64) {
+        let (highQuotient, highRemainder) = high.quotientAndRemainder(dividingBy: divisor)
+        let (lowQuotient, remainder) = divisor.dividingFullWidth((high: highRemainder, low: low))
+        return (Wide128(high: highQuotient, low: lowQuotient), remainder)
+    }
+
+    @inline(__always)
+    func dividedRoundingDown(by divisor: UInt64) -> Wide128 { quotientAndRemainder(dividingBy: divisor).quotient }
+
+    /// The value as `Int64`. - Precondition: it fits.
+    var int64Value: Int64 {
+        precondition(high == 0 && low <= UInt64(Int64.max), "fee amount overflows Int64")
+        return Int64(low)
     }
 }
 

@@ -1,0 +1,212 @@
+import Foundation
+
+/// One figure of the report: what was measured, the baseline from the same run, the ratio, the
+/// target and whether it holds.
+struct Figure {
+    static let names = ["transition_commit", "detect_to_submit", "fill_to_cancel", "detector_throughput",
+                        "recovery_per_opportunity", "demo_peak_rss"]
+
+    var name: String
+    /// Table rows: (label, measured, baseline, ratio).
+    var rows: [(String, String, String, String)]
+    var target: String
+    var targetMet: Bool
+    var json: JSON
+
+    // MARK: - The six figures
+
+    static func transitionCommit(_ result: TransitionCommit.Result, disk: String) -> Figure {
+        let met = result.full.targetMet && result.normal.targetMet
+        func row(_ pair: TransitionCommit.Pair) -> (String, String, String, String) {
+            (pair.durability.rawValue, latency(pair.store), latency(pair.raw),
+             String(format: "%.2f (p99 %.2f)", pair.ratioP50, pair.ratioP99))
+        }
+        return Figure(
+            name: "transition_commit",
+            rows: [row(result.full), row(result.normal),
+                   ("disk fdatasync 4 KiB", latency(result.fdatasync)
+                        + (result.slowFlush ? String(format: " — SLOW, %.0f%% on a tick: full ratios unreliable", 100 * result.flushOnTickFraction) : ""),
+                    "", "")],
+            target: "ratio ≤ 1.15 at full and normal", targetMet: met,
+            json: .object([
+                ("unit", .string("µs per transition (BEGIN IMMEDIATE, compare-and-set UPDATE + trigger log row, COMMIT)")),
+                ("full", result.full.json), ("normal", result.normal.json),
+                ("baseline", .string("the same UPDATE on the same schema through the sqlite3 C API, cached statements, interleaved with the Store loop")),
+                ("ratio", .number(max(result.full.ratioP50, result.normal.ratioP50))),
+                ("ratio_definition", .string("store p50 / raw p50; the larger of full and normal")),
+                ("disk_fdatasync_4k", result.fdatasync.json), ("disk", .string(disk)),
+                ("disk_flush_on_tick_fraction", .number(result.flushOnTickFraction)),
+                ("disk_flush_slow", .bool(result.slowFlush)),
+                ("full_ratio_reliable", .bool(!result.slowFlush)),
+                ("target", .string("ratio <= 1.15 at full and at normal")), ("target_met", .bool(met)),
+            ]))
+    }
+
+    static func detectToSubmit(_ result: DetectToSubmit.Result, raw: TransitionCommit.Pair) -> Figure {
+        let baseline = result.rawInterleaved
+        let ratio = result.latency.p99 / baseline.p99
+        let met = ratio <= 1.5
+        return Figure(
+            name: "detect_to_submit",
+            rows: [("full", latency(result.latency), "raw full commit, interleaved " + latency(baseline),
+                    String(format: "%.2f", ratio)),
+                   ("  its one commit, createAndBegin",
+                    latency(result.createAndBegin)
+                        + String(format: ", %.1f WAL pages (raw: %.1f)", result.framesPerCreateAndBegin, raw.framesPerCommit),
+                    "", String(format: "%.2f", result.createAndBegin.p99 / baseline.p99))],
+            target: "p99 ≤ 1.5 × raw full commit p99", targetMet: met,
+            json: .object([
+                ("unit", .string("µs from Detector.update of the completing quote to the later of both venue submits")),
+                ("latency", result.latency.json),
+                ("baseline", .string("raw full commit (the transition_commit raw loop) interleaved with these iterations")),
+                ("baseline_latency", baseline.json),
+                ("ratio", .number(ratio)), ("ratio_definition", .string("p99 / interleaved raw full commit p99")),
+                ("create_and_begin_commit", result.createAndBegin.json),
+                ("create_and_begin_ratio_p99", .number(result.createAndBegin.p99 / baseline.p99)),
+                ("create_and_begin_wal_frames_per_commit", .number(result.framesPerCreateAndBegin)),
+                ("raw_wal_frames_per_commit", .number(raw.framesPerCommit)),
+                ("venue", .string("paper venues (own SQLite files, zero latency, every order filled) behind a submit-timing wrapper")),
+                ("target", .string("p99 <= 1.5 x raw full commit p99")), ("target_met", .bool(met)),
+            ]))
+    }
+
+    static func fillToCancel(_ result: FillToCancel.Result) -> Figure {
+        let met = result.latency.p99 <= 100
+        let ratio = result.latency.p99 / result.floor.p99
+        return Figure(
+            name: "fill_to_cancel",
+            rows: [("", latency(result.latency), "same hops, no work " + latency(result.floor), String(format: "%.2f", ratio)),
+                   ("  OneSidedAlert.make alone", latency(result.alertMake), "", "")],
+            target: "p99 ≤ 100 µs", targetMet: met,
+            json: .object([
+                ("unit", .string("µs from leg A's fill event yielded on its venue stream to leg B's cancel call")),
+                ("latency", result.latency.json),
+                ("baseline", .string("a timestamp through the same stream and task hops with no work")),
+                ("baseline_latency", result.floor.json), ("ratio", .number(ratio)),
+                ("one_sided_alert_make", result.alertMake.json),
+                ("ratio_definition", .string("p99 / baseline p99")),
+                ("target", .string("p99 <= 100 us")), ("target_met", .bool(met)),
+            ]))
+    }
+
+    static func detectorThroughput(_ result: DetectorThroughput.Result) -> Figure {
+        let rateMet = result.updatesPerSecondP50 >= 2_000_000
+        let allocationsMet = result.allocations.map { $0.allocations == 0 } ?? false
+        let ratio = result.floorUpdatesPerSecondP50 / result.updatesPerSecondP50
+        let allocText = result.allocations.map { "\($0.allocations) allocs in \($0.updates) updates" } ?? "allocations not counted"
+        var allocationJSON: [(String, JSON)] = [("method", .string(result.allocationNote))]
+        if let count = result.allocations {
+            allocationJSON += [("command", .string(count.command)),
+                               ("updates_traced", .integer(count.updates)),
+                               ("allocations_traced", .integer(count.allocations))]
+        }
+        allocationJSON.append(("valgrind_cross_check", result.valgrind))
+        return Figure(
+            name: "detector_throughput",
+            rows: [("1,000 pairs", String(format: "%.2f M/s (%.0f ns), ", result.updatesPerSecondP50 / 1e6,
+                                          result.nanosecondsPerUpdateP50) + allocText,
+                    String(format: "floor %.2f M/s (%.0f ns)", result.floorUpdatesPerSecondP50 / 1e6,
+                           result.floorNanosecondsPerUpdateP50),
+                    String(format: "%.2f", ratio))],
+            target: "≥ 2,000,000/s and 0 allocations/update", targetMet: rateMet && allocationsMet,
+            json: .object([
+                ("unit", .string("quote updates per second, one core, 1,000 event pairs")),
+                ("updates_per_second_p50", .number(result.updatesPerSecondP50)),
+                ("updates_per_second_min", .number(result.updatesPerSecondMin)),
+                ("ns_per_update_p50", .number(result.nanosecondsPerUpdateP50)),
+                ("rounds", .integer(result.rounds)), ("updates_per_round", .integer(result.updatesPerRound)),
+                ("candidates_per_65536_updates", .integer(result.candidatesPerPass)),
+                ("allocations_per_update", result.allocations.map { .number($0.perUpdate) } ?? .null),
+                ("allocations", .object(allocationJSON)),
+                ("baseline", .string("floor: the same quotes written to a flat book array at precomputed slots with the pair sum; no lookup, fees or candidate")),
+                ("baseline_updates_per_second_p50", .number(result.floorUpdatesPerSecondP50)),
+                ("ratio", .number(ratio)), ("ratio_definition", .string("baseline rate / detector rate")),
+                ("target", .string(">= 2000000 updates/s and 0 heap allocations per update")),
+                ("target_met", .bool(rateMet && allocationsMet)),
+            ]))
+    }
+
+    static func recovery(_ result: RecoveryPerOpportunity.Result) -> Figure {
+        let bracket = [result.rawBefore, result.rawAfter].compactMap { $0 }
+        let baselineMean = bracket.map(\.mean).reduce(0, +) / Double(max(1, bracket.count))
+        let ratio = result.microsecondsPerOpportunity / baselineMean
+        let met = ratio <= 3
+        // The disk's fsync latency changed under the recovery: the ratio is then only indicative.
+        let drifted = bracket.count == 2 && max(bracket[0].mean, bracket[1].mean) > 2 * min(bracket[0].mean, bracket[1].mean)
+        func counts(_ values: [String: Int]) -> JSON {
+            .object(values.sorted { $0.key < $1.key }.map { ($0.key, .integer($0.value)) })
+        }
+        return Figure(
+            name: "recovery_per_opportunity",
+            rows: [("\(result.opportunities) opportunities", String(format: "%.1f µs/opportunity (%.1f s)",
+                                                                   result.microsecondsPerOpportunity, result.totalSeconds),
+                    String(format: "raw full commit mean %.1f µs (before %.1f, after %.1f)", baselineMean,
+                           result.rawBefore?.mean ?? .nan, result.rawAfter?.mean ?? .nan),
+                    String(format: "%.2f", ratio) + (drifted ? " (disk drifted)" : "")),
+                   ("  same at normal", String(format: "%.1f µs/opportunity", result.microsecondsPerOpportunityAtNormal), "", "")],
+            target: "≤ 3 × raw full commit", targetMet: met,
+            json: .object([
+                ("unit", .string("µs per non-terminal opportunity: Reconciler.run() wall time / opportunities, trader at full")),
+                ("opportunities", .integer(result.opportunities)),
+                ("us_per_opportunity", .number(result.microsecondsPerOpportunity)),
+                ("total_seconds", .number(result.totalSeconds)),
+                ("us_per_opportunity_at_normal", .number(result.microsecondsPerOpportunityAtNormal)),
+                ("seeded", counts(result.seededByKind)), ("closed", counts(result.closedByOutcome)),
+                ("baseline", .string("raw full commit (the transition_commit raw loop), measured just before and just after the recovery")),
+                ("baseline_before", result.rawBefore?.json ?? .null), ("baseline_after", result.rawAfter?.json ?? .null),
+                ("baseline_us", .number(baselineMean)),
+                ("baseline_drifted", .bool(drifted)),
+                ("ratio", .number(ratio)),
+                ("ratio_definition", .string("us_per_opportunity / mean of the bracketing raw full commits' means")),
+                ("target", .string("ratio <= 3")), ("target_met", .bool(met)),
+            ]))
+    }
+
+    static func demoPeakRSS(_ result: DemoPeakRSS.Result) -> Figure {
+        let met = result.demoKiB <= DemoPeakRSS.targetKiB
+        let ratio = Double(result.demoKiB) / Double(result.idleKiB)
+        return Figure(
+            name: "demo_peak_rss",
+            rows: [("arb run \(result.seconds) s", String(format: "%.1f MiB", Double(result.demoKiB) / 1_024),
+                    String(format: "arb --version %.1f MiB", Double(result.idleKiB) / 1_024), String(format: "%.2f", ratio))],
+            target: "≤ 64 MiB", targetMet: met,
+            json: .object([
+                ("unit", .string("peak resident set (wait4 ru_maxrss) of `arb run` on the built-in demo")),
+                ("peak_rss_mib", .number(Double(result.demoKiB) / 1_024)), ("peak_rss_kib", .integer(result.demoKiB)),
+                ("duration_seconds", .integer(result.seconds)), ("binary", .string(result.arbPath)),
+                ("baseline", .string("peak RSS of the same binary running `arb --version`")),
+                ("baseline_peak_rss_mib", .number(Double(result.idleKiB) / 1_024)),
+                ("method", .string("fork + execve, wait4 ru_maxrss; run first, while arb-bench's own anonymous RSS (the most a forked child inherits) is \(result.parentAnonymousKiB) KiB")),
+                ("ratio", .number(ratio)), ("ratio_definition", .string("demo peak / --version peak")),
+                ("target", .string("peak_rss_mib <= 64")), ("target_met", .bool(met)),
+            ]))
+    }
+
+    // MARK: - Text
+
+    static func latency(_ summary: LatencySummary) -> String {
+        "p50 \(number(summary.p50)) / p99 \(number(summary.p99)) µs"
+    }
+
+    static func number(_ value: Double) -> String {
+        value >= 100 ? String(format: "%.0f", value) : String(format: "%.1f", value)
+    }
+
+    static func table(_ figures: [Figure], quick: Bool, disk: String, load: String) -> String {
+        var lines = ["arb-bench\(quick ? " --quick (smoke run: indicative only)" : "") — disk \(disk)", load, ""]
+        var rows: [[String]] = [["figure", "measured", "baseline (same run)", "ratio", "target", "met"]]
+        for figure in figures {
+            for (index, row) in figure.rows.enumerated() {
+                let label = index == 0 ? figure.name + (row.0.isEmpty ? "" : " " + row.0) : "  " + row.0
+                rows.append([label, row.1, row.2, row.3, index == 0 ? figure.target : "",
+                             index == 0 ? (figure.targetMet ? "yes" : "NO") : ""])
+            }
+        }
+        let widths = (0..<6).map { column in rows.map { $0[column].count }.max() ?? 0 }
+        func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+        for row in rows {
+            lines.append(zip(row, widths).map { pad($0, $1) }.joined(separator: " | "))
+        }
+        return lines.joined(separator: "\n")
+    }
+}

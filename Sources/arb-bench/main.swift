@@ -1,2 +1,0 @@
-import ArbEngine
-print("arb-bench \(ArbEngineVersion.string): no figures yet")
