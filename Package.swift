@@ -52,6 +52,7 @@ let package = Package(
                 "OrderStateMachine",
                 "CSQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Small child process for the cross-process tests (dedup race, crash mid-transaction).

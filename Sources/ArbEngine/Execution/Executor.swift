@@ -332,9 +332,12 @@ public final class Executor: Sendable {
     /// path).
     private func oneSided(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
         let order = [run.laggard, run.laggard.other].filter { run[$0].isLive }
-        let alert = oneSidedAlert(run, phase: .detected)
-        let imbalance = imbalanceReason(run)
+        // The cancels go first; the alert and the reason describe the moment of imbalance but
+        // are built after, so nothing stands between the fill and the cancel.
+        let atImbalance = run
         let answers = await sendCancels(order.map { run[$0] })
+        let alert = oneSidedAlert(atImbalance, phase: .detected)
+        let imbalance = imbalanceReason(atImbalance)
         for name in order { run[name].cancelRequested = true }
         apply(answers, to: &run)
         try faults.hit(.afterCancelSent)
@@ -432,6 +435,16 @@ public final class Executor: Sendable {
 
     /// Sends the cancels at once, concurrently, and waits for their answers.
     private func sendCancels(_ legs: [LegState]) async -> [CancelOutcome] {
+        if legs.count == 1, let leg = legs.first {
+            // One cancel: straight from this task, no child task to schedule first.
+            do {
+                return [CancelOutcome(leg: leg.name, answer: .success(try await leg.venue.cancel(clientOrderID: leg.clientOrderID)))]
+            } catch let error as VenueError {
+                return [CancelOutcome(leg: leg.name, answer: .failure(error))]
+            } catch {
+                return [CancelOutcome(leg: leg.name, answer: .failure(.ambiguous(reason: "\(error)")))]
+            }
+        }
         let requests = legs.map { ($0.name, $0.venue, $0.clientOrderID) }
         return await withTaskGroup(of: CancelOutcome.self) { group in
                 for (name, venue, clientOrderID) in requests {

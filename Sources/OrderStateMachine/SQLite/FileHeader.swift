@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
 /// What the first 100 bytes of a file say about it, read without SQLite
 /// (https://sqlite.org/fileformat.html#the_database_header). Opening a foreign file through
@@ -22,6 +23,13 @@ public enum SQLiteFileHeader: Sendable, Equatable {
         }
         if (info.st_mode & S_IFMT) == S_IFDIR { return .directory }
         if info.st_size == 0 { return .empty }
+        // POSIX drops every lock a process holds on a file when it closes *any* descriptor of
+        // that file. Opening and closing the header of a database this process already has open
+        // would silently release its SQLite locks — another process could then checkpoint and
+        // delete the WAL under it. So a file read once is never opened here again (by inode);
+        // SQLite re-checks the values after opening anyway.
+        let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
+        if let known = Self.known.withLock({ $0[identity] }) { return known }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw SQLiteFileHeaderError(detail: String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -30,8 +38,18 @@ public enum SQLiteFileHeader: Sendable, Equatable {
         let magic = Array("SQLite format 3".utf8) + [0]
         guard count == 100, Array(header[0..<16]) == magic else { return .notSQLite }
         func bigEndian(_ offset: Int) -> UInt32 { header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
-        return .sqlite(applicationID: Int32(bitPattern: bigEndian(68)), userVersion: Int64(Int32(bitPattern: bigEndian(60))))
+        let read = SQLiteFileHeader.sqlite(applicationID: Int32(bitPattern: bigEndian(68)),
+                                             userVersion: Int64(Int32(bitPattern: bigEndian(60))))
+        Self.known.withLock { $0[identity] = read }
+        return read
     }
+
+    private struct FileIdentity: Hashable {
+        var device: UInt64
+        var inode: UInt64
+    }
+
+    private static let known = Mutex<[FileIdentity: SQLiteFileHeader]>([:])
 }
 
 public struct SQLiteFileHeaderError: Error, Sendable {
