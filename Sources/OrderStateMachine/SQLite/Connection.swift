@@ -16,6 +16,8 @@ public final class Connection {
 
     let handle: OpaquePointer
     public let path: String
+    /// The file this connection holds, so a header read never opens (and closing, unlocks) it.
+    private let file: FileIdentity?
     private var statementCache: [String: Statement] = [:]
     /// Called inside `writeTransaction` after the body and just before `COMMIT`: the moment a
     /// crash test kills the process to prove a transaction is all or nothing.
@@ -41,6 +43,8 @@ public final class Connection {
         }
         self.handle = db
         self.path = path
+        self.file = FileIdentity(path: path)
+        if let file { OpenFiles.shared.opened(file) }
         sqlite3_extended_result_codes(db, 1)
     }
 
@@ -48,6 +52,7 @@ public final class Connection {
         // Statements are finalized first (their deinit); close_v2 tolerates any left behind.
         statementCache.removeAll()
         sqlite3_close_v2(handle)
+        if let file { OpenFiles.shared.closed(file) }
     }
 
     // MARK: - Errors

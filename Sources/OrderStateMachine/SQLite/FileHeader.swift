@@ -26,10 +26,19 @@ public enum SQLiteFileHeader: Sendable, Equatable {
         // POSIX drops every lock a process holds on a file when it closes *any* descriptor of
         // that file. Opening and closing the header of a database this process already has open
         // would silently release its SQLite locks — another process could then checkpoint and
-        // delete the WAL under it. So a file read once is never opened here again (by inode);
-        // SQLite re-checks the values after opening anyway.
-        let identity = FileIdentity(device: UInt64(info.st_dev), inode: UInt64(info.st_ino))
-        if let known = Self.known.withLock({ $0[identity] }) { return known }
+        // delete the WAL under it.
+        let identity = FileIdentity(info)
+        if OpenFiles.shared.isOpen(identity) {
+            // Ours already (a connection of this process holds it): ask SQLite, which shares
+            // its descriptors and locks within the process and never closes a locked one.
+            do {
+                let connection = try Connection(path: path, mode: .readOnly)
+                return .sqlite(applicationID: Int32(truncatingIfNeeded: try connection.pragmaInteger("application_id")),
+                               userVersion: try connection.pragmaInteger("user_version"))
+            } catch {
+                throw SQLiteFileHeaderError(detail: "\(error)")
+            }
+        }
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard fd >= 0 else { throw SQLiteFileHeaderError(detail: String(cString: strerror(errno))) }
         defer { close(fd) }
@@ -40,16 +49,46 @@ public enum SQLiteFileHeader: Sendable, Equatable {
         func bigEndian(_ offset: Int) -> UInt32 { header[offset..<offset + 4].reduce(UInt32(0)) { $0 << 8 | UInt32($1) } }
         let read = SQLiteFileHeader.sqlite(applicationID: Int32(bitPattern: bigEndian(68)),
                                              userVersion: Int64(Int32(bitPattern: bigEndian(60))))
-        Self.known.withLock { $0[identity] = read }
         return read
     }
+}
 
-    private struct FileIdentity: Hashable {
-        var device: UInt64
-        var inode: UInt64
+/// A file by device and inode.
+struct FileIdentity: Hashable {
+    var device: UInt64
+    var inode: UInt64
+
+    init(_ info: stat) {
+        device = UInt64(info.st_dev)
+        inode = UInt64(info.st_ino)
     }
 
-    private static let known = Mutex<[FileIdentity: SQLiteFileHeader]>([:])
+    init?(path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        self.init(info)
+    }
+}
+
+/// The files this process's connections hold open (by inode, counted).
+final class OpenFiles: Sendable {
+    static let shared = OpenFiles()
+    private let connections = Mutex<[FileIdentity: Int]>([:])
+
+    func opened(_ identity: FileIdentity) {
+        connections.withLock { $0[identity, default: 0] += 1 }
+    }
+
+    func closed(_ identity: FileIdentity) {
+        connections.withLock { counts in
+            let left = counts[identity, default: 1] - 1
+            counts[identity] = left > 0 ? left : nil
+        }
+    }
+
+    func isOpen(_ identity: FileIdentity) -> Bool {
+        connections.withLock { $0[identity] != nil }
+    }
 }
 
 public struct SQLiteFileHeaderError: Error, Sendable {
