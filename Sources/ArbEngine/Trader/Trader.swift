@@ -34,11 +34,14 @@ public struct TraderOptions: Sendable {
 public enum TraderError: Error, Sendable, CustomStringConvertible {
     case leaseHeld(path: String, holder: LeaseHolder)
     case leaseLost(path: String)
+    case locked(path: String)
 
     public var description: String {
         switch self {
         case .leaseHeld(let path, let holder):
             "another trader holds \(path): \(holder.owner), pid \(holder.pid) on \(holder.host), started \(Timestamp.iso8601(holder.startedAtMilliseconds)); stop it first (one trader per database)"
+        case .locked(let path):
+            "\(path) is locked by another writer (still locked after the busy timeout); find the process holding it (e.g. `fuser \(path)`) and try again"
         case .leaseLost(let path):
             "the runner lease on \(path) was taken over by another process; stopping"
         }
@@ -64,7 +67,13 @@ public enum Trader {
                               alertSinks: sinks.map(\.name))
         let me = LeaseHolder(owner: "arb run", pid: getpid(), host: hostName(), startedAtMilliseconds: started,
                              heartbeatAtMilliseconds: started)
-        switch try store.acquireLease(me, staleAfterMilliseconds: leaseStaleMilliseconds, isAlive: processIsAlive) {
+        let lease: LeaseResult
+        do {
+            lease = try store.acquireLease(me, staleAfterMilliseconds: leaseStaleMilliseconds, isAlive: processIsAlive)
+        } catch let error as SQLiteError where error.isBusy {
+            throw TraderError.locked(path: config.databasePath)
+        }
+        switch lease {
         case .heldBy(let holder): throw TraderError.leaseHeld(path: config.databasePath, holder: holder)
         case .tookOver(let previous): logger.warning("took over the lease of \(previous) (dead or stale)")
         case .acquired: break
