@@ -201,8 +201,25 @@ public enum Trader {
             guard case .fill(let fill) = event else { continue }
             let now = clock.nowMilliseconds()
             do {
-                let (result, opportunity) = try await ledger.withStore { store in
-                    (try store.recordFill(fill, at: now), try store.leg(clientOrderID: fill.clientOrderID)?.opportunityID)
+                let databaseID = ledger.databaseID
+                let result = try await ledger.withStore { store in
+                    try store.recordUnownedFill(fill, at: now) { result, store in
+                        let opportunity = try store.leg(clientOrderID: fill.clientOrderID)?.opportunityID
+                        var alerts: [(NewAlert, OpportunityID?)] = [(NewAlert(
+                            key: "arb-\(databaseID)-fill-\(fill.venue)-\(fill.tradeID)", kind: "late_fill", severity: .critical,
+                            text: "FILL OUTSIDE AN EXECUTION — \(fill.venue) \(fill.clientOrderID) trade \(fill.tradeID): \(fill.quantity) @ \(fill.price) (\(result)); check `arbadmin positions` and `arbadmin reconcile`",
+                            bodyJSON: "{\"venue\":\"\(fill.venue)\",\"trade_id\":\"\(fill.tradeID)\",\"client_order_id\":\"\(fill.clientOrderID)\",\"quantity\":\"\(fill.quantity)\",\"price\":\"\(fill.price)\",\"result\":\"\(result)\"}"),
+                            opportunity)]
+                        // A late fill can unbalance the legs: that exposure gets its one-sided alert
+                        // too (idempotent by key, so an existing one stands).
+                        if result == .recorded, let opportunity, let record = try store.opportunity(opportunity) {
+                            let legs = try store.legs(of: opportunity)
+                            if legs.count == 2, legs[0].filledQuantity != legs[1].filledQuantity {
+                                alerts.append((Reconciler.alert(record, legs: legs, databaseID: databaseID, phase: .detected), opportunity))
+                            }
+                        }
+                        return alerts
+                    }
                 }
                 switch result {
                 case .duplicate: continue
@@ -210,22 +227,6 @@ public enum Trader {
                     logger.critical("late fill \(fill.tradeID) on \(fill.clientOrderID) after its execution ended: \(fill.quantity) @ \(fill.price)")
                 case .unknownOrder, .exceedsOrder:
                     logger.critical("fill \(fill.tradeID) for \(fill.clientOrderID) refused: \(result)")
-                }
-                let alert = NewAlert(
-                    key: "arb-\(ledger.databaseID)-fill-\(fill.venue)-\(fill.tradeID)", kind: "late_fill", severity: .critical,
-                    text: "FILL OUTSIDE AN EXECUTION — \(fill.venue) \(fill.clientOrderID) trade \(fill.tradeID): \(fill.quantity) @ \(fill.price) (\(result)); check `arbadmin positions` and `arbadmin reconcile`",
-                    bodyJSON: "{\"venue\":\"\(fill.venue)\",\"trade_id\":\"\(fill.tradeID)\",\"client_order_id\":\"\(fill.clientOrderID)\",\"quantity\":\"\(fill.quantity)\",\"price\":\"\(fill.price)\",\"result\":\"\(result)\"}")
-                try await ledger.withStore { store in
-                    try store.insertAlert(alert, opportunity: opportunity, atMilliseconds: now)
-                    // A late fill can unbalance the legs: that exposure gets its one-sided alert too
-                    // (idempotent by key, so an existing one stands).
-                    if let opportunity, let record = try store.opportunity(opportunity) {
-                        let legs = try store.legs(of: opportunity)
-                        if legs.count == 2, legs[0].filledQuantity != legs[1].filledQuantity {
-                            try store.insertAlert(Reconciler.alert(record, legs: legs, databaseID: store.databaseID, phase: .detected),
-                                                  opportunity: opportunity, atMilliseconds: now)
-                        }
-                    }
                 }
             } catch {
                 logger.error("cannot record fill \(fill.tradeID): \(error)")

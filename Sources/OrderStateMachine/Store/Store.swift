@@ -216,6 +216,23 @@ public final class Store {
         try connection.writeTransaction { try insertFill(fill, at: now) }
     }
 
+    /// Records a fill no execution owns (a late fill after close, an unknown order) together
+    /// with the alerts `alerts` builds from the state after it, in one transaction: a fill that
+    /// changes exposure is never recorded without its alert. A replay (duplicate) writes nothing.
+    public func recordUnownedFill(
+        _ fill: FillReport, at now: Int64,
+        alerts: (FillResult, Store) throws -> [(NewAlert, OpportunityID?)]
+    ) throws -> FillResult {
+        try connection.writeTransaction {
+            let result = try insertFill(fill, at: now)
+            guard result != .duplicate else { return result }
+            for (alert, opportunity) in try alerts(result, self) {
+                try insertAlert(alert, opportunity: opportunity, at: now)
+            }
+            return result
+        }
+    }
+
     // MARK: - Writes inside a transaction
 
     private func insertOpportunity(_ new: NewOpportunity, reason: String) throws -> CreateResult {
