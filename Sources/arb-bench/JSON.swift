@@ -1,3 +1,4 @@
+import ArbEngine
 /// A JSON value with ordered object keys, so the report prints the same way every run.
 indirect enum JSON: Sendable {
     case number(Double)
@@ -36,24 +37,5 @@ indirect enum JSON: Sendable {
         }
     }
 
-    static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quoted(_ text: String) -> String { AlertText.jsonString(text) }
 }

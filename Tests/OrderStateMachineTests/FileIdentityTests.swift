@@ -111,18 +111,6 @@ struct FileIdentityTests {
     }
 
     func shell(_ arguments: [String]) throws -> ProcessOutput {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = arguments
-        let out = Pipe()
-        let err = Pipe()
-        process.standardOutput = out
-        process.standardError = err
-        try process.run()
-        let outData = out.fileHandleForReading.readDataToEndOfFile()
-        let errData = err.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return ProcessOutput(status: process.terminationStatus, terminatedBySignal: false,
-                             stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+        try runProcess(URL(fileURLWithPath: "/usr/bin/env"), arguments)
     }
 }

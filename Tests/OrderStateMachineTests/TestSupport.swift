@@ -33,10 +33,10 @@ struct ProcessOutput {
     var stderr: String
 }
 
-/// Runs a built product and waits for it.
-func runProduct(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+/// Runs an executable to its end and collects its output.
+func runProcess(_ executable: URL, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
     let process = Process()
-    process.executableURL = builtProductsDirectory().appendingPathComponent(name)
+    process.executableURL = executable
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     for (key, value) in environment { env[key] = value }
@@ -54,6 +54,11 @@ func runProduct(_ name: String, _ arguments: [String], environment: [String: Str
         terminatedBySignal: process.terminationReason == .uncaughtSignal,
         stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData, as: UTF8.self))
+}
+
+/// Runs a built product and waits for it.
+func runProduct(_ name: String, _ arguments: [String], environment: [String: String] = [:]) throws -> ProcessOutput {
+    try runProcess(builtProductsDirectory().appendingPathComponent(name), arguments, environment: environment)
 }
 
 /// A detected opportunity on key `key` with fixed prices.

@@ -5,10 +5,10 @@ import Darwin
 #endif
 
 /// Small pure helpers the sinks share: JSON string literals, timestamps, writing whole buffers.
-enum AlertText {
+public enum AlertText {
     /// `value` as a JSON string literal (RFC 8259 §7): quotes, backslashes and control
     /// characters escaped, everything else (including non-ASCII) as is.
-    static func jsonString(_ value: String) -> String {
+    public static func jsonString(_ value: String) -> String {
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {

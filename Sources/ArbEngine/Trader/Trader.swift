@@ -80,10 +80,6 @@ public enum Trader {
         }
         let firstID = try store.connection.prepare("SELECT coalesce(max(id), 0) FROM opportunities").queryOne { $0.int64(0) } ?? 0
         let ledger = Ledger(store: store)
-        defer {
-            // Best effort: a crash leaves the lease to be taken over by pid check or staleness.
-            Task { [ledger] in try? await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) } }
-        }
 
         let venues = try makeVenues(config, runSeed: options.seed, clock: clock)
         let router = EventRouter()
@@ -138,6 +134,8 @@ public enum Trader {
             final.recovery = recovery
             final.halted = try await ledger.haltState()
             final.elapsedMilliseconds = clock.nowMilliseconds() - started
+            // Released on a clean exit only: after a crash or an error the lease is taken over by
+            // the pid check (this host) or its stale heartbeat.
             try await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
             return final
         }
