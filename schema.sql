@@ -1,4 +1,4 @@
--- arb schema, version 1.
+-- arb schema, version 2.
 -- The one source of the schema: the OrderStateMachine library embeds this exact text
 -- (Schema.swift) and a test proves the two are byte-identical.
 --
@@ -223,9 +223,26 @@ CREATE TABLE alerts (
     severity       TEXT    NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
     text           TEXT    NOT NULL,          -- for people
     body_json      TEXT    NOT NULL,          -- for machines
-    created_at_ms  INTEGER NOT NULL
+    created_at_ms  INTEGER NOT NULL,
+    -- The opportunity's leg rows as they stood when the alert was inserted (written by the
+    -- trigger below, never by a caller): an alert says what the rows said at its commit, and the
+    -- auditor compares the two. Alerts are the last write of their transaction.
+    legs_at_commit TEXT
 );
 CREATE INDEX alerts_by_opportunity ON alerts (opportunity_id);
+
+CREATE TRIGGER alerts_snapshot_legs
+AFTER INSERT ON alerts
+WHEN NEW.opportunity_id IS NOT NULL
+BEGIN
+    UPDATE alerts SET legs_at_commit = (
+        SELECT json_group_array(json_object(
+                   'leg', leg, 'client_order_id', client_order_id, 'venue', venue, 'status', status,
+                   'filled_quantity', filled_quantity, 'cancel_requested', cancel_requested,
+                   'cancel_result', cancel_result))
+          FROM (SELECT * FROM legs WHERE opportunity_id = NEW.opportunity_id ORDER BY leg))
+     WHERE id = NEW.id;
+END;
 
 -- One row per alert and sink; delivered_at_ms is NULL until that sink has it.
 CREATE TABLE alert_deliveries (
@@ -256,7 +273,9 @@ CREATE TABLE runner_lease (
     heartbeat_at_ms INTEGER NOT NULL
 );
 
--- Keys: database_id (names this file in client order ids), halted (0/1), halt_reason.
+-- Keys: database_id (names this file in client order ids), halted (0/1), halt_reason,
+-- opportunity_ids_reserved (every opportunity id up to it may have been handed out: ids are
+-- reserved in blocks by their own commit, so an id a rolled-back transaction took is never reused).
 CREATE TABLE settings (
     key           TEXT    PRIMARY KEY,
     value         TEXT    NOT NULL,

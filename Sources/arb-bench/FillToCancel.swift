@@ -75,10 +75,10 @@ enum FillToCancel {
     /// The one-sided alert of this figure's executions (10 contracts filled at kalshi, the
     /// polymarket leg's cancel sent), formatted `iterations` times.
     static func alertMakeLatency(iterations: Int) -> LatencySummary {
-        let filled = AlertLeg(venue: "kalshi", instrument: "KX-EV0-YES", outcome: "YES", side: .buy,
+        let filled = AlertLeg(clientOrderID: "arb-bench-1-a", venue: "kalshi", instrument: "KX-EV0-YES", outcome: "YES", side: .buy,
                               limitPrice: Price(ticks: 4_500)!, filled: Quantity(contracts: 10),
                               cost: Money(cents: 450), fees: .zero, cancelAttempted: false, cancelSucceeded: nil)
-        let other = AlertLeg(venue: "polymarket", instrument: "PM-EV0-NO", outcome: "NO", side: .buy,
+        let other = AlertLeg(clientOrderID: "arb-bench-1-b", venue: "polymarket", instrument: "PM-EV0-NO", outcome: "NO", side: .buy,
                              limitPrice: Price(ticks: 5_000)!, filled: .zero, cost: .zero, fees: .zero,
                              cancelAttempted: true, cancelSucceeded: nil)
         var samples = Samples(capacity: iterations)

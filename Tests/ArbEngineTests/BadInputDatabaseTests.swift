@@ -88,9 +88,9 @@ struct BadInputDatabaseTests {
             let connection = try Connection(path: db, mode: .readWrite)
             try connection.execute("PRAGMA user_version = 99")
         }
-        try await expectRefused(directory, db: db, mentions: ["arb.db has schema version 99, newer than this build supports (1)"])
+        try await expectRefused(directory, db: db, mentions: ["arb.db has schema version 99, newer than this build supports (\(Store.schemaVersion))"])
 
-        // The header still says 1; the newer version sits in a WAL that is not checkpointed yet
+        // The header still says the current version; the newer version sits in a WAL that is not checkpointed yet
         // (held open here): SQLite's own read, after opening, refuses it too.
         let (walDirectory, walDB) = try await checkpointedDatabase()
         let holder = try SQLiteShellHolder(path: walDB, statements: "PRAGMA wal_autocheckpoint = 0; PRAGMA user_version = 7;")

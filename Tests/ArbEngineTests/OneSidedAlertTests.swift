@@ -7,10 +7,10 @@ import Testing
 struct OneSidedAlertTests {
     @Test("the body is valid JSON with exact figures, whatever characters the names hold")
     func bodyParses() throws {
-        let filled = AlertLeg(venue: "kalshi", instrument: "K\"1\\x", outcome: "line\nbreak\ttab\u{1}", side: .buy,
+        let filled = AlertLeg(clientOrderID: "arb-0-1-a", venue: "kalshi", instrument: "K\"1\\x", outcome: "line\nbreak\ttab\u{1}", side: .buy,
                               limitPrice: Price(ticks: 4_500)!, filled: Quantity(contracts: 6), cost: Money(cents: 270),
                               fees: Money(cents: 11), cancelAttempted: false, cancelSucceeded: nil)
-        let other = AlertLeg(venue: "polymarket", instrument: "P-1", outcome: "NO", side: .buy,
+        let other = AlertLeg(clientOrderID: "arb-0-1-b", venue: "polymarket", instrument: "P-1", outcome: "NO", side: .buy,
                              limitPrice: Price(ticks: 5_000)!, filled: Quantity(contracts: 4), cost: Money(cents: 200),
                              fees: .zero, cancelAttempted: true, cancelSucceeded: true)
         let alert = OneSidedAlert.make(databaseID: "abcd1234", opportunity: 7, eventID: "E \"quoted\"", edgeBps: 123,

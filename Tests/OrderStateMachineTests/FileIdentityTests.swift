@@ -51,10 +51,11 @@ struct FileIdentityTests {
         let path = directory.path("newer.db")
         do {
             let store = try Store(path: path)
-            try store.connection.execute("PRAGMA user_version = 2; PRAGMA wal_checkpoint(TRUNCATE)")
+            try store.connection.execute("PRAGMA user_version = \(Store.schemaVersion + 1); PRAGMA wal_checkpoint(TRUNCATE)")
         }
-        expectRefused(path, .newerSchema(path: path, found: 2, supported: 1))
-        expectRefused(path, .newerSchema(path: path, found: 2, supported: 1), access: .readOnly)
+        let newer = DatabaseFileError.newerSchema(path: path, found: Store.schemaVersion + 1, supported: Store.schemaVersion)
+        expectRefused(path, newer)
+        expectRefused(path, newer, access: .readOnly)
     }
 
     @Test("a directory, or a missing file where one must exist, is refused without creating anything")

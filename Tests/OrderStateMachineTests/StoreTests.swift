@@ -178,7 +178,7 @@ struct StoreTests {
         #expect(try store.connection.pragmaInteger("synchronous") == synchronous)
         #expect(try store.connection.pragmaInteger("foreign_keys") == 1)
         #expect(try store.connection.pragmaInteger("application_id") == Int64(DatabaseFile.applicationID))
-        #expect(try store.connection.pragmaInteger("user_version") == 1)
+        #expect(try store.connection.pragmaInteger("user_version") == Store.schemaVersion)
         let mode = try store.connection.prepare("PRAGMA journal_mode").queryOne { $0.text(0) }
         #expect(mode == "wal")
     }

@@ -1,3 +1,4 @@
+import Foundation
 import OrderStateMachine
 
 /// The database and config an `arbadmin` command works on, resolved exactly as `arb run`
@@ -21,6 +22,16 @@ public struct AdminContext: Sendable {
         self.config = config
         self.databasePath = config.databasePath
         self.configPath = configPath
+    }
+
+    /// The paper venues' own files by venue name (beside the database), those that exist.
+    public func paperFiles() -> [String: String] {
+        var files: [String: String] = [:]
+        for (name, venue) in config.venues where venue.kind == .paper {
+            let path = config.paperStatePath(venue: name)
+            if FileManager.default.fileExists(atPath: path) { files[name] = path }
+        }
+        return files
     }
 
     /// The database opened read-only: nothing is ever written, and it reads while `arb run` trades

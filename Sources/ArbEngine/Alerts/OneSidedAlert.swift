@@ -3,6 +3,9 @@ import OrderStateMachine
 
 /// What a leg looks like to the alert: enough for an operator to act without opening the database.
 public struct AlertLeg: Sendable, Hashable {
+    /// The leg's client order id: names the order at its venue, and lets the auditor compare
+    /// the alert with the leg row it describes.
+    public var clientOrderID: String
     public var venue: String
     public var instrument: String
     public var outcome: String
@@ -14,8 +17,9 @@ public struct AlertLeg: Sendable, Hashable {
     public var cancelAttempted: Bool
     public var cancelSucceeded: Bool?
 
-    public init(venue: String, instrument: String, outcome: String, side: Side, limitPrice: Price, filled: Quantity,
+    public init(clientOrderID: String, venue: String, instrument: String, outcome: String, side: Side, limitPrice: Price, filled: Quantity,
                 cost: Money, fees: Money, cancelAttempted: Bool, cancelSucceeded: Bool?) {
+        self.clientOrderID = clientOrderID
         self.venue = venue
         self.instrument = instrument
         self.outcome = outcome
@@ -98,6 +102,7 @@ public enum OneSidedAlert {
         JSONObjectText()
             .raw("cancel_attempted", leg.cancelAttempted ? "true" : "false")
             .raw("cancel_succeeded", leg.cancelSucceeded.map { $0 ? "true" : "false" } ?? "null")
+            .string("client_order_id", leg.clientOrderID)
             .number("cost_usd", string: leg.cost.decimalString)
             .number("fees_usd", string: leg.fees.decimalString)
             .string("instrument", leg.instrument)

@@ -332,16 +332,18 @@ public final class Executor: Sendable {
     /// path).
     private func oneSided(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
         let order = [run.laggard, run.laggard.other].filter { run[$0].isLive }
-        // The cancels go first; the alert and the reason describe the moment of imbalance but
-        // are built after, so nothing stands between the fill and the cancel.
+        // The cancels go first: nothing stands between the fill and the cancel. The reason
+        // describes the moment of imbalance; the alert is built last, from the legs exactly as
+        // this commit writes them (cancel sent and its answer, every fill fetched) — an operator
+        // told "cancel not needed" would leave a live order alone.
         let atImbalance = run
         let answers = await sendCancels(order.map { run[$0] })
-        let alert = oneSidedAlert(atImbalance, phase: .detected)
         let imbalance = imbalanceReason(atImbalance)
         for name in order { run[name].cancelRequested = true }
         apply(answers, to: &run)
         try faults.hit(.afterCancelSent)
         try await fetchMissingFills(&run)
+        let alert = oneSidedAlert(run, phase: .detected)
         try await persist(&run, steps: [TransitionStep(.imbalanced, reason: imbalance),
                                         TransitionStep(.cancelSent, reason: cancelReason(run, order))],
                           now: clock.nowMilliseconds(), alerts: [alert])

@@ -66,7 +66,7 @@ struct LegState: Sendable {
     }
 
     func alertLeg(limitPrice: Price) -> AlertLeg {
-        AlertLeg(venue: venue.name, instrument: order.request.instrument, outcome: outcome, side: order.request.side,
+        AlertLeg(clientOrderID: clientOrderID, venue: venue.name, instrument: order.request.instrument, outcome: outcome, side: order.request.side,
                  limitPrice: limitPrice, filled: filled, cost: cost, fees: fees, cancelAttempted: cancelRequested,
                  cancelSucceeded: cancelResult.map { $0 == .cancelled || $0 == .alreadyDone })
     }

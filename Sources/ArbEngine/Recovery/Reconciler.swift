@@ -215,7 +215,7 @@ public struct Reconciler: Sendable {
 
     static func alert(_ opportunity: Opportunity, legs: [Leg], databaseID: String, phase: OneSidedAlert.Phase) -> NewAlert {
         let alertLegs = legs.map { leg in
-            AlertLeg(venue: leg.venue, instrument: leg.instrument,
+            AlertLeg(clientOrderID: leg.clientOrderID, venue: leg.venue, instrument: leg.instrument,
                      outcome: leg.leg == .a ? opportunity.legA.outcome : opportunity.legB.outcome, side: leg.side,
                      limitPrice: leg.limitPrice, filled: leg.filledQuantity, cost: leg.filledCost, fees: leg.fees,
                      cancelAttempted: leg.cancelRequested,

@@ -1,8 +1,11 @@
+import Foundation
 import OrderStateMachine
 
 /// DESIGN §8's invariants, checked against a trader database and the paper venues' own files.
-/// Used by the crash matrix, the soak and `arbadmin`; returns every violation found (empty when
-/// all hold).
+/// Used by the crash matrix, the soak, the simulator and `arbadmin`; returns every violation
+/// found (empty when all hold). Each violation starts with the number of the invariant it breaks
+/// (`alert:` for an alert that disagrees with the rows it was committed with); InvariantsTests
+/// shows every check failing on a database broken for it.
 public enum Invariants {
     public struct Options: Sendable {
         /// Invariant 5 applies only after a recovery with every venue reachable.
@@ -23,45 +26,97 @@ public enum Invariants {
         func includes(_ id: OpportunityID) -> Bool { opportunities?.contains(id) ?? true }
     }
 
+    /// One order as a paper venue's own file records it.
+    struct VenueOrderRow {
+        var instrument: String
+        var side: String
+        var price: Int64
+        var quantity: Int64
+        var filled: Int64
+        var status: String
+    }
+
+    /// One leg row, with its opportunity's state.
+    struct LegRow {
+        var opportunityID: OpportunityID
+        var leg: String
+        var venue: String
+        var instrument: String
+        var side: String
+        var limitPrice: Int64
+        var quantity: Int64
+        var clientOrderID: String
+        var status: String
+        var filled: Int64
+    }
+
     public static func check(databasePath: String, paperFiles: [String: String], options: Options) throws -> [String] {
         let store = try Store(path: databasePath, access: .readOnly)
         let db = store.connection
         var violations: [String] = []
+        let only = options.opportunities.map { " WHERE id IN (\($0.map(String.init).joined(separator: ",")))" } ?? ""
+        let onlyLegs = only.replacingOccurrences(of: "WHERE id", with: "WHERE opportunity_id")
+
+        let legs = try db.prepare("""
+            SELECT opportunity_id, leg, venue, instrument, side, limit_price, quantity, client_order_id, status,
+                   filled_quantity FROM legs\(onlyLegs) ORDER BY opportunity_id, leg
+            """).query {
+            LegRow(opportunityID: $0.int64(0), leg: $0.text(1), venue: $0.text(2), instrument: $0.text(3),
+                   side: $0.text(4), limitPrice: $0.int64(5), quantity: $0.int64(6), clientOrderID: $0.text(7),
+                   status: $0.text(8), filled: $0.int64(9))
+        }
+        let legsByClientID = Dictionary(grouping: legs, by: \.clientOrderID)
+
+        // Every venue's orders, by client order id.
+        var venueOrders: [String: [String: VenueOrderRow]] = [:]
+        for (venue, path) in paperFiles {
+            let paper = try Connection(path: path, mode: .readOnly)
+            var orders: [String: VenueOrderRow] = [:]
+            let rows = try paper.prepare(
+                "SELECT client_order_id, instrument, side, price, quantity, filled_quantity, status FROM paper_orders"
+            ).query {
+                ($0.text(0), VenueOrderRow(instrument: $0.text(1), side: $0.text(2), price: $0.int64(3),
+                                           quantity: $0.int64(4), filled: $0.int64(5), status: $0.text(6)))
+            }
+            for (clientOrderID, order) in rows { orders[clientOrderID] = order }
+            venueOrders[venue] = orders
+        }
+        let ownIDs: Set<String>? = options.opportunities.map { _ in Set(legs.map(\.clientOrderID)) }
 
         // 1. Every order at a venue maps to exactly one leg (no orphan orders), and every leg the
         //    database thinks reached a venue is there, with the same filled quantity (6).
-        let only = options.opportunities.map { " WHERE id IN (\($0.map(String.init).joined(separator: ",")))" } ?? ""
-        let ownIDs: Set<String>? = options.opportunities.map { ids in
-            Set(ids.flatMap { id in LegName.allCases.map { store.clientOrderID(opportunity: id, leg: $0) } })
-        }
-        for (venue, path) in paperFiles.sorted(by: { $0.key < $1.key }) {
-            let paper = try Connection(path: path, mode: .readOnly)
-            let onlyOrders = ownIDs.map { " WHERE client_order_id IN (\($0.map { "'\($0)'" }.joined(separator: ",")))" } ?? ""
-            let orders = try paper.prepare("SELECT client_order_id, filled_quantity, status FROM paper_orders\(onlyOrders)")
-                .query { ($0.text(0), $0.int64(1), $0.text(2)) }
-            for (clientOrderID, filled, status) in orders {
-                let legs = try db.cachedStatement("SELECT venue, filled_quantity, status FROM legs WHERE client_order_id = ?")
-                    .query(clientOrderID) { ($0.text(0), $0.int64(1), $0.text(2)) }
-                guard legs.count == 1, let leg = legs.first, leg.0 == venue else {
-                    violations.append("1: \(venue) order \(clientOrderID) maps to \(legs.count) legs")
+        // 9. A client order id names one leg of one opportunity forever: the order the venue holds
+        //    under it is the one that leg describes, and the id is the one the leg's opportunity
+        //    and name give (a reused id shows as an order that another opportunity's leg sent).
+        for (venue, orders) in venueOrders.sorted(by: { $0.key < $1.key }) {
+            for (clientOrderID, order) in orders.sorted(by: { $0.key < $1.key })
+            where ownIDs?.contains(clientOrderID) ?? true {
+                let matching = legsByClientID[clientOrderID] ?? []
+                guard matching.count == 1, let leg = matching.first, leg.venue == venue else {
+                    violations.append("1: \(venue) order \(clientOrderID) maps to \(matching.count) legs")
                     continue
                 }
-                if leg.1 != filled {
-                    violations.append("6: leg \(clientOrderID) filled \(leg.1) in the database, \(filled) at \(venue)")
+                if leg.filled != order.filled {
+                    violations.append("6: leg \(clientOrderID) filled \(leg.filled) in the database, \(order.filled) at \(venue)")
                 }
-                if status == "rejected" && !["rejected", "unknown", "pending", "not_found"].contains(leg.2) {
-                    violations.append("6: \(venue) rejected \(clientOrderID) but the leg says \(leg.2)")
+                if order.status == "rejected" && !["rejected", "unknown", "pending", "not_found"].contains(leg.status) {
+                    violations.append("6: \(venue) rejected \(clientOrderID) but the leg says \(leg.status)")
+                }
+                if order.instrument != leg.instrument || order.side != leg.side || order.price != leg.limitPrice
+                    || (order.status != "rejected" && order.quantity != leg.quantity) {
+                    violations.append("9: \(venue) order \(clientOrderID) is \(order.side) \(order.quantity) \(order.instrument) @ \(order.price), but opportunity \(leg.opportunityID) leg \(leg.leg) is \(leg.side) \(leg.quantity) \(leg.instrument) @ \(leg.limitPrice)")
                 }
             }
-            let known = Set(orders.map(\.0))
-            let legs = try db.prepare("""
-                SELECT l.client_order_id, l.status, l.opportunity_id FROM legs l
-                WHERE l.venue = ?\(only.replacingOccurrences(of: "WHERE id", with: "AND l.opportunity_id"))
-                """).query(venue) { ($0.text(0), $0.text(1), $0.int64(2)) }
-            for (clientOrderID, status, id) in legs
-            where options.includes(id) && ["open", "partially_filled", "filled", "cancelled"].contains(status)
-                && !known.contains(clientOrderID) {
-                violations.append("1: leg \(clientOrderID) is \(status) but \(venue) has no such order")
+        }
+        for leg in legs {
+            guard let legName = LegName(rawValue: leg.leg) else { continue }
+            let expected = store.clientOrderID(opportunity: leg.opportunityID, leg: legName)
+            if leg.clientOrderID != expected {
+                violations.append("9: opportunity \(leg.opportunityID) leg \(leg.leg) has client order id \(leg.clientOrderID), not \(expected)")
+            }
+            guard let orders = venueOrders[leg.venue] else { continue }
+            if ["open", "partially_filled", "filled", "cancelled"].contains(leg.status), orders[leg.clientOrderID] == nil {
+                violations.append("1: leg \(leg.clientOrderID) is \(leg.status) but \(leg.venue) has no such order")
             }
         }
 
@@ -80,6 +135,7 @@ public enum Invariants {
         // 4. Every logged transition legal; the current state is the last logged.
         let opportunities = try db.prepare("SELECT id, state, outcome FROM opportunities\(only) ORDER BY id")
             .query { ($0.int64(0), OpportunityState(name: $0.text(1), outcome: $0.optionalText(2))) }
+        let legsByOpportunity = Dictionary(grouping: legs, by: \.opportunityID)
         for (id, state) in opportunities where options.includes(id) {
             let log = try store.transitions(of: id)
             if log.first?.from != nil || log.first?.to != .detected {
@@ -92,6 +148,9 @@ public enum Invariants {
             // 5. After recovery with every venue reachable, nothing is left open.
             if options.requireAllClosed, let state, !state.isTerminal {
                 violations.append("5: opportunity \(id) left in \(state)")
+            }
+            if case .closed(let outcome) = state {
+                violations += closedViolations(id, outcome: outcome, legs: legsByOpportunity[id] ?? [], venueOrders: venueOrders)
             }
         }
 
@@ -110,6 +169,92 @@ public enum Invariants {
                 }
             }
         }
+
+        violations += try alertViolations(db, only: only.replacingOccurrences(of: "WHERE id", with: "WHERE opportunity_id"))
         return violations
+    }
+
+    // MARK: - Closed means done at the venue (8)
+
+    /// Every order of a `Closed` opportunity (outcome other than `manual`) is final at its venue,
+    /// each leg's recorded status is the venue's, and the outcome agrees with the fills.
+    static func closedViolations(_ id: OpportunityID, outcome: CloseOutcome, legs: [LegRow],
+                                 venueOrders: [String: [String: VenueOrderRow]]) -> [String] {
+        guard outcome != .manual else { return [] }
+        var violations: [String] = []
+        for leg in legs {
+            guard let orders = venueOrders[leg.venue] else { continue }
+            if let order = orders[leg.clientOrderID] {
+                if !["filled", "cancelled", "rejected"].contains(order.status) {
+                    violations.append("8: opportunity \(id) is closed \(outcome.rawValue) but \(leg.venue) order \(leg.clientOrderID) is still \(order.status)")
+                }
+                if leg.status != order.status {
+                    violations.append("8: opportunity \(id) leg \(leg.leg) is recorded \(leg.status) but \(leg.venue) says \(order.status)")
+                }
+            } else if !["not_found", "rejected"].contains(leg.status) {
+                violations.append("8: opportunity \(id) leg \(leg.leg) is recorded \(leg.status) but \(leg.venue) has no such order")
+            }
+        }
+        let filled = legs.map(\.filled)
+        let even = Set(filled).count <= 1
+        let none = filled.allSatisfy { $0 == 0 }
+        let agrees = switch outcome {
+        case .hedged: legs.count == 2 && even && !none
+        case .oneSided: legs.count == 2 && !even
+        case .noFill, .rejected: none
+        case .abandoned: legs.isEmpty || none
+        case .manual: true
+        }
+        if !agrees {
+            violations.append("8: opportunity \(id) closed \(outcome.rawValue) with fills \(filled.map { Quantity(hundredths: $0)?.description ?? "\($0)" })")
+        }
+        return violations
+    }
+
+    // MARK: - Alerts say what the rows said
+
+    /// Every alert body is a JSON object, and every one-sided alert's legs agree with the leg
+    /// rows as they stood at its commit (`alerts.legs_at_commit`, written by the database).
+    static func alertViolations(_ db: Connection, only: String) throws -> [String] {
+        var violations: [String] = []
+        let rows = try db.prepare("SELECT alert_key, kind, body_json, legs_at_commit FROM alerts\(only) ORDER BY id")
+            .query { ($0.text(0), $0.text(1), $0.text(2), $0.optionalText(3)) }
+        for (key, kind, bodyText, snapshotText) in rows {
+            guard let body = jsonObject(bodyText) else {
+                violations.append("alert: \(key) body is not a JSON object: \(bodyText.prefix(80))")
+                continue
+            }
+            guard kind.hasPrefix("one_sided") else { continue }
+            guard let snapshotText, let snapshot = try? JSONSerialization.jsonObject(with: Data(snapshotText.utf8)) as? [[String: Any]] else {
+                violations.append("alert: \(key) has no snapshot of its legs")
+                continue
+            }
+            for field in ["filled_leg", "unfilled_leg"] {
+                guard let leg = body[field] as? [String: Any], let clientOrderID = leg["client_order_id"] as? String,
+                      let row = snapshot.first(where: { $0["client_order_id"] as? String == clientOrderID })
+                else {
+                    violations.append("alert: \(key) \(field) names no leg of its opportunity")
+                    continue
+                }
+                let filled = (row["filled_quantity"] as? Int).flatMap { Quantity(hundredths: Int64($0)) }?.description
+                let requested = (row["cancel_requested"] as? Int) == 1
+                let result = row["cancel_result"] as? String
+                let succeeded: Bool? = result.map { $0 == "cancelled" || $0 == "already_done" }
+                if leg["size"] as? String != filled {
+                    violations.append("alert: \(key) says \(clientOrderID) filled \(leg["size"] ?? "nil"), its row said \(filled ?? "nil")")
+                }
+                if leg["cancel_attempted"] as? Bool != requested {
+                    violations.append("alert: \(key) says \(clientOrderID) cancel attempted \(leg["cancel_attempted"] ?? "nil"), its row said \(requested)")
+                }
+                if leg["cancel_succeeded"] as? Bool != succeeded {
+                    violations.append("alert: \(key) says \(clientOrderID) cancel succeeded \(leg["cancel_succeeded"] ?? "nil"), its row said \(result ?? "no answer")")
+                }
+            }
+        }
+        return violations
+    }
+
+    static func jsonObject(_ text: String) -> [String: Any]? {
+        try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
     }
 }

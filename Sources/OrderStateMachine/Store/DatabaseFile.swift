@@ -188,10 +188,16 @@ public enum DatabaseFile {
     /// Schema migrations: `from` is the file's `user_version`, below `Schema.version`.
     /// Each step runs in one transaction with its version bump.
     static func migrate(_ connection: Connection, from version: Int64) throws {
-        // Version 1 is the first schema; migrations for 2… are added here as
-        // `if version < 2 { try connection.writeTransaction { …; PRAGMA user_version = 2 } }`.
         if version < 1 {
             throw DatabaseFileError.damaged(path: connection.path, detail: "schema version \(version) in an arb file")
+        }
+        if version < 2 {
+            // 2: alerts keep the leg rows as they stood at their commit (schema.sql, alerts_snapshot_legs).
+            try connection.writeTransaction {
+                try connection.execute("ALTER TABLE alerts ADD COLUMN legs_at_commit TEXT")
+                try connection.execute(Schema.statement(creating: "alerts_snapshot_legs"))
+                try connection.execute("PRAGMA user_version = 2")
+            }
         }
     }
 

@@ -358,3 +358,15 @@ extension Store {
     /// The schema version this build writes (`PRAGMA user_version`).
     public static var schemaVersion: Int64 { Schema.version }
 }
+
+extension Schema {
+    /// The `CREATE TRIGGER name … END;` statement of schema.sql, for a migration that adds it to
+    /// an older file (one text for new and migrated files).
+    static func statement(creating trigger: String) -> String {
+        guard let start = sql.firstRange(of: "CREATE TRIGGER \(trigger)\n"),
+              let end = sql[start.upperBound...].firstRange(of: "\nEND;") else {
+            preconditionFailure("schema.sql has no trigger \(trigger)")
+        }
+        return String(sql[start.lowerBound..<end.upperBound])
+    }
+}
