@@ -35,6 +35,42 @@ struct StoreTests {
         #expect(try store.createOpportunity(sampleOpportunity("EV")) == .duplicate(existing: 3))
     }
 
+    struct RolledBack: Error {}
+
+    @Test("an id a rolled-back create-and-begin took is never handed out again, in this process or after a restart")
+    func idsNeverReused() throws {
+        let path = directory.path("ids.db")
+        var taken: [OpportunityID] = []
+        do {
+            let store = try Store(path: path, durability: .normal)
+            // The commit fails after the legs' client order ids were built from the id (a crash
+            // at that instant leaves the same file: the transaction rolls back). The id block's
+            // own commit comes first, as the trader's Ledger does it.
+            try store.reserveOpportunityID()
+            store.connection.willCommit = { throw RolledBack() }
+            #expect(throws: RolledBack.self) {
+                _ = try store.createAndBegin(sampleOpportunity("EV"), reason: "gate") { id in taken.append(id); return sampleLegs(store, id) }
+            }
+            store.connection.willCommit = nil
+            try #require(taken.count == 1)
+            #expect(try store.opportunity(taken[0]) == nil, "the rollback left no row")
+            let next = try begun(store, "EV")
+            #expect(next != taken[0], "the same process reused id \(next)")
+            taken.append(next)
+            store.connection.willCommit = { throw RolledBack() }
+            #expect(throws: RolledBack.self) {
+                _ = try store.createAndBegin(sampleOpportunity("OTHER"), reason: "gate") { id in taken.append(id); return sampleLegs(store, id) }
+            }
+        }
+        // A restart: the new connection must not hand out anything the old one may have used.
+        let restarted = try Store(path: path, durability: .normal)
+        let after = try begun(restarted, "OTHER")
+        #expect(!taken.contains(after), "id \(after) was handed out before: \(taken)")
+        #expect(after > taken.max()!)
+        let clientIDs = try restarted.connection.prepare("SELECT client_order_id FROM legs").query { $0.text(0) }
+        #expect(Set(clientIDs).count == clientIDs.count)
+    }
+
     @Test("create-and-begin stores both legs' intents with deterministic client ids in one commit")
     func createAndBegin() throws {
         let store = try makeStore()

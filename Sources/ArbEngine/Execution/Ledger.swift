@@ -52,6 +52,9 @@ public actor Ledger {
     public func begin(_ new: NewOpportunity, plans: [LegPlan], reason: String,
                       faults: FaultPoints = FaultPoints(armed: nil)) throws -> BeginResult {
         var orders: [LegName: PreparedOrder] = [:]
+        // An id block's own commit, when one is due, lands before the fault hook is set: the hook
+        // belongs to the opportunity's commit.
+        try store.reserveOpportunityID()
         if faults.isArmed(.afterDetected) {
             store.connection.willCommit = { [faults] in try faults.hit(.afterDetected) }
         }

@@ -85,6 +85,11 @@ public final class Store {
     public let databaseID: String
     /// The alert sinks each new alert gets a delivery row for.
     public var alertSinks: [String]
+    /// Opportunity ids this connection has reserved and not yet used: `next…limit`.
+    private var reservedIDs: (next: OpportunityID, limit: OpportunityID) = (1, 0)
+    /// How many ids one reservation commit takes: one extra commit per this many opportunities
+    /// (under 1 %, so off detect_to_submit's p99), and ids jump by at most this much per restart.
+    public static let opportunityIDBlock: Int64 = 256
 
     public init(
         path: String,
@@ -110,11 +115,61 @@ public final class Store {
         "arb-\(databaseID)-\(opportunity)-\(leg.rawValue)"
     }
 
+    // MARK: - Opportunity ids
+
+    /// Makes sure an unused opportunity id is reserved, committing a new block if none is left.
+    ///
+    /// Ids are never reused (DESIGN §8 item 9), even after a crash rolled back the transaction
+    /// that first took one: a client order id is built from the id before that transaction
+    /// commits, so a reused id could name two orders. `INTEGER PRIMARY KEY` (and AUTOINCREMENT
+    /// too: its sqlite_sequence row rolls back with the insert) would hand the same id out again,
+    /// so ids come from a high-water mark (`settings.opportunity_ids_reserved`) that its own commit
+    /// advances before any of them is used. A block a crashed process did not finish is skipped.
+    public func reserveOpportunityID() throws {
+        guard reservedIDs.next > reservedIDs.limit else { return }
+        let block = Self.opportunityIDBlock
+        let first = try connection.writeTransaction { () throws -> OpportunityID in
+            let reserved = try connection.cachedStatement(
+                "SELECT CAST(value AS INTEGER) FROM settings WHERE key = 'opportunity_ids_reserved'"
+            ).queryOne { $0.int64(0) } ?? 0
+            let highest = try connection.cachedStatement("SELECT coalesce(max(id), 0) FROM opportunities")
+                .queryOne { $0.int64(0) } ?? 0
+            let first = max(reserved, highest) + 1
+            try connection.cachedStatement("""
+                INSERT INTO settings (key, value, updated_at_ms) VALUES ('opportunity_ids_reserved', ?, 0)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value
+                """).execute(String(first + block - 1))
+            return first
+        }
+        reservedIDs = (first, first + block - 1)
+    }
+
+    /// Runs `body` (one transaction that may create an opportunity) with the next reserved id.
+    /// The id is spent unless `body` reports a duplicate: a rolled-back attempt may have built
+    /// client order ids from it, so it is never handed out again.
+    private func withNextOpportunityID(_ body: (OpportunityID) throws -> CreateResult) throws -> CreateResult {
+        try reserveOpportunityID()
+        let id = reservedIDs.next
+        do {
+            let result = try body(id)
+            if case .created(let created) = result {
+                precondition(created == id, "opportunity created as \(created), reserved \(id)")
+                reservedIDs.next += 1
+            }
+            return result
+        } catch {
+            reservedIDs.next += 1
+            throw error
+        }
+    }
+
     // MARK: - Creating and starting opportunities
 
     /// Inserts a `Detected` opportunity unless a live one holds its dedup key.
     public func createOpportunity(_ new: NewOpportunity, reason: String = "detected") throws -> CreateResult {
-        try connection.writeTransaction { try insertOpportunity(new, reason: reason) }
+        try withNextOpportunityID { id in
+            try connection.writeTransaction { try insertOpportunity(new, id: id, reason: reason) }
+        }
     }
 
     /// `Detected → InFlight`, storing both legs' intents in the same transaction (intent before
@@ -140,29 +195,29 @@ public final class Store {
         reason: String,
         makeLegs: (OpportunityID) -> [LegIntent]
     ) throws -> CreateResult {
-        try connection.writeTransaction {
-            let created = try insertOpportunity(new, reason: "detected")
-            guard case .created(let id) = created else { return created }
+        try withNextOpportunityID { id in try connection.writeTransaction {
+            let created = try insertOpportunity(new, id: id, reason: "detected")
+            guard case .created = created else { return created }
             let result = try applyTransition(
                 id, from: .detected, step: TransitionStep(.riskGatePassed, reason: reason), at: new.detectedAtMilliseconds)
             precondition(result.isApplied, "a just-inserted opportunity must accept riskGatePassed: \(result)")
             for intent in makeLegs(id) { try insertLeg(intent, opportunity: id, at: new.detectedAtMilliseconds) }
             return created
-        }
+        } }
     }
 
     /// Records a detection that is never sent (risk gate refused, stale quote): created and
     /// closed `abandoned` in one commit, so the dedup key is never left blocked. A duplicate of a
     /// live opportunity writes nothing.
     public func createAndAbandon(_ new: NewOpportunity, reason: String) throws -> CreateResult {
-        try connection.writeTransaction {
-            let created = try insertOpportunity(new, reason: "detected")
-            guard case .created(let id) = created else { return created }
+        try withNextOpportunityID { id in try connection.writeTransaction {
+            let created = try insertOpportunity(new, id: id, reason: "detected")
+            guard case .created = created else { return created }
             let result = try applyTransition(
                 id, from: .detected, step: TransitionStep(.abandoned, reason: reason), at: new.detectedAtMilliseconds)
             precondition(result.isApplied, "a just-inserted opportunity must accept abandoned: \(result)")
             return created
-        }
+        } }
     }
 
     // MARK: - Transitions
@@ -235,21 +290,21 @@ public final class Store {
 
     // MARK: - Writes inside a transaction
 
-    private func insertOpportunity(_ new: NewOpportunity, reason: String) throws -> CreateResult {
+    private func insertOpportunity(_ new: NewOpportunity, id: OpportunityID, reason: String) throws -> CreateResult {
         let insert = try connection.cachedStatement("""
-            INSERT INTO opportunities (dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b,
+            INSERT INTO opportunities (id, dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b,
                 instrument_b, edge_bps, price_a, price_b, quantity, expected_fees_micros, state_reason,
                 created_at_ms, updated_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (dedup_key) WHERE state <> 'Closed' DO NOTHING
             """)
         try insert.execute(
-            new.dedupKey, new.eventID, new.legA.venue, new.legA.outcome, new.legA.instrument,
+            id, new.dedupKey, new.eventID, new.legA.venue, new.legA.outcome, new.legA.instrument,
             new.legB.venue, new.legB.outcome, new.legB.instrument, new.edgeBps, new.legA.price.ticks,
             new.legB.price.ticks, new.quantity.hundredths, new.expectedFees.micros, reason,
             new.detectedAtMilliseconds, new.detectedAtMilliseconds)
         if connection.changes == 1 {
-            return .created(connection.lastInsertRowID)
+            return .created(id)
         }
         let existing = try connection.cachedStatement(
             "SELECT id FROM opportunities WHERE dedup_key = ? AND state <> 'Closed'"
