@@ -29,8 +29,14 @@ func recordOpenAfterKill(round: Int, directory: String) async throws -> [String]
 /// both venues), the kill recorded as the soak records it, a restart (its recovery finishes that
 /// opportunity), then the soak's reconcile and alert delivery. Built once per test process.
 enum SoakFixture {
+    static let root: String = {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("arb-soak-fixture-\(UUID().uuidString)").path
+        atexit { try? FileManager.default.removeItem(atPath: SoakFixture.root) }
+        return path
+    }()
+
     static let directory = Task<String, any Error> {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("arb-soak-fixture-\(UUID().uuidString)").path
+        let directory = root
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let db = directory + "/arb.db"
         let killed = try await runBuilt("arb", ["run", "--db", db, "--seed", "11", "--duration", "3", "--log-level", "error"],
