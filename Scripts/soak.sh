@@ -21,10 +21,11 @@
 # One seed drives bash's RANDOM, which picks every round's `arb run --seed` and its kill delay
 # (0.2–2.5 s), so a failing run prints the command that replays it. Odd rounds trade the built-in
 # demo as it is; even rounds the same demo (same events, venues and files) with venues as slow as
-# real ones (every call answered in 100–400 ms, not 1–4 ms) and a 1 s fill timeout, so a random
-# kill finds opportunities open — in flight, resting, being cancelled — where in the plain demo one
-# lives a few milliseconds and 20 random kills can all miss. Both are the demo's text from
-# Sources/ArbEngine/Config/DemoConfig.swift. (What the trader does within a
+# real ones (every call answered in 100–400 ms, not 1–4 ms) and a 1 s fill timeout, so
+# opportunities stay open — in flight, resting, being cancelled — for a good part of the round; in
+# the plain demo one lives a few milliseconds and 20 random kills can all miss. Both are the demo's
+# text from Sources/ArbEngine/Config/DemoConfig.swift. In an even round, when the random delay
+# ends with nothing open, the kill waits (polling, at most 2 s more) for an opportunity to be open. (What the trader does within a
 # round also depends on real-time pacing: a replay repeats the inputs, not every interleaving.)
 #
 # Builds nothing: expects .build/debug/arb (`swift build` first). Exits 0 when every invariant
@@ -319,6 +320,11 @@ sed -n '/^    public static let demoJSON: String = #"""$/,/^    """#$/p' "$root/
 [ "$(grep -c -e '"fill_timeout_ms": 1000' -e '"latency_ms_min": 100,' -e '"latency_ms_max": 400,' "$slow_config")" -eq 5 ] \
   || { echo "soak: cannot derive the slow-venue config from DemoConfig.swift" >&2; exit 2; }
 
+# How many opportunities are open right now (0 when the file cannot be read yet).
+open_now() {
+  sqlite3 -batch -noheader -readonly "$db" "SELECT count(*) FROM opportunities WHERE state <> 'Closed'" 2>/dev/null || echo 0
+}
+
 kills=0
 : >"$work/soak-kills"
 for round in $(seq 1 "$rounds"); do
@@ -330,6 +336,13 @@ for round in $(seq 1 "$rounds"); do
   "$arb" run ${config[@]+"${config[@]}"} --db "$db" --seed "$run_seed" --duration 3 --log-level error >>"$log" 2>&1 &
   running=$!
   sleep "$(seconds "$delay_ms")"
+  if [ ${#config[@]} -gt 0 ]; then
+    for _ in $(seq 1 40); do
+      kill -0 "$running" 2>/dev/null || break
+      [ "$(open_now)" -eq 0 ] || break
+      sleep 0.05
+    done
+  fi
   kill -9 "$running" 2>/dev/null || true
   status=0
   wait "$running" 2>/dev/null || status=$?
