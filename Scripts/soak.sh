@@ -7,17 +7,32 @@
 #   Scripts/soak.sh ROUNDS                 e.g. Scripts/soak.sh 20
 #   SOAK_SEED=12345 Scripts/soak.sh 20     replay a run: the same seeds and the same kill delays
 #   SOAK_KEEP=1 Scripts/soak.sh 5          keep the working directory even when everything holds
-#   Scripts/soak.sh --check DIR            only check the invariants of DIR/arb.db and its paper files
+#   Scripts/soak.sh --check DIR            run the soak's final checks on DIR (a kept working directory):
+#                                          the invariants of DIR/arb.db, its paper files and alerts log,
+#                                          and the proofs against DIR/soak-kills (below)
+#
+# A soak that never caught the trader with an opportunity open would prove nothing, so it proves
+# that it did: after every kill it records, in DIR/soak-kills, each opportunity the kill left open
+# (one line per opportunity: `round|opportunity id|last transition id at the kill`), and at the end
+# it requires that opportunities were created and sent, that at least one kill left one open, and
+# that every opportunity a kill left open was later moved by recovery (a transition whose reason
+# starts `recovery:`, written after the kill). The final line counts them.
 #
 # One seed drives bash's RANDOM, which picks every round's `arb run --seed` and its kill delay
-# (0.2–2.5 s), so a failing run prints the command that replays it. (What the trader does within a
+# (0.2–2.5 s), so a failing run prints the command that replays it. Odd rounds trade the built-in
+# demo as it is; even rounds the same demo (same events, venues and files) with venues as slow as
+# real ones (every call answered in 100–400 ms, not 1–4 ms) and a 1 s fill timeout, so
+# opportunities stay open — in flight, resting, being cancelled — for a good part of the round; in
+# the plain demo one lives a few milliseconds and 20 random kills can all miss. Both are the demo's
+# text from Sources/ArbEngine/Config/DemoConfig.swift. In an even round, when the random delay
+# ends with nothing open, the kill waits (polling, at most 2 s more) for an opportunity to be open. (What the trader does within a
 # round also depends on real-time pacing: a replay repeats the inputs, not every interleaving.)
 #
 # Builds nothing: expects .build/debug/arb (`swift build` first). Exits 0 when every invariant
 # holds, 1 with the violating rows when one does not, 2 for usage or a missing tool.
 set -euo pipefail
-check_dir=""
-if [ "${1:-}" = "--check" ] && [ -d "${2:-}" ]; then check_dir=$(cd "$2" && pwd); fi
+checked=""
+if [ "${1:-}" = "--check" ] && [ -d "${2:-}" ]; then checked=$(cd "$2" && pwd); fi
 cd "$(dirname "$0")/.."
 
 usage() {
@@ -48,31 +63,39 @@ fail() {
 
 # MARK: - Invariants
 
-# check_invariants DIR: DESIGN §8 over DIR/arb.db, DIR/paper-kalshi.db, DIR/paper-polymarket.db and
-# DIR/data/alerts.log. Prints each violation with its rows on stderr; returns the number of failed
-# checks (0: every invariant holds).
-check_invariants() {
-  local dir=$1 db="$1/arb.db" violations=0 file result venue key missing_lines
+# Each check below prints `soak: VIOLATION <name>` and the violating rows on stderr, and counts
+# itself in `violations`; the names are what Tests/ArbEngineTests/SoakCheckTests.swift breaks one
+# by one, so each check is shown to fail.
+violations=0
+check_dir=""
 
-  # check NAME SQL: the query lists violating rows; none means the invariant holds.
-  check() {
-    local name=$1 sql=$2 rows
-    rows=$(sqlite3 -batch -header -column "$db" "ATTACH '$dir/paper-kalshi.db' AS kalshi;
-      ATTACH '$dir/paper-polymarket.db' AS polymarket; $sql") || fail "the query for \"$name\" failed"
-    if [ -n "$rows" ]; then
-      violations=$((violations + 1))
-      echo "soak: VIOLATION $name" >&2
-      echo "$rows" | head -n 20 >&2
-    fi
-  }
+# violation NAME DETAIL: one failed check.
+violation() {
+  violations=$((violations + 1))
+  echo "soak: VIOLATION $1" >&2
+  if [ -n "${2:-}" ]; then echo "$2" | head -n 20 >&2; fi
+}
+
+# check NAME SQL: the query (over DIR/arb.db with both paper files attached) lists violating rows;
+# none means the check holds.
+check() {
+  local name=$1 sql=$2 rows
+  rows=$(sqlite3 -batch -header -column "$check_dir/arb.db" "ATTACH '$check_dir/paper-kalshi.db' AS kalshi;
+    ATTACH '$check_dir/paper-polymarket.db' AS polymarket; $sql") || fail "the query for \"$name\" failed (its error above)"
+  if [ -n "$rows" ]; then violation "$name" "$rows"; fi
+}
+
+# check_invariants DIR: DESIGN §8 over DIR/arb.db, DIR/paper-kalshi.db, DIR/paper-polymarket.db and
+# DIR/data/alerts.log.
+check_invariants() {
+  check_dir=$1
+  local dir=$1 db="$1/arb.db" file result venue key missing_lines
 
   for file in arb.db paper-kalshi.db paper-polymarket.db; do
     [ -f "$dir/$file" ] || fail "$dir/$file does not exist"
-    result=$(sqlite3 -batch "$dir/$file" "PRAGMA integrity_check; PRAGMA foreign_key_check;")
-    if [ "$result" != "ok" ]; then
-      violations=$((violations + 1))
-      echo "soak: VIOLATION integrity of $file: $result" >&2
-    fi
+    # A file SQLite cannot even read is a violation too, not a crash of the soak (set -e).
+    result=$(sqlite3 -batch "$dir/$file" "PRAGMA integrity_check; PRAGMA foreign_key_check;" 2>&1) || true
+    if [ "$result" != "ok" ]; then violation "integrity of $file" "$result"; fi
   done
 
   for venue in kalshi polymarket; do
@@ -174,8 +197,7 @@ check_invariants() {
   done < <(sqlite3 -batch -noheader "$db" "SELECT x.alert_key FROM alerts x JOIN alert_deliveries d ON d.alert_id = x.id
                                            WHERE d.sink = 'file' AND d.delivered_at_ms IS NOT NULL")
   if [ "$missing_lines" -ne 0 ]; then
-    violations=$((violations + 1))
-    echo "soak: VIOLATION 6: $missing_lines alerts marked delivered are missing from data/alerts.log" >&2
+    violation "6: alerts marked delivered to file but missing from data/alerts.log" "$missing_lines alerts"
   fi
 
   # 7. Nothing is ever deleted: every opportunity has its legs' transitions (InFlight and later
@@ -185,16 +207,50 @@ check_invariants() {
   check "7: opportunities past Detected without both legs" "
     SELECT o.id, o.state, (SELECT count(*) FROM legs l WHERE l.opportunity_id = o.id) AS legs FROM opportunities o
     WHERE EXISTS (SELECT 1 FROM transitions t WHERE t.opportunity_id = o.id AND t.to_state = 'InFlight') AND legs <> 2"
+}
 
-  return "$violations"
+# check_proofs DIR: what the run must have exercised for its invariants to mean anything
+# (DIR/soak-kills is the record the kill rounds write; see the top of this file).
+check_proofs() {
+  check_dir=$1
+  local dir=$1 record="$1/soak-kills" values
+
+  check "proof: no opportunity was created and sent (none reached InFlight)" "
+    SELECT count(*) AS sent FROM transitions WHERE to_state = 'InFlight' HAVING count(*) = 0"
+  if [ ! -f "$record" ]; then
+    violation "proof: no kill record" "$record does not exist"
+    return 0
+  fi
+  if ! grep -qE '^[0-9]+\|[0-9]+\|[0-9]+$' "$record"; then
+    violation "proof: no kill caught an open opportunity" "$(wc -l <"$record") lines in $record"
+    return 0
+  fi
+  if grep -vqE '^[0-9]+\|[0-9]+\|[0-9]+$' "$record"; then
+    violation "proof: unreadable lines in the kill record" "$(grep -vE '^[0-9]+\|[0-9]+\|[0-9]+$' "$record")"
+  fi
+  values=$(grep -E '^[0-9]+\|[0-9]+\|[0-9]+$' "$record" | sed -E 's/^([0-9]+)\|([0-9]+)\|([0-9]+)$/(\1, \2, \3)/' | paste -sd, -)
+  check "proof: an opportunity a kill left open that recovery never moved" "
+    WITH caught(round, opportunity_id, last_transition) AS (VALUES $values)
+    SELECT c.round, c.opportunity_id, c.last_transition, o.state, o.outcome FROM caught c
+    LEFT JOIN opportunities o ON o.id = c.opportunity_id
+    WHERE NOT EXISTS (SELECT 1 FROM transitions t WHERE t.opportunity_id = c.opportunity_id
+                        AND t.id > c.last_transition AND t.reason LIKE 'recovery:%')"
+}
+
+# The counts the final line reports, from DIR/soak-kills: "KILLS_CAUGHT OPPORTUNITIES_CAUGHT".
+caught_counts() {
+  local record="$1/soak-kills"
+  if [ ! -s "$record" ]; then echo "0 0"; return; fi
+  echo "$(cut -d'|' -f1 "$record" | sort -u | wc -l) $(cut -d'|' -f2 "$record" | sort -u | wc -l)"
 }
 
 if [ "${1:-}" = "--check" ]; then
-  [ $# -eq 2 ] && [ -n "$check_dir" ] || usage
-  status=0
-  check_invariants "$check_dir" || status=$?
-  if [ "$status" -ne 0 ]; then echo "soak: $status invariant checks failed in $check_dir (rows above)" >&2; exit 1; fi
-  echo "soak: invariants hold in $check_dir"
+  [ $# -eq 2 ] && [ -n "$checked" ] || usage
+  check_invariants "$checked"
+  check_proofs "$checked"
+  if [ "$violations" -ne 0 ]; then echo "soak: $violations checks failed in $checked (rows above)" >&2; exit 1; fi
+  read -r caught_kills caught_opportunities < <(caught_counts "$checked")
+  echo "soak: $caught_kills kills caught $caught_opportunities open opportunities, each moved by recovery; invariants hold in $checked"
   exit 0
 fi
 
@@ -246,21 +302,58 @@ open_count() { sqlite3 -batch -noheader "$db" "SELECT count(*) FROM opportunitie
 
 # MARK: - Kill rounds
 
+# After a kill: every opportunity it left open, with the last transition id, into the kill record.
+# Read-only, so the hot WAL the kill left is recovered by the next trader, not by this query.
+record_open() {
+  local round=$1
+  [ -f "$db" ] || return 0
+  sqlite3 -batch -noheader -readonly "$db" "SELECT $round || '|' || o.id || '|' || (SELECT coalesce(max(id), 0) FROM transitions)
+    FROM opportunities o WHERE o.state <> 'Closed' ORDER BY o.id" >>"$work/soak-kills" \
+    || fail "round $round: cannot read $db after the kill"
+}
+
+# The demo's config with slow venues, for the even rounds.
+slow_config="$work/demo-slow-venues.json"
+sed -n '/^    public static let demoJSON: String = #"""$/,/^    """#$/p' "$root/Sources/ArbEngine/Config/DemoConfig.swift" \
+  | sed '1d;$d' | sed -e 's/"fill_timeout_ms": 200/"fill_timeout_ms": 1000/' \
+    -e 's/"latency_ms_min": 1,/"latency_ms_min": 100,/' -e 's/"latency_ms_max": 4,/"latency_ms_max": 400,/' >"$slow_config"
+[ "$(grep -c -e '"fill_timeout_ms": 1000' -e '"latency_ms_min": 100,' -e '"latency_ms_max": 400,' "$slow_config")" -eq 5 ] \
+  || { echo "soak: cannot derive the slow-venue config from DemoConfig.swift" >&2; exit 2; }
+
+# How many opportunities are open right now (0 when the file cannot be read yet).
+open_now() {
+  sqlite3 -batch -noheader -readonly "$db" "SELECT count(*) FROM opportunities WHERE state <> 'Closed'" 2>/dev/null || echo 0
+}
+
 kills=0
+: >"$work/soak-kills"
 for round in $(seq 1 "$rounds"); do
   run_seed=$RANDOM
   delay_ms=$((200 + RANDOM % 2301))
-  echo "== round $round: arb run --seed $run_seed --duration 3, SIGKILL after $delay_ms ms" >>"$log"
-  "$arb" run --db "$db" --seed "$run_seed" --duration 3 --log-level error >>"$log" 2>&1 &
+  config=()
+  if [ $((round % 2)) -eq 0 ]; then config=(--config "$slow_config"); fi
+  echo "== round $round: arb run ${config[*]} --seed $run_seed --duration 3, SIGKILL after $delay_ms ms" >>"$log"
+  "$arb" run ${config[@]+"${config[@]}"} --db "$db" --seed "$run_seed" --duration 3 --log-level error >>"$log" 2>&1 &
   running=$!
   sleep "$(seconds "$delay_ms")"
-  if kill -9 "$running" 2>/dev/null; then kills=$((kills + 1)); fi
+  if [ ${#config[@]} -gt 0 ]; then
+    for _ in $(seq 1 40); do
+      kill -0 "$running" 2>/dev/null || break
+      [ "$(open_now)" -eq 0 ] || break
+      sleep 0.05
+    done
+  fi
+  kill -9 "$running" 2>/dev/null || true
   status=0
   wait "$running" 2>/dev/null || status=$?
   running=""
-  # 137: killed as planned. 0: the run ended first (a slow machine). Anything else is a failure:
-  # a refused restart (e.g. the dead trader's lease not taken over), a trap, a crash.
-  if [ "$status" -ne 137 ] && [ "$status" -ne 0 ]; then
+  # 137: killed as planned, and only that counts as a kill (a kill sent to a process that had
+  # already exited "succeeds" too). 0: the run ended first (a slow machine). Anything else is a
+  # failure: a refused restart (e.g. the dead trader's lease not taken over), a trap, a crash.
+  if [ "$status" -eq 137 ]; then
+    kills=$((kills + 1))
+    record_open "$round"
+  elif [ "$status" -ne 0 ]; then
     fail "round $round: arb run --seed $run_seed exited $status before its kill; last lines of $log:
 $(tail -n 5 "$log")"
   fi
@@ -299,15 +392,19 @@ if [ "$pending" -ne 0 ]; then run_to_end "alert delivery" --seed "$RANDOM" --dur
 
 # MARK: - Check and summary
 
-violations=0
-check_invariants "$work" || violations=$?
-[ "$violations" -eq 0 ] || fail "$violations invariant checks failed (rows above)"
+check_invariants "$work"
+check_proofs "$work"
+[ "$violations" -eq 0 ] || fail "$violations checks failed (rows above)"
 
+read -r caught_kills caught_opportunities < <(caught_counts "$work")
+recovery_moves=$(sqlite3 -batch -noheader "$db" "SELECT count(*) FROM transitions WHERE reason LIKE 'recovery:%'")
 counts=$(sqlite3 -batch -noheader "$db" "SELECT count(*),
   sum(outcome = 'hedged'), sum(outcome = 'one_sided'), sum(outcome = 'no_fill'),
   sum(outcome = 'abandoned'), sum(outcome = 'rejected'), sum(outcome = 'manual') FROM opportunities")
 IFS='|' read -r total hedged one_sided no_fill abandoned rejected manual <<<"$counts"
 ok=1
-echo "soak: $rounds rounds, $kills kills, $total opportunities (hedged ${hedged:-0}, one_sided ${one_sided:-0}," \
+echo "soak: $rounds rounds, $kills kills, $caught_kills kills caught $caught_opportunities open opportunities" \
+  "(each moved by recovery; $recovery_moves recovery transitions in all)," \
+  "$total opportunities (hedged ${hedged:-0}, one_sided ${one_sided:-0}," \
   "no_fill ${no_fill:-0}, abandoned ${abandoned:-0}, rejected ${rejected:-0}, manual ${manual:-0})," \
   "reconciled with $reconcile_with, $((SECONDS - started)) s, seed $seed: invariants hold"

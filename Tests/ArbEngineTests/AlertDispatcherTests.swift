@@ -67,30 +67,27 @@ struct AlertDispatcherTests {
         #expect(await dispatcher.deliverPending() == DeliveryRound())
     }
 
-    @Test("run backs a failing sink off 100 ms, then 200 ms, and delivers on the third attempt; cancel stops it")
+    @Test("run backs a failing sink off 100 ms, then 200 ms, and delivers on the third attempt (virtual time); cancel stops it")
     func runBacksOff() async throws {
-        try makeAlertDatabase(databasePath, sinks: ["webhook"], alerts: [sampleAlert("one-sided-7")])
-        let server = try await TestHTTPServer.start(statuses: [500, 500, 200])
-        let sink = WebhookAlertSink(url: server.url("/hook"), timeoutMilliseconds: 2_000)
+        try makeAlertDatabase(databasePath, sinks: ["timed"], alerts: [sampleAlert("one-sided-7")])
+        // Virtual time (the simulator's executor and clock): the attempts' times are exact, so the
+        // backoff is read off them instead of inferred from how long the test took.
+        let executor = SimulationExecutor()
+        let clock = VirtualClock(executor: executor)
+        let sink = TimedSink("timed", failures: 2, clock: clock)
         let outbox = try outbox()
-        let dispatcher = AlertDispatcher(outbox: outbox, sinks: [sink], clock: SystemClock())
-
-        let started = ContinuousClock.now
-        let running = Task { await dispatcher.run(pollMilliseconds: 20) }
-        let delivered = try await eventually {
-            try await delivery(outbox, key: "one-sided-7", sink: "webhook")?.deliveredAtMilliseconds != nil
+        let dispatcher = AlertDispatcher(outbox: outbox, sinks: [sink], clock: clock)
+        await withTaskExecutorPreference(executor) {
+            let running = Task(executorPreference: executor) { await dispatcher.run(pollMilliseconds: 20) }
+            await sink.waitForDelivery()
+            running.cancel()
+            await running.value
         }
-        let elapsed = ContinuousClock.now - started
-        running.cancel()
-        await running.value
-        await sink.shutdown()
-        await server.stop()
 
-        #expect(delivered)
-        // Polling every 20 ms without backoff would have made three attempts in about 40 ms.
-        #expect(elapsed >= .milliseconds(290))
-        #expect(try await delivery(outbox, key: "one-sided-7", sink: "webhook")?.attempts == 3)
-        #expect(server.requests.count == 3)
+        // Polling every 20 ms without backoff would have tried at 0, 20 and 40 ms.
+        #expect(await sink.attemptMilliseconds == [0, 100, 300])
+        #expect(try await delivery(outbox, key: "one-sided-7", sink: "timed")?.attempts == 3)
+        #expect(try await delivery(outbox, key: "one-sided-7", sink: "timed")?.deliveredAtMilliseconds != nil)
     }
 
     @Test("an alert left undelivered is delivered by a new dispatcher after a restart, and a sink added then gets it too")
@@ -145,26 +142,31 @@ struct AlertDispatcherTests {
         #expect(try await delivery(outbox, key: "A2", sink: "bad")?.attempts == 0)
     }
 
-    @Test("drain delivers what is pending at once, and gives up on a dead sink at its timeout")
+    @Test("drain delivers what is pending without waiting for its deadline, and gives up on a dead sink at its deadline (virtual time)")
     func drain() async throws {
         try makeAlertDatabase(databasePath, sinks: ["good", "dead"], alerts: [sampleAlert("A1"), sampleAlert("A2")])
+        let executor = SimulationExecutor()
+        let clock = VirtualClock(executor: executor)
         let good = ScriptedSink("good", failures: 1)
-        let quick = AlertDispatcher(outbox: try outbox(), sinks: [good], clock: SystemClock())
-        let started = ContinuousClock.now
-        let drained = await quick.drain(timeoutMilliseconds: 5_000)
-        #expect(ContinuousClock.now - started < .seconds(2))
+        let quick = AlertDispatcher(outbox: try outbox(), sinks: [good], clock: clock)
+        let (drained, drainedAt) = await withTaskExecutorPreference(executor) {
+            (await quick.drain(timeoutMilliseconds: 5_000), clock.monotonicNanoseconds() / 1_000_000)
+        }
+        // Done at its first retry after the one failure, long before the 5 s deadline.
+        #expect(drainedAt == 100)
         #expect(drained.delivered == 2)
         #expect(drained.failed == 1)
         #expect(await good.delivered == ["A1", "A2"])
 
         let dead = ScriptedSink("dead", failures: nil)
         let outbox = try outbox()
-        let stuck = AlertDispatcher(outbox: outbox, sinks: [dead], clock: SystemClock())
-        let deadStarted = ContinuousClock.now
-        let gaveUp = await stuck.drain(timeoutMilliseconds: 300)
-        let elapsed = ContinuousClock.now - deadStarted
-        #expect(elapsed >= .milliseconds(290))
-        #expect(elapsed < .seconds(2))
+        let stuck = AlertDispatcher(outbox: outbox, sinks: [dead], clock: clock)
+        let (gaveUp, gaveUpAfter) = await withTaskExecutorPreference(executor) {
+            let started = clock.monotonicNanoseconds() / 1_000_000
+            let round = await stuck.drain(timeoutMilliseconds: 300)
+            return (round, clock.monotonicNanoseconds() / 1_000_000 - started)
+        }
+        #expect(gaveUpAfter == 300, "a dead sink is given up on at the deadline, not before or after")
         #expect(gaveUp.delivered == 0)
         #expect(gaveUp.failed >= 2)  // retried with backoff until the deadline
         // Still owed, every attempt recorded; the rows behind the first were never tried.

@@ -1,3 +1,4 @@
+import ArbEngine
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -39,14 +40,39 @@ func samplePending(_ key: String = "one-sided-7", sink: String, text: String = "
                     createdAtMilliseconds: alertTestTime, sink: sink, attempts: 0)
 }
 
-/// Waits (bounded) until `condition` holds; false on timeout.
-func eventually(timeoutMilliseconds: Int = 3_000, _ condition: () async throws -> Bool) async rethrows -> Bool {
-    let deadline = ContinuousClock.now + .milliseconds(timeoutMilliseconds)
-    while ContinuousClock.now < deadline {
-        if try await condition() { return true }
-        try? await Task.sleep(for: .milliseconds(10))
+/// A sink that fails its first `failures` deliveries and records the (virtual) time of every
+/// attempt; `waitForDelivery` returns once one delivery succeeded.
+actor TimedSink: AlertSink {
+    nonisolated let name: String
+    private let clock: any TradingClock
+    private var failuresLeft: Int
+    private(set) var attemptMilliseconds: [UInt64] = []
+    private var delivered = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    init(_ name: String, failures: Int, clock: any TradingClock) {
+        self.name = name
+        self.failuresLeft = failures
+        self.clock = clock
     }
-    return try await condition()
+
+    struct Refused: Error {}
+
+    func deliver(_ alert: PendingDelivery) async throws {
+        attemptMilliseconds.append(clock.monotonicNanoseconds() / 1_000_000)
+        if failuresLeft > 0 {
+            failuresLeft -= 1
+            throw Refused()
+        }
+        delivered = true
+        for waiter in waiters { waiter.resume() }
+        waiters.removeAll()
+    }
+
+    func waitForDelivery() async {
+        if delivered { return }
+        await withCheckedContinuation { waiters.append($0) }
+    }
 }
 
 // MARK: - A tiny HTTP/1 server on 127.0.0.1

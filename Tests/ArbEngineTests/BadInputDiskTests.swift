@@ -16,15 +16,34 @@ final class SmallDisk {
         mounted = true
     }
 
-    /// Writes zeros to `filler` until the file system says it is full.
-    func fill() {
+    /// Writes zeros to `filler` until the file system says it is full; returns the errno of the
+    /// write that was refused (ENOSPC when the disk really filled).
+    @discardableResult
+    func fill() -> Int32 {
         let fd = open(path + "/filler", O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        guard fd >= 0 else { return }
+        guard fd >= 0 else { return errno }
         defer { close(fd) }
         let chunk = [UInt8](repeating: 0, count: 16 * 1024)
         while chunk.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
         // The last partial blocks.
         while chunk.withUnsafeBytes({ write(fd, $0.baseAddress, 512) }) > 0 {}
+        return errno
+    }
+
+    /// Blocks an unprivileged writer could still get (0: the file system is at capacity).
+    var blocksAvailable: UInt64 {
+        var stats = statvfs()
+        guard statvfs(path, &stats) == 0 else { return .max }
+        return UInt64(stats.f_bavail)
+    }
+
+    /// The evidence that `fill` filled the disk: its last write refused with ENOSPC, and (when
+    /// nothing else writes there, so nothing can free a block meanwhile) no block left.
+    func expectFull(_ refusal: Int32, alone: Bool, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(refusal == ENOSPC, "the filler's last write failed with errno \(refusal), not ENOSPC", sourceLocation: sourceLocation)
+        if alone {
+            #expect(blocksAvailable == 0, "\(blocksAvailable) blocks still free: the disk is not full", sourceLocation: sourceLocation)
+        }
     }
 
     func free() { unlink(path + "/filler") }
@@ -44,7 +63,7 @@ struct BadInputDiskTests {
           .enabled(if: canMountSmallDisk, "needs root and permission to mount a tmpfs"))
     func fullBeforeStart() async throws {
         let disk = try #require(SmallDisk(megabytes: 1))
-        disk.fill()
+        disk.expectFull(disk.fill(), alone: true)
         let result = try await runBuilt("arb", ["run", "--db", disk.path + "/arb.db", "--duration", "0.5"], timeoutSeconds: 30)
         expectOneLineRefusal(result, status: 1, mentions: ["cannot create database \(disk.path)/arb.db", "disk is full"])
         let left = try FileManager.default.contentsOfDirectory(atPath: disk.path)
@@ -58,8 +77,18 @@ struct BadInputDiskTests {
         let db = disk.path + "/arb.db"
         let trader = try startBuiltArb(["run", "--db", db, "--seed", "11", "--duration", "2.5", "--log-level", "critical"])
         #expect(await leaseHolder(of: db) != nil)
-        try await Task.sleep(for: .milliseconds(600))
-        disk.fill()
+        // Fill the disk once the trader is trading (it has sent an opportunity), not after a
+        // guessed delay: the fill must land while it still has quotes to trade.
+        let sending = await waitUntil {
+            guard let store = try? Store(path: db, access: .readOnly),
+                  let sent = try? store.connection.prepare("SELECT count(*) FROM transitions WHERE to_state = 'InFlight'")
+                      .queryOne(row: { $0.int64(0) })
+            else { return false }
+            return sent > 0
+        }
+        #expect(sending, "the trader sent nothing before the disk was to fill")
+        disk.expectFull(disk.fill(), alone: false)
+        #expect(trader.isRunning, "the trader ended before the disk filled: the test would prove nothing")
         let result = try await trader.wait(seconds: 30)
         expectNoTrap(result)
         // Whether a write was refused before the end depends on where SQLite's WAL had room; if

@@ -81,15 +81,21 @@ struct ConcurrencyTests {
         let db = directory.path("arb.db")
         let trader = try startBuiltArb(["run", "--db", db, "--duration", "20", "--seed", "4", "--log-level", "error"])
         #expect(await leaseHolder(of: db) != nil)
-        try await Task.sleep(for: .seconds(1))
+        // Each read happens while the trader is writing: after it has recorded something new.
+        func recorded() -> Int64 {
+            (try? Store(path: db, access: .readOnly).connection.prepare("SELECT count(*) FROM transitions").queryOne { $0.int64(0) }) ?? 0
+        }
+        var seen: Int64 = 0
         for _ in 0..<3 {
+            let before = seen
+            #expect(await waitUntil { recorded() > before }, "the trader recorded nothing new")
+            seen = recorded()
             let table = try await runBuilt("arbadmin", ["list", "--db", db], timeoutSeconds: 30)
             expectNoTrap(table)
             #expect(table.status == 0, "\(table.stderr)")
             let json = try await runBuilt("arbadmin", ["list", "--db", db, "--json"], timeoutSeconds: 30)
             #expect(json.status == 0, "\(json.stderr)")
             #expect((try? JSONSerialization.jsonObject(with: Data(json.stdout.utf8))) is [Any], "not a JSON array: \(json.stdout.prefix(300))")
-            try await Task.sleep(for: .milliseconds(200))
         }
         #expect(trader.isRunning, "the trader stopped while arbadmin read its database")
         kill(trader.pid, SIGTERM)

@@ -324,12 +324,8 @@ struct ConfigDefaultsTests {
         var bytes = Array(minimalConfigJSON.utf8)
         let index = try #require(bytes.firstIndex(of: UInt8(ascii: "1")))  // the "1" of "E1"
         bytes[index] = 0xFF
-        #expect(throws: ConfigError.self) { try TraderConfig.decode(json: bytes, source: "t") }
-        do {
-            _ = try TraderConfig.decode(json: bytes, source: "t")
-        } catch {
-            #expect(error.description.contains("invalid UTF-8"))
-            #expect(error.description.contains("line 2"))
+        #expect(throws: ConfigError(source: "t", field: "", detail: "is not JSON: line 2, column 28: invalid UTF-8 inside a string")) {
+            try TraderConfig.decode(json: bytes, source: "t")
         }
     }
 }
@@ -395,7 +391,10 @@ struct ConfigFileTests {
 
         let huge = directory.appendingPathComponent("huge.json").path
         #expect(FileManager.default.createFile(atPath: huge, contents: Data(repeating: 0x20, count: TraderConfig.maxConfigFileBytes + 1)))
-        #expect((try? TraderConfig.load(path: huge)) == nil)
+        #expect(throws: ConfigError(source: huge, field: "",
+                                    detail: "is \(TraderConfig.maxConfigFileBytes + 1) bytes; allowed at most \(TraderConfig.maxConfigFileBytes) bytes")) {
+            try TraderConfig.load(path: huge)
+        }
 
         if geteuid() != 0 {  // root reads anything
             let locked = directory.appendingPathComponent("locked.json").path

@@ -226,10 +226,13 @@ struct ExecutorTests {
 
     @Test("the same opportunity detected again while in flight is skipped; the venue gets one order per leg")
     func duplicateWhileInFlight() async throws {
-        let harness = try await ExecutorHarness(a: .rest, b: .rest, fillTimeoutMilliseconds: 200)
+        // A fill timeout far beyond the test: the first execution is ended below by its orders'
+        // cancellation at the venues, not by a timer racing the test.
+        let harness = try await ExecutorHarness(a: .rest, b: .rest, fillTimeoutMilliseconds: 10_000)
         let candidate = ExecutorHarness.candidate()
         async let first = harness.executor.run(candidate)
-        try await Task.sleep(for: .milliseconds(40))
+        // In flight for certain: both legs acknowledged and resting, LegsPlaced committed.
+        #expect(try await waitUntil { try harness.store.opportunity(1)?.state == .legsPlaced })
         let second = await harness.executor.run(candidate)
         #expect(second == .skipped("in flight"))
         // Past the in-memory gate, the database's unique index still says no.
@@ -239,6 +242,9 @@ struct ExecutorTests {
             return
         }
         #expect(existing == 1)
+        for leg in try harness.store.legs(of: 1) {
+            _ = try await (leg.venue == harness.kalshi.name ? harness.kalshi : harness.polymarket).cancel(clientOrderID: leg.clientOrderID)
+        }
         #expect(await first == .closed(.noFill))
         #expect(try harness.paperOrders(harness.kalshi).count == 1)
         #expect(try harness.paperOrders(harness.polymarket).count == 1)
@@ -251,12 +257,7 @@ struct ExecutorTests {
             risk: RiskConfig(maxExposurePerEvent: Money(cents: 1_000_000), maxExposureTotal: Money(cents: 10_000_000),
                              maxOneSidedClosesPerDay: 1, cooldownMilliseconds: 0, oneSidedCooldownMilliseconds: 0))
         #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided))
-        var halted = false
-        for _ in 0..<100 where !halted {
-            halted = try harness.store.haltState().halted
-            if !halted { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        #expect(halted)
+        #expect(try await waitUntil { try harness.store.haltState().halted })
         #expect(try harness.store.haltState().reason?.contains("1 one-sided closes today") == true)
         #expect(await harness.executor.run(ExecutorHarness.candidate(key: "OTHER")) == .skipped("halted"))
         #expect(try harness.paperOrders(harness.kalshi).count == 1, "nothing was sent after the halt")

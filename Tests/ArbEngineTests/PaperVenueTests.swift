@@ -107,17 +107,6 @@ private actor EventLog {
     }
 }
 
-/// Polls `condition` every 5 ms until it holds or `timeoutMilliseconds` pass.
-private func settles(timeoutMilliseconds: Int64 = 5_000, _ condition: () async throws -> Bool) async throws -> Bool {
-    let clock = ContinuousClock()
-    let deadline = clock.now + .milliseconds(timeoutMilliseconds)
-    while clock.now < deadline {
-        if try await condition() { return true }
-        try await Task.sleep(for: .milliseconds(5))
-    }
-    return try await condition()
-}
-
 /// A clock that records every sleep and returns at once, to check the latencies a venue draws.
 private actor SleepLog {
     private(set) var milliseconds: [Int64] = []
@@ -214,7 +203,9 @@ struct PaperVenueTests {
         let path = directory.path("ioc.db")
         let venue = try makeVenue(path, behaviour: PaperBehaviour(fateForClientOrderID: [
             "part": .partial(Quantity(contracts: 4)), "none": .rest, "late": .lateFill(afterMilliseconds: 1), "all": .fill,
+            "control": .lateFill(afterMilliseconds: 20),
         ]))
+        let log = EventLog.following(venue)
         let part = try await submit(venue, request("part", timeInForce: .ioc))
         #expect(part.order.status == .cancelled)
         #expect(part.order.filledQuantity == Quantity(contracts: 4))
@@ -227,8 +218,12 @@ struct PaperVenueTests {
             #expect(ack.order.status == .cancelled)
             #expect(ack.fills.isEmpty)
         }
-        try await Task.sleep(for: .milliseconds(30))
+        // A resting order whose late fill is due after the IOC's would have been: once it has
+        // filled, the IOC's late fill would have too, had the order rested.
+        _ = try await submit(venue, request("control"))
+        #expect(await waitUntil { await !log.fills("control").isEmpty })
         #expect(try orderRow(path, "late")?.filledQuantity == 0, "an IOC order never rests, so never late-fills")
+        #expect(await log.fills("late").isEmpty)
         #expect(try await submit(venue, request("all", timeInForce: .ioc)).order.status == .filled)
     }
 
@@ -258,7 +253,7 @@ struct PaperVenueTests {
         #expect(ack.order.status == .open)
         #expect(ack.fills.isEmpty)
 
-        #expect(try await settles { await log.updates("g1").last?.status == .filled })
+        #expect(await waitUntil { await log.updates("g1").last?.status == .filled })
         let fills = await log.fills("g1")
         #expect(fills.count == 1)
         #expect(fills.first?.quantity == Quantity(contracts: 10))
@@ -288,8 +283,7 @@ struct PaperVenueTests {
         #expect(order.status == .cancelled)
         #expect(order.filledQuantity == .zero)
         // The control's later fill proves the cancelled order's timer has fired meanwhile.
-        #expect(try await settles { await !log.fills("control").isEmpty })
-        try await Task.sleep(for: .milliseconds(20))
+        #expect(await waitUntil { await !log.fills("control").isEmpty })
         #expect(try orderRow(path, "g1")?.status == "cancelled")
         #expect(try orderRow(path, "g1")?.filledQuantity == 0)
         #expect(try await venue.fills(clientOrderID: "g1").isEmpty)
@@ -335,7 +329,7 @@ struct PaperVenueTests {
             #expect(try orderRow(path, id)?.status == "open")
             #expect(try orderRow(path, id)?.cancelAttempts == 1)
         }
-        #expect(try await settles { await log.updates("g1").last?.status == .filled })
+        #expect(await waitUntil { await log.updates("g1").last?.status == .filled })
         #expect(try orderRow(path, "g1")?.status == "filled")
 
         await venue.setBehaviour(PaperBehaviour(cancelFails: false))
@@ -373,7 +367,7 @@ struct PaperVenueTests {
         let order = try #require(try await venue.order(clientOrderID: "a1"))
         #expect(order.status == .filled)
         #expect(try await venue.fills(clientOrderID: "a1").count == 1)
-        #expect(try await settles { await log.fills("a1").count == 1 }, "the lost answer's fill is still pushed")
+        #expect(await waitUntil { await log.fills("a1").count == 1 }, "the lost answer's fill is still pushed")
 
         guard case .ambiguous = await venueError({ try await submit(venue, request("a2", timeInForce: .ioc)) }) else {
             Issue.record("expected ambiguous")
@@ -457,7 +451,11 @@ struct PaperVenueTests {
         #expect(orders.compactMap { $0 }.count == ids.count)
         #expect(try await reopened.positions() == positions)
         #expect(try await reopened.balance() == balance)
-        try await Task.sleep(for: .milliseconds(400))
+        // A late fill due after the lost one, submitted after it: once it has landed, the lost one
+        // would have too, had it survived the venue.
+        await reopened.setBehaviour(PaperBehaviour(fateForClientOrderID: ["control": .lateFill(afterMilliseconds: 300)]))
+        _ = try await submit(reopened, request("control"))
+        #expect(try await waitUntil { try await reopened.order(clientOrderID: "control")?.status == .filled })
         #expect(try await reopened.order(clientOrderID: "late")?.status == .open, "a lost late fill never applies")
     }
 
@@ -565,7 +563,7 @@ struct PaperVenueTests {
             ]))
             let log = EventLog.following(venue)
             for id in ["o1", "o2", "o3"] { tradeIDs += try await submit(venue, request(id)).fills.map(\.tradeID) }
-            #expect(try await settles { await !log.fills("o3").isEmpty })
+            #expect(await waitUntil { await !log.fills("o3").isEmpty })
             tradeIDs += await log.fills("o3").map(\.tradeID)
         }
         let reopened = try makeVenue(path)
@@ -618,7 +616,7 @@ struct PaperVenueTests {
         let log = EventLog.following(venue)
         let ack = try await submit(venue, request("g1"))
         #expect(ack.order.status == .partiallyFilled)
-        #expect(try await settles { await log.updates("g1").last?.status == .filled })
+        #expect(await waitUntil { await log.updates("g1").last?.status == .filled })
         let fills = try await venue.fills(clientOrderID: "g1")
         #expect(fills.count == 2)
         #expect(fills.map(\.quantity.hundredths).reduce(0, +) == 1_000)

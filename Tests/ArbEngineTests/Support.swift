@@ -107,3 +107,27 @@ extension Trait where Self == ExclusiveTrait {
     /// Runs each test of the suite alone among other `.exclusive` tests.
     static var exclusive: Self { ExclusiveTrait() }
 }
+
+/// Waits until `condition` holds, polling it every `pollMilliseconds`, for at most
+/// `timeoutSeconds`; returns whether it held. The deadline is generous on purpose: it only stops a
+/// test that would otherwise hang, and is never what a test measures — a test waits for the event
+/// it needs (a row, a file, a process state), not for a fixed time, so it neither flakes on a slow
+/// machine nor passes by luck on a fast one.
+func waitUntil(timeoutSeconds: Double = 30, pollMilliseconds: Int = 10,
+               _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + .milliseconds(Int(timeoutSeconds * 1_000))
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(pollMilliseconds))
+    }
+    return try await condition()
+}
+
+/// Runs the `sqlite3` shell on `path` with `sql`; its stdout's lines (`|`-separated columns).
+func sqlite(_ path: String, _ sql: String, readOnly: Bool = false,
+            sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String] {
+    let result = try await runProductAt("/usr/bin/sqlite3", ["-batch", "-noheader"] + (readOnly ? ["-readonly"] : []) + [path, sql],
+                                        timeoutSeconds: 60)
+    #expect(result.status == 0 && result.stderr.isEmpty, "sqlite3 \(path): \(result.stderr)", sourceLocation: sourceLocation)
+    return result.stdout.split(separator: "\n", omittingEmptySubsequences: true).map(String.init)
+}

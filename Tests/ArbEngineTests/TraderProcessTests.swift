@@ -61,7 +61,15 @@ struct TraderProcessTests {
                                   output: directory.path("out"))
         defer { if trader.isRunning { kill(trader.processIdentifier, SIGKILL) } }
         #expect(waitForLease(db) != nil)
-        usleep(2_000_000)
+        // SIGTERM once the trader is trading (it has sent an opportunity), not after a guessed delay.
+        let deadline = Date().addingTimeInterval(30)
+        var sent: Int64 = 0
+        while sent == 0, trader.isRunning, Date() < deadline {
+            sent = (try? Store(path: db, access: .readOnly).connection
+                .prepare("SELECT count(*) FROM transitions WHERE to_state = 'InFlight'").queryOne { $0.int64(0) }) ?? 0
+            if sent == 0 { usleep(10_000) }
+        }
+        #expect(sent > 0 && trader.isRunning, "the trader sent nothing before the SIGTERM")
         trader.terminate()
         #expect(waitForExit(trader, seconds: 15), "arb did not stop within 15 s of SIGTERM")
         #expect(trader.terminationReason == .exit && trader.terminationStatus == 0)
