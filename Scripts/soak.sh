@@ -201,9 +201,16 @@ check_invariants() {
   fi
 
   # 7. Nothing is ever deleted: every opportunity has its legs' transitions (InFlight and later
-  #    states imply both legs), and ids have no gaps (an insert takes max(id) + 1).
-  check "7: opportunity ids with gaps (a deleted row)" "
-    SELECT count(*) AS rows, max(id) AS max_id FROM opportunities HAVING count(*) <> coalesce(max(id), 0)"
+  #    states imply both legs), and the transition log's ids have no gaps (an insert takes
+  #    max(id) + 1, and a rolled-back insert leaves none). Opportunity ids do have gaps: they are
+  #    reserved in blocks (9), so the log is what shows a deleted row.
+  check "7: transition log ids with gaps (a deleted row)" "
+    SELECT count(*) AS rows, max(id) AS max_id FROM transitions HAVING count(*) <> coalesce(max(id), 0)"
+  # 9. Ids are never reused: every opportunity id lies within what the reservations committed.
+  check "9: opportunity ids beyond the reserved mark" "
+    SELECT o.id, s.value AS reserved FROM opportunities o
+    LEFT JOIN settings s ON s.key = 'opportunity_ids_reserved'
+    WHERE s.value IS NULL OR o.id > CAST(s.value AS INTEGER)"
   check "7: opportunities past Detected without both legs" "
     SELECT o.id, o.state, (SELECT count(*) FROM legs l WHERE l.opportunity_id = o.id) AS legs FROM opportunities o
     WHERE EXISTS (SELECT 1 FROM transitions t WHERE t.opportunity_id = o.id AND t.to_state = 'InFlight') AND legs <> 2"

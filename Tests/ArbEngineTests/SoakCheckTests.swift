@@ -179,7 +179,10 @@ struct SoakCheckTests {
             UPDATE alert_deliveries SET delivered_at_ms = NULL
             WHERE sink = 'file' AND alert_id IN (SELECT id FROM alerts WHERE kind LIKE 'one_sided%');
             """),
-        Break("7: opportunity ids with gaps (a deleted row)", """
+        Break("9: opportunity ids beyond the reserved mark", """
+            UPDATE settings SET value = '1' WHERE key = 'opportunity_ids_reserved';
+            """),
+        Break("7: transition log ids with gaps (a deleted row)", """
             DROP TRIGGER opportunities_no_delete;
             DROP TRIGGER transitions_no_delete;
             CREATE TEMP TABLE gone AS SELECT min(o.id) AS id FROM opportunities o WHERE o.outcome = 'abandoned'
