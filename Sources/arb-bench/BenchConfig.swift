@@ -62,7 +62,7 @@ final class BenchEngine {
         executor = Executor(ledger: ledger, venues: venues, router: router, clock: SystemClock(), execution: execution,
                             risk: BenchConfig.risk, faults: FaultPoints(armed: nil), logger: BenchConfig.quietLogger)
         let router = self.router
-        routing = venues.values.map { venue in Task { for await event in venue.events { router.route(event) } } }
+        routing = venues.values.map { venue in Task { for await event in venue.events { await router.route(event) } } }
     }
 
     deinit {

@@ -283,10 +283,10 @@ struct BadInputVenueTests {
                                  price: Price(ticks: 4_500)!, quantity: Quantity(contracts: 3), fee: .zero, filledAtMilliseconds: 1)
         let beyond = FillReport(venue: "kalshi", tradeID: "T-EXTRA", clientOrderID: legA.clientOrderID,
                                 price: Price(ticks: 4_500)!, quantity: Quantity(contracts: 1), fee: .zero, filledAtMilliseconds: 2)
-        router.route(.fill(unknown))
-        router.route(.fill(unknown))  // a repeat: one alert (stable key), no crash
-        router.route(.fill(beyond))
-        router.route(.orderUpdate(VenueOrder(clientOrderID: "arb-ffffffff-999-b", venueOrderID: "x", instrument: "P-1", side: .buy,
+        await router.route(.fill(unknown))
+        await router.route(.fill(unknown))  // a repeat: one alert (stable key), no crash
+        await router.route(.fill(beyond))
+        await router.route(.orderUpdate(VenueOrder(clientOrderID: "arb-ffffffff-999-b", venueOrderID: "x", instrument: "P-1", side: .buy,
                                              limitPrice: Price(ticks: 5_000)!, quantity: Quantity(contracts: 1),
                                              filledQuantity: .zero, status: .open)))
         router.finish()
@@ -305,5 +305,50 @@ struct BadInputVenueTests {
             .queryOne { $0.int64(0) }
         #expect(fills == 0, "a refused fill is not recorded as a fill")
         #expect(try harness.history().legs[0].filledQuantity == Quantity(contracts: 10))
+    }
+
+    @Test("a flood of fills no execution owns, far past the queue's room: every one is recorded with its alert, none dropped")
+    func orphanFloodLosesNothing() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .fill)
+        let router = EventRouter(orphanCapacity: 4)
+        let count = 400
+        // The venue side first, with nobody recording yet: it fills the queue's room and must
+        // then wait (a dropping queue would race through all of them and lose the rest).
+        let venueSide = Task {
+            for index in 0..<count {
+                await router.route(.fill(FillReport(
+                    venue: "kalshi", tradeID: "T-FLOOD-\(index)", clientOrderID: "arb-ffffffff-\(index)-a",
+                    price: Price(ticks: 4_500)!, quantity: Quantity(contracts: 1), fee: .zero, filledAtMilliseconds: Int64(index))))
+            }
+        }
+        #expect(await waitUntil { router.orphanEvents.queuedCount == 4 })
+        let orphans = Task { await Trader.handleOrphans(router.orphanEvents, ledger: harness.ledger, logger: Self.logger, clock: SystemClock()) }
+        await venueSide.value
+        router.finish()
+        await orphans.value
+        let recorded = try harness.store.connection.prepare(
+            "SELECT count(*) FROM alerts WHERE kind = 'late_fill' AND alert_key LIKE '%T-FLOOD-%'"
+        ).queryOne { $0.int64(0) }
+        #expect(recorded == Int64(count), "\(count - Int(recorded ?? 0)) of \(count) fills were dropped")
+    }
+
+    @Test("a late fill's alert body is JSON whatever the venue's strings hold")
+    func lateFillAlertEscapes() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .fill)
+        let router = EventRouter()
+        let orphans = Task { await Trader.handleOrphans(router.orphanEvents, ledger: harness.ledger, logger: Self.logger, clock: SystemClock()) }
+        let tradeID = "T-\"quoted\"\\back\nline"
+        let clientOrderID = "arb-\"x\"-1-a"
+        await router.route(.fill(FillReport(venue: "kalshi", tradeID: tradeID, clientOrderID: clientOrderID,
+                                            price: Price(ticks: 4_500)!, quantity: Quantity(contracts: 2), fee: .zero,
+                                            filledAtMilliseconds: 1)))
+        router.finish()
+        await orphans.value
+        let body = try #require(try harness.store.connection.prepare("SELECT body_json FROM alerts WHERE kind = 'late_fill'")
+            .queryOne { $0.text(0) })
+        let json = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any], "not JSON: \(body)")
+        #expect(json["trade_id"] as? String == tradeID)
+        #expect(json["client_order_id"] as? String == clientOrderID)
+        #expect(json["quantity"] as? String == "2.00")
     }
 }

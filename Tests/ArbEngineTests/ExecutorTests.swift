@@ -84,7 +84,7 @@ final class ExecutorHarness: @unchecked Sendable {
                             execution: ExecutionConfig(timeInForce: timeInForce, fillTimeoutMilliseconds: fillTimeoutMilliseconds),
                             risk: risk, faults: FaultPoints(armed: nil), logger: logger)
         let venues: [any Venue] = [kalshi, polymarket]
-        routing = venues.map { venue in Task { for await event in venue.events { router.route(event) } } }
+        routing = venues.map { venue in Task { for await event in venue.events { await router.route(event) } } }
     }
 
     deinit { routing.forEach { $0.cancel() } }

@@ -11,12 +11,12 @@ public enum LegSignal: Sendable {
 /// fill → cancel path goes through here and touches no database.
 public final class EventRouter: Sendable {
     private let routes = Mutex<[String: AsyncStream<LegSignal>.Continuation]>([:])
-    /// Events for orders no live execution owns (a fill after close, an unknown order).
-    private let orphans: AsyncStream<VenueEvent>.Continuation
-    public let orphanEvents: AsyncStream<VenueEvent>
+    /// Events for orders no live execution owns (a fill after close, an unknown order): bounded,
+    /// and full means the venue's event loop waits, never that an event is dropped.
+    public let orphanEvents: OrphanQueue
 
-    public init() {
-        (orphanEvents, orphans) = AsyncStream.makeStream(of: VenueEvent.self, bufferingPolicy: .bufferingNewest(10_000))
+    public init(orphanCapacity: Int = 10_000) {
+        orphanEvents = OrphanQueue(capacity: orphanCapacity)
     }
 
     /// A stream of the signals for `clientOrderIDs`, registered before anything is sent so no
@@ -36,7 +36,9 @@ public final class EventRouter: Sendable {
         continuation?.finish()
     }
 
-    public func route(_ event: VenueEvent) {
+    /// Hands `event` to the execution that owns its order (per-execution streams are unbounded:
+    /// an order's events are bounded by its size), else to the orphan queue, waiting for room.
+    public func route(_ event: VenueEvent) async {
         let id: String
         switch event {
         case .fill(let fill): id = fill.clientOrderID
@@ -46,9 +48,9 @@ public final class EventRouter: Sendable {
         if let continuation {
             continuation.yield(.venue(event))
         } else {
-            orphans.yield(event)
+            await orphanEvents.send(event)
         }
     }
 
-    public func finish() { orphans.finish() }
+    public func finish() { orphanEvents.finish() }
 }

@@ -177,7 +177,7 @@ public enum Simulator {
             let logger = self.logger
             try await withThrowingTaskGroup(of: Void.self) { services in
                 for venue in venues.values.sorted(by: { $0.name < $1.name }) {
-                    services.addTask { for await event in venue.events { router.route(event) } }
+                    services.addTask { for await event in venue.events { await router.route(event) } }
                 }
                 services.addTask { await Trader.handleOrphans(router.orphanEvents, ledger: ledger, logger: logger, clock: clock) }
                 defer { services.cancelAll() }

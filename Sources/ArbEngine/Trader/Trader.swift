@@ -88,7 +88,7 @@ public enum Trader {
 
         return try await withThrowingTaskGroup(of: Void.self) { services in
             for venue in venues.values {
-                services.addTask { for await event in venue.events { router.route(event) } }
+                services.addTask { for await event in venue.events { await router.route(event) } }
             }
             services.addTask { await handleOrphans(router.orphanEvents, ledger: ledger, logger: logger, clock: clock) }
 
@@ -194,7 +194,7 @@ public enum Trader {
 
     /// A fill for an order no execution owns (a fill after close, an unknown order) is still a
     /// fill: record it, and raise an alert — it changes exposure.
-    static func handleOrphans(_ events: AsyncStream<VenueEvent>, ledger: Ledger, logger: Logger, clock: any TradingClock) async {
+    static func handleOrphans(_ events: OrphanQueue, ledger: Ledger, logger: Logger, clock: any TradingClock) async {
         for await event in events {
             guard case .fill(let fill) = event else { continue }
             let now = clock.nowMilliseconds()
@@ -203,11 +203,8 @@ public enum Trader {
                 let result = try await ledger.withStore { store in
                     try store.recordUnownedFill(fill, at: now) { result, store in
                         let opportunity = try store.leg(clientOrderID: fill.clientOrderID)?.opportunityID
-                        var alerts: [(NewAlert, OpportunityID?)] = [(NewAlert(
-                            key: "arb-\(databaseID)-fill-\(fill.venue)-\(fill.tradeID)", kind: "late_fill", severity: .critical,
-                            text: "FILL OUTSIDE AN EXECUTION — \(fill.venue) \(fill.clientOrderID) trade \(fill.tradeID): \(fill.quantity) @ \(fill.price) (\(result)); check `arbadmin positions` and `arbadmin reconcile`",
-                            bodyJSON: "{\"venue\":\"\(fill.venue)\",\"trade_id\":\"\(fill.tradeID)\",\"client_order_id\":\"\(fill.clientOrderID)\",\"quantity\":\"\(fill.quantity)\",\"price\":\"\(fill.price)\",\"result\":\"\(result)\"}"),
-                            opportunity)]
+                        var alerts: [(NewAlert, OpportunityID?)] = [
+                            (LateFillAlert.make(databaseID: databaseID, fill: fill, result: result), opportunity)]
                         // A late fill can unbalance the legs: that exposure gets its one-sided alert
                         // too (idempotent by key, so an existing one stands).
                         if result == .recorded, let opportunity, let record = try store.opportunity(opportunity) {
