@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Mutation check: applies deliberate breaks, one at a time, to a scratch copy of the project and
+# shows that the test suite (its simulator, crash matrix and auditor included) fails on each.
+# A check that a deliberate break passes is worth nothing; this is how we know ours bite.
+#
+#   Scripts/mutate.sh                 every mutation (a first run builds the copy from scratch)
+#   Scripts/mutate.sh NAME [NAME…]    only these (names below)
+#   ARB_MUTATE_DIR=/path              the scratch copy (default /tmp/arb-mutate; kept between
+#                                     runs so later runs build incrementally)
+#
+# Prints one line per mutation, CAUGHT (with the first failing test) or MISSED, and exits
+# non-zero if any was missed or a mutation no longer applies (the code it breaks moved: update
+# the pattern here). The working tree is never touched.
+set -uo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+scratch=${ARB_MUTATE_DIR:-/tmp/arb-mutate}
+
+# name | file | perl substitution (applied to the whole file) | what the break means
+mutations=(
+  'skip-owed-cancel|Sources/ArbEngine/Recovery/Reconciler.swift|s/if !current\.status\.isFinal \{/if false, !current.status.isFinal {/|recovery skips the cancels still owed at the venue'
+  'one-sided-closed-hedged|Sources/ArbEngine/Execution/ClosingPath.swift|s/case \.cancelAttempted: return \[\.closedExposed\]/case .cancelAttempted: return [.legsEven, .reconciled]/|a one-sided close is recorded hedged'
+  'send-before-commit|Sources/ArbEngine/Execution/Ledger.swift|s/(let prepared = plan\.venue\.prepare\(request\))/$1; let venue = plan.venue; Task { _ = try? await venue.submit(prepared) }/|orders are sent before the InFlight commit'
+  'drop-late-fill|Sources/ArbEngine/Trader/Trader.swift|s/guard case \.fill\(let fill\) = event else \{ continue \}/guard case .fill(let fill) = event, Bool("false")! else { continue }/|a fill no execution owns is dropped'
+  'reuse-id|Sources/OrderStateMachine/Store/Store.swift|s/let first = max\(reserved, highest\) \+ 1/let first = highest + 1 + 0 * reserved/; s/\} catch \{\n            reservedIDs\.next \+= 1\n/} catch {\n/|an opportunity id a rolled-back transaction took is handed out again'
+  'alert-before-cancel|Sources/ArbEngine/Execution/Executor.swift|s/let alert = oneSidedAlert\(run, phase: \.detected\)/let alert = oneSidedAlert(atImbalance, phase: .detected)/|the one-sided alert states the legs before the cancel was sent'
+)
+
+selected=("$@")
+wanted() {
+  [ ${#selected[@]} -eq 0 ] && return 0
+  local name
+  for name in "${selected[@]}"; do [ "$name" = "$1" ] && return 0; done
+  return 1
+}
+
+# The copy gets exactly the project's files (times kept, so builds stay incremental); only its
+# .build survives between runs.
+sync_sources() {
+  mkdir -p "$scratch"
+  find "$scratch" -mindepth 1 -maxdepth 1 ! -name .build -exec rm -rf {} +
+  tar -C "$root" --exclude=./.build --exclude=./.git --exclude='*.db' --exclude='*.db-wal' --exclude='*.db-shm' \
+    --exclude=./data -cf - . | tar -C "$scratch" -xf -
+}
+
+missed=0
+for entry in "${mutations[@]}"; do
+  IFS='|' read -r name file substitution meaning <<<"$entry"
+  wanted "$name" || continue
+  sync_sources
+  before=$(cksum <"$scratch/$file")
+  perl -0pi -e "$substitution" "$scratch/$file"
+  if [ "$(cksum <"$scratch/$file")" = "$before" ]; then
+    echo "mutate: $name no longer applies to $file (the code moved: update its pattern in Scripts/mutate.sh)"
+    missed=$((missed + 1))
+    continue
+  fi
+  log="$scratch.$name.log"
+  if ! (cd "$scratch" && swift build --build-tests) >"$log" 2>&1; then
+    echo "mutate: $name does not compile (see $log): update its pattern"
+    missed=$((missed + 1))
+    continue
+  fi
+  if (cd "$scratch" && swift test) >>"$log" 2>&1; then
+    echo "MISSED  $name: $meaning — every test passed (log: $log)"
+    missed=$((missed + 1))
+  else
+    first=$(grep -m1 -E '✘ Test .* (recorded an issue|failed)|Fatal error|exited with unexpected signal' "$log" | cut -c1-160)
+    echo "CAUGHT  $name: $meaning — $first"
+  fi
+done
+sync_sources  # leave the copy pristine (the next run's build starts from the real sources)
+if [ "$missed" -gt 0 ]; then
+  echo "mutate: $missed mutation(s) not caught or not applied" >&2
+  exit 1
+fi
+echo "mutate: every mutation caught"
