@@ -94,7 +94,7 @@ extension Arb {
             do {
                 let summary = try await Trader.run(
                     TraderOptions(config: traderConfig, seed: seed, marketData: source, environment: environment,
-                                  faults: faults),
+                                  faults: faults, demoOpening: config == nil),
                     stop: stop, logger: logger)
                 print(summary.lines.joined(separator: "\n"))
             } catch {

@@ -36,6 +36,25 @@ func waitForExit(_ process: Process, seconds: Double) -> Bool {
 
 @Suite("arb run as a process", .serialized, .exclusive)
 struct TraderProcessTests {
+    @Test("every demo run shows a one-sided fill with its alert, whatever the seed", arguments: [UInt64(3), 40, 977])
+    func demoAlwaysShowsOneSided(seed: UInt64) throws {
+        let directory = TemporaryDirectory()
+        let db = directory.path("arb.db")
+        let result = try runProduct("arb", ["run", "--db", db, "--duration", "2", "--seed", "\(seed)", "--log-level", "error"])
+        #expect(result.status == 0, "\(result.stderr)")
+        let store = try Store(path: db, access: .readOnly)
+        let oneSided = try store.connection.prepare(
+            "SELECT id FROM opportunities WHERE outcome = 'one_sided' ORDER BY id"
+        ).query { $0.int64(0) }
+        let first = try #require(oneSided.first, "seed \(seed): no one-sided opportunity in \(result.stdout)")
+        #expect(try store.alerts(of: first).contains { $0.kind == "one_sided" })
+        let violations = try Invariants.check(
+            databasePath: db,
+            paperFiles: ["kalshi": directory.path("paper-kalshi.db"), "polymarket": directory.path("paper-polymarket.db")],
+            options: .init(requireAllClosed: true, sinks: ["file"]))
+        #expect(violations.isEmpty, "\(violations.prefix(5))")
+    }
+
     @Test("a second trader on the same database is refused, naming the holder")
     func secondTraderRefused() throws {
         let directory = TemporaryDirectory()

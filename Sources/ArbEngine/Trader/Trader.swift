@@ -19,14 +19,17 @@ public struct TraderOptions: Sendable {
     public var marketData: MarketDataSource
     public var environment: [String: String]
     public var faults: FaultPoints
+    /// The built-in demo's opening move (`PaperOpeningScript`): its first opportunity is one-sided.
+    public var demoOpening: Bool
 
     public init(config: TraderConfig, seed: UInt64, marketData: MarketDataSource, environment: [String: String],
-                faults: FaultPoints) {
+                faults: FaultPoints, demoOpening: Bool = false) {
         self.config = config
         self.seed = seed
         self.marketData = marketData
         self.environment = environment
         self.faults = faults
+        self.demoOpening = demoOpening
     }
 }
 
@@ -81,7 +84,8 @@ public enum Trader {
         let firstID = try store.connection.prepare("SELECT coalesce(max(id), 0) FROM opportunities").queryOne { $0.int64(0) } ?? 0
         let ledger = Ledger(store: store)
 
-        let venues = try makeVenues(config, runSeed: options.seed, clock: clock)
+        let venues = try makeVenues(config, runSeed: options.seed, clock: clock,
+                                    opening: options.demoOpening ? config.venues.keys.sorted().first.map(PaperOpeningScript.init) : nil)
         let router = EventRouter()
         let executor = Executor(ledger: ledger, venues: venues, router: router, clock: clock, execution: config.execution,
                                 risk: config.risk, faults: options.faults, logger: logger)
@@ -264,7 +268,8 @@ public enum Trader {
     }
 
     /// The venues a config names. `arb run` and `arbadmin reconcile` build them the same way.
-    public static func makeVenues(_ config: TraderConfig, runSeed: UInt64, clock: any TradingClock) throws -> [String: any Venue] {
+    public static func makeVenues(_ config: TraderConfig, runSeed: UInt64, clock: any TradingClock,
+                                  opening: PaperOpeningScript? = nil) throws -> [String: any Venue] {
         var venues: [String: any Venue] = [:]
         for (name, venueConfig) in config.venues.sorted(by: { $0.key < $1.key }) {
             switch venueConfig.kind {
@@ -272,7 +277,8 @@ public enum Trader {
                 let path = config.paperStatePath(venue: name)
                 try makeParentDirectory(of: path)
                 venues[name] = try PaperVenue(name: name, path: path, fillModel: venueConfig.paper.fillModel,
-                                              feeModel: venueConfig.fee, runSeed: runSeed, clock: clock)
+                                              feeModel: venueConfig.fee, runSeed: runSeed, clock: clock,
+                                              opening: opening)
             }
         }
         return venues

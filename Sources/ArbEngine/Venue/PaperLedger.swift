@@ -16,6 +16,7 @@ actor PaperLedger {
     private let continuation: AsyncStream<VenueEvent>.Continuation
     private let logger: Logger
     private var behaviour: PaperBehaviour?
+    private let opening: PaperOpeningScript?
     /// Latencies of calls other than submit (whose latency derives from its client order id).
     private var latencyGenerator: SeededGenerator
     /// Pending late fills by client order id, cancelled when the venue goes away (a crash loses
@@ -25,7 +26,7 @@ actor PaperLedger {
     private var lateFills: [String: Task<Void, Never>] = [:]
 
     init(name: String, path: String, fillModel: PaperFillModel, feeModel: FeeModel, seed: UInt64,
-         clock: any TradingClock, behaviour: PaperBehaviour?, continuation: AsyncStream<VenueEvent>.Continuation) throws {
+         clock: any TradingClock, behaviour: PaperBehaviour?, opening: PaperOpeningScript? = nil, continuation: AsyncStream<VenueEvent>.Continuation) throws {
         self.connection = try PaperVenueFile.open(path: path, venueName: name)
         self.name = name
         self.feeModel = feeModel
@@ -33,6 +34,7 @@ actor PaperLedger {
         self.seed = seed
         self.clock = clock
         self.behaviour = behaviour
+        self.opening = opening
         self.continuation = continuation
         self.latencyGenerator = SeededGenerator.derived(seed: seed, name: "\(name)#latency")
         self.logger = Logger(label: "arb.paper.\(name)")
@@ -69,7 +71,9 @@ actor PaperLedger {
     func submit(_ prepared: PreparedOrder) throws -> SubmitAck {
         try ensureReachable()
         let request = prepared.request
-        let plan = behaviour?.fate(for: request).map(PaperPlan.init) ?? PaperPlan(drawnFor: request, model: fillModel, seed: seed)
+        let plan = behaviour?.fate(for: request).map(PaperPlan.init)
+            ?? opening?.fate(venue: name, clientOrderID: request.clientOrderID).map(PaperPlan.init)
+            ?? PaperPlan(drawnFor: request, model: fillModel, seed: seed)
         guard plan.arrives else { throw VenueError.ambiguous(reason: Self.lostAnswer) }
         let now = clock.nowMilliseconds()
         let venueOrderID = PaperVenue.venueOrderID(venue: name, clientOrderID: request.clientOrderID)

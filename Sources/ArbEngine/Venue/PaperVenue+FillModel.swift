@@ -1,3 +1,4 @@
+import Synchronization
 import OrderStateMachine
 
 // MARK: - Scripting
@@ -226,5 +227,32 @@ struct PaperBooking: Sendable, Hashable {
         self.status = status
         self.reason = reason
         self.lateFillAfterMilliseconds = lateFillAfterMilliseconds
+    }
+}
+
+// MARK: - The demo's opening
+
+/// The built-in demo's opening move, shared by its paper venues: the first opportunity whose
+/// order reaches any of them in this run fills completely at `fillingVenue` and is refused at
+/// every other — so every demo run, whatever its seed and pacing, shows a one-sided fill, its
+/// alert and its close. Claimed by opportunity (the client order id without its leg), so both
+/// legs get their part whichever venue hears first; later opportunities draw from the model.
+public final class PaperOpeningScript: Sendable {
+    public let fillingVenue: String
+    private let claimed = Mutex<String?>(nil)
+
+    public init(fillingVenue: String) {
+        self.fillingVenue = fillingVenue
+    }
+
+    func fate(venue: String, clientOrderID: String) -> PaperFate? {
+        guard let dash = clientOrderID.lastIndex(of: "-") else { return nil }
+        let opportunity = String(clientOrderID[..<dash])
+        let scripted = claimed.withLock { claimed in
+            if claimed == nil { claimed = opportunity }
+            return claimed == opportunity
+        }
+        guard scripted else { return nil }
+        return venue == fillingVenue ? .fill : .reject("demo opening: refused, so the run shows a one-sided fill")
     }
 }

@@ -50,7 +50,7 @@ public final class PaperVenue: Venue {
     /// - Precondition: the fill model is valid (the config loader checks it): percentages in
     ///   0…100, the five outcome percentages adding up to 100, 0 ≤ latency min ≤ max.
     public init(name: String, path: String, fillModel: PaperFillModel, feeModel: FeeModel, runSeed: UInt64,
-                clock: any TradingClock, behaviour: PaperBehaviour? = nil) throws {
+                clock: any TradingClock, behaviour: PaperBehaviour? = nil, opening: PaperOpeningScript? = nil) throws {
         let percentages = [fillModel.fullFillPercent, fillModel.partialFillPercent, fillModel.restPercent,
                            fillModel.rejectPercent, fillModel.ambiguousSubmitPercent, fillModel.lateFillPercent,
                            fillModel.cancelFailPercent]
@@ -63,7 +63,7 @@ public final class PaperVenue: Venue {
         let (events, continuation) = AsyncStream<VenueEvent>.makeStream(bufferingPolicy: .unbounded)
         let seed = fillModel.seed ^ runSeed
         self.ledger = try PaperLedger(name: name, path: path, fillModel: fillModel, feeModel: feeModel, seed: seed,
-                                      clock: clock, behaviour: behaviour, continuation: continuation)
+                                      clock: clock, behaviour: behaviour, opening: opening, continuation: continuation)
         self.name = name
         self.path = path
         self.feeModel = feeModel
