@@ -1,6 +1,7 @@
 import ArbEngine
 import Foundation
 import OrderStateMachine
+import Synchronization
 import Testing
 
 @Suite("Deterministic simulation", .serialized, .exclusive)
@@ -19,6 +20,72 @@ struct SimulationTests {
         // Every kind of fault was exercised.
         for point in FaultPoint.allCases { #expect(result.stdout.contains(point.rawValue), "\(point.rawValue) never crashed") }
         #expect(!result.stdout.contains("venue outages during recovery 0,"))
+        // Several opportunities at once, the dispatcher and the lease heartbeat all ran.
+        #expect(Self.count(in: result.stdout, after: "concurrent scenarios ") > 100, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "duplicates refused ") > 0, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "heartbeats ") > 0, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "alerts delivered ") > 0, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "lease taken over ") > 0, "\(result.stdout)")
+    }
+
+    /// The integer printed right after `label`, or -1.
+    static func count(in output: String, after label: String) -> Int {
+        guard let range = output.range(of: label) else { return -1 }
+        return Int(output[range.upperBound...].prefix { $0.isNumber }) ?? -1
+    }
+
+    @Test("--kill-every: children die by SIGKILL mid-scenario, the next recovers the hot WAL, the audit holds")
+    func killedChildren() throws {
+        let directory = TemporaryDirectory()
+        let run = directory.path("sim")
+        let result = try runProduct("arb", ["simulate", "--seed", "5", "--scenarios", "200", "--kill-every", "20",
+                                            "--directory", run], timeoutSeconds: 200)
+        #expect(result.status == 0, "\(result.stdout)\n\(result.stderr.suffix(2_000))")
+        #expect(result.stdout.contains("200 scenarios"))
+        #expect(result.stdout.contains("invariants held after every step"))
+        let kills = Self.count(in: result.stdout, after: "children killed with SIGKILL ")
+        #expect(kills > 3, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "after SIGKILLs: ") == kills, "every kill left a hot WAL: \(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "files recovered, ") > 0, "no kill caught an open opportunity: \(result.stdout)")
+        // The files are the run's: the auditor agrees from outside.
+        let paper = ["kalshi": run + "/paper-kalshi.db", "polymarket": run + "/paper-polymarket.db"]
+        let violations = try Invariants.check(databasePath: run + "/arb.db", paperFiles: paper,
+                                              options: .init(requireAllClosed: true, sinks: ["file"]))
+        #expect(violations.isEmpty, "\(violations)")
+        let refused = try runProduct("arb", ["simulate", "--kill-every", "1"])
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("--kill-every must be at least 2"), "\(refused.stderr)")
+    }
+
+    @Test("the seed chooses the interleaving: one seed, one order of runnable tasks; seeds differ")
+    func seededScheduling() async throws {
+        func order(seed: UInt64) async -> [Int] {
+            let executor = SimulationExecutor(seed: seed)
+            return await withTaskExecutorPreference(executor) {
+                let log = OrderLog()
+                await withTaskGroup(of: Void.self) { group in
+                    for task in 0..<8 {
+                        group.addTask {
+                            for step in 0..<3 {
+                                log.append(task * 10 + step)
+                                await Task.yield()
+                            }
+                        }
+                    }
+                }
+                return log.entries
+            }
+        }
+        let first = await order(seed: 1)
+        #expect(first.count == 24)
+        #expect(await order(seed: 1) == first)
+        var others: Set<[Int]> = []
+        for seed in 2...6 { others.insert(await order(seed: UInt64(seed))) }
+        #expect(others.contains { $0 != first }, "every seed ran the tasks in the same order")
+        // Each task's own steps stay in order whatever the interleaving.
+        for task in 0..<8 {
+            #expect(first.filter { $0 / 10 == task } == [task * 10, task * 10 + 1, task * 10 + 2])
+        }
     }
 
     @Test("one seed, one run: the same seed gives the same report; another seed does not")
@@ -61,4 +128,11 @@ struct SimulationTests {
         #expect(violations.contains { $0.hasPrefix("1: kalshi order arb-orphan-1-a maps to 0 legs") }, "\(violations)")
         #expect(violations.contains { $0.hasPrefix("6: leg ") }, "\(violations)")
     }
+}
+
+/// What the tasks of `seededScheduling` did, in the order they did it.
+final class OrderLog: Sendable {
+    private let state = Mutex<[Int]>([])
+    func append(_ value: Int) { state.withLock { $0.append(value) } }
+    var entries: [Int] { state.withLock { $0 } }
 }

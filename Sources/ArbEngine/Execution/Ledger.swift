@@ -55,10 +55,14 @@ public actor Ledger {
         // An id block's own commit, when one is due, lands before the fault hook is set: the hook
         // belongs to the opportunity's commit.
         try store.reserveOpportunityID()
+        let previousHook = store.connection.willCommit
         if faults.isArmed(.afterDetected) {
-            store.connection.willCommit = { [faults] in try faults.hit(.afterDetected) }
+            store.connection.willCommit = { [faults] in
+                try previousHook?()
+                try faults.hit(.afterDetected)
+            }
         }
-        defer { store.connection.willCommit = nil }
+        defer { store.connection.willCommit = previousHook }
         let result = try store.createAndBegin(new, reason: reason) { id in
             plans.map { plan in
                 let request = OrderRequest(

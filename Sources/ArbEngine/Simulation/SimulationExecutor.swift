@@ -3,9 +3,11 @@ import Foundation
 /// A single-threaded task executor with virtual time, for the deterministic simulator.
 ///
 /// Every job of the simulation (the executor, the paper venues, the Store's actor — default
-/// actors run on a task's preferred executor) runs on one thread in FIFO order, and time moves
-/// only when nothing is runnable: then the clock jumps to the earliest sleeper and wakes it. One
-/// seed therefore gives one interleaving, and a 200 ms fill timeout costs no real time.
+/// actors run on a task's preferred executor) runs on one thread, and time moves only when
+/// nothing is runnable: then the clock jumps to the earliest sleeper and wakes it. Which runnable
+/// job goes next is drawn from the seed, so different seeds explore different interleavings of
+/// the same tasks (any order of runnable jobs is one Swift could choose), while one seed always
+/// gives the same one; a 200 ms fill timeout costs no real time.
 public final class SimulationExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
@@ -20,6 +22,7 @@ public final class SimulationExecutor: TaskExecutor, @unchecked Sendable {
     private var nextSequence: UInt64 = 0
     private var now: UInt64 = 0
     private var thread: Thread?
+    private var scheduling: SeededGenerator
 
     /// Virtual nanoseconds since the simulation started.
     public var nanoseconds: UInt64 {
@@ -28,7 +31,9 @@ public final class SimulationExecutor: TaskExecutor, @unchecked Sendable {
         return now
     }
 
-    public init() {
+    /// `seed` chooses the order in which runnable jobs run.
+    public init(seed: UInt64) {
+        scheduling = SeededGenerator.derived(seed: seed, name: "scheduling")
         let thread = Thread { [self] in self.loop() }
         thread.name = "arb-simulation"
         thread.stackSize = 8 << 20
@@ -48,6 +53,9 @@ public final class SimulationExecutor: TaskExecutor, @unchecked Sendable {
         condition.lock()
         while true {
             if jobHead < jobs.count {
+                // The seed picks one of the runnable jobs; the rest keep their places.
+                let pick = jobHead + Int(scheduling.next() % UInt64(jobs.count - jobHead))
+                jobs.swapAt(jobHead, pick)
                 let job = jobs[jobHead]
                 jobHead += 1
                 if jobHead > 1_024 && jobHead * 2 > jobs.count {
@@ -113,7 +121,10 @@ public struct VirtualClock: TradingClock {
     /// Virtual time zero as Unix milliseconds.
     public let epochMilliseconds: Int64
 
-    public init(executor: SimulationExecutor, epochMilliseconds: Int64 = 1_767_225_600_000) {
+    /// 2026-01-01T00:00:00Z.
+    public static let defaultEpochMilliseconds: Int64 = 1_767_225_600_000
+
+    public init(executor: SimulationExecutor, epochMilliseconds: Int64 = VirtualClock.defaultEpochMilliseconds) {
         self.executor = executor
         self.epochMilliseconds = epochMilliseconds
     }

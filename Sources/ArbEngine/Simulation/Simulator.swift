@@ -1,17 +1,34 @@
 import Foundation
+import Synchronization
 import Logging
 import OrderStateMachine
 
 /// What a simulation run did, and the first thing the auditor found wrong, if anything.
-public struct SimulationReport: Sendable, Equatable {
+public struct SimulationReport: Sendable, Equatable, Codable {
     public var seed: UInt64 = 0
     public var scenarios = 0
+    /// Scenarios that ran more than one opportunity at once.
+    public var concurrentScenarios = 0
     public var opportunities = 0
     public var feeEaten = 0
     public var outcomes: [String: Int] = [:]
     public var crashes: [String: Int] = [:]
+    /// Why executions were left to recovery, each explained by its scenario's plan.
+    public var leftForRecovery: [String: Int] = [:]
+    /// Candidates a concurrent twin already held (dedup constraint or risk gate).
+    public var duplicates = 0
     public var venueOutages = 0
     public var recoveries = 0
+    /// Process lifetimes; each after the first took the lease over from a crashed one or
+    /// acquired it after a clean release.
+    public var worlds = 0
+    public var leaseTakeovers = 0
+    public var heartbeats = 0
+    public var alertsDelivered = 0
+    /// Kill mode: trader databases a SIGKILL left with a non-empty WAL, and the opportunities
+    /// the next process's recovery found open.
+    public var hotWALs = 0
+    public var openAfterKill = 0
     public var virtualMilliseconds: Int64 = 0
     /// Empty when every invariant held after every step.
     public var violations: [String] = []
@@ -20,34 +37,99 @@ public struct SimulationReport: Sendable, Equatable {
     public var passed: Bool { violations.isEmpty }
 }
 
+/// The simulator's child-process mode (`arb simulate --kill-every N`): this process continues a
+/// run from its progress file and, from scenario `killFrom` on, dies by SIGKILL at the first
+/// armed fault point, leaving hot WAL files for the next process to recover.
+public struct SimulationKillMode: Sendable {
+    public var killFrom: Int
+
+    public init(killFrom: Int) { self.killFrom = killFrom }
+
+    /// Where a child records the scenarios it finished (written atomically after each one).
+    public static func progressPath(directory: String) -> String {
+        (directory as NSString).appendingPathComponent("progress.json")
+    }
+
+    /// The next scenario to run, from the progress file (0 without one).
+    public static func next(directory: String) -> Int { progress(directory: directory)?.next ?? 0 }
+
+    /// The virtual time the last finished scenario ended at, for the next child's clock.
+    public static func clockMilliseconds(directory: String) -> Int64? { progress(directory: directory)?.clockMilliseconds }
+
+    static func progress(directory: String) -> Progress? {
+        guard let data = FileManager.default.contents(atPath: progressPath(directory: directory)) else { return nil }
+        return try? JSONDecoder().decode(Progress.self, from: data)
+    }
+
+    struct Progress: Codable {
+        var next: Int
+        var clockMilliseconds: Int64
+        /// The report so far; its virtual milliseconds cover every predecessor.
+        var report: SimulationReport
+    }
+}
+
+/// The moment a simulated process dies: from then on none of its commits lands (its store's
+/// commit hook refuses them), as if everything after the crash had never run.
+final class WorldLife: Sendable {
+    private let state = Mutex<(dead: Bool, point: FaultPoint?, candidate: Int?)>((false, nil, nil))
+
+    func kill(at point: FaultPoint, candidate: Int) {
+        state.withLock { if !$0.dead { $0 = (true, point, candidate) } }
+    }
+
+    var isDead: Bool { state.withLock { $0.dead } }
+    /// The candidate whose fault point killed the world, and where.
+    var killer: (point: FaultPoint, candidate: Int)? {
+        state.withLock { state in state.point.map { ($0, state.candidate ?? -1) } }
+    }
+
+    /// The commit hook of a world's store.
+    func refuseCommitsOnceDead() throws {
+        if let (point, _) = killer { throw SimulatedCrash(point: point) }
+    }
+}
+
 /// The deterministic simulator (TigerBeetle-style): one seed generates every scenario's quotes,
 /// venue behaviour (full, partial and no fills, rejects, latency, late fills after a cancel,
 /// cancel failures, a submit whose answer is lost although the order arrived, a venue down during
-/// recovery) and crash points. It drives the real detector, executor, Store and paper venues on
-/// virtual time, "crashes" by dropping everything in memory and reopening the files, runs
-/// recovery, and after every scenario an auditor checks DESIGN §8 and its own expectations.
+/// recovery), crash points and the order in which runnable tasks run. Each scenario runs one to
+/// four opportunities at once, on overlapping or shared events, through the real detector,
+/// executor, Store, paper venues, alert dispatcher and lease heartbeat on virtual time. A crash
+/// stops every commit of the process at that instant; the simulator drops everything in memory,
+/// reopens the files (taking the lease over), runs recovery, restores the risk gate from the
+/// database, and after every scenario an auditor checks DESIGN §8 and what the plan implies: an
+/// execution left to recovery must have a planned cause, and every opportunity's final outcome
+/// must be the one its fates determine.
 public enum Simulator {
     public static let eventCount = 8
+    static let sinkName = "file"
+    /// The lease heartbeat's period here: a tenth of the trader's, so the short worlds between
+    /// crashes beat too.
+    static let heartbeatMilliseconds: Int64 = 100
 
-    /// Runs `scenarios` scenarios in `directory` (which must be empty or absent). Call it on the
-    /// simulation executor (`withTaskExecutorPreference`) with a `VirtualClock` over it.
+    /// Runs `scenarios` scenarios in `directory` (which must be empty or absent, unless `kill`
+    /// continues a run there). Call it on the simulation executor (`withTaskExecutorPreference`)
+    /// with a `VirtualClock` over it.
     public static func run(seed: UInt64, scenarios: Int, directory: String, clock: VirtualClock,
-                           logger: Logger, stopAtFirstFailure: Bool = true) async throws -> SimulationReport {
+                           logger: Logger, stopAtFirstFailure: Bool = true,
+                           kill: SimulationKillMode? = nil) async throws -> SimulationReport {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        var state = RunState(seed: seed, directory: directory, clock: clock, logger: logger)
+        var state = RunState(seed: seed, directory: directory, clock: clock, logger: logger, kill: kill)
         state.report.seed = seed
+        if kill != nil { try state.loadProgress() }
         // A crash in the last scenario still gets its restart and recovery.
         while state.next < scenarios || state.pendingCrash != nil {
             try await state.runWorld(until: scenarios)
             if !state.report.violations.isEmpty && stopAtFirstFailure { break }
         }
         if state.report.violations.isEmpty {
-            // The whole history, once more, from scratch.
+            // The whole history, once more, from scratch: every alert delivered to the sink too.
             let all = try Invariants.check(databasePath: state.databasePath, paperFiles: state.paperFiles,
-                                           options: .init(requireAllClosed: true, sinks: []))
+                                           options: .init(requireAllClosed: true, sinks: [sinkName]))
             state.report.violations += all.map { "final audit: \($0)" }
         }
-        state.report.virtualMilliseconds = clock.nowMilliseconds() - clock.epochMilliseconds
+        state.report.virtualMilliseconds = state.virtualBase + clock.nowMilliseconds() - clock.epochMilliseconds
         return state.report
     }
 
@@ -76,14 +158,34 @@ public enum Simulator {
             alerts: AlertConfig(console: false, filePath: nil, webhookURL: nil))
     }
 
-    /// One scenario's draws.
-    struct Plan {
+    /// One opportunity's draws within a scenario.
+    struct CandidatePlan {
         var event: Int
         var priceA: Int64
         var priceB: Int64
         var contracts: Int64
         var fateA: PaperFate
         var fateB: PaperFate
+
+        var instrumentA: String { "K\(event)-Y" }
+        var instrumentB: String { "P\(event)-N" }
+
+        /// The outcome the fates determine once every order is final (nil where timing or an
+        /// ambiguous answer decides).
+        var fatesOutcome: CloseOutcome? {
+            switch (fateA, fateB) {
+            case (.fill, .fill): return .hedged
+            case (.reject, .reject): return .rejected
+            case (.fill, .reject), (.reject, .fill), (.fill, .rest), (.rest, .fill): return .oneSided
+            case (.rest, .rest), (.rest, .reject), (.reject, .rest): return .noFill
+            default: return nil
+            }
+        }
+    }
+
+    /// One scenario's draws.
+    struct Plan {
+        var candidates: [CandidatePlan] = []
         var cancelFailsA: Bool
         var cancelFailsB: Bool
         var timeInForce: TimeInForce
@@ -95,13 +197,7 @@ public enum Simulator {
             var random = SeededGenerator.derived(seed: seed, name: "scenario-\(index)")
             func percent() -> Int { Int(random.next() % 100) }
             func between(_ low: Int64, _ high: Int64) -> Int64 { low + Int64(random.next() % UInt64(high - low + 1)) }
-            event = Int(random.next() % UInt64(Simulator.eventCount))
-            priceA = between(2_000, 7_000)
-            // Asks summing to $0.85…$1.00: mostly worth trading, some eaten by fees.
-            priceB = max(100, between(8_500, 9_990) - priceA)
-            let size = between(1, 40)
-            contracts = size
-            func fate() -> PaperFate {
+            func fate(size: Int64) -> PaperFate {
                 switch percent() {
                 case 0..<45: return .fill
                 case 45..<57: return .partial(Quantity(contracts: max(1, size / 2)))
@@ -113,8 +209,24 @@ public enum Simulator {
                 default: return .lateFill(afterMilliseconds: between(1, 400))
                 }
             }
-            fateA = fate()
-            fateB = fate()
+            // Half the scenarios run one opportunity; the rest two to four at once.
+            let count = percent() < 50 ? 1 : Int(between(2, 4))
+            for _ in 0..<count {
+                let event = Int(random.next() % UInt64(Simulator.eventCount))
+                let priceA = between(2_000, 7_000)
+                // Asks summing to $0.85…$1.00: mostly worth trading, some eaten by fees.
+                let priceB = max(100, between(8_500, 9_990) - priceA)
+                let size = between(1, 40)
+                var plan = CandidatePlan(event: event, priceA: priceA, priceB: priceB, contracts: size,
+                                         fateA: fate(size: size), fateB: fate(size: size))
+                // A venue gives an instrument one fate per scenario: a twin on the same event shares it.
+                if let twin = candidates.first(where: { $0.event == event }) {
+                    plan.fateA = twin.fateA
+                    plan.fateB = twin.fateB
+                    plan.contracts = twin.contracts
+                }
+                candidates.append(plan)
+            }
             cancelFailsA = percent() < 10
             cancelFailsB = percent() < 10
             timeInForce = [.gtc, .gtc, .gtc, .ioc, .fok][Int(random.next() % 5)]
@@ -124,17 +236,21 @@ public enum Simulator {
             outageDuringRecovery = crash != nil && percent() < 25
         }
 
-        /// Whether the outcome follows from the fates alone (no timing, no crash, no ambiguity).
-        var expectedOutcome: CloseOutcome? {
-            guard crash == nil, !cancelFailsA, !cancelFailsB else { return nil }
-            switch (fateA, fateB) {
-            case (.fill, .fill): return .hedged
-            case (.reject, .reject): return .rejected
-            case (.fill, .reject), (.reject, .fill), (.fill, .rest), (.rest, .fill): return .oneSided
-            case (.rest, .rest), (.rest, .reject), (.reject, .rest): return .noFill
-            default: return nil
-            }
+        /// A crash point for a scenario the kill mode must end in, when the plan has none.
+        static func killPoint(seed: UInt64, index: Int) -> FaultPoint {
+            var random = SeededGenerator.derived(seed: seed, name: "kill-\(index)")
+            return FaultPoint.allCases[Int(random.next() % UInt64(FaultPoint.allCases.count))]
         }
+    }
+
+    /// What a scenario leaves for the next process when it crashed.
+    struct PendingCrash {
+        var index: Int
+        var plan: Plan
+        var before: OpportunityID
+        var point: FaultPoint
+        /// The dedup key of the candidate whose fault point fired, when no twin shares it.
+        var killerKey: String?
     }
 
     /// The simulated process's lifetime and the run's bookkeeping.
@@ -144,16 +260,22 @@ public enum Simulator {
         let clock: VirtualClock
         let logger: Logger
         let config: TraderConfig
+        let kill: SimulationKillMode?
         var report = SimulationReport()
         var next = 0
         /// A crash left this scenario to the next process's recovery.
-        var pendingCrash: (index: Int, plan: Plan, before: OpportunityID)?
+        var pendingCrash: PendingCrash?
+        /// The previous world crashed (its lease was not released).
+        var previousWorldCrashed = false
+        /// Virtual time spent by killed predecessors (kill mode).
+        var virtualBase: Int64 = 0
 
-        init(seed: UInt64, directory: String, clock: VirtualClock, logger: Logger) {
+        init(seed: UInt64, directory: String, clock: VirtualClock, logger: Logger, kill: SimulationKillMode?) {
             self.seed = seed
             self.directory = directory
             self.clock = clock
             self.logger = logger
+            self.kill = kill
             var config = Simulator.config(seed: seed)
             config.databasePath = (directory as NSString).appendingPathComponent("arb.db")
             self.config = config
@@ -164,38 +286,127 @@ public enum Simulator {
             ["kalshi": config.paperStatePath(venue: "kalshi"), "polymarket": config.paperStatePath(venue: "polymarket")]
         }
 
-        /// One process lifetime: open the files, recover, run scenarios until one crashes.
+        /// Kill mode: continue from the last finished scenario of a killed predecessor.
+        mutating func loadProgress() throws {
+            let path = SimulationKillMode.progressPath(directory: directory)
+            guard let data = FileManager.default.contents(atPath: path) else { return }
+            let progress = try JSONDecoder().decode(SimulationKillMode.Progress.self, from: data)
+            next = progress.next
+            report = progress.report
+            virtualBase = progress.report.virtualMilliseconds
+            // The predecessor died without releasing its lease.
+            previousWorldCrashed = true
+        }
+
+        func saveProgress() throws {
+            let path = SimulationKillMode.progressPath(directory: directory)
+            var report = self.report
+            report.virtualMilliseconds = virtualBase + clock.nowMilliseconds() - clock.epochMilliseconds
+            let data = try JSONEncoder().encode(SimulationKillMode.Progress(
+                next: next, clockMilliseconds: clock.nowMilliseconds(), report: report))
+            try data.write(to: URL(fileURLWithPath: path), options: .atomic)
+        }
+
+        /// One process lifetime: open the files, take the lease, recover, run scenarios until one
+        /// crashes (or all are done).
         mutating func runWorld(until scenarios: Int) async throws {
             let seed = self.seed
-            let store = try Store(path: databasePath, durability: .normal, newDatabaseID: {
+            report.worlds += 1
+            let resumedAfterKill = kill != nil && previousWorldCrashed && pendingCrash == nil
+            if resumedAfterKill, let size = try? FileManager.default.attributesOfItem(atPath: databasePath + "-wal")[.size] as? Int,
+               size > 0 {
+                report.hotWALs += 1
+            }
+            let store = try Store(path: databasePath, durability: .normal, alertSinks: [Simulator.sinkName], newDatabaseID: {
                 String(String(seed, radix: 16).suffix(8)).leftPadded(to: 8)
             })
+            let life = WorldLife()
+            store.connection.willCommit = { try life.refuseCommitsOnceDead() }
+            let me = LeaseHolder(owner: "arb simulate", pid: Int32(report.worlds), host: "simulation",
+                                 startedAtMilliseconds: clock.nowMilliseconds(), heartbeatAtMilliseconds: clock.nowMilliseconds())
+            switch try store.acquireLease(me, staleAfterMilliseconds: Trader.leaseStaleMilliseconds, isAlive: { $0 == me.pid }) {
+            case .heldBy(let holder):
+                fail(next, "world \(report.worlds) could not take the lease from \(holder.owner) pid \(holder.pid)")
+                return
+            case .tookOver:
+                report.leaseTakeovers += 1
+                if !previousWorldCrashed { fail(next, "world \(report.worlds) took over a lease its predecessor released") }
+            case .acquired:
+                if previousWorldCrashed { fail(next, "world \(report.worlds) found no lease although its predecessor crashed") }
+            }
+            previousWorldCrashed = false
+            // Kill mode: the world count (the lease's pid) must never repeat across children.
+            if kill != nil { try saveProgress() }
             let ledger = Ledger(store: store)
             let venues = try Trader.makeVenues(config, runSeed: seed, clock: clock)
             let router = EventRouter()
             let clock = self.clock
             let logger = self.logger
+            let outbox = try StoreAlertOutbox(path: databasePath, durability: .normal)
+            let sink = CountingSink(FileAlertSink(path: (directory as NSString).appendingPathComponent("alerts.jsonl")))
+            let dispatcher = AlertDispatcher(outbox: outbox, sinks: [sink], clock: clock, logger: logger)
+            let heartbeats = Counter()
+            let lostLease = Counter()
             try await withThrowingTaskGroup(of: Void.self) { services in
                 for venue in venues.values.sorted(by: { $0.name < $1.name }) {
                     services.addTask { for await event in venue.events { await router.route(event) } }
                 }
                 services.addTask { await Trader.handleOrphans(router.orphanEvents, ledger: ledger, logger: logger, clock: clock) }
-                defer { services.cancelAll() }
-                try await recoverPendingCrash(ledger: ledger, venues: venues)
+                services.addTask { await dispatcher.run(pollMilliseconds: 50) }
+                services.addTask {
+                    while !Task.isCancelled {
+                        do { try await clock.sleep(milliseconds: Simulator.heartbeatMilliseconds) } catch { return }
+                        guard !life.isDead else { continue }
+                        if let ours = try? await ledger.withStore({
+                            try $0.heartbeatLease(pid: me.pid, host: me.host, atMilliseconds: clock.nowMilliseconds())
+                        }) {
+                            heartbeats.add()
+                            if !ours { lostLease.add() }
+                        }
+                    }
+                }
+                defer {
+                    // The orphan recorder drains what is queued and ends on finish (it does not
+                    // stop on cancellation: nothing accepted is dropped).
+                    router.finish()
+                    services.cancelAll()
+                }
+                try await recover(ledger: ledger, venues: venues, resumedAfterKill: resumedAfterKill)
                 while next < scenarios, report.violations.isEmpty {
-                    let crashed = try await scenario(next, ledger: ledger, venues: venues, router: router)
+                    let crashed = try await scenario(next, ledger: ledger, venues: venues, router: router, life: life)
                     next += 1
-                    if crashed { break }
+                    if kill != nil, !crashed { try saveProgress() }
+                    if crashed {
+                        previousWorldCrashed = true
+                        break
+                    }
+                }
+                if !previousWorldCrashed {
+                    // A clean end: every alert out, the lease released.
+                    _ = await dispatcher.drain(timeoutMilliseconds: 2_000)
+                    try await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
                 }
             }
-            router.finish()
+            report.heartbeats += heartbeats.value
+            report.alertsDelivered += sink.delivered.value
+            if lostLease.value > 0 { fail(next, "world \(report.worlds) lost its lease \(lostLease.value) times") }
         }
 
-        mutating func recoverPendingCrash(ledger: Ledger, venues: [String: any Venue]) async throws {
-            guard let (index, plan, before) = pendingCrash else { return }
+        /// Recovery at a world's start: after an in-process crash with what its plan implies;
+        /// after a SIGKILL (kill mode) over everything, since the plan died with the process.
+        mutating func recover(ledger: Ledger, venues: [String: any Venue], resumedAfterKill: Bool) async throws {
+            guard let pending = pendingCrash else {
+                let result = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run()
+                if result.examined > 0 { report.recoveries += 1 }
+                if resumedAfterKill { report.openAfterKill += result.examined }
+                let violations = try Invariants.check(databasePath: databasePath, paperFiles: paperFiles,
+                                                      options: .init(requireAllClosed: true, sinks: []))
+                for violation in violations { fail(next, "after a restart: \(violation)") }
+                return
+            }
             pendingCrash = nil
             let reconciler = Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger)
-            if plan.outageDuringRecovery, let down = venues[index % 2 == 0 ? "kalshi" : "polymarket"] as? PaperVenue {
+            if pending.plan.outageDuringRecovery, let down = venues[pending.index % 2 == 0 ? "kalshi" : "polymarket"] as? PaperVenue {
                 report.venueOutages += 1
                 await down.setBehaviour(PaperBehaviour(unreachable: true))
                 let blocked = try await reconciler.run()
@@ -204,52 +415,116 @@ public enum Simulator {
                 let open = try await ledger.withStore { try $0.nonTerminalOpportunities().map(\.id) }
                 let flagged = Set(blocked.needsAttention.map(\.opportunityID))
                 for id in open where !flagged.contains(id) {
-                    fail(index, "opportunity \(id) left open by recovery during an outage but not reported")
+                    fail(pending.index, "opportunity \(id) left open by recovery during an outage but not reported")
                 }
                 await down.setBehaviour(nil)
             }
             _ = try await reconciler.run()
             report.recoveries += 1
-            try audit(index, plan: plan, before: before, ledger: ledger)
+            try audit(pending.index, plan: pending.plan, before: pending.before, crash: pending, candidates: [:])
         }
 
         /// One scenario; true when it crashed (the world must be dropped).
-        mutating func scenario(_ index: Int, ledger: Ledger, venues: [String: any Venue], router: EventRouter) async throws -> Bool {
+        mutating func scenario(_ index: Int, ledger: Ledger, venues: [String: any Venue], router: EventRouter,
+                               life: WorldLife) async throws -> Bool {
             report.scenarios += 1
-            let plan = Plan(seed: seed, index: index)
-            let instrumentA = "K\(plan.event)-Y"
-            let instrumentB = "P\(plan.event)-N"
+            var plan = Plan(seed: seed, index: index)
+            let killing = kill.map { index >= $0.killFrom } ?? false
+            if killing, plan.crash == nil { plan.crash = Plan.killPoint(seed: seed, index: index) }
+            var fatesA: [String: PaperFate] = [:]
+            var fatesB: [String: PaperFate] = [:]
+            for candidate in plan.candidates {
+                fatesA[candidate.instrumentA] = candidate.fateA
+                fatesB[candidate.instrumentB] = candidate.fateB
+            }
             if let kalshi = venues["kalshi"] as? PaperVenue {
-                await kalshi.setBehaviour(PaperBehaviour(fateForInstrument: [instrumentA: plan.fateA], cancelFails: plan.cancelFailsA))
+                await kalshi.setBehaviour(PaperBehaviour(fateForInstrument: fatesA, cancelFails: plan.cancelFailsA))
             }
             if let polymarket = venues["polymarket"] as? PaperVenue {
-                await polymarket.setBehaviour(PaperBehaviour(fateForInstrument: [instrumentB: plan.fateB], cancelFails: plan.cancelFailsB))
+                await polymarket.setBehaviour(PaperBehaviour(fateForInstrument: fatesB, cancelFails: plan.cancelFailsB))
             }
             let before = try await ledger.withStore {
                 try $0.connection.prepare("SELECT coalesce(max(id), 0) FROM opportunities").queryOne { $0.int64(0) } ?? 0
             }
             var detector = Detector(config: config, venueFees: venues.mapValues(\.feeModel))
-            let now = clock.nowMilliseconds()
-            let size = Quantity(contracts: plan.contracts)
-            _ = detector.update(Quote(timestampMilliseconds: now, venue: "kalshi", instrument: instrumentA, bid: nil,
-                                      bidSize: .zero, ask: Price(ticks: plan.priceA), askSize: size), nowMilliseconds: now)
-            let found = detector.update(Quote(timestampMilliseconds: now, venue: "polymarket", instrument: instrumentB, bid: nil,
-                                              bidSize: .zero, ask: Price(ticks: plan.priceB), askSize: size), nowMilliseconds: now)
-            guard let candidate = found else {
-                report.feeEaten += 1
-                return false
+            var found: [(plan: Int, candidate: Candidate)] = []
+            for (number, candidate) in plan.candidates.enumerated() {
+                let now = clock.nowMilliseconds()
+                let size = Quantity(contracts: candidate.contracts)
+                _ = detector.update(Quote(timestampMilliseconds: now, venue: "kalshi", instrument: candidate.instrumentA, bid: nil,
+                                          bidSize: .zero, ask: Price(ticks: candidate.priceA), askSize: size), nowMilliseconds: now)
+                if let detected = detector.update(
+                    Quote(timestampMilliseconds: now, venue: "polymarket", instrument: candidate.instrumentB, bid: nil,
+                          bidSize: .zero, ask: Price(ticks: candidate.priceB), askSize: size), nowMilliseconds: now) {
+                    found.append((number, detected))
+                } else {
+                    report.feeEaten += 1
+                }
             }
-            report.opportunities += 1
-            let executor = Executor(
-                ledger: ledger, venues: venues, router: router, clock: clock,
-                execution: ExecutionConfig(timeInForce: plan.timeInForce, fillTimeoutMilliseconds: plan.fillTimeoutMilliseconds),
-                risk: config.risk, faults: FaultPoints(armed: plan.crash, action: .throwCrash), logger: logger)
-            switch await executor.run(candidate) {
-            case .crashed(let point):
+            if found.isEmpty { return false }
+            if found.count > 1 { report.concurrentScenarios += 1 }
+            report.opportunities += found.count
+            let keys = found.map(\.candidate.opportunity.dedupKey)
+            func hasTwin(_ key: String) -> Bool { keys.filter { $0 == key }.count > 1 }
+            // Each candidate its own executor (so a crash names its candidate), each with its risk
+            // gate restored from the database as a restarted trader's is.
+            var executors: [Executor] = []
+            for (number, _) in found {
+                let executor = Executor(
+                    ledger: ledger, venues: venues, router: router, clock: clock,
+                    execution: ExecutionConfig(timeInForce: plan.timeInForce, fillTimeoutMilliseconds: plan.fillTimeoutMilliseconds),
+                    risk: config.risk,
+                    faults: FaultPoints(armed: plan.crash, action: killing ? .killProcess : .throwCrash,
+                                        onCrash: { life.kill(at: $0, candidate: number) }),
+                    logger: logger)
+                try await Trader.restoreRisk(executor.gate, ledger: ledger, now: clock.nowMilliseconds())
+                executors.append(executor)
+            }
+            let results = await withTaskGroup(of: (Int, ExecutionOutcome).self) { group in
+                for (slot, (_, candidate)) in found.enumerated() {
+                    let executor = executors[slot]
+                    group.addTask { (slot, await executor.run(candidate)) }
+                }
+                var results: [(Int, ExecutionOutcome)] = []
+                for await result in group { results.append(result) }
+                return results.sorted { $0.0 < $1.0 }.map(\.1)
+            }
+            if let (point, killer) = life.killer {
                 report.crashes[point.rawValue, default: 0] += 1
-                pendingCrash = (index, plan, before)
+                let key = found.first { $0.plan == killer }?.candidate.opportunity.dedupKey
+                pendingCrash = PendingCrash(index: index, plan: plan, before: before, point: point,
+                                            killerKey: key.flatMap { hasTwin($0) ? nil : $0 })
                 return true
-            case .needsRecovery:
+            }
+            var needsRecovery = false
+            for (slot, result) in results.enumerated() {
+                let (number, candidate) = found[slot]
+                let key = candidate.opportunity.dedupKey
+                switch result {
+                case .crashed(let point):
+                    fail(index, "candidate \(number) reported a crash at \(point.rawValue) the world did not see")
+                case .needsRecovery(let why):
+                    needsRecovery = true
+                    let cause = why.hasPrefix("cancel failed") ? "cancel failed" : why
+                    report.leftForRecovery[cause, default: 0] += 1
+                    // Only a planned fault may leave an execution to recovery: a refused cancel.
+                    if !(cause == "cancel failed" && (plan.cancelFailsA || plan.cancelFailsB)) {
+                        fail(index, "candidate \(number) \(key) left for recovery (\(why)) with no planned cause")
+                    }
+                case .skipped(let why):
+                    if hasTwin(key), why == "duplicate" || why == "in flight" {
+                        report.duplicates += 1
+                    } else {
+                        fail(index, "candidate \(number) \(key) skipped: \(why)")
+                    }
+                case .closed(let outcome):
+                    if !plan.cancelFailsA, !plan.cancelFailsB, let expected = plan.candidates[number].fatesOutcome,
+                       expected != outcome {
+                        fail(index, "candidate \(number) expected \(expected.rawValue) from fates \(plan.candidates[number].fateA)/\(plan.candidates[number].fateB), got \(outcome.rawValue)")
+                    }
+                }
+            }
+            if needsRecovery {
                 let reconciler = Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger)
                 var result = try await reconciler.run()
                 report.recoveries += 1
@@ -260,40 +535,48 @@ public enum Simulator {
                     result = try await reconciler.run()
                     report.recoveries += 1
                 }
-            case .closed(let outcome):
-                if let expected = plan.expectedOutcome, expected != outcome {
-                    fail(index, "expected \(expected.rawValue) from fates \(plan.fateA)/\(plan.fateB), got \(outcome.rawValue)")
-                }
-            case .skipped(let why):
-                fail(index, "candidate skipped: \(why)")
             }
-            try audit(index, plan: plan, before: before, ledger: ledger)
+            var expected: [String: CloseOutcome] = [:]
+            for (number, candidate) in found where !hasTwin(candidate.opportunity.dedupKey) {
+                if let outcome = plan.candidates[number].fatesOutcome { expected[candidate.opportunity.dedupKey] = outcome }
+            }
+            try audit(index, plan: plan, before: before, crash: nil, candidates: expected)
             return false
         }
 
-        /// DESIGN §8 for this scenario's opportunity, plus what the plan implies.
-        mutating func audit(_ index: Int, plan: Plan, before: OpportunityID, ledger: Ledger) throws {
+        /// DESIGN §8 for this scenario's opportunities, plus what the plan implies: the state a
+        /// crash must leave, and each opportunity's outcome once recovery is done.
+        mutating func audit(_ index: Int, plan: Plan, before: OpportunityID, crash: PendingCrash?,
+                            candidates expected: [String: CloseOutcome]) throws {
             let store = try Store(path: databasePath, access: .readOnly)
-            let ids = try store.connection.prepare("SELECT id, outcome FROM opportunities WHERE id > ?")
-                .query(before) { ($0.int64(0), $0.optionalText(1)) }
-            for (_, outcome) in ids { report.outcomes[outcome ?? "open", default: 0] += 1 }
-            if plan.crash == .afterDetected, !ids.isEmpty {
-                fail(index, "a crash inside the creating commit left opportunity \(ids[0].0)")
-            }
-            if plan.crash == .afterInflightCommit, let id = ids.first?.0 {
-                for (venue, path) in paperFiles {
-                    let paper = try Connection(path: path, mode: .readOnly)
-                    let sent = try paper.prepare("SELECT count(*) FROM paper_orders WHERE client_order_id LIKE ?")
-                        .queryOne("arb-\(store.databaseID)-\(id)-%") { $0.int64(0) } ?? 0
-                    if sent != 0 { fail(index, "\(venue) received an order although the crash came before any send") }
+            let rows = try store.connection.prepare("SELECT id, outcome, dedup_key FROM opportunities WHERE id > ?")
+                .query(before) { (id: $0.int64(0), outcome: $0.optionalText(1), key: $0.text(2)) }
+            for row in rows { report.outcomes[row.outcome ?? "open", default: 0] += 1 }
+            for row in rows {
+                if let want = expected[row.key], row.outcome != want.rawValue {
+                    fail(index, "opportunity \(row.id) \(row.key) closed \(row.outcome ?? "open") after recovery; its fates give \(want.rawValue)")
                 }
-                if ids.first?.1 != CloseOutcome.noFill.rawValue {
-                    fail(index, "nothing was sent, yet recovery closed \(ids.first?.1 ?? "nothing") instead of no_fill")
+            }
+            if let crash, let key = crash.killerKey {
+                let mine = rows.filter { $0.key == key }
+                if crash.point == .afterDetected, let row = mine.first {
+                    fail(index, "a crash inside the creating commit left opportunity \(row.id)")
+                }
+                if crash.point == .afterInflightCommit, let row = mine.first {
+                    for (venue, path) in paperFiles {
+                        let paper = try Connection(path: path, mode: .readOnly)
+                        let sent = try paper.prepare("SELECT count(*) FROM paper_orders WHERE client_order_id LIKE ?")
+                            .queryOne("arb-\(store.databaseID)-\(row.id)-%") { $0.int64(0) } ?? 0
+                        if sent != 0 { fail(index, "\(venue) received an order although the crash came before any send") }
+                    }
+                    if row.outcome != CloseOutcome.noFill.rawValue {
+                        fail(index, "nothing was sent, yet recovery closed \(row.outcome ?? "nothing") instead of no_fill")
+                    }
                 }
             }
             let violations = try Invariants.check(
                 databasePath: databasePath, paperFiles: paperFiles,
-                options: .init(requireAllClosed: true, sinks: [], opportunities: Set(ids.map(\.0))))
+                options: .init(requireAllClosed: true, sinks: [], opportunities: Set(rows.map(\.id))))
             for violation in violations { fail(index, violation) }
         }
 
@@ -301,6 +584,27 @@ public enum Simulator {
             if report.failedScenario == nil { report.failedScenario = index }
             report.violations.append("scenario \(index): \(message)")
         }
+    }
+}
+
+/// A count shared by a world's service tasks.
+final class Counter: Sendable {
+    private let count = Mutex(0)
+    func add() { count.withLock { $0 += 1 } }
+    var value: Int { count.withLock { $0 } }
+}
+
+/// Counts what the dispatcher delivered through a sink.
+final class CountingSink: AlertSink {
+    let inner: any AlertSink
+    let delivered = Counter()
+    var name: String { inner.name }
+
+    init(_ inner: any AlertSink) { self.inner = inner }
+
+    func deliver(_ alert: PendingDelivery) async throws {
+        try await inner.deliver(alert)
+        delivered.add()
     }
 }
 

@@ -34,16 +34,21 @@ public struct FaultPoints: Sendable {
     public enum Action: Sendable {
         /// `_exit(137)`: the process is gone (ARB_CRASH_AT).
         case exitProcess
-        /// Throw `SimulatedCrash` (the simulator).
+        /// Throw `SimulatedCrash` (the simulator), after calling `onCrash`: the moment the
+        /// simulated process dies, before anything else of it can run.
         case throwCrash
+        /// `kill(getpid(), SIGKILL)`: the simulator's child-process mode, a real hot WAL.
+        case killProcess
     }
 
     public let armed: FaultPoint?
     public let action: Action
+    let onCrash: (@Sendable (FaultPoint) -> Void)?
 
-    public init(armed: FaultPoint?, action: Action = .exitProcess) {
+    public init(armed: FaultPoint?, action: Action = .exitProcess, onCrash: (@Sendable (FaultPoint) -> Void)? = nil) {
         self.armed = armed
         self.action = action
+        self.onCrash = onCrash
     }
 
     /// Reads `ARB_CRASH_AT`; an unknown value is a usage error reported by the caller.
@@ -58,7 +63,12 @@ public struct FaultPoints: Sendable {
         guard armed == point else { return }
         switch action {
         case .exitProcess: _exit(137)
-        case .throwCrash: throw SimulatedCrash(point: point)
+        case .killProcess:
+            kill(getpid(), SIGKILL)
+            _exit(137)
+        case .throwCrash:
+            onCrash?(point)
+            throw SimulatedCrash(point: point)
         }
     }
 
