@@ -18,7 +18,7 @@ scratch=${ARB_MUTATE_DIR:-/tmp/arb-mutate}
 # name | file | perl substitution (applied to the whole file) | what the break means
 mutations=(
   'skip-owed-cancel|Sources/ArbEngine/Recovery/Reconciler.swift|s/if !current\.status\.isFinal \{/if false, !current.status.isFinal {/|recovery skips the cancels still owed at the venue'
-  'one-sided-closed-hedged|Sources/ArbEngine/Execution/ClosingPath.swift|s/case \.cancelAttempted: return \[\.closedExposed\]/case .cancelAttempted: return [.legsEven, .reconciled]/|a one-sided close is recorded hedged'
+  'one-sided-closed-hedged|Sources/OrderStateMachine/Machine/ClosingPath.swift|s/case \.cancelAttempted: return \[\.closedExposed\]/case .cancelAttempted: return [.legsEven, .reconciled]/|a one-sided close is recorded hedged'
   'send-before-commit|Sources/ArbEngine/Execution/Ledger.swift|s/(let prepared = plan\.venue\.prepare\(request\))/$1; let venue = plan.venue; Task { _ = try? await venue.submit(prepared) }/|orders are sent before the InFlight commit'
   'drop-late-fill|Sources/ArbEngine/Trader/Trader.swift|s/guard case \.fill\(let fill\) = event else \{ continue \}/guard case .fill(let fill) = event, Bool("false")! else { continue }/|a fill no execution owns is dropped'
   'reuse-id|Sources/OrderStateMachine/Store/Store.swift|s/let first = max\(reserved, highest\) \+ 1/let first = highest + 1 + 0 * reserved/; s/\} catch \{\n            reservedIDs\.next \+= 1\n/} catch {\n/|an opportunity id a rolled-back transaction took is handed out again'

@@ -55,10 +55,12 @@ public enum OneSidedAlert {
         legA: AlertLeg, legB: AlertLeg, phase: Phase
     ) -> NewAlert {
         let (filled, other) = legA.filled >= legB.filled ? (legA, legB) : (legB, legA)
-        let exposure = filled.filled - other.filled
         // The exposed contracts cost their share of the filled leg's cost and fees; if their
         // outcome loses they pay nothing (worst case), if it wins each pays $1.
-        let exposedCost = share(of: filled.cost + filled.fees, part: exposure, whole: filled.filled)
+        let exposed = Exposure(a: LegFills(filled: legA.filled, cost: legA.cost, fees: legA.fees),
+                               b: LegFills(filled: legB.filled, cost: legB.cost, fees: legB.fees))
+        let exposure = exposed.exposed
+        let exposedCost = exposed.atRisk
         let payout = Money(micros: exposure.hundredths * 10_000)
         let worstCaseLoss = exposedCost
         let bestCaseGain = payout - exposedCost
@@ -112,15 +114,6 @@ public enum OneSidedAlert {
             .number("size", string: leg.filled.description)
             .string("venue", leg.venue)
             .text
-    }
-
-    /// `total × part / whole`, rounded up (a loss is never understated).
-    static func share(of total: Money, part: Quantity, whole: Quantity) -> Money {
-        guard whole.hundredths > 0 else { return .zero }
-        let (product, overflow) = total.micros.multipliedReportingOverflow(by: part.hundredths)
-        precondition(!overflow, "exposure arithmetic overflow")
-        let (quotient, remainder) = product.quotientAndRemainder(dividingBy: whole.hundredths)
-        return Money(micros: quotient + (remainder > 0 ? 1 : 0))
     }
 }
 

@@ -23,9 +23,7 @@ public final class Executor: Sendable {
     public let gate: RiskGate
     let faults: FaultPoints
     let logger: Logger
-    /// How many times a failed cancel is retried before the opportunity is left for a person.
-    let cancelAttemptsMax = 5
-    /// How many times an ambiguous submit is looked up before it is left for recovery.
+    /// How many times an ambiguous submit is looked up within its venue's settle window.
     let lookupAttemptsMax = 5
 
     public init(ledger: Ledger, venues: [String: any Venue], router: EventRouter, clock: any TradingClock,
@@ -134,7 +132,7 @@ public final class Executor: Sendable {
         }
 
         var run = OpportunityRun(
-            id: id, opportunity: new, state: .inFlight,
+            id: id, opportunity: new, state: .inFlight, intentAtMilliseconds: clock.nowMilliseconds(),
             a: LegState(name: .a, venue: venueA, order: orders[.a]!, outcome: new.legA.outcome),
             b: LegState(name: .b, venue: venueB, order: orders[.b]!, outcome: new.legB.outcome))
         let (signals, continuation) = router.register([run.a.clientOrderID, run.b.clientOrderID])
@@ -159,6 +157,8 @@ public final class Executor: Sendable {
         let id: OpportunityID
         let opportunity: NewOpportunity
         var state: OpportunityState
+        /// When the intent was committed (at or before this): the settle window counts from it.
+        let intentAtMilliseconds: Int64
         var a: LegState
         var b: LegState
         var sawFill = false
@@ -168,7 +168,7 @@ public final class Executor: Sendable {
             set { if leg == .a { a = newValue } else { b = newValue } }
         }
 
-        var imbalanced: Bool { a.filled != b.filled }
+        var imbalanced: Bool { AlertRule.oneSidedDue(filledA: a.filled, filledB: b.filled) }
         var bothFinal: Bool { !a.isLive && !b.isLive }
         /// The leg filled less (b on a tie).
         var laggard: LegName { a.filled < b.filled ? .a : .b }
@@ -291,10 +291,13 @@ public final class Executor: Sendable {
         }
     }
 
-    /// An ambiguous submit is resolved by asking the venue for the order by its client id.
+    /// An ambiguous submit is resolved by asking the venue for the order by its client id; "not
+    /// found" counts as never placed only once the settle window since the intent has passed
+    /// (`SettleWindow`, recovery's rule too). Lookups that keep failing leave it unknown.
     private func resolveUnknown(_ run: inout OpportunityRun) async throws {
         for name in LegName.allCases where run[name].status == .unknown {
             let venue = run[name].venue
+            let window = SettleWindow(milliseconds: venue.settleWindowMilliseconds)
             for attempt in 1...lookupAttemptsMax {
                 do {
                     if let order = try await venue.order(clientOrderID: run[name].clientOrderID) {
@@ -303,15 +306,19 @@ public final class Executor: Sendable {
                         logger.info("opportunity \(run.id) leg \(name.rawValue): ambiguous submit resolved, order \(order.status.rawValue)")
                         break
                     }
-                    if attempt == lookupAttemptsMax {
+                    if window.neverPlaced(intentAtMilliseconds: run.intentAtMilliseconds, nowMilliseconds: clock.nowMilliseconds()) {
                         run[name].status = .notFound
                         run[name].reason = "not at the venue after its settle window"
                         logger.info("opportunity \(run.id) leg \(name.rawValue): ambiguous submit never reached the venue")
+                        break
                     }
                 } catch {
                     logger.warning("opportunity \(run.id) leg \(name.rawValue): order lookup failed (\(error))")
                 }
-                try await clock.sleep(milliseconds: max(1, venue.settleWindowMilliseconds / Int64(lookupAttemptsMax)))
+                guard attempt < lookupAttemptsMax else { break }
+                // The lookups left share what remains of the window; the last comes after it.
+                let remaining = window.remaining(intentAtMilliseconds: run.intentAtMilliseconds, nowMilliseconds: clock.nowMilliseconds())
+                try await clock.sleep(milliseconds: max(1, remaining / Int64(lookupAttemptsMax - attempt)))
             }
         }
         try noteFills(&run)
@@ -370,15 +377,15 @@ public final class Executor: Sendable {
     private func settle(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
         var attempt = 1
         while !run.bothFinal {
-            guard attempt < cancelAttemptsMax else {
+            guard attempt < CancelRetry.attemptsMax else {
                 let live = LegName.allCases.filter { run[$0].isLive }.map(\.rawValue)
-                logger.critical("opportunity \(run.id): cancel of leg \(live) failed \(cancelAttemptsMax) times; left in \(run.state) for reconcile")
+                logger.critical("opportunity \(run.id): cancel of leg \(live) failed \(CancelRetry.attemptsMax) times; left in \(run.state) for reconcile")
                 try await persist(&run, steps: [], now: clock.nowMilliseconds())
                 return Finished(result: .needsRecovery("cancel failed"))
             }
-            attempt += 1
             // Give a late fill a moment to land, then try the cancel again.
-            try await clock.sleep(milliseconds: min(50, execution.fillTimeoutMilliseconds))
+            try await clock.sleep(milliseconds: CancelRetry.delayMilliseconds(afterAttempt: attempt))
+            attempt += 1
             let live = LegName.allCases.filter { run[$0].isLive }
             apply(await sendCancels(live.map { run[$0] }), to: &run)
             try await fetchMissingFills(&run)
@@ -394,9 +401,7 @@ public final class Executor: Sendable {
             try await persist(&run, steps: [], now: clock.nowMilliseconds())
             return Finished(result: .needsRecovery("no closing path from \(run.state)"))
         }
-        var alerts: [NewAlert] = []
-        if events.contains(.imbalanced) { alerts.append(oneSidedAlert(run, phase: .detected)) }
-        if events.contains(.closedExposed) { alerts.append(oneSidedAlert(run, phase: .closed)) }
+        let alerts = AlertRule.phases(for: events).map { oneSidedAlert(run, phase: $0) }
         let reason = closeReason(run, facts)
         let steps = events.map { TransitionStep($0, reason: reason) }
         try faults.hit(.beforeClose)
@@ -468,20 +473,10 @@ public final class Executor: Sendable {
 
     private func apply(_ outcomes: [CancelOutcome], to run: inout OpportunityRun) {
         for outcome in outcomes {
-            switch outcome.answer {
-            case .success(.cancelled(let order)):
-                run[outcome.leg].apply(order)
-                run[outcome.leg].cancelResult = .cancelled
-            case .success(.alreadyDone(let order)):
-                run[outcome.leg].apply(order)
-                run[outcome.leg].cancelResult = .alreadyDone
-            case .success(.failed(let reason)):
-                run[outcome.leg].cancelResult = .failed
-                run[outcome.leg].reason = "cancel refused: \(reason)"
-            case .failure(let error):
-                run[outcome.leg].cancelResult = .unknown
-                run[outcome.leg].reason = "cancel: \(error)"
-            }
+            let verdict = CancelVerdict(outcome.answer)
+            if let order = verdict.order { run[outcome.leg].apply(order) }
+            run[outcome.leg].cancelResult = verdict.result
+            if let reason = verdict.reason { run[outcome.leg].reason = reason }
         }
     }
 
@@ -495,9 +490,8 @@ public final class Executor: Sendable {
     }
 
     private func exposedCost(_ run: OpportunityRun) -> Money {
-        let leader = run.a.filled > run.b.filled ? run.a : run.b
-        let other = leader.name == .a ? run.b : run.a
-        return OneSidedAlert.share(of: leader.cost + leader.fees, part: leader.filled - other.filled, whole: leader.filled)
+        Exposure(a: LegFills(filled: run.a.filled, cost: run.a.cost, fees: run.a.fees),
+                 b: LegFills(filled: run.b.filled, cost: run.b.cost, fees: run.b.fees)).atRisk
     }
 
     private func imbalanceReason(_ run: OpportunityRun) -> String {

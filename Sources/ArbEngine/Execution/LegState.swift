@@ -68,6 +68,6 @@ struct LegState: Sendable {
     func alertLeg(limitPrice: Price) -> AlertLeg {
         AlertLeg(clientOrderID: clientOrderID, venue: venue.name, instrument: order.request.instrument, outcome: outcome, side: order.request.side,
                  limitPrice: limitPrice, filled: filled, cost: cost, fees: fees, cancelAttempted: cancelRequested,
-                 cancelSucceeded: cancelResult.map { $0 == .cancelled || $0 == .alreadyDone })
+                 cancelSucceeded: cancelResult.map(\.tookEffect))
     }
 }

@@ -32,8 +32,6 @@ public struct Reconciler: Sendable {
     let venues: [String: any Venue]
     let clock: any TradingClock
     let logger: Logger
-    /// How many times a refused cancel is tried before the opportunity is left for a person.
-    let cancelAttemptsMax = 5
 
     public init(ledger: Ledger, venues: [String: any Venue], clock: any TradingClock, logger: Logger) {
         self.ledger = ledger
@@ -92,9 +90,11 @@ public struct Reconciler: Sendable {
             if order == nil, [.pending, .unknown].contains(leg.status) {
                 // A submit may still be landing: "not found" only counts once the venue's settle
                 // window since the intent was written has passed, so wait out what is left of it.
-                let age = clock.nowMilliseconds() - leg.updatedAtMilliseconds
-                if age < venue.settleWindowMilliseconds {
-                    try await clock.sleep(milliseconds: venue.settleWindowMilliseconds - age)
+                // The leg row's last write is at or after its intent (never earlier: safe side).
+                let remaining = SettleWindow(milliseconds: venue.settleWindowMilliseconds)
+                    .remaining(intentAtMilliseconds: leg.updatedAtMilliseconds, nowMilliseconds: clock.nowMilliseconds())
+                if remaining > 0 {
+                    try await clock.sleep(milliseconds: remaining)
                     order = try await venue.order(clientOrderID: leg.clientOrderID)
                 }
             }
@@ -117,26 +117,23 @@ public struct Reconciler: Sendable {
                 } else {
                     legs[index].cancelRequested = true
                     var refusal: String?
-                    for attempt in 1...cancelAttemptsMax {
-                        switch try await venue.cancel(clientOrderID: leg.clientOrderID) {
-                        case .cancelled(let final):
-                            legs[index].cancelResult = .cancelled
+                    for attempt in 1...CancelRetry.attemptsMax {
+                        // A venue that cannot answer throws: the opportunity stays where it is.
+                        let verdict = CancelVerdict(.success(try await venue.cancel(clientOrderID: leg.clientOrderID)))
+                        legs[index].cancelResult = verdict.result
+                        refusal = verdict.reason
+                        if let final = verdict.order {
                             current = final
-                            refusal = nil
-                        case .alreadyDone(let final):
-                            legs[index].cancelResult = .alreadyDone
-                            current = final
-                            refusal = nil
-                        case .failed(let reason):
-                            legs[index].cancelResult = .failed
-                            refusal = reason
-                            if let latest = try await venue.order(clientOrderID: leg.clientOrderID) { current = latest }
+                        } else if let latest = try await venue.order(clientOrderID: leg.clientOrderID) {
+                            current = latest
                         }
                         if refusal == nil || current.status.isFinal { break }
-                        if attempt < cancelAttemptsMax { try await clock.sleep(milliseconds: 20 * Int64(attempt)) }
+                        if attempt < CancelRetry.attemptsMax {
+                            try await clock.sleep(milliseconds: CancelRetry.delayMilliseconds(afterAttempt: attempt))
+                        }
                     }
                     if let refusal, !current.status.isFinal {
-                        stillLive.append("leg \(leg.leg.rawValue): \(venue.name) refused the cancel \(cancelAttemptsMax) times (\(refusal)); the order may still fill")
+                        stillLive.append("leg \(leg.leg.rawValue): \(venue.name) refused the cancel \(CancelRetry.attemptsMax) times (\(refusal)); the order may still fill")
                     }
                 }
                 order = current
@@ -179,10 +176,8 @@ public struct Reconciler: Sendable {
             return needs("no legal close from \(opportunity.state) with fills a \(facts.filledA), b \(facts.filledB)")
         }
         let reason = "recovery: venue truth a \(legs[0].filledQuantity) (\(legs[0].status.rawValue)), b \(legs[1].filledQuantity) (\(legs[1].status.rawValue))"
-        var alerts: [NewAlert] = []
-        for (event, phase) in [(OpportunityEvent.imbalanced, OneSidedAlert.Phase.detected), (.closedExposed, .closed)]
-        where events.contains(event) {
-            alerts.append(Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: phase))
+        let alerts = AlertRule.phases(for: events).map {
+            Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: $0)
         }
         let target = events.reduce(opportunity.state) { state, event in
             (try? OpportunityMachine.transition(from: state, on: event).get()) ?? state
@@ -204,7 +199,7 @@ public struct Reconciler: Sendable {
     private func record(_ id: OpportunityID, legs: [Leg], fills: [FillReport], at now: Int64, dryRun: Bool = false) async throws {
         guard !dryRun else { return }
         var alerts: [NewAlert] = []
-        if legs.count == 2, legs[0].filledQuantity != legs[1].filledQuantity,
+        if legs.count == 2, AlertRule.oneSidedDue(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity),
            let opportunity = try await ledger.withStore({ try $0.opportunity(id) }) {
             // With the venue's truth, which may differ from what the executor alerted earlier.
             alerts.append(Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: .unresolved))
@@ -219,7 +214,7 @@ public struct Reconciler: Sendable {
                      outcome: leg.leg == .a ? opportunity.legA.outcome : opportunity.legB.outcome, side: leg.side,
                      limitPrice: leg.limitPrice, filled: leg.filledQuantity, cost: leg.filledCost, fees: leg.fees,
                      cancelAttempted: leg.cancelRequested,
-                     cancelSucceeded: leg.cancelResult.map { $0 == .cancelled || $0 == .alreadyDone })
+                     cancelSucceeded: leg.cancelResult.map(\.tookEffect))
         }
         return OneSidedAlert.make(databaseID: databaseID, opportunity: opportunity.id, eventID: opportunity.eventID,
                                   edgeBps: opportunity.edgeBps, legA: alertLegs[0], legB: alertLegs[1], phase: phase)

@@ -50,7 +50,7 @@ public struct RunSummary: Sendable {
                 let (leader, lagger, cost, fees) = filledA > filledB ? (filledA, filledB, costA, feesA) : (filledB, filledA, costB, feesB)
                 let exposed = Quantity(hundredths: leader - lagger) ?? .zero
                 summary.oneSidedContracts += exposed
-                summary.oneSidedExposure += OneSidedAlert.share(
+                summary.oneSidedExposure += Exposure.share(
                     of: Money(micros: cost + fees), part: exposed, whole: Quantity(hundredths: leader) ?? .zero)
             default:
                 break

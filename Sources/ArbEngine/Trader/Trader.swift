@@ -213,7 +213,7 @@ public enum Trader {
                         // too (idempotent by key, so an existing one stands).
                         if result == .recorded, let opportunity, let record = try store.opportunity(opportunity) {
                             let legs = try store.legs(of: opportunity)
-                            if legs.count == 2, legs[0].filledQuantity != legs[1].filledQuantity {
+                            if legs.count == 2, AlertRule.oneSidedDue(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity) {
                                 alerts.append((Reconciler.alert(record, legs: legs, databaseID: databaseID, phase: .detected), opportunity))
                             }
                         }
@@ -254,7 +254,7 @@ public enum Trader {
                     live.append(key)
                 } else {
                     let (filled, cost) = filledA > filledB ? (filledA, costA) : (filledB, costB)
-                    exposure[event, default: .zero] += OneSidedAlert.share(
+                    exposure[event, default: .zero] += Exposure.share(
                         of: Money(micros: cost), part: Quantity(hundredths: imbalance) ?? .zero,
                         whole: Quantity(hundredths: filled) ?? .zero)
                 }

@@ -1,6 +1,7 @@
 import OrderStateMachine
 
-/// What an opportunity's fills leave exposed: the contracts filled on one leg and not matched by
+/// Policy: the one exposure rule (executor, recovery, risk restore, alerts and `arbadmin` all
+/// use it). What an opportunity's fills leave exposed: the contracts filled on one leg and not matched by
 /// the other, and what they cost (their share of the leading leg's cost and fees — what is lost
 /// if their outcome loses). Hedged contracts pay $1 whichever outcome wins.
 public struct Exposure: Sendable, Hashable {
@@ -30,7 +31,7 @@ public struct Exposure: Sendable, Hashable {
         let (leader, lagger, leg) = a.filled > b.filled ? (a, b, LegName.a) : (b, a, LegName.b)
         let exposed = leader.filled - lagger.filled
         self = Exposure(hedged: lagger.filled, exposed: exposed,
-                        atRisk: OneSidedAlert.share(of: leader.cost + leader.fees, part: exposed, whole: leader.filled),
+                        atRisk: Exposure.share(of: leader.cost + leader.fees, part: exposed, whole: leader.filled),
                         leadingLeg: leg)
     }
 
@@ -44,14 +45,13 @@ public struct Exposure: Sendable, Hashable {
         }
         self.init(a: fills(.a), b: fills(.b))
     }
-}
 
-extension Opportunity {
-    /// The quote of one leg as detected.
-    public func quote(_ leg: LegName) -> LegQuote { leg == .a ? legA : legB }
-
-    /// `Closed(one_sided)`, plus `, flattened` once the operator marked it.
-    public var stateText: String {
-        flattened ? "\(state), flattened" : state.description
+    /// `total × part / whole`, rounded up (a loss is never understated).
+    static func share(of total: Money, part: Quantity, whole: Quantity) -> Money {
+        guard whole.hundredths > 0 else { return .zero }
+        let (product, overflow) = total.micros.multipliedReportingOverflow(by: part.hundredths)
+        precondition(!overflow, "exposure arithmetic overflow")
+        let (quotient, remainder) = product.quotientAndRemainder(dividingBy: whole.hundredths)
+        return Money(micros: quotient + (remainder > 0 ? 1 : 0))
     }
 }

@@ -1,5 +1,3 @@
-import OrderStateMachine
-
 /// The legal steps from a state to `Closed`, once both legs are final and their fills known.
 /// One pure function, used by the executor when an opportunity settles and by recovery
 /// (DESIGN §6), so both reach the same state from the same facts.
