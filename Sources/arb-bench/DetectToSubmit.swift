@@ -101,10 +101,10 @@ enum DetectToSubmit {
             throw BenchError("detect_to_submit: only \(hedged) runs closed hedged")
         }
         // Frames per commit, counted on a fresh WAL well below the auto-checkpoint (1,000 pages).
-        try commitStore.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try commitStore.checkpoint()
         let counted = 50
         for index in 0..<counted { _ = try createAndBegin(commitStore, index: 1_000_000 + index) }
-        let frames = try TransitionCommit.walFrames(commitStore.connection)
+        let frames = try TransitionCommit.walFrames(path: commitStore.path)
         return Result(latency: samples.summary(), hedged: hedged, createAndBegin: commitSamples.summary(),
                       framesPerCreateAndBegin: Double(frames) / Double(counted), rawInterleaved: rawSamples.summary())
     }

@@ -75,7 +75,7 @@ enum RecoveryPerOpportunity {
                 try await seeder.seed(kind, index: index)
                 seeded[kind.rawValue, default: 0] += 1
             }
-            try store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            try store.checkpoint()
         }
         let setupSeconds = Double(monotonicNanoseconds() - setupStart) / 1e9
 

@@ -70,7 +70,7 @@ enum TransitionCommit {
         let rawPath = "\(directory)/commit-\(durability.rawValue)-raw.db"
         let store = try populate(storePath, durability: durability, count: count)
         let raw = try RawBaseline(path: rawPath, durability: durability, count: count)
-        try store.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try store.checkpoint()
 
         let step = TransitionStep(.riskGatePassed, reason: "bench")
         let now = wallMilliseconds()
@@ -100,20 +100,20 @@ enum TransitionCommit {
             }
         }
         // Both files must hold the same history: one log row per transition.
-        let storeLog = try store.connection.prepare("SELECT count(*) FROM transitions WHERE from_state = 'Detected'")
-            .queryOne { $0.int64(0) }
+        let storeLog = try Connection(path: store.path, mode: .readOnly)
+            .prepare("SELECT count(*) FROM transitions WHERE from_state = 'Detected'").queryOne { $0.int64(0) }
         guard storeLog == Int64(count) else { throw BenchError("store wrote \(storeLog ?? -1) log rows for \(count) transitions") }
 
         // Frames per commit, counted on a fresh WAL well below the auto-checkpoint (1,000 pages).
         let counted = 50
         let extra = try populate("\(directory)/commit-\(durability.rawValue)-frames.db", durability: durability, count: counted)
-        try extra.connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        try extra.checkpoint()
         for index in 0..<counted {
             guard try extra.transition(Int64(index + 1), from: .detected, step, at: now).isApplied else {
                 throw BenchError("frames transition \(index)")
             }
         }
-        let frames = try walFrames(extra.connection)
+        let frames = try walFrames(path: extra.path)
         return Pair(durability: durability, store: storeSamples.summary(), raw: rawSamples.summary(),
                     framesPerCommit: Double(frames) / Double(counted))
     }
@@ -121,17 +121,23 @@ enum TransitionCommit {
     /// The frames in the WAL now (`PRAGMA wal_checkpoint(PASSIVE)`'s second column): every
     /// commit appends each page it changed as one frame of a page plus a 24-byte header.
     /// Read before any checkpoint has reset the log.
+    static func walFrames(path: String) throws -> Int64 {
+        try walFrames(Connection(path: path, mode: .readWrite))
+    }
+
     static func walFrames(_ connection: Connection) throws -> Int64 {
         try connection.prepare("PRAGMA wal_checkpoint(PASSIVE)").queryOne { $0.int64(1) } ?? -1
     }
 
     /// A fresh arb database holding `count` opportunities in `Detected` (ids 1…count), inserted in
-    /// one transaction through the schema's own triggers.
+    /// one transaction through the schema's own triggers (raw SQL on a second connection: a
+    /// fixture, not a path the trader has).
     static func populate(_ path: String, durability: Durability, count: Int) throws -> Store {
         let store = try Store(path: path, durability: durability)
         let now = wallMilliseconds()
-        try store.connection.writeTransaction {
-            let insert = try store.connection.prepare("""
+        let raw = try Connection(path: path, mode: .readWrite)
+        try raw.writeTransaction {
+            let insert = try raw.prepare("""
                 INSERT INTO opportunities (dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b,
                     instrument_b, edge_bps, price_a, price_b, quantity, expected_fees_micros, state_reason,
                     created_at_ms, updated_at_ms)

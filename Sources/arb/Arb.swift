@@ -43,6 +43,9 @@ extension Arb {
         @Option(name: .customLong("log-level"), help: "trace, debug, info, notice, warning, error or critical.")
         var logLevel: String = "info"
 
+        @Flag(name: .long, help: "Take over a lease whose heartbeat is stale although its holder cannot be proven dead (never a live one).")
+        var force = false
+
         func validate() throws {
             if Logger.Level(rawValue: logLevel) == nil {
                 throw ValidationError("--log-level \(logLevel) is not a level; use trace, debug, info, notice, warning, error or critical")
@@ -94,7 +97,7 @@ extension Arb {
             do {
                 let summary = try await Trader.run(
                     TraderOptions(config: traderConfig, seed: seed, marketData: source, environment: environment,
-                                  faults: faults, demoOpening: config == nil),
+                                  faults: faults, demoOpening: config == nil, forceLease: force),
                     stop: stop, logger: logger)
                 print(summary.lines.joined(separator: "\n"))
             } catch {

@@ -98,7 +98,7 @@ extension AdminCLITests {
                 let refused = try arbadmin(arguments + ["--db", db])
                 #expect(refused.status == 1, "\(arguments): \(refused.summary)")
                 #expect(refused.stderrLines.count == 1)
-                #expect(refused.stderr.hasPrefix("arbadmin: arb run pid \(trader.pid) on "), "\(refused.stderr)")
+                #expect(refused.stderr.hasPrefix("arbadmin: another trader holds \(db): arb run pid \(trader.pid) on "), "\(refused.stderr)")
                 #expect(refused.stderr.contains(", started 20") && refused.stderr.contains("stop it first"))
             }
             // The trader keeps its lease and keeps trading.
@@ -135,7 +135,7 @@ extension AdminCLITests {
             let store = try Store(path: db, access: .existing)
             let remote = LeaseHolder(owner: "arb run", pid: 4242, host: "trader-2.example", startedAtMilliseconds: now - 120_000,
                                      heartbeatAtMilliseconds: now - 60_000)
-            #expect(try store.acquireLease(remote, staleAfterMilliseconds: 1_000_000, isAlive: { _ in true }) == .acquired)
+            #expect(try store.acquireLease(remote, mayTakeOver: { _ in false }) == .acquired)
 
             let refused = try arbadmin(["reconcile", "--config", config, "--db", db])
             #expect(refused.status == 1 && refused.stderrLines.count == 1, "\(refused.summary)")
@@ -150,7 +150,7 @@ extension AdminCLITests {
             // A fresh heartbeat from another host is a live trader: --force does not override it.
             let fresh = LeaseHolder(owner: "arb run", pid: 4243, host: "trader-2.example", startedAtMilliseconds: now,
                                     heartbeatAtMilliseconds: SystemClock().nowMilliseconds())
-            #expect(try store.acquireLease(fresh, staleAfterMilliseconds: 1_000_000, isAlive: { _ in true }) == .acquired)
+            #expect(try store.acquireLease(fresh, mayTakeOver: { _ in false }) == .acquired)
             let live = try arbadmin(["reconcile", "--config", config, "--db", db, "--force"])
             #expect(live.status == 1 && live.stderr.contains("pid 4243") && live.stderr.contains("stop it first"))
         }

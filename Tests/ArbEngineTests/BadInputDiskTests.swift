@@ -1,6 +1,6 @@
 import ArbEngine
 import Foundation
-import OrderStateMachine
+@testable import OrderStateMachine
 import Testing
 
 /// A small tmpfs mounted for one test (root only), unmounted when dropped.

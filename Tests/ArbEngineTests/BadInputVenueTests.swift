@@ -1,7 +1,7 @@
 @testable import ArbEngine
 import Foundation
 import Logging
-import OrderStateMachine
+@testable import OrderStateMachine
 import Synchronization
 import Testing
 

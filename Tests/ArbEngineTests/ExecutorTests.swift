@@ -1,7 +1,7 @@
 import ArbEngine
 import Foundation
 import Logging
-import OrderStateMachine
+@testable import OrderStateMachine
 import Testing
 
 /// A venue that passes everything to a paper venue, and can look at the trader database at the

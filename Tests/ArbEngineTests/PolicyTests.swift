@@ -60,3 +60,25 @@ struct PolicyTests {
         #expect(Exposure(a: b, b: b) == Exposure(hedged: Quantity(contracts: 1), exposed: .zero, atRisk: .zero, leadingLeg: nil))
     }
 }
+
+/// The one lease rule (`arb run`, `arbadmin reconcile`, the simulator).
+@Suite("Lease rule")
+struct LeaseRuleTests {
+    let holder = LeaseHolder(owner: "arb run", pid: 77, host: "h1", startedAtMilliseconds: 0, heartbeatAtMilliseconds: 100_000)
+
+    @Test("dead is taken over; stale only with force; live never")
+    func rule() {
+        let fresh: Int64 = 100_000 + Trader.leaseStaleMilliseconds
+        let stale: Int64 = fresh + 1
+        // Same host, process gone: dead, whatever the heartbeat.
+        #expect(LeaseStanding.of(holder, now: fresh, host: "h1", isAlive: { _ in false }) == .dead)
+        #expect(LeaseStanding.mayTakeOver(holder, now: fresh, force: false, host: "h1", isAlive: { _ in false }))
+        // Same host, process there, heartbeat fresh: live, even with force.
+        #expect(LeaseStanding.of(holder, now: fresh, host: "h1", isAlive: { _ in true }) == .live)
+        #expect(!LeaseStanding.mayTakeOver(holder, now: fresh, force: true, host: "h1", isAlive: { _ in true }))
+        // Another host: stale past the limit, but not provably dead.
+        #expect(LeaseStanding.of(holder, now: stale, host: "h2", isAlive: { _ in false }) == .stale)
+        #expect(!LeaseStanding.mayTakeOver(holder, now: stale, force: false, host: "h2", isAlive: { _ in false }))
+        #expect(LeaseStanding.mayTakeOver(holder, now: stale, force: true, host: "h2", isAlive: { _ in false }))
+    }
+}

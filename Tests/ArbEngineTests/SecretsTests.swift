@@ -1,6 +1,6 @@
 import ArbEngine
 import Foundation
-import OrderStateMachine
+@testable import OrderStateMachine
 import Testing
 
 /// Permission bits of a path (nil when it does not exist).

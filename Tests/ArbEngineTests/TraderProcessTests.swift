@@ -1,6 +1,6 @@
 import ArbEngine
 import Foundation
-import OrderStateMachine
+@testable import OrderStateMachine
 import Testing
 
 /// Starts the built `arb` without waiting for it.
@@ -70,6 +70,31 @@ struct TraderProcessTests {
         #expect(second.stderr.split(separator: "\n").count == 1)
         first.terminate()
         #expect(waitForExit(first, seconds: 15))
+    }
+
+    @Test("arb run and arbadmin reconcile share one lease rule: a stale holder that cannot be proven dead needs --force")
+    func staleLeaseNeedsForce() throws {
+        let directory = TemporaryDirectory()
+        let db = directory.path("arb.db")
+        let now = SystemClock().nowMilliseconds()
+        // A trader on another machine (its pid cannot be probed from here), last seen a minute ago.
+        let remote = LeaseHolder(owner: "arb run", pid: 4242, host: "trader-2.example", startedAtMilliseconds: now - 120_000,
+                                 heartbeatAtMilliseconds: now - 60_000)
+        do {
+            let store = try Store(path: db)
+            #expect(try store.acquireLease(remote, mayTakeOver: { _ in false }) == .acquired)
+        }
+        let refused = try runProduct("arb", ["run", "--db", db, "--duration", "1", "--log-level", "error"])
+        #expect(refused.status == 1, "\(refused.stdout)")
+        #expect(refused.stderr.split(separator: "\n").count == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("pid 4242 on trader-2.example") && refused.stderr.contains("run again with --force"),
+                "\(refused.stderr)")
+        #expect(try Store(path: db, access: .readOnly).currentLease() == remote)
+
+        let forced = try runProduct("arb", ["run", "--db", db, "--duration", "1", "--force", "--log-level", "warning"])
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(forced.stderr.contains("took over the lease of"), "\(forced.stderr)")
+        #expect(try Store(path: db, access: .readOnly).currentLease() == nil, "released on a clean exit")
     }
 
     @Test("SIGTERM mid-run: detection stops, in-flight opportunities finish, exit 0, nothing left open")

@@ -1,5 +1,5 @@
 import Foundation
-import OrderStateMachine
+@testable import OrderStateMachine
 import Testing
 
 @Suite("Database file identity")

@@ -1,5 +1,5 @@
 import Foundation
-import OrderStateMachine
+@testable import OrderStateMachine
 import Testing
 
 /// DESIGN §3's table, written out independently of the code under test.

@@ -1,5 +1,5 @@
 import Foundation
-import OrderStateMachine
+@testable import OrderStateMachine
 import Testing
 
 /// splitmix64: one seed reproduces a whole run.

@@ -1,5 +1,5 @@
 import Foundation
-import OrderStateMachine
+@testable import OrderStateMachine
 import Testing
 
 @Suite("Store")
@@ -169,25 +169,23 @@ struct StoreTests {
         #expect(try store.fills(of: id).count == 3)
     }
 
-    @Test("one trader per database: the lease refuses a live holder and takes over a dead or stale one")
+    @Test("one trader per database: the lease goes to another claimant only when the rule says so, check and write in one transaction")
     func lease() throws {
         let store = try makeStore()
         let first = LeaseHolder(owner: "arb run", pid: 100, host: "h1", startedAtMilliseconds: 0, heartbeatAtMilliseconds: 0)
-        #expect(try store.acquireLease(first, staleAfterMilliseconds: 10_000, isAlive: { _ in true }) == .acquired)
-        var second = LeaseHolder(owner: "arb run", pid: 200, host: "h1", startedAtMilliseconds: 5_000, heartbeatAtMilliseconds: 5_000)
-        #expect(try store.acquireLease(second, staleAfterMilliseconds: 10_000, isAlive: { _ in true }) == .heldBy(first))
-        // The holder's process is gone (kill -9): taken over at once.
-        #expect(try store.acquireLease(second, staleAfterMilliseconds: 10_000, isAlive: { $0 != 100 }) == .tookOver(previous: first))
+        #expect(try store.acquireLease(first, mayTakeOver: { _ in Issue.record("no holder to ask about"); return false }) == .acquired)
+        // The same process again: its own lease, no question asked.
+        #expect(try store.acquireLease(first, mayTakeOver: { _ in false }) == .acquired)
+        let second = LeaseHolder(owner: "arb run", pid: 200, host: "h1", startedAtMilliseconds: 5_000, heartbeatAtMilliseconds: 5_000)
+        var asked: [LeaseHolder] = []
+        #expect(try store.acquireLease(second, mayTakeOver: { asked.append($0); return false }) == .heldBy(first))
+        #expect(asked == [first])
+        #expect(try store.acquireLease(second, mayTakeOver: { $0.pid == 100 }) == .tookOver(previous: first))
+        #expect(try store.currentLease() == second)
         #expect(try store.heartbeatLease(pid: 100, host: "h1", atMilliseconds: 6_000) == false)
         #expect(try store.heartbeatLease(pid: 200, host: "h1", atMilliseconds: 6_000) == true)
-        second.heartbeatAtMilliseconds = 6_000
-        // Another host cannot check the pid: only a stale heartbeat lets it in.
-        let remote = LeaseHolder(owner: "arb run", pid: 300, host: "h2", startedAtMilliseconds: 7_000, heartbeatAtMilliseconds: 7_000)
-        #expect(try store.acquireLease(remote, staleAfterMilliseconds: 10_000, isAlive: { _ in false }) == .heldBy(second))
-        var later = remote
-        later.heartbeatAtMilliseconds = 16_001
-        #expect(try store.acquireLease(later, staleAfterMilliseconds: 10_000, isAlive: { _ in false }) == .tookOver(previous: second))
-        try store.releaseLease(pid: 300, host: "h2")
+        #expect(try store.currentLease()?.heartbeatAtMilliseconds == 6_000)
+        try store.releaseLease(pid: 200, host: "h1")
         #expect(try store.currentLease() == nil)
     }
 

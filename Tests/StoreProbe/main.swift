@@ -72,7 +72,7 @@ do {
         let store = try Store(path: path, access: .existing, alertSinks: ["console", "file"])
         let a = store.clientOrderID(opportunity: 1, leg: .a)
         let b = store.clientOrderID(opportunity: 1, leg: .b)
-        if !afterCommit { store.connection.willCommit = { kill(getpid(), SIGKILL) } }
+        if !afterCommit { store.commitHook = { kill(getpid(), SIGKILL) } }
         _ = try store.transition(
             1, from: .inFlight, TransitionStep(.imbalanced, reason: "leg a filled alone"), at: 2,
             changes: TransitionChanges(

@@ -109,25 +109,15 @@ public enum AdminReconcile {
 
     /// Takes the runner lease, or says who holds it and what to do.
     static func takeLease(_ store: Store, me: LeaseHolder, force: Bool, now: Int64) throws -> (holder: LeaseHolder, standing: LeaseStanding)? {
-        if let holder = try store.currentLease(), !(holder.pid == me.pid && holder.host == me.host) {
-            switch LeaseStanding.of(holder, now: now) {
-            case .live:
-                throw refusal(holder, path: store.path, now: now)
-            case .stale where !force:
-                throw AdminFailure("\(LeaseStanding.describe(holder, now: now)) holds the lease on \(store.path) and its heartbeat is stale, but it cannot be proven dead from here; if that process is gone, run again with --force to take the lease over")
-            case .stale, .dead:
-                break
+        do {
+            switch try LeaseStanding.take(store, me: me, force: force, now: now) {
+            case .acquired, .heldBy: return nil
+            case .tookOver(let previous): return (previous, LeaseStanding.of(previous, now: now))
             }
+        } catch let refusal as LeaseRefusal {
+            guard refusal.standing == .live else { throw AdminFailure(refusal.description) }
+            throw AdminFailure("\(refusal.description); a trader reconciles at its own start, or use --dry-run to see the plan")
         }
-        switch try store.acquireLease(me, staleAfterMilliseconds: Trader.leaseStaleMilliseconds, isAlive: Trader.processIsAlive) {
-        case .acquired: return nil
-        case .tookOver(let previous): return (previous, LeaseStanding.of(previous, now: now))
-        case .heldBy(let holder): throw refusal(holder, path: store.path, now: now)
-        }
-    }
-
-    static func refusal(_ holder: LeaseHolder, path: String, now: Int64) -> AdminFailure {
-        AdminFailure("\(LeaseStanding.describe(holder, now: now)) holds the lease on \(path) and is alive; stop it first (a trader reconciles at its own start), or use --dry-run to see the plan")
     }
 
     static func makeVenues(_ config: TraderConfig, clock: any TradingClock) throws -> [String: any Venue] {

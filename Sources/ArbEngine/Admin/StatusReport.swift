@@ -15,7 +15,7 @@ public struct StatusReport: Sendable {
     public var now: Int64
 
     public static func read(_ store: Store, now: Int64) throws -> StatusReport {
-        try store.connection.readTransaction {
+        try store.readSnapshot {
             let lease = try store.currentLease()
             return StatusReport(
                 databasePath: store.path, databaseID: store.databaseID, halt: try store.haltState(), lease: lease,

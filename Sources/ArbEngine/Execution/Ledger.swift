@@ -55,14 +55,14 @@ public actor Ledger {
         // An id block's own commit, when one is due, lands before the fault hook is set: the hook
         // belongs to the opportunity's commit.
         try store.reserveOpportunityID()
-        let previousHook = store.connection.willCommit
+        let previousHook = store.commitHook
         if faults.isArmed(.afterDetected) {
-            store.connection.willCommit = { [faults] in
+            store.commitHook = { [faults] in
                 try previousHook?()
                 try faults.hit(.afterDetected)
             }
         }
-        defer { store.connection.willCommit = previousHook }
+        defer { store.commitHook = previousHook }
         let result = try store.createAndBegin(new, reason: reason) { id in
             plans.map { plan in
                 let request = OrderRequest(

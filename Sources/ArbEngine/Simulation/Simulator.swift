@@ -321,10 +321,14 @@ public enum Simulator {
                 String(String(seed, radix: 16).suffix(8)).leftPadded(to: 8)
             })
             let life = WorldLife()
-            store.connection.willCommit = { try life.refuseCommitsOnceDead() }
+            store.commitHook = { try life.refuseCommitsOnceDead() }
             let me = LeaseHolder(owner: "arb simulate", pid: Int32(report.worlds), host: "simulation",
                                  startedAtMilliseconds: clock.nowMilliseconds(), heartbeatAtMilliseconds: clock.nowMilliseconds())
-            switch try store.acquireLease(me, staleAfterMilliseconds: Trader.leaseStaleMilliseconds, isAlive: { $0 == me.pid }) {
+            // The simulated predecessor's pid is gone: the one takeover rule, with that liveness.
+            let now = clock.nowMilliseconds()
+            switch try store.acquireLease(me, mayTakeOver: {
+                LeaseStanding.mayTakeOver($0, now: now, force: false, host: me.host, isAlive: { $0 == me.pid })
+            }) {
             case .heldBy(let holder):
                 fail(next, "world \(report.worlds) could not take the lease from \(holder.owner) pid \(holder.pid)")
                 return
@@ -443,9 +447,7 @@ public enum Simulator {
             if let polymarket = venues["polymarket"] as? PaperVenue {
                 await polymarket.setBehaviour(PaperBehaviour(fateForInstrument: fatesB, cancelFails: plan.cancelFailsB))
             }
-            let before = try await ledger.withStore {
-                try $0.connection.prepare("SELECT coalesce(max(id), 0) FROM opportunities").queryOne { $0.int64(0) } ?? 0
-            }
+            let before = try await ledger.withStore { try $0.highestOpportunityID() }
             var detector = Detector(config: config, venueFees: venues.mapValues(\.feeModel))
             var found: [(plan: Int, candidate: Candidate)] = []
             for (number, candidate) in plan.candidates.enumerated() {
@@ -549,8 +551,9 @@ public enum Simulator {
         mutating func audit(_ index: Int, plan: Plan, before: OpportunityID, crash: PendingCrash?,
                             candidates expected: [String: CloseOutcome]) throws {
             let store = try Store(path: databasePath, access: .readOnly)
-            let rows = try store.connection.prepare("SELECT id, outcome, dedup_key FROM opportunities WHERE id > ?")
-                .query(before) { (id: $0.int64(0), outcome: $0.optionalText(1), key: $0.text(2)) }
+            let rows = try store.opportunitySummaries(OpportunityQuery(afterID: before)).reversed().map {
+                (id: $0.opportunity.id, outcome: $0.opportunity.state.outcome?.rawValue, key: $0.opportunity.dedupKey)
+            }
             for row in rows { report.outcomes[row.outcome ?? "open", default: 0] += 1 }
             for row in rows {
                 if let want = expected[row.key], row.outcome != want.rawValue {

@@ -52,7 +52,8 @@ public enum Invariants {
 
     public static func check(databasePath: String, paperFiles: [String: String], options: Options) throws -> [String] {
         let store = try Store(path: databasePath, access: .readOnly)
-        let db = store.connection
+        // The auditor reads the tables with its own SQL, independent of the Store's queries it checks.
+        let db = try Connection(path: databasePath, mode: .readOnly)
         var violations: [String] = []
         let only = options.opportunities.map { " WHERE id IN (\($0.map(String.init).joined(separator: ",")))" } ?? ""
         let onlyLegs = only.replacingOccurrences(of: "WHERE id", with: "WHERE opportunity_id")

@@ -22,49 +22,32 @@ public struct RunSummary: Sendable {
     /// The opportunities with ids above `sinceID`.
     static func read(_ store: Store, sinceID: OpportunityID) throws -> RunSummary {
         var summary = RunSummary()
-        let rows = try store.connection.prepare("""
-            SELECT o.state, o.outcome,
-                   coalesce(a.filled_quantity, 0), coalesce(a.filled_cost_micros, 0), coalesce(a.fees_micros, 0),
-                   coalesce(b.filled_quantity, 0), coalesce(b.filled_cost_micros, 0), coalesce(b.fees_micros, 0)
-            FROM opportunities o
-            LEFT JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
-            LEFT JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
-            WHERE o.id > ?
-            """
-        ).query(sinceID) { row in
-            (row.text(0), row.optionalText(1), row.int64(2), row.int64(3), row.int64(4), row.int64(5), row.int64(6), row.int64(7))
+        let rows = try store.readSnapshot {
+            (try store.opportunitySummaries(OpportunityQuery(afterID: sinceID)), try store.alertCounts(afterOpportunity: sinceID))
         }
-        for (state, outcome, filledA, costA, feesA, filledB, costB, feesB) in rows {
-            summary.fees += Money(micros: feesA + feesB)
-            guard state == "Closed", let outcome, let closeOutcome = CloseOutcome(rawValue: outcome) else {
+        for row in rows.0 {
+            let a = row.legA ?? .none
+            let b = row.legB ?? .none
+            summary.fees += a.fees + b.fees
+            guard let outcome = row.opportunity.state.outcome else {
                 summary.stillOpen += 1
                 continue
             }
-            summary.byOutcome[closeOutcome, default: 0] += 1
-            switch closeOutcome {
+            summary.byOutcome[outcome, default: 0] += 1
+            switch outcome {
             case .hedged:
-                summary.hedgedContracts += Quantity(hundredths: filledA) ?? .zero
+                summary.hedgedContracts += a.filled
                 // Each hedged pair pays $1 whichever outcome wins.
-                summary.netEdgeCaptured += Money(micros: filledA * 10_000 - costA - costB - feesA - feesB)
+                summary.netEdgeCaptured += Money(micros: a.filled.hundredths * 10_000) - a.cost - b.cost - a.fees - b.fees
             case .oneSided:
-                let (leader, lagger, cost, fees) = filledA > filledB ? (filledA, filledB, costA, feesA) : (filledB, filledA, costB, feesB)
-                let exposed = Quantity(hundredths: leader - lagger) ?? .zero
-                summary.oneSidedContracts += exposed
-                summary.oneSidedExposure += Exposure.share(
-                    of: Money(micros: cost + fees), part: exposed, whole: Quantity(hundredths: leader) ?? .zero)
+                let exposure = Exposure(row)
+                summary.oneSidedContracts += exposure.exposed
+                summary.oneSidedExposure += exposure.atRisk
             default:
                 break
             }
         }
-        summary.alertsRaised = try store.connection.prepare(
-            "SELECT count(*) FROM alerts WHERE opportunity_id > ?").queryOne(sinceID) { $0.int(0) } ?? 0
-        let deliveries = try store.connection.prepare("""
-            SELECT count(d.delivered_at_ms), count(*) - count(d.delivered_at_ms)
-            FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id WHERE a.opportunity_id > ?
-            """
-        ).queryOne(sinceID) { ($0.int(0), $0.int(1)) }
-        summary.alertDeliveries = deliveries?.0 ?? 0
-        summary.alertDeliveriesPending = deliveries?.1 ?? 0
+        (summary.alertsRaised, summary.alertDeliveries, summary.alertDeliveriesPending) = rows.1
         return summary
     }
 

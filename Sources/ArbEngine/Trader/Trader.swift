@@ -21,9 +21,12 @@ public struct TraderOptions: Sendable {
     public var faults: FaultPoints
     /// The built-in demo's opening move (`PaperOpeningScript`): its first opportunity is one-sided.
     public var demoOpening: Bool
+    /// Take over a lease whose heartbeat is stale although its holder cannot be proven dead.
+    public var forceLease: Bool
 
     public init(config: TraderConfig, seed: UInt64, marketData: MarketDataSource, environment: [String: String],
-                faults: FaultPoints, demoOpening: Bool = false) {
+                faults: FaultPoints, demoOpening: Bool = false, forceLease: Bool = false) {
+        self.forceLease = forceLease
         self.config = config
         self.seed = seed
         self.marketData = marketData
@@ -35,14 +38,14 @@ public struct TraderOptions: Sendable {
 
 /// Operating errors that stop `arb run` before it trades, each one line.
 public enum TraderError: Error, Sendable, CustomStringConvertible {
-    case leaseHeld(path: String, holder: LeaseHolder)
+    case leaseHeld(LeaseRefusal)
     case leaseLost(path: String)
     case locked(path: String)
 
     public var description: String {
         switch self {
-        case .leaseHeld(let path, let holder):
-            "another trader holds \(path): \(holder.owner), pid \(holder.pid) on \(holder.host), started \(Timestamp.iso8601(holder.startedAtMilliseconds)); stop it first (one trader per database)"
+        case .leaseHeld(let refusal):
+            refusal.description
         case .locked(let path):
             "\(path) is locked by another writer (still locked after the busy timeout); find the process holding it (e.g. `fuser \(path)`) and try again"
         case .leaseLost(let path):
@@ -72,16 +75,18 @@ public enum Trader {
                              heartbeatAtMilliseconds: started)
         let lease: LeaseResult
         do {
-            lease = try store.acquireLease(me, staleAfterMilliseconds: leaseStaleMilliseconds, isAlive: processIsAlive)
+            lease = try LeaseStanding.take(store, me: me, force: options.forceLease, now: started)
         } catch let error as SQLiteError where error.isBusy {
             throw TraderError.locked(path: config.databasePath)
+        } catch let refusal as LeaseRefusal {
+            throw TraderError.leaseHeld(refusal)
         }
         switch lease {
-        case .heldBy(let holder): throw TraderError.leaseHeld(path: config.databasePath, holder: holder)
+        case .heldBy: preconditionFailure("LeaseStanding.take throws rather than return heldBy")
         case .tookOver(let previous): logger.warning("took over the lease of \(previous) (dead or stale)")
         case .acquired: break
         }
-        let firstID = try store.connection.prepare("SELECT coalesce(max(id), 0) FROM opportunities").queryOne { $0.int64(0) } ?? 0
+        let firstID = try store.highestOpportunityID()
         let ledger = Ledger(store: store)
 
         let venues = try makeVenues(config, runSeed: options.seed, clock: clock,
@@ -236,33 +241,19 @@ public enum Trader {
     /// Exposure and the day's one-sided closes from the database, so a restart keeps its limits.
     static func restoreRisk(_ gate: RiskGate, ledger: Ledger, now: Int64) async throws {
         let day = now / 86_400_000
-        let (exposure, live, oneSidedToday) = try await ledger.withStore { store in
-            var exposure: [String: Money] = [:]
-            let rows = try store.connection.prepare("""
-                SELECT o.event_id, o.state, o.quantity * (o.price_a + o.price_b) + o.expected_fees_micros,
-                       abs(a.filled_quantity - b.filled_quantity), a.filled_quantity, a.filled_cost_micros + a.fees_micros,
-                       b.filled_quantity, b.filled_cost_micros + b.fees_micros, o.dedup_key
-                FROM opportunities o JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
-                JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
-                WHERE o.state <> 'Closed' OR (o.outcome = 'one_sided' AND o.flattened = 0)
-                """
-            ).query { ($0.text(0), $0.text(1), $0.int64(2), $0.int64(3), $0.int64(4), $0.int64(5), $0.int64(6), $0.int64(7), $0.text(8)) }
-            var live: [String] = []
-            for (event, state, reserve, imbalance, filledA, costA, filledB, costB, key) in rows {
-                if state != "Closed" {
-                    exposure[event, default: .zero] += Money(micros: reserve)
-                    live.append(key)
-                } else {
-                    let (filled, cost) = filledA > filledB ? (filledA, costA) : (filledB, costB)
-                    exposure[event, default: .zero] += Exposure.share(
-                        of: Money(micros: cost), part: Quantity(hundredths: imbalance) ?? .zero,
-                        whole: Quantity(hundredths: filled) ?? .zero)
-                }
+        let (open, oneSidedToday) = try await ledger.withStore { try $0.riskState(oneSidedSinceMilliseconds: day * 86_400_000) }
+        var exposure: [String: Money] = [:]
+        var live: [String] = []
+        for row in open {
+            let opportunity = row.opportunity
+            if !opportunity.state.isTerminal {
+                // Still open: its whole reservation (both legs at their limits, with fees).
+                exposure[opportunity.eventID, default: .zero] += Money(price: opportunity.legA.price, quantity: opportunity.quantity)
+                    + Money(price: opportunity.legB.price, quantity: opportunity.quantity) + opportunity.expectedFees
+                live.append(opportunity.dedupKey)
+            } else {
+                exposure[opportunity.eventID, default: .zero] += Exposure(row).atRisk
             }
-            let today = try store.connection.prepare(
-                "SELECT count(*) FROM opportunities WHERE outcome = 'one_sided' AND updated_at_ms >= ?"
-            ).queryOne(day * 86_400_000) { $0.int(0) } ?? 0
-            return (exposure, live, today)
         }
         gate.restore(exposureByEvent: exposure, liveKeys: live, oneSidedClosesToday: oneSidedToday, day: day)
     }

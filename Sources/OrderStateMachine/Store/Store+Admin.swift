@@ -14,15 +14,18 @@ public struct OpportunityQuery: Sendable, Hashable {
     public var createdSinceMilliseconds: Int64?
     /// At most this many, newest first; nil for all.
     public var limit: Int?
+    /// Only opportunities with ids above this one (a run's own, for its summary).
+    public var afterID: OpportunityID?
 
     public init(state: String? = nil, outcome: CloseOutcome? = nil, oneSided: Bool = false,
-                createdSinceMilliseconds: Int64? = nil, limit: Int? = nil) {
+                createdSinceMilliseconds: Int64? = nil, limit: Int? = nil, afterID: OpportunityID? = nil) {
         precondition(limit.map { $0 > 0 } ?? true, "a query limit must be positive")
         self.state = state
         self.outcome = outcome
         self.oneSided = oneSided
         self.createdSinceMilliseconds = createdSinceMilliseconds
         self.limit = limit
+        self.afterID = afterID
     }
 
     public static let all = OpportunityQuery()
@@ -109,7 +112,8 @@ extension Store {
             let oneSidedIDs = query.oneSided ? Set(try self.oneSidedOpportunities().map(\.id)) : nil
             let sqlLimit = oneSidedIDs == nil ? Int64(query.limit ?? -1) : -1
             let rows = try self.connection.cachedStatement(Self.summarySQL).query(
-                query.state, query.outcome?.rawValue, query.createdSinceMilliseconds, sqlLimit, row: Self.decodeSummary)
+                query.state, query.outcome?.rawValue, query.createdSinceMilliseconds, sqlLimit, query.afterID,
+                row: Self.decodeSummary)
             guard let oneSidedIDs else { return rows }
             let selected = rows.filter { oneSidedIDs.contains($0.opportunity.id) }
             return query.limit.map { Array(selected.prefix($0)) } ?? selected
@@ -117,14 +121,20 @@ extension Store {
         return connection.isInTransaction ? try read() : try connection.readTransaction(read)
     }
 
-    static let summarySQL = """
+    /// Each opportunity with its legs' fill sums (`decodeSummary` reads a row).
+    static let summarySelect = """
         SELECT \(opportunityColumns.split(separator: ",").map { "o." + $0.trimmingSpaces }.joined(separator: ", ")),
                a.filled_quantity, a.filled_cost_micros, a.fees_micros,
                b.filled_quantity, b.filled_cost_micros, b.fees_micros
         FROM opportunities o
         LEFT JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
         LEFT JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
+
+        """
+
+    static let summarySQL = summarySelect + """
         WHERE (?1 IS NULL OR o.state = ?1) AND (?2 IS NULL OR o.outcome = ?2) AND (?3 IS NULL OR o.created_at_ms >= ?3)
+          AND (?5 IS NULL OR o.id > ?5)
         ORDER BY o.id DESC LIMIT ?4
         """
 

@@ -27,20 +27,14 @@ public enum LeaseResult: Sendable, Hashable {
 }
 
 extension Store {
-    /// Takes the lease for `claimant` unless a live holder has it. A holder on this host whose
-    /// process is gone (`isAlive` false) or whose heartbeat is older than `staleAfterMilliseconds`
-    /// is taken over: a trader killed with SIGKILL must not block its own restart.
-    public func acquireLease(
-        _ claimant: LeaseHolder,
-        staleAfterMilliseconds: Int64,
-        isAlive: (Int32) -> Bool
-    ) throws -> LeaseResult {
+    /// Takes the lease for `claimant`, from another holder only if `mayTakeOver` says so (the
+    /// rule is the engine's, `LeaseStanding`: the Store only makes the check and the write one
+    /// transaction, so two claimants cannot both win).
+    public func acquireLease(_ claimant: LeaseHolder, mayTakeOver: (LeaseHolder) -> Bool) throws -> LeaseResult {
         try connection.writeTransaction {
             let current = try currentLease()
             if let current, !(current.pid == claimant.pid && current.host == claimant.host) {
-                let dead = current.host == claimant.host && !isAlive(current.pid)
-                let stale = claimant.heartbeatAtMilliseconds - current.heartbeatAtMilliseconds > staleAfterMilliseconds
-                guard dead || stale else { return .heldBy(current) }
+                guard mayTakeOver(current) else { return .heldBy(current) }
             }
             try connection.cachedStatement("""
                 INSERT OR REPLACE INTO runner_lease (id, owner, pid, host, started_at_ms, heartbeat_at_ms)

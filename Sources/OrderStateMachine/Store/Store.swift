@@ -79,7 +79,9 @@ public struct TransitionChanges: Sendable, Hashable {
 ///
 /// Not `Sendable`: one writer connection, owned by one isolation domain (the engine's actor).
 public final class Store {
-    public let connection: Connection
+    /// The one connection. Internal: SQL against the trader's database is written here, in the
+    /// Store, and nowhere else (the auditor and the benchmarks' raw baseline open their own).
+    let connection: Connection
     public let path: String
     /// Names this database in client order ids: `arb-<databaseID>-<opportunity>-<leg>`.
     public let databaseID: String
