@@ -123,7 +123,7 @@ extension AdminCLITests {
                 #expect(element["legs"] is [[String: Any]])
             }
             let later = try arbadmin(["export", "--db", scenarios.db, "--format", "json", "--since",
-                                      AdminText.iso8601(SystemClock().nowMilliseconds() + 60_000)])
+                                      Timestamp.iso8601(SystemClock().nowMilliseconds() + 60_000)])
             #expect(try later.status == 0 && later.jsonArray().isEmpty)
         }
 

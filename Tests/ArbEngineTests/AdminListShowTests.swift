@@ -112,13 +112,13 @@ extension AdminCLITests {
             #expect(try ids(["--outcome", "hedged"]) == [1])
             #expect(try ids(["--state", "Closed", "--outcome", "no-fill"]) == [4])
             #expect(try ids(["--outcome", "manual"]) == [])
-            #expect(try ids(["--since", AdminText.iso8601(all[2].createdAtMilliseconds)]) == [5, 4, 3])
+            #expect(try ids(["--since", Timestamp.iso8601(all[2].createdAtMilliseconds)]) == [5, 4, 3])
             #expect(try ids(["--since", "2000-01-01"]) == [5, 4, 3, 2, 1])
             #expect(try ids(["--since", "1h"]) == [5, 4, 3, 2, 1])
-            #expect(try ids(["--since", AdminText.iso8601(SystemClock().nowMilliseconds() + 60_000)]) == [])
+            #expect(try ids(["--since", Timestamp.iso8601(SystemClock().nowMilliseconds() + 60_000)]) == [])
             #expect(try ids(["--limit", "2"]) == [5, 4])
             #expect(try ids(["--one-sided", "--limit", "2"]) == [5, 3])
-            #expect(try ids(["--one-sided", "--outcome", "one_sided", "--since", AdminText.iso8601(all[2].createdAtMilliseconds)]) == [3])
+            #expect(try ids(["--one-sided", "--outcome", "one_sided", "--since", Timestamp.iso8601(all[2].createdAtMilliseconds)]) == [3])
 
             let table = try arbadmin(["list", "--db", scenarios.db, "--one-sided"])
             #expect(table.stdoutLines.count == 1 + 3 + 1)
@@ -152,7 +152,7 @@ extension AdminCLITests {
             #expect(steps.count == history.transitions.count)
             for (line, step) in zip(steps, history.transitions) {
                 #expect(line.contains(step.to.description) && line.contains(step.reason), "\(line) vs \(step)")
-                #expect(line.contains(AdminText.iso8601(step.atMilliseconds)))
+                #expect(line.contains(Timestamp.iso8601(step.atMilliseconds)))
             }
             #expect(history.transitions.map(\.to) == [.detected, .inFlight, .oneSided, .cancelAttempted, .closed(.oneSided)])
             // Alerts with their delivery to each sink (the file sink delivered them).

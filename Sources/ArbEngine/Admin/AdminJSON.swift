@@ -35,8 +35,8 @@ public enum AdminJSON {
             "exposed_leg": nullable(exposure.leadingLeg?.rawValue),
             "exposed_venue": nullable(leading?.venue),
             "exposed_outcome": nullable(leading?.outcome),
-            "created_at": AdminText.iso8601(opportunity.createdAtMilliseconds),
-            "updated_at": AdminText.iso8601(opportunity.updatedAtMilliseconds),
+            "created_at": Timestamp.iso8601(opportunity.createdAtMilliseconds),
+            "updated_at": Timestamp.iso8601(opportunity.updatedAtMilliseconds),
         ]
     }
 
@@ -73,7 +73,7 @@ public enum AdminJSON {
             "filled_cost_usd": leg.filledCost.decimalString,
             "fees_usd": leg.fees.decimalString,
             "average_price": nullable(average?.description),
-            "updated_at": AdminText.iso8601(leg.updatedAtMilliseconds),
+            "updated_at": Timestamp.iso8601(leg.updatedAtMilliseconds),
         ]
     }
 
@@ -85,8 +85,8 @@ public enum AdminJSON {
             "price": fill.price.description,
             "quantity": fill.quantity.description,
             "fee_usd": fill.fee.decimalString,
-            "filled_at": AdminText.iso8601(fill.filledAtMilliseconds),
-            "recorded_at": AdminText.iso8601(fill.recordedAtMilliseconds),
+            "filled_at": Timestamp.iso8601(fill.filledAtMilliseconds),
+            "recorded_at": Timestamp.iso8601(fill.recordedAtMilliseconds),
         ]
     }
 
@@ -96,7 +96,7 @@ public enum AdminJSON {
             "to_state": transition.to.name,
             "outcome": nullable(transition.to.outcome?.rawValue),
             "reason": transition.reason,
-            "at": AdminText.iso8601(transition.atMilliseconds),
+            "at": Timestamp.iso8601(transition.atMilliseconds),
         ]
     }
 
@@ -110,13 +110,13 @@ public enum AdminJSON {
             "severity": alert.severity.rawValue,
             "text": alert.text,
             "body": body,
-            "created_at": AdminText.iso8601(alert.createdAtMilliseconds),
+            "created_at": Timestamp.iso8601(alert.createdAtMilliseconds),
             "delivered": alert.isDeliveredEverywhere,
             "deliveries": alert.deliveries.map { delivery in
                 [
                     "sink": delivery.sink,
                     "attempts": delivery.attempts,
-                    "delivered_at": nullable(delivery.deliveredAtMilliseconds.map(AdminText.iso8601)),
+                    "delivered_at": nullable(delivery.deliveredAtMilliseconds.map(Timestamp.iso8601)),
                     "last_error": nullable(delivery.lastError),
                 ] as [String: Any]
             },

@@ -26,9 +26,6 @@ public enum AdminText {
 
     private static func twoDigits(_ value: Int64) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
-    /// ISO 8601 in UTC with milliseconds, as in every JSON output: `2025-06-01T12:00:00.000Z`.
-    public static func iso8601(_ milliseconds: Int64) -> String { Timestamp.iso8601(milliseconds) }
-
     /// Parses `--since`: an ISO 8601 time (`2025-06-01T12:00:00Z`, with fractional seconds or an
     /// offset such as `+02:00`), a UTC date (`2025-06-01`), or an age such as `90m`, `2h`, `3d`
     /// back from `now`. Strict: an impossible date or time, or anything left over, is refused.

@@ -33,7 +33,7 @@ public enum ExportReport {
                     opportunity.state.outcome?.rawValue ?? "", opportunity.flattened ? "1" : "0", opportunity.stateReason,
                     "\(opportunity.edgeBps)", opportunity.quantity.description, opportunity.expectedFees.decimalString,
                     exposure.hedged.description, exposure.exposed.description, exposure.atRisk.decimalString,
-                    AdminText.iso8601(opportunity.createdAtMilliseconds), AdminText.iso8601(opportunity.updatedAtMilliseconds),
+                    Timestamp.iso8601(opportunity.createdAtMilliseconds), Timestamp.iso8601(opportunity.updatedAtMilliseconds),
                     leg.leg.rawValue, leg.venue, leg.instrument, opportunity.quote(leg.leg).outcome, leg.side.rawValue,
                     leg.limitPrice.description, leg.quantity.description, leg.timeInForce.rawValue, leg.clientOrderID,
                     leg.venueOrderID ?? "", leg.status.rawValue, leg.cancelRequested ? "1" : "0",

@@ -21,7 +21,7 @@ public enum LeaseStanding: String, Sendable, Hashable {
 
     /// `arb run pid 4242 on host-1, started 2025-06-01T09:30:00.000Z, heartbeat 0.4s ago`.
     public static func describe(_ holder: LeaseHolder, now: Int64) -> String {
-        "\(holder.owner) pid \(holder.pid) on \(holder.host), started \(AdminText.iso8601(holder.startedAtMilliseconds)), heartbeat \(AdminText.age(holder.heartbeatAtMilliseconds, now: now))"
+        "\(holder.owner) pid \(holder.pid) on \(holder.host), started \(Timestamp.iso8601(holder.startedAtMilliseconds)), heartbeat \(AdminText.age(holder.heartbeatAtMilliseconds, now: now))"
     }
 
     /// Whether a claimant may take the lease from `holder`.

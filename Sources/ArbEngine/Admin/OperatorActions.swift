@@ -19,10 +19,10 @@ public enum OperatorActions {
         try store.halt(reason: reason, atMilliseconds: now)
         var lines = ["halted: \(AdminText.singleLine(reason)) — no new opportunities until `arbadmin resume`; in-flight ones finish"]
         if before.halted {
-            lines.append("(it was already halted since \(before.sinceMilliseconds.map(AdminText.iso8601) ?? "?"): \(AdminText.singleLine(before.reason ?? "")))")
+            lines.append("(it was already halted since \(before.sinceMilliseconds.map(Timestamp.iso8601) ?? "?"): \(AdminText.singleLine(before.reason ?? "")))")
         }
         return Outcome(lines: lines, json: AdminText.json([
-            "halted": true, "reason": reason, "halted_since": AdminText.iso8601(now), "was_halted": before.halted,
+            "halted": true, "reason": reason, "halted_since": Timestamp.iso8601(now), "was_halted": before.halted,
             "previous_reason": AdminJSON.nullable(before.reason),
         ]))
     }

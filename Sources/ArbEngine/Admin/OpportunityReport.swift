@@ -21,7 +21,7 @@ public enum OpportunityReport {
             lines.append("  " + name.padding(toLength: 12, withPad: " ", startingAt: 0) + AdminText.singleLine(value))
         }
         field("dedup key", opportunity.dedupKey)
-        field("detected", "\(AdminText.iso8601(opportunity.createdAtMilliseconds)) (\(AdminText.age(opportunity.createdAtMilliseconds, now: now)))")
+        field("detected", "\(Timestamp.iso8601(opportunity.createdAtMilliseconds)) (\(AdminText.age(opportunity.createdAtMilliseconds, now: now)))")
         field("plan", "buy \(opportunity.quantity) \(opportunity.legA.outcome)@\(opportunity.legA.venue) at \(opportunity.legA.price) + \(opportunity.legB.outcome)@\(opportunity.legB.venue) at \(opportunity.legB.price); edge \(opportunity.edgeBps) bps, expected fees \(opportunity.expectedFees)")
         if let leg = exposure.leadingLeg {
             let quote = opportunity.quote(leg)
@@ -30,7 +30,7 @@ public enum OpportunityReport {
         } else {
             field("exposure", "none; hedged \(exposure.hedged)")
         }
-        field("updated", "\(AdminText.iso8601(opportunity.updatedAtMilliseconds)) (\(AdminText.age(opportunity.updatedAtMilliseconds, now: now))): \(opportunity.stateReason)")
+        field("updated", "\(Timestamp.iso8601(opportunity.updatedAtMilliseconds)) (\(AdminText.age(opportunity.updatedAtMilliseconds, now: now))): \(opportunity.stateReason)")
 
         lines.append("")
         lines.append("legs")
@@ -60,7 +60,7 @@ public enum OpportunityReport {
                 ["LEG", "VENUE", "TRADE ID", "QTY", "PRICE", "FEE", "FILLED AT"],
                 history.fills.map { fill in
                     [legNames[fill.legID] ?? "?", fill.venue, fill.tradeID, fill.quantity.description, fill.price.description,
-                     fill.fee.description, AdminText.iso8601(fill.filledAtMilliseconds)]
+                     fill.fee.description, Timestamp.iso8601(fill.filledAtMilliseconds)]
                 },
                 alignments: [.left, .left, .left, .right, .right, .right, .left]
             ).map { "  " + $0 }
@@ -71,7 +71,7 @@ public enum OpportunityReport {
         lines += AdminText.table(
             ["AT", "AGE", "STATE", "REASON"],
             history.transitions.map { step in
-                [AdminText.iso8601(step.atMilliseconds), AdminText.age(step.atMilliseconds, now: now),
+                [Timestamp.iso8601(step.atMilliseconds), AdminText.age(step.atMilliseconds, now: now),
                  (step.from.map { "\($0.description) → " } ?? "") + step.to.description, step.reason]
             },
             alignments: [.left, .right, .left, .left]
@@ -81,7 +81,7 @@ public enum OpportunityReport {
         lines.append("alerts")
         if history.alerts.isEmpty { lines.append("  none") }
         for alert in history.alerts {
-            lines.append("  #\(alert.id) \(alert.kind) (\(alert.severity.rawValue)) \(AdminText.iso8601(alert.createdAtMilliseconds)) key \(alert.key)")
+            lines.append("  #\(alert.id) \(alert.kind) (\(alert.severity.rawValue)) \(Timestamp.iso8601(alert.createdAtMilliseconds)) key \(alert.key)")
             lines.append("    delivery: " + AlertListing.deliveryText(alert, now: now))
             for line in alert.text.split(separator: "\n", omittingEmptySubsequences: false) {
                 lines.append("    | " + AdminText.singleLine(String(line)))

@@ -31,7 +31,7 @@ public struct StatusReport: Sendable {
     public func text() -> [String] {
         var lines = ["database    \(databasePath) (id \(databaseID))"]
         if halt.halted {
-            let since = halt.sinceMilliseconds.map { " since \(AdminText.iso8601($0)) (\(AdminText.age($0, now: now)))" } ?? ""
+            let since = halt.sinceMilliseconds.map { " since \(Timestamp.iso8601($0)) (\(AdminText.age($0, now: now)))" } ?? ""
             lines.append("halt        HALTED\(since): \(halt.reason ?? "no reason recorded") — `arbadmin resume` to trade again")
         } else {
             lines.append("halt        not halted")
@@ -55,8 +55,8 @@ public struct StatusReport: Sendable {
         let lease: Any = self.lease.map { holder in
             [
                 "owner": holder.owner, "pid": Int(holder.pid), "host": holder.host,
-                "started_at": AdminText.iso8601(holder.startedAtMilliseconds),
-                "heartbeat_at": AdminText.iso8601(holder.heartbeatAtMilliseconds),
+                "started_at": Timestamp.iso8601(holder.startedAtMilliseconds),
+                "heartbeat_at": Timestamp.iso8601(holder.heartbeatAtMilliseconds),
                 "heartbeat_age_ms": now - holder.heartbeatAtMilliseconds,
                 "standing": leaseStanding?.rawValue ?? "live",
             ] as [String: Any]
@@ -66,7 +66,7 @@ public struct StatusReport: Sendable {
             "database_id": databaseID,
             "halted": halt.halted,
             "halt_reason": AdminJSON.nullable(halt.reason),
-            "halted_since": AdminJSON.nullable(halt.sinceMilliseconds.map(AdminText.iso8601)),
+            "halted_since": AdminJSON.nullable(halt.sinceMilliseconds.map(Timestamp.iso8601)),
             "lease": lease,
             "counts": counts,
             "total": total,

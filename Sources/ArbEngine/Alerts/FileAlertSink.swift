@@ -38,7 +38,7 @@ public struct FileAlertSink: AlertSink {
             : AlertText.jsonString(alert.bodyJSON)
         return "{\"id\":\(AlertText.jsonString(alert.key)),\"kind\":\(AlertText.jsonString(alert.kind))"
             + ",\"severity\":\(AlertText.jsonString(alert.severity.rawValue))"
-            + ",\"created_at\":\(AlertText.jsonString(AlertText.iso8601(milliseconds: alert.createdAtMilliseconds)))"
+            + ",\"created_at\":\(AlertText.jsonString(Timestamp.iso8601(alert.createdAtMilliseconds)))"
             + ",\"text\":\(AlertText.jsonString(alert.text)),\"body\":\(body)}\n"
     }
 

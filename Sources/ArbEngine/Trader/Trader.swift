@@ -293,12 +293,3 @@ public enum Trader {
     }
 }
 
-/// Formatting of stored Unix-millisecond times.
-public enum Timestamp {
-    public static func iso8601(_ milliseconds: Int64) -> String {
-        let date = Date(timeIntervalSince1970: Double(milliseconds) / 1000)
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
-    }
-}
