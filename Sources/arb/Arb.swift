@@ -82,15 +82,8 @@ extension Arb {
             if let db { traderConfig.databasePath = db }
             if let marketData { checkReadable(marketData: marketData) }
 
+            // SIGINT and SIGTERM stop it gracefully: Trader.run's service group handles them.
             let stop = StopSignal()
-            let signals = [SIGINT, SIGTERM].map { number in
-                signal(number, SIG_IGN)
-                let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
-                source.setEventHandler { stop.stop() }
-                source.resume()
-                return source
-            }
-            defer { signals.forEach { $0.cancel() } }
 
             let source: MarketDataSource = marketData.map { .replay(path: $0) }
                 ?? .generator(durationMilliseconds: Int64((duration ?? 5) * 1_000))

@@ -4,6 +4,8 @@ import Glibc
 import Foundation
 import Logging
 import OrderStateMachine
+import ServiceLifecycle
+import UnixSignals
 
 /// Where quotes come from.
 public enum MarketDataSource: Sendable {
@@ -23,10 +25,14 @@ public struct TraderOptions: Sendable {
     public var demoOpening: Bool
     /// Take over a lease whose heartbeat is stale although its holder cannot be proven dead.
     public var forceLease: Bool
+    /// The signals that stop the trader gracefully (`arb run`: SIGINT and SIGTERM).
+    public var shutdownSignals: [UnixSignal]
 
     public init(config: TraderConfig, seed: UInt64, marketData: MarketDataSource, environment: [String: String],
-                faults: FaultPoints, demoOpening: Bool = false, forceLease: Bool = false) {
+                faults: FaultPoints, demoOpening: Bool = false, forceLease: Bool = false,
+                shutdownSignals: [UnixSignal] = [.sigint, .sigterm]) {
         self.forceLease = forceLease
+        self.shutdownSignals = shutdownSignals
         self.config = config
         self.seed = seed
         self.marketData = marketData
@@ -95,59 +101,53 @@ public enum Trader {
         let executor = Executor(ledger: ledger, venues: venues, router: router, clock: clock, execution: config.execution,
                                 risk: config.risk, faults: options.faults, logger: logger)
 
-        return try await withThrowingTaskGroup(of: Void.self) { services in
-            for venue in venues.values {
-                services.addTask { for await event in venue.events { await router.route(event) } }
-            }
-            services.addTask { await handleOrphans(router.orphanEvents, ledger: ledger, logger: logger, clock: clock) }
+        // The long-running parts as services of one group. On SIGINT/SIGTERM, or when trading
+        // ends (its duration, its file, a lost lease), the group shuts them down gracefully in
+        // reverse order: trading first (no new opportunities, in-flight ones finish), then alert
+        // delivery (drained), the heartbeat, the venues' feeds, and last the recorder of fills
+        // no execution owns (it drains its queue).
+        let outbox = try StoreAlertOutbox(path: config.databasePath)
+        let dispatcher = AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger)
+        let trading = TradingService(options: options, ledger: ledger, executor: executor, venues: venues, stop: stop,
+                                     clock: clock, logger: logger)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [
+                .init(service: OrphanRecorderService(router: router, ledger: ledger, clock: clock, logger: logger)),
+                .init(service: VenueFeedsService(venues: venues, router: router)),
+                .init(service: LeaseHeartbeatService(ledger: ledger, holder: me, databasePath: config.databasePath,
+                                                     stop: stop, clock: clock, logger: logger)),
+                .init(service: AlertDeliveryService(dispatcher: dispatcher, sinks: sinks)),
+                .init(service: trading, successTerminationBehavior: .gracefullyShutdownGroup,
+                      failureTerminationBehavior: .gracefullyShutdownGroup),
+            ],
+            gracefulShutdownSignals: options.shutdownSignals,
+            logger: Logger(label: "arb.services", factory: { _ in SwiftLogNoOpLogHandler() })))
+        try await group.run()
+        let (summary, recovery) = try trading.result()
 
-            // Recovery before the first new trade (DESIGN §6).
-            let recovery = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run()
-            logger.info("recovery: \(recovery.examined) non-terminal opportunities examined, \(recovery.actions.count) actions, closed \(recovery.closedByOutcome.map { "\($0.key.rawValue) \($0.value)" }.sorted()), \(recovery.needsAttention.count) need attention")
-            for finding in recovery.needsAttention {
-                logger.warning("recovery: opportunity \(finding.opportunityID) left in \(finding.state): \(finding.reason)")
-            }
-            try await restoreRisk(executor.gate, ledger: ledger, now: clock.nowMilliseconds())
+        var final = try await ledger.withStore { try RunSummary.read($0, sinceID: firstID) }
+        final.quotes = summary.quotes
+        final.quotesSkipped = summary.quotesSkipped
+        final.candidates = summary.candidates
+        final.recovery = recovery
+        final.halted = try await ledger.haltState()
+        final.elapsedMilliseconds = clock.nowMilliseconds() - started
+        // Released on a clean exit only: after a crash or an error the lease is taken over by
+        // the pid check (this host) or its stale heartbeat.
+        try await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
+        return final
+    }
 
-            let outbox = try StoreAlertOutbox(path: config.databasePath)
-            let dispatcher = AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger)
-            let dispatching = Task { await dispatcher.run(pollMilliseconds: 50) }
-            let heartbeat = Task {
-                while !Task.isCancelled {
-                    try? await clock.sleep(milliseconds: heartbeatMilliseconds)
-                    let ours = (try? await ledger.withStore {
-                        try $0.heartbeatLease(pid: me.pid, host: me.host, atMilliseconds: clock.nowMilliseconds())
-                    }) ?? true
-                    if !ours {
-                        logger.critical("\(TraderError.leaseLost(path: config.databasePath))")
-                        stop.stop()
-                    }
-                }
-            }
-
-            var summary = RunSummary()
-            await trade(options, executor: executor, venues: venues, stop: stop, clock: clock, logger: logger, summary: &summary)
-
-            heartbeat.cancel()
-            await dispatcher.drain(timeoutMilliseconds: 2_000)
-            dispatching.cancel()
-            _ = await dispatching.value
-            for sink in sinks { await sink.shutdown() }
-            router.finish()
-            services.cancelAll()
-
-            var final = try await ledger.withStore { try RunSummary.read($0, sinceID: firstID) }
-            final.quotes = summary.quotes
-            final.quotesSkipped = summary.quotesSkipped
-            final.candidates = summary.candidates
-            final.recovery = recovery
-            final.halted = try await ledger.haltState()
-            final.elapsedMilliseconds = clock.nowMilliseconds() - started
-            // Released on a clean exit only: after a crash or an error the lease is taken over by
-            // the pid check (this host) or its stale heartbeat.
-            try await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
-            return final
+    /// Recovery before the first new trade (DESIGN §6), then the risk gate from the database.
+    static func recover(ledger: Ledger, venues: [String: any Venue], gate: RiskGate, clock: any TradingClock,
+                        logger: Logger) async throws -> ReconcileReport {
+        let recovery = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run()
+        logger.info("recovery: \(recovery.examined) non-terminal opportunities examined, \(recovery.actions.count) actions, closed \(recovery.closedByOutcome.map { "\($0.key.rawValue) \($0.value)" }.sorted()), \(recovery.needsAttention.count) need attention")
+        for finding in recovery.needsAttention {
+            logger.warning("recovery: opportunity \(finding.opportunityID) left in \(finding.state): \(finding.reason)")
         }
+        try await restoreRisk(gate, ledger: ledger, now: clock.nowMilliseconds())
+        return recovery
     }
 
     /// The detection loop; executions run concurrently as child tasks and are all finished when
