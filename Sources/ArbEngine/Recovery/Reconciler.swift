@@ -141,11 +141,13 @@ public struct Reconciler: Sendable {
             if !dryRun || current.status.isFinal { legs[index].status = current.status.legStatus }
             legs[index].venueOrderID = current.venueOrderID
             // Fills: the venue's are the truth; record what the database lacks (idempotent by trade id).
-            // The recorded fills and the leg's sums in one read: a live trader may record a late
-            // fill (as an orphan) at any moment, and the two must agree.
+            // The recorded fills and the leg's sums in one read transaction (one snapshot): a live
+            // trader may record a late fill (as an orphan) at any moment, and the two must agree.
             let clientOrderID = leg.clientOrderID
             let (recorded, stored) = try await ledger.withStore { store in
-                (try Set(store.fills(of: id).map { "\($0.venue)|\($0.tradeID)" }), try store.leg(clientOrderID: clientOrderID))
+                try store.readSnapshot {
+                    (try Set(store.fills(of: id).map { "\($0.venue)|\($0.tradeID)" }), try store.leg(clientOrderID: clientOrderID))
+                }
             }
             if let stored {
                 legs[index].filledQuantity = stored.filledQuantity

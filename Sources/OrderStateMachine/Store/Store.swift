@@ -174,22 +174,6 @@ public final class Store {
         }
     }
 
-    /// `Detected → InFlight`, storing both legs' intents in the same transaction (intent before
-    /// side effect: nothing is sent until this commits).
-    public func beginExecution(
-        _ id: OpportunityID,
-        legs: [LegIntent],
-        reason: String,
-        atMilliseconds now: Int64
-    ) throws -> TransitionResult {
-        try connection.writeTransaction {
-            let result = try applyTransition(id, from: .detected, step: TransitionStep(.riskGatePassed, reason: reason), at: now)
-            guard result.isApplied else { return result }
-            for intent in legs { try insertLeg(intent, opportunity: id, at: now) }
-            return result
-        }
-    }
-
     /// Create and begin in one commit: insert `Detected` (the dedup constraint decides), then
     /// `InFlight` with the legs `makeLegs` builds from the new id. A duplicate writes nothing.
     public func createAndBegin(
