@@ -80,18 +80,33 @@ enum AdminFixtures {
     /// 4 no fill, 5 one-sided whose cancel keeps failing (left non-terminal for a person). The
     /// alerts are delivered to a file sink by the real dispatcher.
     static let scenarios = Task<DatabaseFiles, any Error> {
+        try await executions([
+            ScriptedExecution(event: "EV-HEDGED", a: .fill, b: .fill),
+            ScriptedExecution(event: "EV-REJECTED", a: .fill, b: .reject("insufficient liquidity")),
+            ScriptedExecution(event: "EV-PARTIAL", a: .partial(Quantity(contracts: 6)), b: .partial(Quantity(contracts: 4))),
+            ScriptedExecution(event: "EV-NOFILL", a: .rest, b: .rest),
+            ScriptedExecution(event: "EV-STUCK", a: .fill, b: .rest, cancelFails: true),
+        ], into: "scenarios")
+    }
+
+    /// One execution of `ExecutorHarness.candidate(key: event)` with its legs' fates scripted.
+    struct ScriptedExecution: Sendable {
+        var event: String
+        var a: PaperFate
+        var b: PaperFate
+        var cancelFails = false
+    }
+
+    /// Runs `scripted` in order through the real executor and paper venues (opportunity ids 1, 2,
+    /// … in that order), delivers every alert to a file sink with the real dispatcher, and leaves
+    /// the files, checkpointed, in `root/name`.
+    static func executions(_ scripted: [ScriptedExecution], into name: String) async throws -> DatabaseFiles {
         let harness = try await ExecutorHarness(a: .fill, b: .fill)
-        let fates: [(String, PaperFate, PaperFate, Bool)] = [
-            ("EV-HEDGED", .fill, .fill, false),
-            ("EV-REJECTED", .fill, .reject("insufficient liquidity"), false),
-            ("EV-PARTIAL", .partial(Quantity(contracts: 6)), .partial(Quantity(contracts: 4)), false),
-            ("EV-NOFILL", .rest, .rest, false),
-            ("EV-STUCK", .fill, .rest, true),
-        ]
-        for (event, a, b, cancelFails) in fates {
-            await harness.kalshi.setBehaviour(PaperBehaviour(fateForInstrument: ["K-1": a]))
-            await harness.polymarket.setBehaviour(PaperBehaviour(fateForInstrument: ["P-1": b], cancelFails: cancelFails))
-            _ = await harness.executor.run(ExecutorHarness.candidate(key: event))
+        for execution in scripted {
+            await harness.kalshi.setBehaviour(PaperBehaviour(fateForInstrument: ["K-1": execution.a]))
+            await harness.polymarket.setBehaviour(PaperBehaviour(fateForInstrument: ["P-1": execution.b],
+                                                                 cancelFails: execution.cancelFails))
+            _ = await harness.executor.run(ExecutorHarness.candidate(key: execution.event))
             // Distinct detection times, so `--since` can split them.
             try await Task.sleep(for: .milliseconds(5))
         }
@@ -104,15 +119,15 @@ enum AdminFixtures {
         await sink.shutdown()
         // Checkpointed into the main files first, so a copy is complete without its WAL and a
         // test can compare a file's bytes before and after a command.
-        for name in ["arb.db", "paper-kalshi.db", "paper-polymarket.db"] {
-            try Connection(path: harness.directory.path(name), mode: .readWrite).execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        for file in ["arb.db", "paper-kalshi.db", "paper-polymarket.db"] {
+            try Connection(path: harness.directory.path(file), mode: .readWrite).execute("PRAGMA wal_checkpoint(TRUNCATE)")
         }
-        let directory = root + "/scenarios"
+        let directory = root + "/" + name
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         // Copied while the executor is idle: the main file and its WAL are one consistent state.
-        for name in try FileManager.default.contentsOfDirectory(atPath: harness.directory.url.path)
-        where name.hasSuffix(".db") || name.hasSuffix("-wal") {
-            try FileManager.default.copyItem(atPath: harness.directory.path(name), toPath: directory + "/" + name)
+        for file in try FileManager.default.contentsOfDirectory(atPath: harness.directory.url.path)
+        where file.hasSuffix(".db") || file.hasSuffix("-wal") {
+            try FileManager.default.copyItem(atPath: harness.directory.path(file), toPath: directory + "/" + file)
         }
         return DatabaseFiles(directory: directory)
     }
