@@ -340,6 +340,7 @@ public final class Executor: Sendable {
     /// cancel always reaches its venue before the database moves (no fsync on the fill → cancel
     /// path).
     private func oneSided(_ run: inout OpportunityRun, signals: AsyncStream<LegSignal>) async throws -> Finished {
+        precondition(run.imbalanced, "opportunity \(run.id): the one-sided path with equal fills \(run.a.filled)")
         let order = [run.laggard, run.laggard.other].filter { run[$0].isLive }
         // The cancels go first: nothing stands between the fill and the cancel. The reason
         // describes the moment of imbalance; the alert is built last, from the legs exactly as
@@ -395,6 +396,7 @@ public final class Executor: Sendable {
 
     /// Both legs final: the closing path from the facts, with the exposure alert if one-sided.
     private func close(_ run: inout OpportunityRun) async throws -> Finished {
+        precondition(run.bothFinal, "opportunity \(run.id): closing with a live leg (\(run.a.status), \(run.b.status))")
         let facts = ClosingPath.Facts(filledA: run.a.filled, filledB: run.b.filled,
                                       bothRejected: run.a.status == .rejected && run.b.status == .rejected)
         guard let events = ClosingPath.events(from: run.state, facts) else {

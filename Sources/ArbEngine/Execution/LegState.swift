@@ -44,6 +44,7 @@ struct LegState: Sendable {
         cost += Money(price: fill.price, quantity: fill.quantity)
         fees += fill.fee
         unpersisted.append(fill)
+        precondition(filled <= quantity, "leg \(clientOrderID) filled \(filled) of \(quantity)")
         if filled == quantity { status = .filled } else if status == .open { status = .partiallyFilled }
         return true
     }

@@ -181,8 +181,12 @@ public struct Reconciler: Sendable {
         let alerts = AlertRule.phases(for: events).map {
             Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: $0)
         }
+        // ClosingPath's contract (ClosingPathTests): every step is legal in turn.
         let target = events.reduce(opportunity.state) { state, event in
-            (try? OpportunityMachine.transition(from: state, on: event).get()) ?? state
+            guard case .success(let next) = OpportunityMachine.transition(from: state, on: event) else {
+                preconditionFailure("ClosingPath gave \(events) from \(opportunity.state): \(event) is illegal in \(state)")
+            }
+            return next
         }
         act("\(opportunity.state) → \(target): \(reason)")
         if dryRun {
