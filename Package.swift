@@ -64,15 +64,19 @@ let package = Package(
             dependencies: ["OrderStateMachine"],
             path: "Tests/StoreProbe"
         ),
+        // One support target for both test targets: temporary directories, the process runner,
+        // waiting on an event.
+        .target(name: "ArbTestSupport", path: "Tests/ArbTestSupport"),
         .testTarget(
             name: "OrderStateMachineTests",
-            dependencies: ["OrderStateMachine", "arb-store-probe"]
+            dependencies: ["OrderStateMachine", "ArbTestSupport", "arb-store-probe"]
         ),
         .testTarget(
             name: "ArbEngineTests",
             dependencies: [
                 "ArbEngine",
                 "OrderStateMachine",
+                "ArbTestSupport",
                 // The built binaries, for the CLI and crash tests.
                 "arb",
                 "arbadmin",

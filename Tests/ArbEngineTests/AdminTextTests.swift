@@ -1,3 +1,4 @@
+import ArbTestSupport
 import ArbEngine
 import OrderStateMachine
 import Testing

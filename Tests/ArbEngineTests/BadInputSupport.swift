@@ -1,3 +1,4 @@
+import ArbTestSupport
 import Foundation
 import OrderStateMachine
 import Testing

@@ -1,3 +1,4 @@
+import ArbTestSupport
 @testable import ArbEngine
 import Foundation
 import Logging

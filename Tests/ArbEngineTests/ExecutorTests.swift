@@ -1,3 +1,4 @@
+import ArbTestSupport
 import ArbEngine
 import Foundation
 import Logging

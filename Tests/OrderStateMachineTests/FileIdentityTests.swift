@@ -1,3 +1,4 @@
+import ArbTestSupport
 import Foundation
 @testable import OrderStateMachine
 import Testing
@@ -112,6 +113,6 @@ struct FileIdentityTests {
     }
 
     func shell(_ arguments: [String]) throws -> ProcessOutput {
-        try runProcess(URL(fileURLWithPath: "/usr/bin/env"), arguments)
+        try runExecutable("/usr/bin/env", arguments)
     }
 }

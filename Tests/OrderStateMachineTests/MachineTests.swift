@@ -1,3 +1,4 @@
+import ArbTestSupport
 import Foundation
 @testable import OrderStateMachine
 import Testing
