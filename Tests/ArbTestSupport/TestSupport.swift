@@ -42,47 +42,127 @@ public func builtProductsDirectory() -> URL {
     return directory
 }
 
-/// Runs a built product to its end (or until `timeoutSeconds`, then SIGKILL) and collects its output.
+/// Runs a built product to its end (or until `timeoutSeconds`, then SIGKILL) and collects its
+/// output, blocking this thread. (In async tests prefer `runBuilt`, which waits without holding
+/// a thread of the cooperative pool.)
 public func runProduct(_ name: String, _ arguments: [String], environment: [String: String] = [:],
                        currentDirectory: String? = nil, timeoutSeconds: Double = 120) throws -> ProcessOutput {
     try runExecutable(builtProductsDirectory().appendingPathComponent(name).path, arguments, environment: environment,
                       currentDirectory: currentDirectory, timeoutSeconds: timeoutSeconds)
 }
 
-/// Runs `executable` to its end (or until `timeoutSeconds`, then SIGKILL) and collects its
-/// output (through files, so a chatty child never blocks on a full pipe). `ARB_CRASH_AT` is
-/// never inherited.
+/// `runProduct` for an executable given by path.
 public func runExecutable(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                           currentDirectory: String? = nil, timeoutSeconds: Double = 120) throws -> ProcessOutput {
+    try startProcess(executable, arguments, environment: environment, currentDirectory: currentDirectory)
+        .waitBlocking(seconds: timeoutSeconds)
+}
+
+/// Runs a built product, waiting without blocking a thread; `asNobody` runs it as user `nobody`
+/// (uid/gid 65534) through `setpriv` — the tests run as root here, and root reads a chmod-000
+/// file and writes a read-only directory, so permission refusals are only real for another user.
+public func runBuilt(_ name: String, _ arguments: [String], environment: [String: String] = [:],
+                     currentDirectory: String? = nil, asNobody: Bool = false, timeoutSeconds: Double = 60) async throws -> ProcessOutput {
+    let executable = builtProductsDirectory().appendingPathComponent(name).path
+    if asNobody {
+        return try await runProductAt("/usr/bin/setpriv",
+                                      ["--reuid=65534", "--regid=65534", "--clear-groups", executable] + arguments,
+                                      environment: environment, currentDirectory: currentDirectory, timeoutSeconds: timeoutSeconds)
+    }
+    return try await runProductAt(executable, arguments, environment: environment, currentDirectory: currentDirectory,
+                                  timeoutSeconds: timeoutSeconds)
+}
+
+/// An executable given by path, waiting without blocking a thread.
+public func runProductAt(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                         currentDirectory: String? = nil, timeoutSeconds: Double) async throws -> ProcessOutput {
+    try await startProcess(executable, arguments, environment: environment, currentDirectory: currentDirectory)
+        .wait(seconds: timeoutSeconds)
+}
+
+/// Starts the built `arb` without waiting for it.
+public func startBuiltArb(_ arguments: [String], environment: [String: String] = [:]) throws -> StartedProcess {
+    try startProcess(builtProductsDirectory().appendingPathComponent("arb").path, arguments, environment: environment)
+}
+
+/// Starts `executable` with its stdout and stderr going to files (a chatty child never blocks on
+/// a full pipe). `ARB_CRASH_AT` and `ARB_WEBHOOK_URL` are never inherited from the test's own
+/// environment.
+public func startProcess(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                         currentDirectory: String? = nil) throws -> StartedProcess {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     var env = ProcessInfo.processInfo.environment
     env["ARB_CRASH_AT"] = nil
+    env["ARB_WEBHOOK_URL"] = nil
     for (key, value) in environment { env[key] = value }
     process.environment = env
     if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("arb-out-\(UUID().uuidString)")
-    let errFile = FileManager.default.temporaryDirectory.appendingPathComponent("arb-err-\(UUID().uuidString)")
-    _ = FileManager.default.createFile(atPath: outFile.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errFile.path, contents: nil)
-    defer {
-        try? FileManager.default.removeItem(at: outFile)
-        try? FileManager.default.removeItem(at: errFile)
-    }
-    process.standardOutput = try FileHandle(forWritingTo: outFile)
-    process.standardError = try FileHandle(forWritingTo: errFile)
+    let out = FileManager.default.temporaryDirectory.appendingPathComponent("arb-out-\(UUID().uuidString)").path
+    let err = FileManager.default.temporaryDirectory.appendingPathComponent("arb-err-\(UUID().uuidString)").path
+    _ = FileManager.default.createFile(atPath: out, contents: nil)
+    _ = FileManager.default.createFile(atPath: err, contents: nil)
+    process.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: out))
+    process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: err))
     try process.run()
-    let deadline = Date().addingTimeInterval(timeoutSeconds)
-    while process.isRunning {
-        if Date() > deadline { kill(process.processIdentifier, SIGKILL) }
-        usleep(10_000)
+    return StartedProcess(process: process, stdoutPath: out, stderrPath: err)
+}
+
+/// A started child whose stdout and stderr go to files, removed (and the child killed if still
+/// running) when it is dropped.
+public final class StartedProcess: @unchecked Sendable {
+    public let process: Process
+    public let stdoutPath: String
+    public let stderrPath: String
+
+    init(process: Process, stdoutPath: String, stderrPath: String) {
+        self.process = process
+        self.stdoutPath = stdoutPath
+        self.stderrPath = stderrPath
     }
-    return ProcessOutput(
-        status: process.terminationStatus,
-        terminatedBySignal: process.terminationReason == .uncaughtSignal,
-        stdout: (try? String(contentsOf: outFile, encoding: .utf8)) ?? "",
-        stderr: (try? String(contentsOf: errFile, encoding: .utf8)) ?? "")
+
+    public var pid: Int32 { process.processIdentifier }
+    public var isRunning: Bool { process.isRunning }
+
+    /// Waits at most `seconds` (then SIGKILL) without blocking a thread, and collects the output.
+    public func wait(seconds: Double) async throws -> ProcessOutput {
+        if !(await exited(within: seconds)) {
+            kill(process.processIdentifier, SIGKILL)
+            _ = await exited(within: 10)
+        }
+        return output
+    }
+
+    /// `wait(seconds:)` for synchronous callers: blocks this thread.
+    public func waitBlocking(seconds: Double) throws -> ProcessOutput {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning {
+            if Date() > deadline { kill(process.processIdentifier, SIGKILL) }
+            usleep(5_000)
+        }
+        return output
+    }
+
+    /// Whether the process ended within `seconds`.
+    public func exited(within seconds: Double) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning && Date() < deadline { try? await Task.sleep(for: .milliseconds(5)) }
+        return !process.isRunning
+    }
+
+    private var output: ProcessOutput {
+        ProcessOutput(
+            status: process.terminationStatus, terminatedBySignal: process.terminationReason == .uncaughtSignal,
+            stdout: (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "",
+            stderr: (try? String(contentsOfFile: stderrPath, encoding: .utf8)) ?? "")
+    }
+
+    deinit {
+        if process.isRunning { kill(process.processIdentifier, SIGKILL) }
+        unlink(stdoutPath)
+        unlink(stderrPath)
+    }
 }
 
 /// Waits until `condition` holds, polling it every `pollMilliseconds`, for at most
