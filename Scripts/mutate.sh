@@ -23,7 +23,7 @@ mutations=(
   'drop-late-fill|Sources/ArbEngine/Trader/Trader.swift|s/guard case \.fill\(let fill\) = event else \{ continue \}/guard case .fill(let fill) = event, Bool("false")! else { continue }/|a fill no execution owns is dropped'
   'reuse-id|Sources/OrderStateMachine/Store/Store.swift|s/let first = max\(reserved, highest\) \+ 1/let first = highest + 1 + 0 * reserved/; s/\} catch \{\n            reservedIDs\.next \+= 1\n/} catch {\n/|an opportunity id a rolled-back transaction took is handed out again'
   'illegal-transition-recovered|Sources/ArbEngine/Execution/Executor.swift|s/steps: \[TransitionStep\(\.fillTimedOut,/steps: [TransitionStep(.cancelSent,/|the executor records an illegal transition (the Store refuses it) and recovery quietly repairs it'
-  'fifo-scheduling|Sources/ArbEngine/Simulation/SimulationExecutor.swift|s/let pick = jobHead \+ Int\(/let pick = jobHead + 0 * Int(/|the simulator explores one interleaving whatever the seed'
+  'fifo-scheduling|Sources/ArbEngine/Simulation/VirtualTimeExecutor.swift|s/let pick = jobHead \+ Int\(/let pick = jobHead + 0 * Int(/|the simulator explores one interleaving whatever the seed'
   'alert-before-cancel|Sources/ArbEngine/Execution/Executor.swift|s/let alert = oneSidedAlert\(run, phase: \.detected\)/let alert = oneSidedAlert(atImbalance, phase: .detected)/|the one-sided alert states the legs before the cancel was sent'
 )
 

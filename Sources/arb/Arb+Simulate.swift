@@ -137,7 +137,7 @@ extension Arb.Simulate {
 enum SimulationRun {
     static func execute(seed: UInt64, scenarios: Int, directory: String, logger: Logger,
                         kill: SimulationKillMode?) async throws -> SimulationReport {
-        let executor = SimulationExecutor(seed: seed)
+        let executor = VirtualTimeExecutor(seed: seed)
         // A child continues its predecessor's virtual time.
         let clock = VirtualClock(executor: executor, epochMilliseconds: kill.flatMap { _ in
             SimulationKillMode.clockMilliseconds(directory: directory) } ?? VirtualClock.defaultEpochMilliseconds)

@@ -73,7 +73,7 @@ struct AlertDispatcherTests {
         try makeAlertDatabase(databasePath, sinks: ["timed"], alerts: [sampleAlert("one-sided-7")])
         // Virtual time (the simulator's executor and clock): the attempts' times are exact, so the
         // backoff is read off them instead of inferred from how long the test took.
-        let executor = SimulationExecutor(seed: 1)
+        let executor = VirtualTimeExecutor(seed: 1)
         let clock = VirtualClock(executor: executor)
         let sink = TimedSink("timed", failures: 2, clock: clock)
         let outbox = try outbox()
@@ -146,7 +146,7 @@ struct AlertDispatcherTests {
     @Test("drain delivers what is pending without waiting for its deadline, and gives up on a dead sink at its deadline (virtual time)")
     func drain() async throws {
         try makeAlertDatabase(databasePath, sinks: ["good", "dead"], alerts: [sampleAlert("A1"), sampleAlert("A2")])
-        let executor = SimulationExecutor(seed: 1)
+        let executor = VirtualTimeExecutor(seed: 1)
         let clock = VirtualClock(executor: executor)
         let good = ScriptedSink("good", failures: 1)
         let quick = AlertDispatcher(outbox: try outbox(), sinks: [good], clock: clock)

@@ -61,7 +61,7 @@ struct SimulationTests {
     @Test("the seed chooses the interleaving: one seed, one order of runnable tasks; seeds differ")
     func seededScheduling() async throws {
         func order(seed: UInt64) async -> [Int] {
-            let executor = SimulationExecutor(seed: seed)
+            let executor = VirtualTimeExecutor(seed: seed)
             return await withTaskExecutorPreference(executor) {
                 let log = OrderLog()
                 await withTaskGroup(of: Void.self) { group in

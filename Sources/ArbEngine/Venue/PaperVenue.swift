@@ -38,7 +38,7 @@ public final class PaperVenue: Venue {
     /// What a fresh paper account holds: $100,000.
     public static let startingBalance = Money(cents: 10_000_000)
 
-    private let ledger: PaperLedger
+    private let ledger: PaperOrderBook
     private let clock: any TradingClock
     private let continuation: AsyncStream<VenueEvent>.Continuation
 
@@ -62,7 +62,7 @@ public final class PaperVenue: Venue {
 
         let (events, continuation) = AsyncStream<VenueEvent>.makeStream(bufferingPolicy: .unbounded)
         let seed = fillModel.seed ^ runSeed
-        self.ledger = try PaperLedger(name: name, path: path, fillModel: fillModel, feeModel: feeModel, seed: seed,
+        self.ledger = try PaperOrderBook(name: name, path: path, fillModel: fillModel, feeModel: feeModel, seed: seed,
                                       clock: clock, behaviour: behaviour, opening: opening, continuation: continuation)
         self.name = name
         self.path = path
@@ -109,7 +109,7 @@ public final class PaperVenue: Venue {
         // replays the same timings whatever order concurrent submits start in.
         var generator = SeededGenerator.derived(seed: seed, name: "\(order.request.clientOrderID)#latency")
         do {
-            try await clock.sleep(milliseconds: PaperLedger.latency(model: fillModel, generator: &generator))
+            try await clock.sleep(milliseconds: PaperOrderBook.latency(model: fillModel, generator: &generator))
         } catch {
             // Cancelled in flight: the request never arrived, but a caller cannot know that.
             throw VenueError.ambiguous(reason: "submit cancelled before the venue answered")

@@ -8,7 +8,7 @@ import Foundation
 /// job goes next is drawn from the seed, so different seeds explore different interleavings of
 /// the same tasks (any order of runnable jobs is one Swift could choose), while one seed always
 /// gives the same one; a 200 ms fill timeout costs no real time.
-public final class SimulationExecutor: TaskExecutor, @unchecked Sendable {
+public final class VirtualTimeExecutor: TaskExecutor, @unchecked Sendable {
     private let condition = NSCondition()
     private var jobs: [UnownedJob] = []
     private var jobHead = 0
@@ -117,14 +117,14 @@ public final class SimulationExecutor: TaskExecutor, @unchecked Sendable {
 
 /// The simulator's clock: virtual wall time that only moves when the simulation is idle.
 public struct VirtualClock: TradingClock {
-    public let executor: SimulationExecutor
+    public let executor: VirtualTimeExecutor
     /// Virtual time zero as Unix milliseconds.
     public let epochMilliseconds: Int64
 
     /// 2026-01-01T00:00:00Z.
     public static let defaultEpochMilliseconds: Int64 = 1_767_225_600_000
 
-    public init(executor: SimulationExecutor, epochMilliseconds: Int64 = VirtualClock.defaultEpochMilliseconds) {
+    public init(executor: VirtualTimeExecutor, epochMilliseconds: Int64 = VirtualClock.defaultEpochMilliseconds) {
         self.executor = executor
         self.epochMilliseconds = epochMilliseconds
     }

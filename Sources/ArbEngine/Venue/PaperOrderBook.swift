@@ -5,7 +5,7 @@ import OrderStateMachine
 ///
 /// Every method does its SQL synchronously, without a suspension point inside a transaction, so
 /// actor reentrancy can never interleave two transactions on the connection.
-actor PaperLedger {
+actor PaperOrderBook {
     let name: String
     let feeModel: FeeModel
     let fillModel: PaperFillModel
@@ -49,7 +49,7 @@ actor PaperLedger {
     }
 
     func nextLatencyMilliseconds() -> Int64 {
-        PaperLedger.latency(model: fillModel, generator: &latencyGenerator)
+        PaperOrderBook.latency(model: fillModel, generator: &latencyGenerator)
     }
 
     static func latency(model: PaperFillModel, generator: inout SeededGenerator) -> Int64 {
