@@ -65,54 +65,22 @@ extension Arb {
                 handler.logLevel = level
                 return handler
             }
-            let logger = Logger(label: "arb")
-            let environment = ProcessInfo.processInfo.environment
-
-            let faults: FaultPoints
-            switch FaultPoints.fromEnvironment(environment) {
-            case .success(let points): faults = points
-            case .failure(let error): fail(error.description, code: 2)
-            }
-            var traderConfig: TraderConfig
+            let options: TraderOptions
             do {
-                traderConfig = try config.map { try TraderConfig.load(path: $0) } ?? TraderConfig.demo()
+                options = try TraderOptions.resolve(
+                    configPath: config, databasePath: db, seed: seed, durationSeconds: duration, marketDataPath: marketData,
+                    forceLease: force, environment: ProcessInfo.processInfo.environment)
             } catch {
-                fail("\(error)", code: 2)
+                fail(error.description, code: 2)
             }
-            if let db { traderConfig.databasePath = db }
-            if let marketData { checkReadable(marketData: marketData) }
-
-            // SIGINT and SIGTERM stop it gracefully: Trader.run's service group handles them.
-            let stop = StopSignal()
-
-            let source: MarketDataSource = marketData.map { .replay(path: $0) }
-                ?? .generator(durationMilliseconds: Int64((duration ?? 5) * 1_000))
             do {
-                let summary = try await Trader.run(
-                    TraderOptions(config: traderConfig, seed: seed, marketData: source, environment: environment,
-                                  faults: faults, demoOpening: config == nil, forceLease: force),
-                    stop: stop, logger: logger)
+                // SIGINT and SIGTERM stop it gracefully: the trader's service group handles them.
+                let summary = try await Trader.run(options, stop: StopSignal(), logger: Logger(label: "arb"))
                 print(summary.lines.joined(separator: "\n"))
             } catch {
                 fail("\(error)", code: 1)
             }
         }
-    }
-}
-
-/// A replay file that cannot be opened is a usage error, refused before any file is created or
-/// recovery runs (the trader would otherwise log it, trade nothing and exit 0). A FIFO or device
-/// is not opened here: that open would wait for a writer, and closing it would cut the stream.
-func checkReadable(marketData path: String) {
-    var status = stat()
-    if stat(path, &status) == 0 {
-        let kind = status.st_mode & S_IFMT
-        if kind != S_IFREG && kind != S_IFDIR { return }
-    }
-    do {
-        _ = try QuoteFileReader(path: path)
-    } catch {
-        fail("\(error)", code: 2)
     }
 }
 

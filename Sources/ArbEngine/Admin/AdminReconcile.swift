@@ -5,7 +5,7 @@ import Logging
 import OrderStateMachine
 
 /// `arbadmin reconcile [--dry-run] [--force]`: DESIGN §6 through the very `Reconciler` that
-/// `arb run` runs at start, against the venues the config names (built by `Trader.makeVenues`).
+/// `arb run` runs at start, against the venues the config names, on the same ``TraderAssembly``.
 ///
 /// A real run takes the runner lease first, so no trader starts meanwhile: a live holder is
 /// refused by name; a dead one (its process gone from this host) is taken over, as `arb run`
@@ -36,11 +36,6 @@ public enum AdminReconcile {
         }
     }
 
-    /// How often the lease's heartbeat is refreshed while reconcile works (as `arb run` does).
-    static let heartbeatMilliseconds: Int64 = 1_000
-    /// How long delivering the alerts reconcile raised may take at the end.
-    static let alertDrainMilliseconds: Int64 = 2_000
-
     public static func run(_ context: AdminContext, dryRun: Bool, force: Bool, environment: [String: String],
                            clock: any TradingClock = SystemClock()) async throws -> Result {
         let logger = Logger(label: "arbadmin.reconcile", factory: { _ in SwiftLogNoOpLogHandler() })
@@ -58,65 +53,45 @@ public enum AdminReconcile {
                           now: now)
         }
 
-        // Opened without sink names: the dispatcher at the end gives its sinks a delivery row
-        // for every alert still owed (`ensureDeliveryRows`), as `arb run`'s does at start.
-        let store = try context.openForWriting()
         let me = LeaseHolder(owner: "arbadmin reconcile", pid: getpid(), host: Trader.hostName(),
                              startedAtMilliseconds: now, heartbeatAtMilliseconds: now)
-        let tookOver = try takeLease(store, me: me, force: force, now: now)
-        let ledger = Ledger(store: store)
-        let heartbeat = Task {
-            while !Task.isCancelled {
-                try? await clock.sleep(milliseconds: heartbeatMilliseconds)
-                _ = try? await ledger.withStore {
-                    try $0.heartbeatLease(pid: me.pid, host: me.host, atMilliseconds: clock.nowMilliseconds())
-                }
-            }
-        }
-        do {
-            let venues = try makeVenues(config, clock: clock)
-            let report = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run(dryRun: false)
-            let (delivered, sinkNames) = await deliverAlerts(config, path: context.databasePath, environment: environment,
-                                                             clock: clock, logger: logger)
-            let left = try await ledger.withStore { try $0.nonTerminalOpportunities() }
-            heartbeat.cancel()
-            try await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
-            return Result(databasePath: context.databasePath, venues: venues.keys.sorted(), dryRun: false, report: report,
-                          tookOverLease: tookOver, liveHolder: nil, leftNonTerminal: left, alertsDelivered: delivered,
-                          alertSinks: sinkNames, now: now)
-        } catch {
-            heartbeat.cancel()
-            try? await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
-            throw AdminFailure.from(error)
-        }
-    }
-
-    /// Delivers what is owed to the config's sinks (reconcile's own alerts among them), bounded
-    /// in time, and shuts the sinks down. Returns the deliveries made and the sinks' names.
-    static func deliverAlerts(_ config: TraderConfig, path: String, environment: [String: String], clock: any TradingClock,
-                              logger: Logger) async -> (Int, [String]) {
+        var parts = TraderAssembly.Options()
+        parts.access = .existing
+        parts.forceLease = force
+        // The run seed only shapes fates of new orders; reconcile places none.
+        parts.runSeed = 0
         let sinks = AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
-                                              environment: environment)
-        guard !sinks.isEmpty else { return (0, []) }
-        var delivered = 0
-        if let outbox = try? StoreAlertOutbox(path: path, durability: config.durability) {
-            let dispatcher = AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger)
-            delivered = await dispatcher.drain(timeoutMilliseconds: alertDrainMilliseconds).delivered
-        }
-        for sink in sinks { await sink.shutdown() }
-        return (delivered, sinks.map(\.name))
-    }
-
-    /// Takes the runner lease, or says who holds it and what to do.
-    static func takeLease(_ store: Store, me: LeaseHolder, force: Bool, now: Int64) throws -> (holder: LeaseHolder, standing: LeaseStanding)? {
+                                              environment: environment).map(CountingSink.init)
+        parts.sinks = sinks
+        let assembly: TraderAssembly
         do {
-            switch try LeaseStanding.take(store, me: me, force: force, now: now) {
-            case .acquired, .heldBy: return nil
-            case .tookOver(let previous): return (previous, LeaseStanding.of(previous, now: now))
-            }
+            assembly = try TraderAssembly.open(config: config, holder: me, environment: environment, clock: clock,
+                                               logger: logger, options: parts)
         } catch let refusal as LeaseRefusal {
             guard refusal.standing == .live else { throw AdminFailure(refusal.description) }
             throw AdminFailure("\(refusal.description); a trader reconciles at its own start, or use --dry-run to see the plan")
+        } catch let unavailable as TraderAssembly.VenuesUnavailable {
+            throw AdminFailure("\(unavailable); nothing was reconciled")
+        } catch {
+            throw AdminFailure.from(error)
+        }
+        let tookOver = assembly.tookOverFrom.map { ($0, LeaseStanding.of($0, now: now)) }
+        do {
+            // The heartbeat keeps the lease while the reconciler works; the venues' feeds stay
+            // unread (the reconciler asks the venues itself). At the end the alerts reconcile
+            // raised are delivered (drained, bounded) before the lease is released.
+            let report = try await assembly.run(stop: StopSignal(), feeds: false, shutdownSignals: []) {
+                try await assembly.reconcile()
+            }
+            let left = try await assembly.ledger.withStore { try $0.nonTerminalOpportunities() }
+            try await assembly.releaseLease()
+            return Result(databasePath: context.databasePath, venues: assembly.venues.keys.sorted(), dryRun: false,
+                          report: report, tookOverLease: tookOver, liveHolder: nil, leftNonTerminal: left,
+                          alertsDelivered: sinks.reduce(0) { $0 + $1.delivered.value }, alertSinks: sinks.map(\.name),
+                          now: now)
+        } catch {
+            try? await assembly.releaseLease()
+            throw AdminFailure.from(error)
         }
     }
 

@@ -34,13 +34,18 @@ public enum LeaseStanding: String, Sendable, Hashable {
         }
     }
 
-    /// Takes the lease for `me` by that rule, or says who holds it and what to do.
-    public static func take(_ store: Store, me: LeaseHolder, force: Bool, now: Int64) throws -> LeaseResult {
-        let result = try store.acquireLease(me, mayTakeOver: { mayTakeOver($0, now: now, force: force) })
-        if case .heldBy(let holder) = result {
-            throw LeaseRefusal(path: store.path, holder: holder, standing: of(holder, now: now), now: now)
+    /// Takes the lease for `me` by that rule (the claimant's host is `me.host`), or throws a
+    /// ``LeaseRefusal`` that says who holds it and what to do. Returns the holder it took the
+    /// lease over from, if any.
+    public static func take(_ store: Store, me: LeaseHolder, force: Bool, now: Int64,
+                            isAlive: (Int32) -> Bool = Trader.processIsAlive) throws -> LeaseHolder? {
+        switch try store.acquireLease(me, mayTakeOver: { mayTakeOver($0, now: now, force: force, host: me.host, isAlive: isAlive) }) {
+        case .acquired: return nil
+        case .tookOver(let previous): return previous
+        case .heldBy(let holder):
+            throw LeaseRefusal(path: store.path, holder: holder,
+                               standing: of(holder, now: now, host: me.host, isAlive: isAlive), now: now)
         }
-        return result
     }
 }
 

@@ -317,38 +317,41 @@ public enum Simulator {
                size > 0 {
                 report.hotWALs += 1
             }
-            let store = try Store(path: databasePath, durability: .normal, alertSinks: [Simulator.sinkName], newDatabaseID: {
-                String(String(seed, radix: 16).suffix(8)).leftPadded(to: 8)
-            })
             let life = WorldLife()
-            store.commitHook = { try life.refuseCommitsOnceDead() }
             let me = LeaseHolder(owner: "arb simulate", pid: Int32(report.worlds), host: "simulation",
                                  startedAtMilliseconds: clock.nowMilliseconds(), heartbeatAtMilliseconds: clock.nowMilliseconds())
+            let sink = CountingSink(FileAlertSink(path: (directory as NSString).appendingPathComponent("alerts.jsonl")))
+            var parts = TraderAssembly.Options()
+            parts.durability = .normal
+            parts.sinks = [sink]
+            parts.runSeed = seed
             // The simulated predecessor's pid is gone: the one takeover rule, with that liveness.
-            let now = clock.nowMilliseconds()
-            switch try store.acquireLease(me, mayTakeOver: {
-                LeaseStanding.mayTakeOver($0, now: now, force: false, host: me.host, isAlive: { $0 == me.pid })
-            }) {
-            case .heldBy(let holder):
-                fail(next, "world \(report.worlds) could not take the lease from \(holder.owner) pid \(holder.pid)")
+            parts.isAlive = { [pid = me.pid] in $0 == pid }
+            parts.newDatabaseID = { String(String(seed, radix: 16).suffix(8)).leftPadded(to: 8) }
+            parts.commitHook = { try life.refuseCommitsOnceDead() }
+            let assembly: TraderAssembly
+            do {
+                assembly = try TraderAssembly.open(config: config, holder: me, environment: [:], clock: clock, logger: logger,
+                                                   options: parts)
+            } catch let refusal as LeaseRefusal {
+                fail(next, "world \(report.worlds) could not take the lease from \(refusal.holder.owner) pid \(refusal.holder.pid)")
                 return
-            case .tookOver:
+            }
+            if assembly.tookOverFrom != nil {
                 report.leaseTakeovers += 1
                 if !previousWorldCrashed { fail(next, "world \(report.worlds) took over a lease its predecessor released") }
-            case .acquired:
-                if previousWorldCrashed { fail(next, "world \(report.worlds) found no lease although its predecessor crashed") }
+            } else if previousWorldCrashed {
+                fail(next, "world \(report.worlds) found no lease although its predecessor crashed")
             }
             previousWorldCrashed = false
             // Kill mode: the world count (the lease's pid) must never repeat across children.
             if kill != nil { try saveProgress() }
-            let ledger = Ledger(store: store)
-            let venues = try Trader.makeVenues(config, runSeed: seed, clock: clock)
-            let router = EventRouter()
+            let ledger = assembly.ledger
+            let venues = assembly.venues
+            let router = assembly.router
+            let dispatcher = assembly.dispatcher
             let clock = self.clock
             let logger = self.logger
-            let outbox = try StoreAlertOutbox(path: databasePath, durability: .normal)
-            let sink = CountingSink(FileAlertSink(path: (directory as NSString).appendingPathComponent("alerts.jsonl")))
-            let dispatcher = AlertDispatcher(outbox: outbox, sinks: [sink], clock: clock, logger: logger)
             let heartbeats = Counter()
             let lostLease = Counter()
             try await withThrowingTaskGroup(of: Void.self) { services in
@@ -587,27 +590,6 @@ public enum Simulator {
             if report.failedScenario == nil { report.failedScenario = index }
             report.violations.append("scenario \(index): \(message)")
         }
-    }
-}
-
-/// A count shared by a world's service tasks.
-final class Counter: Sendable {
-    private let count = Mutex(0)
-    func add() { count.withLock { $0 += 1 } }
-    var value: Int { count.withLock { $0 } }
-}
-
-/// Counts what the dispatcher delivered through a sink.
-final class CountingSink: AlertSink {
-    let inner: any AlertSink
-    let delivered = Counter()
-    var name: String { inner.name }
-
-    init(_ inner: any AlertSink) { self.inner = inner }
-
-    func deliver(_ alert: PendingDelivery) async throws {
-        try await inner.deliver(alert)
-        delivered.add()
     }
 }
 

@@ -42,6 +42,56 @@ public struct TraderOptions: Sendable {
     }
 }
 
+extension TraderOptions {
+    /// `arb run`'s flags resolved as every run resolves them: the `--config` file (else the
+    /// built-in paper demo, with its opening move), `--db` over the config's database, a replay
+    /// file checked readable before any file is created or recovery runs (else generated quotes
+    /// for `durationSeconds`, default 5), and `ARB_CRASH_AT` from the environment. A refusal is
+    /// one line naming the problem: a usage error.
+    public static func resolve(configPath: String?, databasePath: String?, seed: UInt64, durationSeconds: Double?,
+                               marketDataPath: String?, forceLease: Bool,
+                               environment: [String: String]) throws(TraderUsageError) -> TraderOptions {
+        let faults: FaultPoints
+        switch FaultPoints.fromEnvironment(environment) {
+        case .success(let points): faults = points
+        case .failure(let error): throw TraderUsageError(description: error.description)
+        }
+        var config: TraderConfig
+        do {
+            config = try configPath.map { path throws(ConfigError) in try TraderConfig.load(path: path) } ?? TraderConfig.demo()
+        } catch {
+            throw TraderUsageError(description: error.description)
+        }
+        if let databasePath { config.databasePath = databasePath }
+        if let marketDataPath { try checkReadable(marketData: marketDataPath) }
+        let source: MarketDataSource = marketDataPath.map { .replay(path: $0) }
+            ?? .generator(durationMilliseconds: Int64((durationSeconds ?? 5) * 1_000))
+        return TraderOptions(config: config, seed: seed, marketData: source, environment: environment, faults: faults,
+                             demoOpening: configPath == nil, forceLease: forceLease)
+    }
+
+    /// A replay file that cannot be opened is refused up front (the trader would otherwise log
+    /// it, trade nothing and exit 0). A FIFO or device is not opened here: that open would wait
+    /// for a writer, and closing it would cut the stream.
+    static func checkReadable(marketData path: String) throws(TraderUsageError) {
+        var status = stat()
+        if stat(path, &status) == 0 {
+            let kind = status.st_mode & S_IFMT
+            if kind != S_IFREG && kind != S_IFDIR { return }
+        }
+        do {
+            _ = try QuoteFileReader(path: path)
+        } catch {
+            throw TraderUsageError(description: "\(error)")
+        }
+    }
+}
+
+/// A flag, file or environment value `arb run` refuses before it opens anything (exit 2).
+public struct TraderUsageError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+}
+
 /// Operating errors that stop `arb run` before it trades, each one line.
 public enum TraderError: Error, Sendable, CustomStringConvertible {
     case leaseHeld(LeaseRefusal)
@@ -72,60 +122,45 @@ public enum Trader {
                            logger: Logger) async throws -> RunSummary {
         let config = options.config
         let started = clock.nowMilliseconds()
-        let sinks = AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
-                                              environment: options.environment)
-        try makeParentDirectory(of: config.databasePath)
-        let store = try Store(path: config.databasePath, access: .createIfMissing, durability: config.durability,
-                              alertSinks: sinks.map(\.name))
         let me = LeaseHolder(owner: "arb run", pid: getpid(), host: hostName(), startedAtMilliseconds: started,
                              heartbeatAtMilliseconds: started)
-        let lease: LeaseResult
+        var parts = TraderAssembly.Options()
+        parts.runSeed = options.seed
+        parts.demoOpening = options.demoOpening
+        parts.forceLease = options.forceLease
+        let assembly: TraderAssembly
         do {
-            lease = try LeaseStanding.take(store, me: me, force: options.forceLease, now: started)
+            assembly = try TraderAssembly.open(config: config, holder: me, environment: options.environment, clock: clock,
+                                               logger: logger, options: parts)
         } catch let error as SQLiteError where error.isBusy {
             throw TraderError.locked(path: config.databasePath)
         } catch let refusal as LeaseRefusal {
             throw TraderError.leaseHeld(refusal)
         }
-        switch lease {
-        case .heldBy: preconditionFailure("LeaseStanding.take throws rather than return heldBy")
-        case .tookOver(let previous): logger.warning("took over the lease of \(previous) (dead or stale)")
-        case .acquired: break
+        if let previous = assembly.tookOverFrom { logger.warning("took over the lease of \(previous) (dead or stale)") }
+        let ledger = assembly.ledger
+        let executor = Executor(ledger: ledger, venues: assembly.venues, router: assembly.router, clock: clock,
+                                execution: config.execution, risk: config.risk, faults: options.faults, logger: logger)
+
+        // Trading runs last in the assembly's service group. On SIGINT/SIGTERM, or when it ends
+        // (its duration, its file, a lost lease), the group shuts down gracefully in reverse
+        // order: trading first (no new opportunities, in-flight ones finish; executions are
+        // never cut off half way), then alert delivery (drained), the heartbeat, the venues'
+        // feeds, and last the recorder of fills no execution owns (it drains its queue).
+        let venues = assembly.venues
+        let (summary, recovery) = try await assembly.run(stop: stop, shutdownSignals: options.shutdownSignals) {
+            let recovery = try await recover(ledger: ledger, venues: venues, gate: executor.gate, clock: clock, logger: logger)
+            var summary = RunSummary()
+            await withGracefulShutdownHandler {
+                await trade(options, executor: executor, venues: venues, stop: stop, clock: clock, logger: logger,
+                            summary: &summary)
+            } onGracefulShutdown: {
+                stop.stop()
+            }
+            return (summary, recovery)
         }
-        let firstID = try store.highestOpportunityID()
-        let ledger = Ledger(store: store)
 
-        let venues = try makeVenues(config, runSeed: options.seed, clock: clock,
-                                    opening: options.demoOpening ? config.venues.keys.sorted().first.map(PaperOpeningScript.init) : nil)
-        let router = EventRouter()
-        let executor = Executor(ledger: ledger, venues: venues, router: router, clock: clock, execution: config.execution,
-                                risk: config.risk, faults: options.faults, logger: logger)
-
-        // The long-running parts as services of one group. On SIGINT/SIGTERM, or when trading
-        // ends (its duration, its file, a lost lease), the group shuts them down gracefully in
-        // reverse order: trading first (no new opportunities, in-flight ones finish), then alert
-        // delivery (drained), the heartbeat, the venues' feeds, and last the recorder of fills
-        // no execution owns (it drains its queue).
-        let outbox = try StoreAlertOutbox(path: config.databasePath)
-        let dispatcher = AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger)
-        let trading = TradingService(options: options, ledger: ledger, executor: executor, venues: venues, stop: stop,
-                                     clock: clock, logger: logger)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [
-                .init(service: OrphanRecorderService(router: router, ledger: ledger, clock: clock, logger: logger)),
-                .init(service: VenueFeedsService(venues: venues, router: router)),
-                .init(service: LeaseHeartbeatService(ledger: ledger, holder: me, databasePath: config.databasePath,
-                                                     stop: stop, clock: clock, logger: logger)),
-                .init(service: AlertDeliveryService(dispatcher: dispatcher, sinks: sinks)),
-                .init(service: trading, successTerminationBehavior: .gracefullyShutdownGroup,
-                      failureTerminationBehavior: .gracefullyShutdownGroup),
-            ],
-            gracefulShutdownSignals: options.shutdownSignals,
-            logger: Logger(label: "arb.services", factory: { _ in SwiftLogNoOpLogHandler() })))
-        try await group.run()
-        let (summary, recovery) = try trading.result()
-
-        var final = try await ledger.withStore { try RunSummary.read($0, sinceID: firstID) }
+        var final = try await ledger.withStore { [firstID = assembly.firstOpportunityID] in try RunSummary.read($0, sinceID: firstID) }
         final.quotes = summary.quotes
         final.quotesSkipped = summary.quotesSkipped
         final.candidates = summary.candidates
@@ -134,7 +169,7 @@ public enum Trader {
         final.elapsedMilliseconds = clock.nowMilliseconds() - started
         // Released on a clean exit only: after a crash or an error the lease is taken over by
         // the pid check (this host) or its stale heartbeat.
-        try await ledger.withStore { try $0.releaseLease(pid: me.pid, host: me.host) }
+        try await assembly.releaseLease()
         return final
     }
 
@@ -258,7 +293,7 @@ public enum Trader {
         gate.restore(exposureByEvent: exposure, liveKeys: live, oneSidedClosesToday: oneSidedToday, day: day)
     }
 
-    /// The venues a config names. `arb run` and `arbadmin reconcile` build them the same way.
+    /// The venues a config names (``TraderAssembly`` and `arbadmin reconcile --dry-run` build them here).
     public static func makeVenues(_ config: TraderConfig, runSeed: UInt64, clock: any TradingClock,
                                   opening: PaperOpeningScript? = nil) throws -> [String: any Venue] {
         var venues: [String: any Venue] = [:]

@@ -3,50 +3,27 @@ import OrderStateMachine
 import ServiceLifecycle
 import Synchronization
 
-/// Detection and execution: recovery first, then quotes until the run's end or a graceful
-/// shutdown; every execution started is finished before it returns.
-final class TradingService: Service, Sendable {
-    let options: TraderOptions
-    let ledger: Ledger
-    let executor: Executor
-    let venues: [String: any Venue]
-    let stop: StopSignal
-    let clock: any TradingClock
-    let logger: Logger
-    private let outcome = Mutex<Result<(RunSummary, ReconcileReport), any Error>?>(nil)
+/// A caller's own work as the group's last service: when it ends, the group shuts down.
+final class WorkService<Value: Sendable>: Service, Sendable {
+    private let work: @Sendable () async throws -> Value
+    private let outcome = Mutex<Result<Value, any Error>?>(nil)
 
-    init(options: TraderOptions, ledger: Ledger, executor: Executor, venues: [String: any Venue], stop: StopSignal,
-         clock: any TradingClock, logger: Logger) {
-        self.options = options
-        self.ledger = ledger
-        self.executor = executor
-        self.venues = venues
-        self.stop = stop
-        self.clock = clock
-        self.logger = logger
+    init(_ work: @escaping @Sendable () async throws -> Value) {
+        self.work = work
     }
 
     func run() async throws {
         do {
-            let recovery = try await Trader.recover(ledger: ledger, venues: venues, gate: executor.gate, clock: clock, logger: logger)
-            var summary = RunSummary()
-            // A shutdown stops detection through the flag, not by cancelling: executions are
-            // never cut off half way.
-            await withGracefulShutdownHandler {
-                await Trader.trade(options, executor: executor, venues: venues, stop: stop, clock: clock, logger: logger,
-                                   summary: &summary)
-            } onGracefulShutdown: { [stop] in
-                stop.stop()
-            }
-            outcome.withLock { $0 = .success((summary, recovery)) }
+            let value = try await work()
+            outcome.withLock { $0 = .success(value) }
         } catch {
             outcome.withLock { $0 = .failure(error) }
             throw error
         }
     }
 
-    /// What the run did, once the group has ended.
-    func result() throws -> (RunSummary, ReconcileReport) {
+    /// What the work returned or threw, once the group has ended.
+    func result() throws -> Value {
         guard let outcome = outcome.withLock({ $0 }) else { throw CancellationError() }
         return try outcome.get()
     }
