@@ -101,7 +101,7 @@ public enum AdminJSON {
     }
 
     public static func alert(_ alert: Alert) -> [String: Any] {
-        let body = (try? JSONSerialization.jsonObject(with: Data(alert.bodyJSON.utf8))) ?? alert.bodyJSON
+        let body = (try? StrictJSONParser.parse(Array(alert.bodyJSON.utf8))) ?? .string(alert.bodyJSON)
         return [
             "id": alert.id,
             "key": alert.key,

@@ -171,15 +171,9 @@ public enum AdminText {
 
     // MARK: - JSON
 
-    /// JSON text of an object or array built from `[String: Any]`/`[Any]`, keys sorted, slashes
-    /// unescaped, indented for people who read it too.
+    /// JSON text of an object or array built from `[String: Any]`/`[Any]` (see
+    /// `JSONValue.from`): keys sorted, indented for people who read it too.
     public static func json(_ value: Any) -> String {
-        guard JSONSerialization.isValidJSONObject(value),
-              let data = try? JSONSerialization.data(withJSONObject: value,
-                                                     options: [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes])
-        else {
-            preconditionFailure("arbadmin built a value JSONSerialization cannot write")
-        }
-        return String(decoding: data, as: UTF8.self)
+        JSONValue.from(value).prettyText
     }
 }

@@ -28,22 +28,19 @@ public struct FileAlertSink: AlertSink {
         try append(Array(Self.line(for: alert).utf8))
     }
 
-    /// The alert's JSON line. `body` is the alert's `body_json` embedded as JSON, byte for byte
-    /// (no number re-encoded through a Double); its raw newlines, which valid JSON can only have
-    /// as whitespace, become spaces so the line stays one line. A body that is not valid JSON is
-    /// embedded as a JSON string rather than lost.
+    /// The alert's JSON line. `body` is the alert's `body_json` embedded as JSON (parsed by the
+    /// strict parser, so no number is re-encoded through a Double); a body that is not valid JSON
+    /// is embedded as a JSON string rather than lost.
     static func line(for alert: PendingDelivery) -> String {
-        let body = isValidJSON(alert.bodyJSON)
-            ? alert.bodyJSON.replacingOccurrences(of: "\r", with: " ").replacingOccurrences(of: "\n", with: " ")
-            : AlertText.jsonString(alert.bodyJSON)
-        return "{\"id\":\(AlertText.jsonString(alert.key)),\"kind\":\(AlertText.jsonString(alert.kind))"
-            + ",\"severity\":\(AlertText.jsonString(alert.severity.rawValue))"
-            + ",\"created_at\":\(AlertText.jsonString(Timestamp.iso8601(alert.createdAtMilliseconds)))"
-            + ",\"text\":\(AlertText.jsonString(alert.text)),\"body\":\(body)}\n"
-    }
-
-    static func isValidJSON(_ text: String) -> Bool {
-        (try? JSONSerialization.jsonObject(with: Data(text.utf8), options: [.fragmentsAllowed])) != nil
+        let body = (try? StrictJSONParser.parse(Array(alert.bodyJSON.utf8))) ?? .string(alert.bodyJSON)
+        return JSONValue.members([
+            "id": .string(alert.key),
+            "kind": .string(alert.kind),
+            "severity": .string(alert.severity.rawValue),
+            "created_at": .string(Timestamp.iso8601(alert.createdAtMilliseconds)),
+            "text": .string(alert.text),
+            "body": body,
+        ]).compactText + "\n"
     }
 
     private func fail(_ what: String, _ code: Int32) -> AlertSinkError {

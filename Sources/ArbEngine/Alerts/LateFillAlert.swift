@@ -8,14 +8,14 @@ public enum LateFillAlert {
 
     public static func make(databaseID: String, fill: FillReport, result: FillResult) -> NewAlert {
         let text = "FILL OUTSIDE AN EXECUTION — \(fill.venue) \(fill.clientOrderID) trade \(fill.tradeID): \(fill.quantity) @ \(fill.price) (\(result)); check `arbadmin positions` and `arbadmin reconcile`"
-        let body = JSONObjectText()
-            .string("client_order_id", fill.clientOrderID)
-            .number("price", string: fill.price.description)
-            .number("quantity", string: fill.quantity.description)
-            .string("result", "\(result)")
-            .string("trade_id", fill.tradeID)
-            .string("venue", fill.venue)
-            .text
+        let body = JSONValue.members([
+            "client_order_id": .string(fill.clientOrderID),
+            "price": .string(fill.price.description),
+            "quantity": .string(fill.quantity.description),
+            "result": .string("\(result)"),
+            "trade_id": .string(fill.tradeID),
+            "venue": .string(fill.venue),
+        ]).compactText
         return NewAlert(key: "arb-\(databaseID)-fill-\(fill.venue)-\(fill.tradeID)", kind: kind, severity: .critical,
                         text: text, bodyJSON: body)
     }

@@ -61,8 +61,12 @@ public final class WebhookAlertSink: AlertSink, CustomStringConvertible, CustomD
 
     /// `{"id":…,"kind":…,"severity":…,"text":…}`: `text` is what chat webhooks show.
     static func payload(for alert: PendingDelivery) -> String {
-        "{\"id\":\(AlertText.jsonString(alert.key)),\"kind\":\(AlertText.jsonString(alert.kind))"
-            + ",\"severity\":\(AlertText.jsonString(alert.severity.rawValue)),\"text\":\(AlertText.jsonString(alert.text))}"
+        JSONValue.members([
+            "id": .string(alert.key),
+            "kind": .string(alert.kind),
+            "severity": .string(alert.severity.rawValue),
+            "text": .string(alert.text),
+        ]).compactText
     }
 
     public func shutdown() async {
