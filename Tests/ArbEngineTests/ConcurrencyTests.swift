@@ -53,7 +53,7 @@ struct ConcurrencyTests {
         let db = directory.path("arb.db")
         let winner = try Store(path: db)
         // The loser saw no file, built its own, and now puts it in place.
-        try DatabaseFile.create(path: db, databaseID: "10sec0de")
+        try SQLiteFileCreation.create(path: db) { try DatabaseFile.initialize($0, databaseID: "10sec0de") }
         #expect(try Store(path: db, access: .existing).databaseID == winner.databaseID)
         #expect(!FileManager.default.fileExists(atPath: db + ".creating-\(getpid())"), "the loser's file is cleaned up")
     }

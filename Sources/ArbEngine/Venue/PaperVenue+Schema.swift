@@ -109,26 +109,15 @@ enum PaperVenueFile {
     /// the paper venue exists to model; power loss could roll back the last commits, which for a
     /// paper venue only loses simulated orders, and saves an fsync per order.
     static func open(path: String, venueName: String, busyTimeoutMilliseconds: Int32 = 5_000) throws -> Connection {
-        if try inspect(path: path) == .absent {
-            try create(path: path, venueName: venueName)
-        }
         let connection: Connection
         do {
-            connection = try Connection(path: path, mode: .readWrite)
-            try connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
-        } catch let error as SQLiteError {
-            throw PaperVenueFileError.cannotOpen(path: path, detail: error.message)
+            (connection, _) = try OwnedFile.open(
+                path: path, applicationID: applicationID, schemaVersion: schemaVersion, access: .createIfMissing,
+                busyTimeoutMilliseconds: busyTimeoutMilliseconds, initialize: { try initialize($0, venueName: venueName) })
+        } catch {
+            throw refusal(error, path: path)
         }
         do {
-            // Again through SQLite: a WAL not yet checkpointed may hold newer values than the header.
-            let applicationID = Int32(truncatingIfNeeded: try connection.pragmaInteger("application_id"))
-            guard applicationID == Self.applicationID else {
-                throw PaperVenueFileError.foreignApplication(path: path, applicationID: applicationID)
-            }
-            let version = try connection.pragmaInteger("user_version")
-            guard version <= schemaVersion else {
-                throw PaperVenueFileError.newerSchema(path: path, found: version, supported: schemaVersion)
-            }
             let owner = try connection.prepare("SELECT value FROM paper_meta WHERE key = 'venue_name'")
                 .queryOne { $0.text(0) } ?? ""
             guard owner == venueName else {
@@ -138,57 +127,35 @@ enum PaperVenueFile {
             try connection.execute("PRAGMA synchronous = NORMAL")
             try connection.execute("PRAGMA foreign_keys = ON")
         } catch let error as SQLiteError {
-            throw PaperVenueFileError.cannotOpen(path: path, detail: error.message)
+            throw refusal(OwnedFile.classify(error), path: path)
         }
         return connection
     }
 
-    // MARK: - Identity
-
-    enum Inspection { case absent, ours }
-
-    /// Reads the 100-byte SQLite header directly (https://sqlite.org/fileformat.html#the_database_header),
-    /// as `DatabaseFile` does for the trader's database: SQLite could otherwise write to a foreign
-    /// file (a hot journal rollback, a WAL switch, a `-wal` beside it) before we could refuse it.
-    static func inspect(path: String) throws -> Inspection {
-        let header: SQLiteFileHeader
-        do {
-            header = try SQLiteFileHeader.read(path: path)
-        } catch {
-            throw PaperVenueFileError.cannotOpen(path: path, detail: error.detail)
-        }
-        switch header {
-        case .absent: return .absent
-        case .directory: throw PaperVenueFileError.isDirectory(path: path)
-        case .empty: throw PaperVenueFileError.empty(path: path)
-        case .notSQLite: throw PaperVenueFileError.notSQLite(path: path)
-        case .sqlite(let applicationID, let userVersion):
-            guard applicationID == Self.applicationID else {
-                throw PaperVenueFileError.foreignApplication(path: path, applicationID: applicationID)
-            }
-            guard userVersion <= schemaVersion else {
-                throw PaperVenueFileError.newerSchema(path: path, found: userVersion, supported: schemaVersion)
-            }
-            return .ours
+    /// A refusal in the paper venue's words.
+    static func refusal(_ refusal: OwnedFileRefusal, path: String) -> PaperVenueFileError {
+        switch refusal {
+        case .isDirectory: .isDirectory(path: path)
+        case .empty: .empty(path: path)
+        case .notSQLite: .notSQLite(path: path)
+        case .foreignApplication(let found): .foreignApplication(path: path, applicationID: found)
+        case .newerSchema(let found): .newerSchema(path: path, found: found, supported: schemaVersion)
+        case .cannotCreate(let detail): .cannotCreate(path: path, detail: detail)
+        // A paper venue file is created when missing; damage is reported as it is.
+        case .missing: .cannotOpen(path: path, detail: "it does not exist")
+        case .damaged(let detail): .cannotOpen(path: path, detail: "it is damaged (\(detail))")
+        case .cannotOpen(let detail): .cannotOpen(path: path, detail: detail)
         }
     }
 
-    // MARK: - Creation
-
-    /// Creates the file whole or not at all (see `SQLiteFileCreation`): 0600 from the first byte,
-    /// it is a trading record of this account.
-    static func create(path: String, venueName: String) throws {
-        do {
-            try SQLiteFileCreation.create(path: path) { connection in
-                try connection.writeTransaction {
-                    try connection.execute(schema)
-                    try connection.execute("PRAGMA application_id = \(applicationID)")
-                    try connection.execute("PRAGMA user_version = \(schemaVersion)")
-                    try connection.prepare("INSERT INTO paper_meta (key, value) VALUES ('venue_name', ?)").execute(venueName)
-                }
-            }
-        } catch {
-            throw PaperVenueFileError.cannotCreate(path: path, detail: error.detail)
+    /// A new paper venue file's schema and owner, in one transaction; 0600 from the first byte
+    /// (``OwnedFile`` creates it whole or not at all): it is a trading record of this account.
+    static func initialize(_ connection: Connection, venueName: String) throws {
+        try connection.writeTransaction {
+            try connection.execute(schema)
+            try connection.execute("PRAGMA application_id = \(applicationID)")
+            try connection.execute("PRAGMA user_version = \(schemaVersion)")
+            try connection.prepare("INSERT INTO paper_meta (key, value) VALUES ('venue_name', ?)").execute(venueName)
         }
     }
 }

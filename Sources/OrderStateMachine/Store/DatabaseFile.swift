@@ -68,8 +68,9 @@ public enum DatabaseFile {
         case readOnly
     }
 
-    /// Opens `path` after proving it is ours, migrates an older schema and applies the connection
-    /// settings. A file that is not ours, or is newer, is refused before SQLite writes to it.
+    /// Opens `path` after proving it is ours (``OwnedFile``), migrates an older schema and
+    /// applies the connection settings. A file that is not ours, or is newer, is refused before
+    /// SQLite writes to it.
     public static func open(
         path: String,
         access: Access,
@@ -77,35 +78,13 @@ public enum DatabaseFile {
         busyTimeoutMilliseconds: Int32 = 5_000,
         newDatabaseID: () -> String = { randomDatabaseID() }
     ) throws -> Connection {
-        switch try inspect(path: path) {
-        case .absent:
-            guard access == .createIfMissing else { throw DatabaseFileError.missing(path: path) }
-            try create(path: path, databaseID: newDatabaseID())
-            // Ours, or (after a lost creation race) the winner's: inspected like any existing file.
-            _ = try inspect(path: path)
-        case .ours:
-            break
-        }
-        let connection: Connection
+        let (connection, version): (Connection, Int64)
         do {
-            connection = try Connection(path: path, mode: access == .readOnly ? .readOnly : .readWrite)
-            try connection.setBusyTimeout(milliseconds: busyTimeoutMilliseconds)
-        } catch let error as SQLiteError {
-            throw DatabaseFileError.cannotOpen(path: path, detail: error.message)
-        }
-        // SQLite opens a file it may not write read-only without a word; the first write would
-        // then fail far from here. Refused now, before anything (even a -wal) is created.
-        if access != .readOnly && sqlite3_db_readonly(connection.handle, "main") == 1 {
-            throw DatabaseFileError.cannotOpen(path: path, detail: "it is read-only for this user, and a writer must write it")
-        }
-        let version: Int64
-        do {
-            version = try connection.pragmaInteger("user_version")
-        } catch let error as SQLiteError {
-            throw classify(error, path: path)
-        }
-        if version > Schema.version {
-            throw DatabaseFileError.newerSchema(path: path, found: version, supported: Schema.version)
+            (connection, version) = try OwnedFile.open(
+                path: path, applicationID: applicationID, schemaVersion: Schema.version, access: access,
+                busyTimeoutMilliseconds: busyTimeoutMilliseconds, initialize: { try initialize($0, databaseID: newDatabaseID()) })
+        } catch {
+            throw refusal(error, path: path)
         }
         do {
             if access != .readOnly {
@@ -119,69 +98,38 @@ public enum DatabaseFile {
                 try connection.execute("PRAGMA query_only = ON")
             }
         } catch let error as SQLiteError {
-            throw classify(error, path: path)
+            throw refusal(OwnedFile.classify(error), path: path)
         }
         return connection
     }
 
-    // MARK: - Identity
-
-    enum Inspection { case absent, ours }
-
-    /// Reads the 100-byte SQLite header directly (https://sqlite.org/fileformat.html#the_database_header),
-    /// so a foreign file is refused before SQLite opens it — SQLite could otherwise write to it
-    /// (a hot journal rollback, a WAL switch).
-    static func inspect(path: String) throws -> Inspection {
-        let header: SQLiteFileHeader
-        do {
-            header = try SQLiteFileHeader.read(path: path)
-        } catch {
-            throw DatabaseFileError.cannotOpen(path: path, detail: error.detail)
-        }
-        switch header {
-        case .absent: return .absent
-        case .directory: throw DatabaseFileError.isDirectory(path: path)
-        case .empty: throw DatabaseFileError.empty(path: path)
-        case .notSQLite: throw DatabaseFileError.notSQLite(path: path)
-        case .sqlite(let applicationID, let userVersion):
-            guard applicationID == Self.applicationID else {
-                throw DatabaseFileError.foreignApplication(path: path, applicationID: applicationID)
-            }
-            // Checked again through SQLite after opening (a WAL not yet checkpointed may hold a
-            // newer value); checking here first means a newer file is refused before SQLite
-            // creates its -wal and -shm beside it.
-            if userVersion > Schema.version {
-                throw DatabaseFileError.newerSchema(path: path, found: userVersion, supported: Schema.version)
-            }
-            return .ours
-        }
-    }
-
-    static func classify(_ error: SQLiteError, path: String) -> Error {
-        switch error.code.primary {
-        case .notADatabase: DatabaseFileError.notSQLite(path: path)
-        case .corrupt: DatabaseFileError.damaged(path: path, detail: error.message)
-        default: DatabaseFileError.cannotOpen(path: path, detail: error.message)
+    /// A refusal in the trader database's words.
+    static func refusal(_ refusal: OwnedFileRefusal, path: String) -> DatabaseFileError {
+        switch refusal {
+        case .missing: .missing(path: path)
+        case .isDirectory: .isDirectory(path: path)
+        case .empty: .empty(path: path)
+        case .notSQLite: .notSQLite(path: path)
+        case .foreignApplication(let found): .foreignApplication(path: path, applicationID: found)
+        case .newerSchema(let found): .newerSchema(path: path, found: found, supported: Schema.version)
+        case .damaged(let detail): .damaged(path: path, detail: detail)
+        case .cannotCreate(let detail): .cannotCreate(path: path, detail: detail)
+        case .cannotOpen(let detail): .cannotOpen(path: path, detail: detail)
         }
     }
 
     // MARK: - Creation and migration
 
-    /// Creates the database whole or not at all (see `SQLiteFileCreation`).
-    static func create(path: String, databaseID: String) throws {
-        do {
-            try SQLiteFileCreation.create(path: path) { connection in
-                try connection.execute("PRAGMA foreign_keys = ON")
-                try connection.writeTransaction {
-                    try connection.execute(Schema.sql)
-                    try connection.execute("PRAGMA application_id = \(applicationID)")
-                    try connection.execute("PRAGMA user_version = \(Schema.version)")
-                    try connection.prepare("INSERT INTO settings (key, value, updated_at_ms) VALUES ('database_id', ?, 0)")
-                        .execute(databaseID)
-                }
-            }
-        } catch {
-            throw DatabaseFileError.cannotCreate(path: path, detail: error.detail)
+    /// A new database's schema, identity and id, in one transaction (``OwnedFile`` makes the
+    /// file whole or not at all).
+    static func initialize(_ connection: Connection, databaseID: String) throws {
+        try connection.execute("PRAGMA foreign_keys = ON")
+        try connection.writeTransaction {
+            try connection.execute(Schema.sql)
+            try connection.execute("PRAGMA application_id = \(applicationID)")
+            try connection.execute("PRAGMA user_version = \(Schema.version)")
+            try connection.prepare("INSERT INTO settings (key, value, updated_at_ms) VALUES ('database_id', ?, 0)")
+                .execute(databaseID)
         }
     }
 
