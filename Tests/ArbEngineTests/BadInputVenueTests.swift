@@ -12,95 +12,6 @@ struct HTTPStatusError: Error, Sendable, CustomStringConvertible {
     var description: String { "HTTP \(status) Bad Gateway" }
 }
 
-/// A paper venue behind a line that fails the way real venue APIs do: a submit whose answer is
-/// lost (after or before the order reached the venue), a 5xx, a body that does not parse; an
-/// order lookup that fails; a cancel answered with "unknown order". Everything else passes through.
-final class FaultyVenue: Venue {
-    enum SubmitFault: Sendable {
-        /// The order reaches the venue; the answer is replaced by this error.
-        case afterPlacing(any Error & Sendable)
-        /// The order never reaches the venue; the caller gets this error.
-        case beforePlacing(any Error & Sendable)
-    }
-
-    let inner: PaperVenue
-    let submitFault: SubmitFault?
-    /// Thrown by every `order(clientOrderID:)`.
-    let lookupFault: (any Error & Sendable)?
-    /// Thrown by every `cancel`.
-    let cancelFault: (any Error & Sendable)?
-
-    init(_ inner: PaperVenue, submit: SubmitFault? = nil, lookup: (any Error & Sendable)? = nil,
-         cancel: (any Error & Sendable)? = nil) {
-        self.inner = inner
-        self.submitFault = submit
-        self.lookupFault = lookup
-        self.cancelFault = cancel
-    }
-
-    var name: String { inner.name }
-    var feeModel: FeeModel { inner.feeModel }
-    var settleWindowMilliseconds: Int64 { inner.settleWindowMilliseconds }
-    var events: AsyncStream<VenueEvent> { inner.events }
-    func prepare(_ request: OrderRequest) -> PreparedOrder { inner.prepare(request) }
-    func fills(clientOrderID: String) async throws -> [FillReport] { try await inner.fills(clientOrderID: clientOrderID) }
-    func positions() async throws -> [VenuePosition] { try await inner.positions() }
-    func balance() async throws -> Money { try await inner.balance() }
-
-    func submit(_ order: PreparedOrder) async throws -> SubmitAck {
-        switch submitFault {
-        case .afterPlacing(let error)?:
-            _ = try? await inner.submit(order)
-            throw error
-        case .beforePlacing(let error)?:
-            throw error
-        case nil:
-            return try await inner.submit(order)
-        }
-    }
-
-    func order(clientOrderID: String) async throws -> VenueOrder? {
-        if let lookupFault { throw lookupFault }
-        return try await inner.order(clientOrderID: clientOrderID)
-    }
-
-    func cancel(clientOrderID: String) async throws -> CancelAnswer {
-        if let cancelFault { throw cancelFault }
-        return try await inner.cancel(clientOrderID: clientOrderID)
-    }
-}
-
-/// A paper venue that refuses the first `refusals` cancels it is sent, then passes them through.
-final class CancelRefusingVenue: Venue {
-    let inner: PaperVenue
-    private let refusalsLeft: Mutex<Int>
-
-    init(_ inner: PaperVenue, refusals: Int) {
-        self.inner = inner
-        self.refusalsLeft = Mutex(refusals)
-    }
-
-    var name: String { inner.name }
-    var feeModel: FeeModel { inner.feeModel }
-    var settleWindowMilliseconds: Int64 { inner.settleWindowMilliseconds }
-    var events: AsyncStream<VenueEvent> { inner.events }
-    func prepare(_ request: OrderRequest) -> PreparedOrder { inner.prepare(request) }
-    func submit(_ order: PreparedOrder) async throws -> SubmitAck { try await inner.submit(order) }
-    func order(clientOrderID: String) async throws -> VenueOrder? { try await inner.order(clientOrderID: clientOrderID) }
-    func fills(clientOrderID: String) async throws -> [FillReport] { try await inner.fills(clientOrderID: clientOrderID) }
-    func positions() async throws -> [VenuePosition] { try await inner.positions() }
-    func balance() async throws -> Money { try await inner.balance() }
-
-    func cancel(clientOrderID: String) async throws -> CancelAnswer {
-        let refuse = refusalsLeft.withLock { left in
-            defer { left = max(0, left - 1) }
-            return left > 0
-        }
-        if refuse { return .failed(reason: "busy, try again") }
-        return try await inner.cancel(clientOrderID: clientOrderID)
-    }
-}
-
 /// Venue answers through the real executor, the recovery that follows, and the orphan-fill path:
 /// nothing crashes, nothing is taken for a refusal that was not one (DESIGN §4: ambiguous ≠
 /// rejected), and the database ends where the venue's truth says.
@@ -142,7 +53,7 @@ struct BadInputVenueTests {
           arguments: lostAnswers)
     func lostAnswerAfterFill(_ lost: LostAnswer) async throws {
         let harness = try await ExecutorHarness(a: .fill, b: .fill,
-                                                wrapB: { paper, _ in FaultyVenue(paper, submit: .afterPlacing(lost.error)) })
+                                                wrapB: { paper, _ in ForwardingVenue.faulty(paper, submit: .afterPlacing(lost.error)) })
         #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.hedged))
         let history = try harness.history()
         #expect(history.legs.map(\.status) == [.filled, .filled])
@@ -156,7 +67,7 @@ struct BadInputVenueTests {
           arguments: lostAnswers)
     func lostBeforePlacing(_ lost: LostAnswer) async throws {
         let harness = try await ExecutorHarness(a: .fill, b: .fill,
-                                                wrapB: { paper, _ in FaultyVenue(paper, submit: .beforePlacing(lost.error)) })
+                                                wrapB: { paper, _ in ForwardingVenue.faulty(paper, submit: .beforePlacing(lost.error)) })
         #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided))
         let history = try harness.history()
         #expect(history.legs[1].status == .notFound, "leg b: \(history.legs[1].status)")
@@ -171,7 +82,7 @@ struct BadInputVenueTests {
                       .unavailable(reason: "503 for 10 minutes")])
     func lookupFailsToo(_ lookupError: VenueError) async throws {
         let faulty: @Sendable (PaperVenue, String) -> any Venue = { paper, _ in
-            FaultyVenue(paper, submit: .afterPlacing(VenueError.ambiguous(reason: "timeout")), lookup: lookupError)
+            ForwardingVenue.faulty(paper, submit: .afterPlacing(VenueError.ambiguous(reason: "timeout")), lookup: lookupError)
         }
         let harness = try await ExecutorHarness(a: .fill, b: .fill, wrapB: faulty)
         let outcome = await harness.executor.run(ExecutorHarness.candidate())
@@ -202,7 +113,7 @@ struct BadInputVenueTests {
           arguments: [VenueError.unknownOrder(clientOrderID: "?"), .ambiguous(reason: "HTTP 500")])
     func cancelUnknownOrder(_ cancelError: VenueError) async throws {
         let harness = try await ExecutorHarness(a: .fill, b: .rest, fillTimeoutMilliseconds: 40,
-                                                wrapB: { paper, _ in FaultyVenue(paper, cancel: cancelError) })
+                                                wrapB: { paper, _ in ForwardingVenue.faulty(paper, cancel: cancelError) })
         let outcome = await harness.executor.run(ExecutorHarness.candidate())
         #expect(outcome == .needsRecovery("cancel failed"))
         let history = try harness.history()
@@ -223,7 +134,7 @@ struct BadInputVenueTests {
     /// recorded; leg b placed, 4 of 10 filled and resting — none of which the database knows.
     func leftInFlightWithUnknownPartialFill() async throws -> ExecutorHarness {
         let faulty: @Sendable (PaperVenue, String) -> any Venue = { paper, _ in
-            FaultyVenue(paper, submit: .afterPlacing(VenueError.ambiguous(reason: "timeout")),
+            ForwardingVenue.faulty(paper, submit: .afterPlacing(VenueError.ambiguous(reason: "timeout")),
                         lookup: VenueError.unavailable(reason: "down"))
         }
         let harness = try await ExecutorHarness(a: .fill, b: .partial(Quantity(contracts: 4)), wrapB: faulty)
@@ -236,7 +147,7 @@ struct BadInputVenueTests {
     @Test("recovery's cancel refused twice, then accepted: retried, and the opportunity closes one-sided with the venue's fills")
     func recoveryRetriesRefusedCancel() async throws {
         let harness = try await leftInFlightWithUnknownPartialFill()
-        let report = try await reconcile(harness, polymarket: CancelRefusingVenue(harness.polymarket, refusals: 2))
+        let report = try await reconcile(harness, polymarket: ForwardingVenue.refusingCancels(harness.polymarket, refusals: 2))
         #expect(report.isClean, "\(report.needsAttention)")
         let history = try harness.history()
         #expect(history.opportunity.state == .closed(.oneSided))
@@ -249,7 +160,7 @@ struct BadInputVenueTests {
     @Test("recovery's cancel always refused: left for a person, but the venue's fills and the exposure alert are recorded")
     func recoveryRecordsExposureWhenCancelRefused() async throws {
         let harness = try await leftInFlightWithUnknownPartialFill()
-        let report = try await reconcile(harness, polymarket: CancelRefusingVenue(harness.polymarket, refusals: .max))
+        let report = try await reconcile(harness, polymarket: ForwardingVenue.refusingCancels(harness.polymarket, refusals: .max))
         #expect(report.needsAttention.map(\.opportunityID) == [1])
         #expect(report.needsAttention.first?.reason.contains("refused the cancel") == true)
         var history = try harness.history()

@@ -5,47 +5,6 @@ import Logging
 @testable import OrderStateMachine
 import Testing
 
-/// A venue that passes everything to a paper venue, and can look at the trader database at the
-/// instant a cancel reaches it, or hold the cancel back for a while.
-final class WatchedVenue: Venue {
-    let inner: PaperVenue
-    let databasePath: String
-    let cancelDelayMilliseconds: Int64
-    let seen = Seen()
-
-    actor Seen {
-        var statesAtCancel: [String] = []
-        func add(_ state: String) { statesAtCancel.append(state) }
-    }
-
-    init(_ inner: PaperVenue, databasePath: String, cancelDelayMilliseconds: Int64 = 0) {
-        self.inner = inner
-        self.databasePath = databasePath
-        self.cancelDelayMilliseconds = cancelDelayMilliseconds
-    }
-
-    var name: String { inner.name }
-    var feeModel: FeeModel { inner.feeModel }
-    var settleWindowMilliseconds: Int64 { inner.settleWindowMilliseconds }
-    var events: AsyncStream<VenueEvent> { inner.events }
-    func prepare(_ request: OrderRequest) -> PreparedOrder { inner.prepare(request) }
-    func submit(_ order: PreparedOrder) async throws -> SubmitAck { try await inner.submit(order) }
-    func order(clientOrderID: String) async throws -> VenueOrder? { try await inner.order(clientOrderID: clientOrderID) }
-    func fills(clientOrderID: String) async throws -> [FillReport] { try await inner.fills(clientOrderID: clientOrderID) }
-    func positions() async throws -> [VenuePosition] { try await inner.positions() }
-    func balance() async throws -> Money { try await inner.balance() }
-
-    func cancel(clientOrderID: String) async throws -> CancelAnswer {
-        // What the trader database says at the moment the cancel arrives, read on its own connection.
-        let state = (try? Store(path: databasePath, access: .readOnly).connection
-            .prepare("SELECT o.state FROM opportunities o JOIN legs l ON l.opportunity_id = o.id WHERE l.client_order_id = ?")
-            .queryOne(clientOrderID) { $0.text(0) }) ?? nil
-        await seen.add(state ?? "missing")
-        if cancelDelayMilliseconds > 0 { try await Task.sleep(for: .milliseconds(cancelDelayMilliseconds)) }
-        return try await inner.cancel(clientOrderID: clientOrderID)
-    }
-}
-
 let quietModel = PaperFillModel(
     fullFillPercent: 100, partialFillPercent: 0, restPercent: 0, rejectPercent: 0, ambiguousSubmitPercent: 0,
     lateFillPercent: 0, cancelFailPercent: 0, latencyMillisecondsMin: 0, latencyMillisecondsMax: 0,
@@ -157,13 +116,14 @@ struct ExecutorTests {
 
     @Test("one leg fills and the other rests: the cancel reaches the venue before OneSided is committed")
     func cancelBeforeCommit() async throws {
-        let harness = try await ExecutorHarness(a: .fill, b: .rest, wrapB: { WatchedVenue($0, databasePath: $1) })
+        let witness = ForwardingVenue.CancelWitness()
+        let harness = try await ExecutorHarness(a: .fill, b: .rest,
+                                                wrapB: { ForwardingVenue.watched($0, databasePath: $1, witness: witness) })
         let outcome = await harness.executor.run(ExecutorHarness.candidate())
         #expect(outcome == .closed(.oneSided))
-        let watched = try #require(harness.venueB as? WatchedVenue)
         // At the instant the cancel arrived, the database still said InFlight: no commit stood
         // between the fill and the cancel.
-        #expect(await watched.seen.statesAtCancel == ["InFlight"])
+        #expect(await witness.statesAtCancel == ["InFlight"])
         let history = try harness.history()
         #expect(history.transitions.map(\.to) == [.detected, .inFlight, .oneSided, .cancelAttempted, .closed(.oneSided)])
         #expect(history.legs[1].cancelRequested && history.legs[1].cancelResult == .cancelled)
@@ -192,7 +152,7 @@ struct ExecutorTests {
     func lateFillHedges() async throws {
         let harness = try await ExecutorHarness(
             a: .fill, b: .lateFill(afterMilliseconds: 20),
-            wrapB: { WatchedVenue($0, databasePath: $1, cancelDelayMilliseconds: 120) })
+            wrapB: { ForwardingVenue.watched($0, databasePath: $1, cancelDelayMilliseconds: 120) })
         let outcome = await harness.executor.run(ExecutorHarness.candidate())
         #expect(outcome == .closed(.hedged))
         let history = try harness.history()

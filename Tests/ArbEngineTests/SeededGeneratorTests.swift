@@ -1,5 +1,6 @@
 import ArbTestSupport
 import ArbEngine
+import OrderStateMachine
 import Testing
 
 @Suite("Seeded randomness")

@@ -3,19 +3,6 @@ import Foundation
 @testable import OrderStateMachine
 import Testing
 
-/// splitmix64: one seed reproduces a whole run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// An in-memory model of what the Store must hold, built without the code under test: its own
 /// transition table (DESIGN §3), its own dedup map, its own fill ledger.
 struct StoreModel {
@@ -52,7 +39,7 @@ struct ModelTests {
         let directory = TemporaryDirectory()
         let store = try Store(path: directory.path("model.db"), durability: .normal)
         var model = StoreModel()
-        var random = SplitMix64(seed: seed)
+        var random = SeededGenerator(seed: seed)
         let keyPool = (0..<6).map { "EV\($0)" }
         let context = "reproduce with seed \(seed)"
 

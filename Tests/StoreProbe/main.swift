@@ -14,18 +14,6 @@ func fail(_ message: String) -> Never {
     exit(1)
 }
 
-/// splitmix64: a tiny seeded generator so each worker races in its own reproducible order.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 func opportunity(key: Int, at now: Int64) -> NewOpportunity {
     NewOpportunity(
         eventID: "EV-\(key)",
@@ -52,7 +40,7 @@ do {
             fail("usage: arb-store-probe race DB KEYS SEED")
         }
         let store = try Store(path: path, access: .existing, durability: .normal, busyTimeoutMilliseconds: 30_000)
-        var generator = SplitMix64(state: seed)
+        var generator = SeededGenerator(seed: seed)
         var created = 0
         var duplicate = 0
         for key in (0..<keys).shuffled(using: &generator) {

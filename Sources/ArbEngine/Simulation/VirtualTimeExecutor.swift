@@ -1,4 +1,5 @@
 import Foundation
+import OrderStateMachine
 
 /// A single-threaded task executor with virtual time, for the deterministic simulator.
 ///
