@@ -121,11 +121,14 @@ extension Store {
         return connection.isInTransaction ? try read() : try connection.readTransaction(read)
     }
 
+    /// A leg's fill sums, as each summary row carries them for leg a and then leg b.
+    enum LegSumColumn: Int32, Columns {
+        case filledQuantity, filledCostMicros, feesMicros
+    }
+
     /// Each opportunity with its legs' fill sums (`decodeSummary` reads a row).
     static let summarySelect = """
-        SELECT \(opportunityColumns.split(separator: ",").map { "o." + $0.trimmingSpaces }.joined(separator: ", ")),
-               a.filled_quantity, a.filled_cost_micros, a.fees_micros,
-               b.filled_quantity, b.filled_cost_micros, b.fees_micros
+        SELECT \(OpportunityColumn.list(table: "o")), \(LegSumColumn.list(table: "a")), \(LegSumColumn.list(table: "b"))
         FROM opportunities o
         LEFT JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
         LEFT JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
@@ -139,12 +142,15 @@ extension Store {
         """
 
     static func decodeSummary(_ row: Row) -> OpportunitySummary {
-        func legFills(_ first: Int32) -> LegFills? {
-            guard !row.isNull(first) else { return nil }
-            return LegFills(filled: storedQuantity(row.int64(first)), cost: Money(micros: row.int64(first + 1)),
-                            fees: Money(micros: row.int64(first + 2)))
+        func legFills(at offset: Int32) -> LegFills? {
+            typealias C = LegSumColumn
+            guard !row.isNull(C.filledQuantity, at: offset) else { return nil }
+            return LegFills(filled: storedQuantity(row.int64(C.filledQuantity, at: offset)),
+                            cost: Money(micros: row.int64(C.filledCostMicros, at: offset)),
+                            fees: Money(micros: row.int64(C.feesMicros, at: offset)))
         }
-        return OpportunitySummary(opportunity: decodeOpportunity(row), legA: legFills(20), legB: legFills(23))
+        return OpportunitySummary(opportunity: decodeOpportunity(row), legA: legFills(at: OpportunityColumn.width),
+                                  legB: legFills(at: OpportunityColumn.width + LegSumColumn.width))
     }
 
     /// Every stored history `query` selects (export), newest first, in one snapshot.
@@ -255,14 +261,5 @@ extension Store {
         let alertID = connection.lastInsertRowID
         let delivery = try connection.cachedStatement("INSERT INTO alert_deliveries (alert_id, sink) VALUES (?, ?)")
         for sink in alertSinks { try delivery.execute(alertID, sink) }
-    }
-}
-
-extension Substring {
-    fileprivate var trimmingSpaces: Substring {
-        var text = self
-        while let first = text.first, first == " " || first == "\n" { text.removeFirst() }
-        while let last = text.last, last == " " || last == "\n" { text.removeLast() }
-        return text
     }
 }

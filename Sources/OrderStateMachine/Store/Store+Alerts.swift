@@ -49,16 +49,18 @@ extension Store {
             ).query { $0.text(0) }
             // Served by the partial index alert_deliveries_pending (sink, alert_id).
             let statement = try self.connection.cachedStatement("""
-                SELECT a.id, a.alert_key, a.kind, a.severity, a.text, a.body_json, a.created_at_ms, d.sink, d.attempts
+                SELECT \(AlertColumn.list(table: "a")), \(DeliveryColumn.list(table: "d"))
                 FROM alert_deliveries d JOIN alerts a ON a.id = d.alert_id
                 WHERE d.sink = ? AND d.delivered_at_ms IS NULL ORDER BY d.alert_id LIMIT ?
                 """)
             let perSink = try Set(names).sorted().map { sink in
                 try statement.query(sink, limit) { row in
-                    PendingDelivery(
-                        alertID: row.int64(0), key: row.text(1), kind: row.text(2),
-                        severity: Self.storedEnum(row.text(3)), text: row.text(4), bodyJSON: row.text(5),
-                        createdAtMilliseconds: row.int64(6), sink: row.text(7), attempts: row.int(8))
+                    let alert = Self.decodeAlert(row)
+                    let delivery = Self.decodeDelivery(row, at: AlertColumn.width)
+                    return PendingDelivery(
+                        alertID: alert.id, key: alert.key, kind: alert.kind, severity: alert.severity, text: alert.text,
+                        bodyJSON: alert.bodyJSON, createdAtMilliseconds: alert.createdAtMilliseconds, sink: delivery.sink,
+                        attempts: delivery.attempts)
                 }
             }
             return Self.roundRobin(perSink, limit: limit)
@@ -146,7 +148,7 @@ extension Store {
     /// deliveries.
     public func undeliveredAlerts() throws -> [Alert] {
         try readAlerts("""
-            SELECT id, alert_key, opportunity_id, kind, severity, text, body_json, created_at_ms FROM alerts a
+            SELECT \(Self.alertColumns) FROM alerts a
             WHERE EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id AND d.delivered_at_ms IS NULL)
                OR NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id)
             ORDER BY id
@@ -157,31 +159,23 @@ extension Store {
     public func allAlerts(limit: Int) throws -> [Alert] {
         precondition(limit >= 0, "negative limit \(limit)")
         return try readAlerts("""
-            SELECT id, alert_key, opportunity_id, kind, severity, text, body_json, created_at_ms FROM alerts
+            SELECT \(Self.alertColumns) FROM alerts
             ORDER BY id DESC LIMIT ?
             """, limit)
     }
 
-    /// Alerts and their deliveries read in one snapshot.
-    private func readAlerts<each V: SQLBindable>(_ sql: String, _ values: repeat each V) throws -> [Alert] {
-        let read = { () throws -> [Alert] in
-            let alerts = try self.connection.cachedStatement(sql).query(repeat each values) { row in
-                Alert(id: row.int64(0), key: row.text(1), opportunityID: row.optionalInt64(2), kind: row.text(3),
-                      severity: Self.storedEnum(row.text(4)), text: row.text(5), bodyJSON: row.text(6),
-                      createdAtMilliseconds: row.int64(7), deliveries: [])
-            }
-            let deliveries = try self.connection.cachedStatement("""
-                SELECT sink, attempts, delivered_at_ms, last_error FROM alert_deliveries WHERE alert_id = ? ORDER BY sink
+    /// Alerts (``AlertColumn``'s columns) and their deliveries, read in one snapshot.
+    func readAlerts<each V: SQLBindable>(_ sql: String, _ values: repeat each V) throws -> [Alert] {
+        try readSnapshot {
+            let alerts = try connection.cachedStatement(sql).query(repeat each values, row: Self.decodeAlert)
+            let deliveries = try connection.cachedStatement("""
+                SELECT \(DeliveryColumn.list()) FROM alert_deliveries WHERE alert_id = ? ORDER BY sink
                 """)
             return try alerts.map { alert in
                 var alert = alert
-                alert.deliveries = try deliveries.query(alert.id) { row in
-                    AlertDelivery(sink: row.text(0), attempts: row.int(1), deliveredAtMilliseconds: row.optionalInt64(2),
-                                  lastError: row.optionalText(3))
-                }
+                alert.deliveries = try deliveries.query(alert.id) { Self.decodeDelivery($0, at: 0) }
                 return alert
             }
         }
-        return connection.isInTransaction ? try read() : try connection.readTransaction(read)
     }
 }

@@ -1,58 +1,106 @@
 // MARK: - Reading opportunities, legs, fills, transitions and alerts
 
 extension Store {
-    static let opportunityColumns = """
-        id, dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b, instrument_b, edge_bps,
-        price_a, price_b, quantity, expected_fees_micros, state, outcome, state_reason, flattened, created_at_ms,
-        updated_at_ms
-        """
-
-    static func decodeOpportunity(_ row: Row) -> Opportunity {
-        Opportunity(
-            id: row.int64(0),
-            dedupKey: row.text(1),
-            eventID: row.text(2),
-            legA: LegQuote(venue: row.text(3), outcome: row.text(4), instrument: row.text(5),
-                           price: Price(uncheckedTicks: row.int64(10))),
-            legB: LegQuote(venue: row.text(6), outcome: row.text(7), instrument: row.text(8),
-                           price: Price(uncheckedTicks: row.int64(11))),
-            edgeBps: row.int64(9),
-            quantity: storedQuantity(row.int64(12)),
-            expectedFees: Money(micros: row.int64(13)),
-            state: storedState(row.text(14), row.optionalText(15)),
-            stateReason: row.text(16),
-            flattened: row.int64(17) != 0,
-            createdAtMilliseconds: row.int64(18),
-            updatedAtMilliseconds: row.int64(19))
+    enum OpportunityColumn: Int32, Columns {
+        case id, dedupKey, eventID, venueA, outcomeA, instrumentA, venueB, outcomeB, instrumentB, edgeBps, priceA, priceB
+        case quantity, expectedFeesMicros, state, outcome, stateReason, flattened, createdAtMs, updatedAtMs
     }
 
-    static let legColumns = """
-        id, opportunity_id, leg, venue, instrument, side, limit_price, quantity, time_in_force, client_order_id,
-        venue_order_id, status, status_reason, cancel_requested, cancel_result, filled_quantity,
-        filled_cost_micros, fees_micros, updated_at_ms
-        """
+    static let opportunityColumns = OpportunityColumn.list()
+
+    /// An opportunity from a row that starts with ``OpportunityColumn``'s columns.
+    static func decodeOpportunity(_ row: Row) -> Opportunity {
+        typealias C = OpportunityColumn
+        return Opportunity(
+            id: row.int64(C.id),
+            dedupKey: row.text(C.dedupKey),
+            eventID: row.text(C.eventID),
+            legA: LegQuote(venue: row.text(C.venueA), outcome: row.text(C.outcomeA), instrument: row.text(C.instrumentA),
+                           price: Price(uncheckedTicks: row.int64(C.priceA))),
+            legB: LegQuote(venue: row.text(C.venueB), outcome: row.text(C.outcomeB), instrument: row.text(C.instrumentB),
+                           price: Price(uncheckedTicks: row.int64(C.priceB))),
+            edgeBps: row.int64(C.edgeBps),
+            quantity: storedQuantity(row.int64(C.quantity)),
+            expectedFees: Money(micros: row.int64(C.expectedFeesMicros)),
+            state: storedState(row.text(C.state), row.optionalText(C.outcome)),
+            stateReason: row.text(C.stateReason),
+            flattened: row.int64(C.flattened) != 0,
+            createdAtMilliseconds: row.int64(C.createdAtMs),
+            updatedAtMilliseconds: row.int64(C.updatedAtMs))
+    }
+
+    enum LegColumn: Int32, Columns {
+        case id, opportunityID, leg, venue, instrument, side, limitPrice, quantity, timeInForce, clientOrderID
+        case venueOrderID, status, statusReason, cancelRequested, cancelResult, filledQuantity, filledCostMicros
+        case feesMicros, updatedAtMs
+    }
+
+    static let legColumns = LegColumn.list()
 
     static func decodeLeg(_ row: Row) -> Leg {
-        Leg(
-            id: row.int64(0),
-            opportunityID: row.int64(1),
-            leg: storedEnum(row.text(2)),
-            venue: row.text(3),
-            instrument: row.text(4),
-            side: storedEnum(row.text(5)),
-            limitPrice: Price(uncheckedTicks: row.int64(6)),
-            quantity: storedQuantity(row.int64(7)),
-            timeInForce: storedEnum(row.text(8)),
-            clientOrderID: row.text(9),
-            venueOrderID: row.optionalText(10),
-            status: storedEnum(row.text(11)),
-            statusReason: row.optionalText(12),
-            cancelRequested: row.int64(13) != 0,
-            cancelResult: row.optionalText(14).map(storedEnum),
-            filledQuantity: storedQuantity(row.int64(15)),
-            filledCost: Money(micros: row.int64(16)),
-            fees: Money(micros: row.int64(17)),
-            updatedAtMilliseconds: row.int64(18))
+        typealias C = LegColumn
+        return Leg(
+            id: row.int64(C.id),
+            opportunityID: row.int64(C.opportunityID),
+            leg: storedEnum(row.text(C.leg)),
+            venue: row.text(C.venue),
+            instrument: row.text(C.instrument),
+            side: storedEnum(row.text(C.side)),
+            limitPrice: Price(uncheckedTicks: row.int64(C.limitPrice)),
+            quantity: storedQuantity(row.int64(C.quantity)),
+            timeInForce: storedEnum(row.text(C.timeInForce)),
+            clientOrderID: row.text(C.clientOrderID),
+            venueOrderID: row.optionalText(C.venueOrderID),
+            status: storedEnum(row.text(C.status)),
+            statusReason: row.optionalText(C.statusReason),
+            cancelRequested: row.int64(C.cancelRequested) != 0,
+            cancelResult: row.optionalText(C.cancelResult).map(storedEnum),
+            filledQuantity: storedQuantity(row.int64(C.filledQuantity)),
+            filledCost: Money(micros: row.int64(C.filledCostMicros)),
+            fees: Money(micros: row.int64(C.feesMicros)),
+            updatedAtMilliseconds: row.int64(C.updatedAtMs))
+    }
+
+    enum FillColumn: Int32, Columns {
+        case id, venue, tradeID, legID, opportunityID, price, quantity, feeMicros, filledAtMs, recordedAtMs
+    }
+
+    static func decodeFill(_ row: Row) -> Fill {
+        typealias C = FillColumn
+        return Fill(id: row.int64(C.id), venue: row.text(C.venue), tradeID: row.text(C.tradeID), legID: row.int64(C.legID),
+                    opportunityID: row.int64(C.opportunityID), price: Price(uncheckedTicks: row.int64(C.price)),
+                    quantity: storedQuantity(row.int64(C.quantity)), fee: Money(micros: row.int64(C.feeMicros)),
+                    filledAtMilliseconds: row.int64(C.filledAtMs), recordedAtMilliseconds: row.int64(C.recordedAtMs))
+    }
+
+    enum TransitionColumn: Int32, Columns {
+        case id, opportunityID, fromState, toState, outcome, reason, atMs
+    }
+
+    enum AlertColumn: Int32, Columns {
+        case id, alertKey, opportunityID, kind, severity, text, bodyJSON, createdAtMs
+    }
+
+    static let alertColumns = AlertColumn.list()
+
+    /// An alert without its deliveries (they are rows of their own).
+    static func decodeAlert(_ row: Row) -> Alert {
+        typealias C = AlertColumn
+        return Alert(id: row.int64(C.id), key: row.text(C.alertKey), opportunityID: row.optionalInt64(C.opportunityID),
+                     kind: row.text(C.kind), severity: storedEnum(row.text(C.severity)), text: row.text(C.text),
+                     bodyJSON: row.text(C.bodyJSON), createdAtMilliseconds: row.int64(C.createdAtMs), deliveries: [])
+    }
+
+    enum DeliveryColumn: Int32, Columns {
+        case sink, attempts, deliveredAtMs, lastError
+    }
+
+    /// A delivery from a row whose ``DeliveryColumn`` columns start at `offset`.
+    static func decodeDelivery(_ row: Row, at offset: Int32) -> AlertDelivery {
+        typealias C = DeliveryColumn
+        return AlertDelivery(sink: row.text(C.sink, at: offset), attempts: row.int(C.attempts, at: offset),
+                             deliveredAtMilliseconds: row.optionalInt64(C.deliveredAtMs, at: offset),
+                             lastError: row.optionalText(C.lastError, at: offset))
     }
 
     /// Values the schema's CHECK constraints guarantee; anything else means a corrupt file, and
@@ -116,57 +164,28 @@ extension Store {
 
     public func fills(of id: OpportunityID) throws -> [Fill] {
         try connection.cachedStatement("""
-            SELECT id, venue, trade_id, leg_id, opportunity_id, price, quantity, fee_micros, filled_at_ms, recorded_at_ms
-            FROM fills WHERE opportunity_id = ? ORDER BY id
+            SELECT \(FillColumn.list()) FROM fills WHERE opportunity_id = ? ORDER BY id
             """
-        ).query(id) { row in
-            Fill(id: row.int64(0), venue: row.text(1), tradeID: row.text(2), legID: row.int64(3),
-                 opportunityID: row.int64(4), price: Price(uncheckedTicks: row.int64(5)),
-                 quantity: Self.storedQuantity(row.int64(6)), fee: Money(micros: row.int64(7)),
-                 filledAtMilliseconds: row.int64(8), recordedAtMilliseconds: row.int64(9))
-        }
+        ).query(id, row: Self.decodeFill)
     }
 
     public func transitions(of id: OpportunityID) throws -> [TransitionRecord] {
         try connection.cachedStatement("""
-            SELECT id, opportunity_id, from_state, to_state, outcome, reason, at_ms FROM transitions
-            WHERE opportunity_id = ? ORDER BY id
+            SELECT \(TransitionColumn.list()) FROM transitions WHERE opportunity_id = ? ORDER BY id
             """
         ).query(id) { row in
+            typealias C = TransitionColumn
             // The log stores the outcome of the `to` state; a `from` of Closed never occurs.
-            TransitionRecord(
-                id: row.int64(0), opportunityID: row.int64(1),
-                from: row.optionalText(2).map { Self.storedState($0, nil) },
-                to: Self.storedState(row.text(3), row.optionalText(4)),
-                reason: row.text(5), atMilliseconds: row.int64(6))
+            return TransitionRecord(
+                id: row.int64(C.id), opportunityID: row.int64(C.opportunityID),
+                from: row.optionalText(C.fromState).map { Self.storedState($0, nil) },
+                to: Self.storedState(row.text(C.toState), row.optionalText(C.outcome)),
+                reason: row.text(C.reason), atMilliseconds: row.int64(C.atMs))
         }
     }
 
     public func alerts(of id: OpportunityID) throws -> [Alert] {
-        try alerts(where: "opportunity_id = ?", id)
-    }
-
-    func alerts(where condition: String, _ value: Int64) throws -> [Alert] {
-        let alerts = try connection.cachedStatement("""
-            SELECT id, alert_key, opportunity_id, kind, severity, text, body_json, created_at_ms FROM alerts
-            WHERE \(condition) ORDER BY id
-            """
-        ).query(value) { row in
-            Alert(id: row.int64(0), key: row.text(1), opportunityID: row.optionalInt64(2), kind: row.text(3),
-                  severity: Self.storedEnum(row.text(4)), text: row.text(5), bodyJSON: row.text(6),
-                  createdAtMilliseconds: row.int64(7), deliveries: [])
-        }
-        let deliveries = try connection.cachedStatement("""
-            SELECT sink, attempts, delivered_at_ms, last_error FROM alert_deliveries WHERE alert_id = ? ORDER BY sink
-            """)
-        return try alerts.map { alert in
-            var alert = alert
-            alert.deliveries = try deliveries.query(alert.id) { row in
-                AlertDelivery(sink: row.text(0), attempts: row.int(1), deliveredAtMilliseconds: row.optionalInt64(2),
-                              lastError: row.optionalText(3))
-            }
-            return alert
-        }
+        try readAlerts("SELECT \(Self.alertColumns) FROM alerts WHERE opportunity_id = ? ORDER BY id", id)
     }
 
     /// The opportunity, its legs, fills, timeline and alerts, read in one snapshot.
