@@ -107,8 +107,9 @@ actor PaperOrderBook {
             }
         } catch let error as SQLiteError where error.isConstraintViolation {
             // A constraint fails before COMMIT, so the transaction rolled back: a definite refusal.
-            // Most likely another connection to this file booked the same client order id first.
-            if error.message.contains("paper_orders.client_order_id") {
+            // Most likely another connection to this file booked the same client order id first
+            // (the venue order id is derived from it: either unique index means the same order).
+            if error.code == .constraintUnique {
                 throw VenueError.rejected(reason: "duplicate client_order_id \(request.clientOrderID)")
             }
             throw VenueError.rejected(reason: "paper venue \(name) refused the order: \(error.message)")

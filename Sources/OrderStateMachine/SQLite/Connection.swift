@@ -36,10 +36,9 @@ public final class Connection {
             throw SQLiteError(code: ResultCode(rawValue: rc), message: "cannot open \(path)")
         }
         guard rc == SQLITE_OK else {
-            let message = String(cString: sqlite3_errmsg(db))
-            let extended = sqlite3_extended_errcode(db)
+            let error = SQLiteError.last(db, rc: rc, sql: nil, message: "\(String(cString: sqlite3_errmsg(db))): \(path)")
             sqlite3_close_v2(db)
-            throw SQLiteError(code: ResultCode(rawValue: extended), message: "\(message): \(path)")
+            throw error
         }
         self.handle = db
         self.path = path
@@ -65,10 +64,7 @@ public final class Connection {
     }
 
     func lastError(rc: Int32, sql: String?) -> SQLiteError {
-        let extended = sqlite3_extended_errcode(handle)
-        // The extended code belongs to the last failing call; fall back to `rc` if it disagrees.
-        let code = (extended & 0xFF) == (rc & 0xFF) ? extended : rc
-        return SQLiteError(code: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(handle)), sql: sql)
+        SQLiteError.last(handle, rc: rc, sql: sql)
     }
 
     // MARK: - Running SQL
@@ -80,9 +76,7 @@ public final class Connection {
         if rc != SQLITE_OK {
             let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(rc))
             sqlite3_free(errorMessage)
-            let extended = sqlite3_extended_errcode(handle)
-            let code = (extended & 0xFF) == (rc & 0xFF) ? extended : rc
-            throw SQLiteError(code: ResultCode(rawValue: code), message: message, sql: sql)
+            throw SQLiteError.last(handle, rc: rc, sql: sql, message: message)
         }
     }
 

@@ -60,3 +60,14 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
         return text
     }
 }
+
+extension SQLiteError {
+    /// The one place a SQLite failure becomes an error: what SQLite holds for `db` after a call
+    /// returned `rc` — the extended code when it belongs to that call (else `rc`), SQLite's
+    /// message (or `message`), and the SQL. Callers match errors by `code`, never by message.
+    static func last(_ db: OpaquePointer, rc: Int32, sql: String?, message: String? = nil) -> SQLiteError {
+        let extended = sqlite3_extended_errcode(db)
+        let code = (extended & 0xFF) == (rc & 0xFF) ? extended : rc
+        return SQLiteError(code: ResultCode(rawValue: code), message: message ?? String(cString: sqlite3_errmsg(db)), sql: sql)
+    }
+}

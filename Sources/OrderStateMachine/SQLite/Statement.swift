@@ -51,9 +51,7 @@ public final class Statement {
     @inline(__always)
     private func check(_ rc: Int32) throws {
         if rc == SQLITE_OK { return }
-        let extended = sqlite3_extended_errcode(connection)
-        let code = (extended & 0xFF) == (rc & 0xFF) ? extended : rc
-        throw SQLiteError(code: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
+        throw SQLiteError.last(connection, rc: rc, sql: sql)
     }
 
     // MARK: - Binding
@@ -89,9 +87,7 @@ public final class Statement {
         let rc = sqlite3_step(handle)
         if rc == SQLITE_ROW { return true }
         if rc == SQLITE_DONE { return false }
-        let extended = sqlite3_extended_errcode(connection)
-        let code = (extended & 0xFF) == (rc & 0xFF) ? extended : rc
-        let error = SQLiteError(code: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)), sql: sql)
+        let error = SQLiteError.last(connection, rc: rc, sql: sql)
         sqlite3_reset(handle)
         throw error
     }
