@@ -9,33 +9,28 @@ indirect enum JSON: Sendable {
     case array([JSON])
     case object([(String, JSON)])
 
-    /// Pretty-printed with two-space indents.
-    func rendered(indent: Int = 0) -> String {
-        let pad = String(repeating: "  ", count: indent)
-        let inner = String(repeating: "  ", count: indent + 1)
+    /// Pretty-printed with two-space indents, through the engine's one JSON writer.
+    func rendered() -> String { value.prettyText }
+
+    private var value: JSONValue {
         switch self {
-        case .number(let value):
-            guard value.isFinite else { return "null" }
-            // A small non-zero value (allocations per update) keeps every digit: rounding it to
-            // 0 would hide it.
-            if value != 0, abs(value) < 0.01 { return "\(value)" }
-            // Two decimals are all any other figure here can honestly claim.
-            let rounded = (value * 100).rounded() / 100
-            if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int64(rounded)) }
-            return "\(rounded)"
-        case .integer(let value): return String(value)
-        case .bool(let value): return value ? "true" : "false"
-        case .string(let value): return Self.quoted(value)
-        case .null: return "null"
-        case .array(let values):
-            if values.isEmpty { return "[]" }
-            return "[\n" + values.map { inner + $0.rendered(indent: indent + 1) }.joined(separator: ",\n") + "\n\(pad)]"
-        case .object(let members):
-            if members.isEmpty { return "{}" }
-            return "{\n" + members.map { "\(inner)\(Self.quoted($0.0)): \($0.1.rendered(indent: indent + 1))" }
-                .joined(separator: ",\n") + "\n\(pad)}"
+        case .number(let number): .number(Self.figure(number))
+        case .integer(let number): .number(String(number))
+        case .bool(let flag): .bool(flag)
+        case .string(let text): .string(text)
+        case .null: .null
+        case .array(let values): .array(values.map(\.value))
+        case .object(let members): .object(members.map { JSONMember(key: $0.0, value: $0.1.value) })
         }
     }
 
-    static func quoted(_ text: String) -> String { AlertText.jsonString(text) }
+    /// A measured figure's text: two decimals are all most figures here can honestly claim; a small
+    /// non-zero value (allocations per update) keeps every digit, since rounding it to 0 would hide it.
+    private static func figure(_ value: Double) -> String {
+        guard value.isFinite else { return "null" }
+        if value != 0, abs(value) < 0.01 { return "\(value)" }
+        let rounded = (value * 100).rounded() / 100
+        if rounded == rounded.rounded(), abs(rounded) < 1e15 { return String(Int64(rounded)) }
+        return "\(rounded)"
+    }
 }

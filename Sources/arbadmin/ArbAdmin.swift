@@ -52,7 +52,7 @@ struct ArbAdmin: AsyncParsableCommand {
     }
 
     static func fail(_ message: String, code: AdminExitCode) -> Never {
-        FileHandle.standardError.write(Data("arbadmin: \(AdminText.singleLine(message))\n".utf8))
+        FileHandle.standardError.write(Data("arbadmin: \(MessageText.singleLine(message))\n".utf8))
         Foundation.exit(code.rawValue)
     }
 }

@@ -17,7 +17,7 @@ public struct AdminFailure: Error, Sendable, CustomStringConvertible {
     public var exitCode: AdminExitCode
 
     public init(_ message: String, exitCode: AdminExitCode = .needsAttention) {
-        self.message = AdminText.singleLine(message)
+        self.message = MessageText.singleLine(message)
         self.exitCode = exitCode
     }
 

@@ -10,7 +10,7 @@ public enum AdminFilters {
     public static func state(_ text: String) throws(AdminFailure) -> String {
         guard let name = stateNames.first(where: { $0.lowercased() == text.lowercased() }) else {
             throw AdminFailure(
-                "--state \(AdminText.singleLine(text)) is not a state; use one of \(stateNames.joined(separator: ", ")) (and --outcome for how a Closed one ended)",
+                "--state \(MessageText.singleLine(text)) is not a state; use one of \(stateNames.joined(separator: ", ")) (and --outcome for how a Closed one ended)",
                 exitCode: .usage)
         }
         return name
@@ -21,7 +21,7 @@ public enum AdminFilters {
         let normalized = text.lowercased().replacingOccurrences(of: "-", with: "_")
         guard let outcome = CloseOutcome(rawValue: normalized) else {
             throw AdminFailure(
-                "--outcome \(AdminText.singleLine(text)) is not an outcome; use one of \(CloseOutcome.allCases.map(\.rawValue).joined(separator: ", "))",
+                "--outcome \(MessageText.singleLine(text)) is not an outcome; use one of \(CloseOutcome.allCases.map(\.rawValue).joined(separator: ", "))",
                 exitCode: .usage)
         }
         return outcome
@@ -31,7 +31,7 @@ public enum AdminFilters {
     public static func since(_ text: String, now: Int64) throws(AdminFailure) -> Int64 {
         guard let milliseconds = AdminText.parseSince(text, now: now) else {
             throw AdminFailure(
-                "--since \(AdminText.singleLine(text)) is not a time; type an ISO 8601 time such as 2025-06-01T09:30:00Z, a date such as 2025-06-01 (UTC), or an age such as 90m, 2h or 3d",
+                "--since \(MessageText.singleLine(text)) is not a time; type an ISO 8601 time such as 2025-06-01T09:30:00Z, a date such as 2025-06-01 (UTC), or an age such as 90m, 2h or 3d",
                 exitCode: .usage)
         }
         return milliseconds

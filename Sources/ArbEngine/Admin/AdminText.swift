@@ -116,25 +116,6 @@ public enum AdminText {
 
     // MARK: - Lines and tables
 
-    /// Replaces line breaks and control characters so a message or a table cell is one line.
-    public static func singleLine(_ text: String) -> String {
-        var result = ""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += " "
-            default:
-                if scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar == "\u{2028}" || scalar == "\u{2029}" {
-                    result += "?"
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result
-    }
-
     /// How a column lines up.
     public enum Alignment: Sendable { case left, right }
 
@@ -143,7 +124,7 @@ public enum AdminText {
     public static func table(_ header: [String], _ rows: [[String]], alignments: [Alignment]) -> [String] {
         precondition(header.count == alignments.count && rows.allSatisfy { $0.count == header.count },
                      "table rows must have one cell per column")
-        let cells = ([header] + rows).map { $0.map(singleLine) }
+        let cells = ([header] + rows).map { $0.map(MessageText.singleLine) }
         let widths = header.indices.map { column in cells.map { $0[column].count }.max() ?? 0 }
         return cells.map { row in
             var line = ""

@@ -17,9 +17,9 @@ public enum OperatorActions {
     public static func halt(_ store: Store, reason: String, now: Int64) throws -> Outcome {
         let before = try store.haltState()
         try store.halt(reason: reason, atMilliseconds: now)
-        var lines = ["halted: \(AdminText.singleLine(reason)) — no new opportunities until `arbadmin resume`; in-flight ones finish"]
+        var lines = ["halted: \(MessageText.singleLine(reason)) — no new opportunities until `arbadmin resume`; in-flight ones finish"]
         if before.halted {
-            lines.append("(it was already halted since \(before.sinceMilliseconds.map(Timestamp.iso8601) ?? "?"): \(AdminText.singleLine(before.reason ?? "")))")
+            lines.append("(it was already halted since \(before.sinceMilliseconds.map(Timestamp.iso8601) ?? "?"): \(MessageText.singleLine(before.reason ?? "")))")
         }
         return Outcome(lines: lines, json: AdminText.json([
             "halted": true, "reason": reason, "halted_since": Timestamp.iso8601(now), "was_halted": before.halted,
@@ -35,7 +35,7 @@ public enum OperatorActions {
         }
         try store.resume(atMilliseconds: now)
         return Outcome(
-            lines: ["resumed: trading may open new opportunities again (it was halted: \(AdminText.singleLine(before.reason ?? "")))"],
+            lines: ["resumed: trading may open new opportunities again (it was halted: \(MessageText.singleLine(before.reason ?? "")))"],
             json: AdminText.json(["halted": false, "was_halted": true, "previous_reason": AdminJSON.nullable(before.reason)]))
     }
 
@@ -67,7 +67,7 @@ public enum OperatorActions {
         var lines: [String]
         switch result {
         case .closed(let from, let markedFlattened):
-            lines = ["opportunity \(id): \(from) → Closed(manual)\(markedFlattened ? ", flattened" : ""): \(AdminText.singleLine(note))"]
+            lines = ["opportunity \(id): \(from) → Closed(manual)\(markedFlattened ? ", flattened" : ""): \(MessageText.singleLine(note))"]
             let live = history.legs.filter { !$0.status.isFinal }
             if !live.isEmpty {
                 lines.append("warning: leg \(live.map { "\($0.leg.rawValue) (\($0.status.rawValue) at \($0.venue), \($0.clientOrderID))" }.joined(separator: ", ")) may still be live at the venue: closing does not cancel it — cancel it there")
@@ -76,7 +76,7 @@ public enum OperatorActions {
                 lines.append("warning: \(exposure.exposed) contracts are still exposed and it no longer shows in `list --one-sided`; `arbadmin positions` still counts them")
             }
         case .markedFlattened:
-            lines = ["opportunity \(id): Closed(one_sided) marked flattened (\(exposure.exposed) contracts offset by hand); it leaves `list --one-sided`: \(AdminText.singleLine(note))"]
+            lines = ["opportunity \(id): Closed(one_sided) marked flattened (\(exposure.exposed) contracts offset by hand); it leaves `list --one-sided`: \(MessageText.singleLine(note))"]
         case .stale(let current):
             throw AdminFailure("opportunity \(id) changed while closing: it is now \(current), not \(state) (a trader or reconcile moved it); nothing was written — look again with `arbadmin show \(id)`")
         case .notFound:

@@ -18,7 +18,7 @@ public enum OpportunityReport {
         let exposure = Exposure(legs: history.legs)
         var lines = ["opportunity \(opportunity.id) — \(opportunity.eventID) — \(opportunity.stateText)"]
         func field(_ name: String, _ value: String) {
-            lines.append("  " + name.padding(toLength: 12, withPad: " ", startingAt: 0) + AdminText.singleLine(value))
+            lines.append("  " + name.padding(toLength: 12, withPad: " ", startingAt: 0) + MessageText.singleLine(value))
         }
         field("dedup key", opportunity.dedupKey)
         field("detected", "\(Timestamp.iso8601(opportunity.createdAtMilliseconds)) (\(AdminText.age(opportunity.createdAtMilliseconds, now: now)))")
@@ -84,7 +84,7 @@ public enum OpportunityReport {
             lines.append("  #\(alert.id) \(alert.kind) (\(alert.severity.rawValue)) \(Timestamp.iso8601(alert.createdAtMilliseconds)) key \(alert.key)")
             lines.append("    delivery: " + AlertListing.deliveryText(alert, now: now))
             for line in alert.text.split(separator: "\n", omittingEmptySubsequences: false) {
-                lines.append("    | " + AdminText.singleLine(String(line)))
+                lines.append("    | " + MessageText.singleLine(String(line)))
             }
         }
         return lines

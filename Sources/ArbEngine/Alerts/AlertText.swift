@@ -4,28 +4,8 @@ import Glibc
 import Darwin
 #endif
 
-/// Small pure helpers the sinks share: JSON string literals, writing whole buffers.
+/// Small pure helpers the sinks share: writing whole buffers.
 public enum AlertText {
-    /// `value` as a JSON string literal (RFC 8259 §7): quotes, backslashes and control
-    /// characters escaped, everything else (including non-ASCII) as is.
-    public static func jsonString(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
-
     /// Writes all of `bytes` to `descriptor`, retrying short writes and EINTR. Returns 0 or the errno.
     static func writeAll(_ descriptor: Int32, _ bytes: [UInt8]) -> Int32 {
         var offset = 0

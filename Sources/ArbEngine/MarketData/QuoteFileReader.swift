@@ -15,7 +15,7 @@ public struct MarketDataError: Error, Sendable, Equatable, CustomStringConvertib
     }
 
     /// `market data: quotes.jsonl does not exist`
-    public var description: String { ConfigText.singleLine("market data: \(path) \(detail)") }
+    public var description: String { MessageText.singleLine("market data: \(path) \(detail)") }
 }
 
 /// Replays a JSON-lines quote file (see ``QuoteLineDecoder`` for the line format), streaming it
@@ -108,7 +108,7 @@ private final class LineSource {
             let detail = switch code {
             case ENOENT: "does not exist"
             case EACCES: "cannot be read (permission denied)"
-            default: "cannot be opened (\(ConfigFile.errorText(code)))"
+            default: "cannot be opened (\(SmallFile.errorText(code)))"
             }
             throw MarketDataError(path: path, detail: detail)
         }
@@ -167,7 +167,7 @@ private final class LineSource {
             let count = buffer.withUnsafeMutableBytes { raw in read(descriptor, raw.baseAddress, raw.count) }
             if count < 0 {
                 if errno == EINTR { continue }
-                throw MarketDataError(path: path, detail: "cannot be read (\(ConfigFile.errorText(errno)))")
+                throw MarketDataError(path: path, detail: "cannot be read (\(SmallFile.errorText(errno)))")
             }
             bufferStart = 0
             bufferEnd = count

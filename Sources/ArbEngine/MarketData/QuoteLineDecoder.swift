@@ -40,7 +40,7 @@ public struct QuoteLineDecoder: Sendable {
     /// Decodes one line (without its newline; a trailing `\r` is allowed).
     public mutating func decode(line: [UInt8], range: Range<Int>? = nil, lineNumber: Int) -> LineResult {
         let bounds = range ?? line.indices
-        guard line[bounds].contains(where: { !ConfigFile.isJSONWhitespace($0) }) else { return .blank }
+        guard line[bounds].contains(where: { !StrictJSONParser.isWhitespace($0) }) else { return .blank }
         stats.total += 1
         switch parse(line, bounds) {
         case .success(let quote):
@@ -65,7 +65,7 @@ public struct QuoteLineDecoder: Sendable {
 
     private mutating func skip(lineNumber: Int, _ reason: QuoteSkipReason, _ detail: String) -> QuoteLineDiagnostic {
         stats.skipped[reason, default: 0] += 1
-        return QuoteLineDiagnostic(lineNumber: lineNumber, reason: reason, detail: ConfigText.singleLine(detail))
+        return QuoteLineDiagnostic(lineNumber: lineNumber, reason: reason, detail: MessageText.singleLine(detail))
     }
 
     // MARK: - Parsing
@@ -91,37 +91,37 @@ public struct QuoteLineDecoder: Sendable {
         }
         var seen: Set<String> = []
         for member in members where !seen.insert(member.key).inserted {
-            return .failure(Problem(.duplicateField, "has \(ConfigText.quoted(member.key)) twice; allowed once"))
+            return .failure(Problem(.duplicateField, "has \(MessageText.quoted(member.key)) twice; allowed once"))
         }
         func field(_ key: String) -> JSONValue? { members.first { $0.key == key }?.value }
         func missing(_ key: String) -> Problem { Problem(.missingField, "has no \"\(key)\"") }
 
         // Timestamp.
         guard let tsValue = field("ts_ms") else { return .failure(missing("ts_ms")) }
-        guard case .number(let tsLiteral) = tsValue, let timestamp = ConfigNumber.int64(tsLiteral),
+        guard case .number(let tsLiteral) = tsValue, let timestamp = JSONNumber.integer(tsLiteral, as: Int64.self),
               (0...QuoteLineDecoder.timestampMaxMilliseconds).contains(timestamp)
         else {
-            return .failure(Problem(.badTimestamp, "ts_ms is \(ConfigText.render(tsValue)); allowed integer Unix "
+            return .failure(Problem(.badTimestamp, "ts_ms is \(MessageText.render(tsValue)); allowed integer Unix "
                 + "milliseconds 0…\(QuoteLineDecoder.timestampMaxMilliseconds)"))
         }
 
         // Venue and instrument.
         guard let venueValue = field("venue") else { return .failure(missing("venue")) }
         guard case .string(let venue) = venueValue, !venue.isEmpty else {
-            return .failure(Problem(.badIdentifier, "venue is \(ConfigText.render(venueValue)); allowed a non-empty string"))
+            return .failure(Problem(.badIdentifier, "venue is \(MessageText.render(venueValue)); allowed a non-empty string"))
         }
         guard let instrumentValue = field("instrument") else { return .failure(missing("instrument")) }
         guard case .string(let instrument) = instrumentValue, !instrument.isEmpty else {
             return .failure(Problem(.badIdentifier,
-                                    "instrument is \(ConfigText.render(instrumentValue)); allowed a non-empty string"))
+                                    "instrument is \(MessageText.render(instrumentValue)); allowed a non-empty string"))
         }
         if let known = instrumentsByVenue {
             guard let instruments = known[venue] else {
-                return .failure(Problem(.unknownVenue, "venue is \(ConfigText.quoted(venue)); allowed "
+                return .failure(Problem(.unknownVenue, "venue is \(MessageText.quoted(venue)); allowed "
                     + known.keys.sorted().joined(separator: ", ")))
             }
             guard instruments.contains(instrument) else {
-                return .failure(Problem(.unknownInstrument, "instrument is \(ConfigText.quoted(instrument)); allowed "
+                return .failure(Problem(.unknownInstrument, "instrument is \(MessageText.quoted(instrument)); allowed "
                     + "an instrument the config names for \(venue)"))
             }
         }
@@ -157,7 +157,7 @@ public struct QuoteLineDecoder: Sendable {
         }
         if priceValue == .null { return .success((nil, .zero)) }
         guard let priceText = decimalText(priceValue), let price = Price(parsing: priceText) else {
-            return .failure(Problem(.badPrice, "\(priceKey) is \(ConfigText.render(priceValue)); allowed a decimal "
+            return .failure(Problem(.badPrice, "\(priceKey) is \(MessageText.render(priceValue)); allowed a decimal "
                 + "0 < price < 1 with at most 4 decimals, or null"))
         }
         guard let sizeValue = field(sizeKey) else {
@@ -166,7 +166,7 @@ public struct QuoteLineDecoder: Sendable {
         guard let sizeText = decimalText(sizeValue), let size = Quantity(parsing: sizeText),
               size <= QuoteLineDecoder.sizeMax
         else {
-            return .failure(Problem(.badSize, "\(sizeKey) is \(ConfigText.render(sizeValue)); allowed contracts "
+            return .failure(Problem(.badSize, "\(sizeKey) is \(MessageText.render(sizeValue)); allowed contracts "
                 + "0…\(QuoteLineDecoder.sizeMax.decimalText) with at most 2 decimals"))
         }
         return .success((price, size))

@@ -1,5 +1,3 @@
-import OrderStateMachine
-
 extension Money {
     /// Parses a non-negative decimal number of dollars such as `"250"`, `"250.00"`,
     /// `"250.000001"` or `".5"` exactly into micro-dollars.

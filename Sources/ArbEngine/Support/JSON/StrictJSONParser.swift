@@ -1,6 +1,6 @@
 /// A parsed JSON value whose numbers stay as their literal text, so a price, a size or a dollar
 /// amount goes from the file to a fixed-point type without ever passing through `Double`.
-enum JSONValue: Sendable, Equatable {
+public enum JSONValue: Sendable, Equatable {
     /// Members in file order; duplicates are kept so the caller can name them.
     case object([JSONMember])
     case array([JSONValue])
@@ -23,9 +23,14 @@ enum JSONValue: Sendable, Equatable {
     }
 }
 
-struct JSONMember: Sendable, Equatable {
-    var key: String
-    var value: JSONValue
+public struct JSONMember: Sendable, Equatable {
+    public var key: String
+    public var value: JSONValue
+
+    public init(key: String, value: JSONValue) {
+        self.key = key
+        self.value = value
+    }
 }
 
 /// Why a text is not JSON, with the 1-based line and column (in bytes) where the parser stopped.
@@ -349,6 +354,11 @@ struct StrictJSONParser {
     }
 
     // MARK: - Helpers
+
+    /// JSON's four whitespace bytes (space, tab, line feed, carriage return).
+    static func isWhitespace(_ byte: UInt8) -> Bool {
+        byte == 0x20 || byte == 0x09 || byte == 0x0A || byte == 0x0D
+    }
 
     private mutating func skipWhitespace() {
         while index < end {

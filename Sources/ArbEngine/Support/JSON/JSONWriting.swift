@@ -5,14 +5,14 @@ import Foundation
 /// Numbers are written as their literal text, so money and quantities never pass through `Double`.
 extension JSONValue {
     /// No whitespace: one line (alert bodies, JSON-lines files, webhook payloads).
-    var compactText: String {
+    public var compactText: String {
         var out = ""
         write(to: &out, indent: nil)
         return out
     }
 
     /// Two-space indents, `"key": value`, for people who read it too.
-    var prettyText: String {
+    public var prettyText: String {
         var out = ""
         write(to: &out, indent: 0)
         return out
@@ -57,7 +57,7 @@ extension JSONValue {
 
     /// `value` as a JSON string literal (RFC 8259 §7): quotes, backslashes and control
     /// characters escaped, everything else (including non-ASCII and `/`) as is.
-    static func quoted(_ value: String) -> String {
+    public static func quoted(_ value: String) -> String {
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
