@@ -46,6 +46,9 @@ extension Arb {
         @Flag(name: .long, help: "Take over a lease whose heartbeat is stale although its holder cannot be proven dead (never a live one).")
         var force = false
 
+        @Flag(name: .long, help: "Confirm trading real money: required when a configured venue is a real one's production environment.")
+        var live = false
+
         func validate() throws {
             if Logger.Level(rawValue: logLevel) == nil {
                 throw ValidationError("--log-level \(logLevel) is not a level; use trace, debug, info, notice, warning, error or critical")
@@ -69,7 +72,7 @@ extension Arb {
             do {
                 options = try TraderOptions.resolve(
                     configPath: config, databasePath: db, seed: seed, durationSeconds: duration, marketDataPath: marketData,
-                    forceLease: force, environment: ProcessInfo.processInfo.environment)
+                    forceLease: force, live: live, environment: ProcessInfo.processInfo.environment)
             } catch {
                 fail(error.description, code: 2)
             }

@@ -62,14 +62,14 @@ struct ConfigDemoTests {
         #expect(config.events[3].fees == ["polymarket": .polymarketTaker(rateBps: 0, exponent: 1)])
         #expect(config.feeModel(event: config.events[3], venue: "polymarket") == .polymarketTaker(rateBps: 0, exponent: 1))
         #expect(config.feeModel(event: config.events[0], venue: "polymarket") == .polymarketTaker(rateBps: 300, exponent: 1))
-        let model = try #require(config.venues["kalshi"]?.paper.fillModel)
+        let model = try #require(config.venues["kalshi"]?.paper?.fillModel)
         let outcomePercents: [Int] = [model.fullFillPercent, model.partialFillPercent, model.restPercent,
                                       model.rejectPercent, model.ambiguousSubmitPercent]
         #expect(outcomePercents == [66, 12, 12, 6, 4])
         #expect(model.lateFillPercent == 40 && model.cancelFailPercent == 15)
         #expect(model.latencyMillisecondsMin == 1 && model.latencyMillisecondsMax == 4)
         #expect(model.lateFillDelayMillisecondsMax == 150)
-        #expect(config.venues["kalshi"]?.paper.fillModel.seed != config.venues["polymarket"]?.paper.fillModel.seed)
+        #expect(config.venues["kalshi"]?.paper?.fillModel.seed != config.venues["polymarket"]?.paper?.fillModel.seed)
         #expect(config.detection == DetectionConfig(minEdgeBps: 50, minSize: Quantity(contracts: 1),
                                                     maxSize: Quantity(contracts: 25), quoteStalenessMilliseconds: 400))
         #expect(config.execution == ExecutionConfig(timeInForce: .gtc, fillTimeoutMilliseconds: 200))
@@ -124,7 +124,7 @@ struct ConfigRefusalTests {
         Case("unknown venue in an event", #""kalshi": {"YES": "KXFED-25DEC-CUT-YES""#, #""kraken": {"YES": "KXFED-25DEC-CUT-YES""#,
              "events[0].instruments.kraken names an unknown venue", "kalshi, polymarket"),
         Case("venue kind not paper", #""kind": "paper""#, #""kind": "live""#,
-             #"venues.kalshi.kind is "live"; allowed "paper""#),
+             #"venues.kalshi.kind is "live"; allowed "paper" or "kalshi""#),
         Case("zero size", #""min_size": "1""#, #""min_size": "0""#, #"detection.min_size is "0""#, "0.01…"),
         Case("negative size", #""max_size": "25""#, #""max_size": -25"#, "detection.max_size is -25", "0.01…"),
         Case("size with 3 decimals", #""min_size": "1""#, #""min_size": "0.001""#, #"detection.min_size is "0.001""#,
@@ -252,9 +252,9 @@ struct ConfigDefaultsTests {
         #expect(config.databasePath == "arb.db")
         #expect(config.durability == .full)
         #expect(config.alerts == AlertConfig(console: true, filePath: "data/alerts.log", webhookURL: nil))
-        #expect(config.venues["a"]?.paper.stateFile == nil)
-        #expect(config.venues["b"]?.paper.stateFile == "state/b.db")
-        #expect(config.venues["a"]?.paper.fillModel.seed == 0)
+        #expect(config.venues["a"]?.paper?.stateFile == nil)
+        #expect(config.venues["b"]?.paper?.stateFile == "state/b.db")
+        #expect(config.venues["a"]?.paper?.fillModel.seed == 0)
         #expect(config.events[0].fees.isEmpty)
         #expect(config.venues["b"]?.fee == .kalshiMaker)
         #expect(config.venues["a"]?.fee == .free)
@@ -306,7 +306,7 @@ struct ConfigDefaultsTests {
         #expect(config.alertFilePath == "/var/arb/data/alerts.log")
 
         config.databasePath = "run/arb.db"
-        config.venues["b"]?.paper.stateFile = "/abs/b.db"
+        config.venues["b"]?.paper?.stateFile = "/abs/b.db"
         config.alerts.filePath = "/logs/alerts.log"
         #expect(config.paperStatePath(venue: "b") == "/abs/b.db")
         #expect(config.paperStatePath(venue: "a") == "run/paper-a.db")
@@ -405,5 +405,75 @@ struct ConfigFileTests {
                 try TraderConfig.load(path: locked)
             }
         }
+    }
+}
+
+@Suite("Config: a Kalshi venue")
+struct KalshiConfigTests {
+    /// The minimal config with venue `b` made a Kalshi venue with `fields`.
+    static func json(_ fields: String) -> String {
+        let paperB = minimalConfigJSON.range(of: #""b": {"kind": "paper""#)!
+        let end = minimalConfigJSON.range(of: "\n  },\n  \"detection\"")!
+        return minimalConfigJSON.replacingCharacters(in: paperB.lowerBound..<end.lowerBound,
+                                                     with: #""b": {"kind": "kalshi", "fee": "kalshi_taker", "# + fields + "}")
+    }
+
+    @Test("defaults follow the environment; keys come from the config or, absent, the environment")
+    func defaults() throws {
+        let demo = try TraderConfig.decode(json: Self.json(#""environment": "demo""#), source: "t")
+        #expect(demo.venues["b"]?.settings == .kalshi(KalshiVenueSettings(environment: .demo)))
+        #expect(demo.venues["b"]?.kind == .kalshi)
+        #expect(demo.venues["b"]?.tradesRealMoney == false)
+        guard case .kalshi(let settings)? = demo.venues["b"]?.settings else { return }
+        #expect(settings.baseURL == "https://external-api.demo.kalshi.co/trade-api/v2")
+        #expect(settings.websocketURL == "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2")
+        #expect(settings.keyID == nil && settings.privateKeyFile == nil && settings.selfTradePrevention == .takerAtCross)
+
+        let prod = try TraderConfig.decode(json: Self.json(#"""
+            "environment": "prod", "base_url": "http://127.0.0.1:8080/trade-api/v2",
+            "ws_url": "ws://127.0.0.1:8080/trade-api/ws/v2", "key_id": "k-1", "private_key_file": "keys/kalshi.pem",
+            "self_trade_prevention": "maker"
+            """#), source: "t")
+        #expect(prod.venues["b"]?.settings == .kalshi(KalshiVenueSettings(
+            environment: .prod, baseURL: "http://127.0.0.1:8080/trade-api/v2",
+            websocketURL: "ws://127.0.0.1:8080/trade-api/ws/v2", keyID: "k-1", privateKeyFile: "keys/kalshi.pem",
+            selfTradePrevention: .maker)))
+        #expect(prod.venues["b"]?.tradesRealMoney == true)
+    }
+
+    @Test("a Kalshi venue without its environment, with a paper key, or with a bad URL is refused by name",
+          arguments: [
+              (#""key_id": "k""#, #"venues.b.environment is missing; allowed "demo" or "prod""#),
+              (#""environment": "production""#, #"venues.b.environment is "production"; allowed "demo" or "prod""#),
+              (#""environment": "demo", "paper": {}"#,
+               "venues.b.paper is not a known key; allowed keys: kind, fee, environment, base_url, ws_url, key_id"),
+              (#""environment": "demo", "base_url": "ftp://x/trade-api/v2""#,
+               #"venues.b.base_url is "ftp://x/trade-api/v2"; allowed a https:// or http:// URL with a host"#),
+              (#""environment": "demo", "ws_url": "https://x/ws""#, #"venues.b.ws_url is "https://x/ws"; allowed a wss://"#),
+              (#""environment": "demo", "self_trade_prevention": "none""#, #"venues.b.self_trade_prevention is "none""#),
+              (#""environment": "demo", "key_id": "a b""#, #"venues.b.key_id is "a b"; allowed a key id"#),
+          ])
+    func refused(_ fields: String, _ expected: String) {
+        let message = configError(Self.json(fields))?.description ?? ""
+        #expect(message.contains(expected), "\(message)")
+    }
+
+    @Test("arb run refuses a prod venue without --live before it opens anything; demo needs no flag")
+    func liveFlag() async throws {
+        let directory = TemporaryDirectory()
+        let prodConfig = directory.path("prod.json")
+        try Self.json(#""environment": "prod""#).write(toFile: prodConfig, atomically: true, encoding: .utf8)
+        let refused = try await runBuilt("arb", ["run", "--config", prodConfig], currentDirectory: directory.url.path)
+        #expect(refused.status == 2)
+        #expect(refused.stderr == "arb: venues.b trades real money (kalshi prod); add --live to confirm, or use its demo environment\n")
+        #expect(!FileManager.default.fileExists(atPath: directory.path("arb.db")), "a refused run created the database")
+
+        // With --live (or a demo config) the flag check passes and the run goes on to open the venues.
+        let confirmed = try await runBuilt("arb", ["run", "--config", prodConfig, "--live"], currentDirectory: directory.url.path)
+        #expect(!confirmed.stderr.contains("--live"), "\(confirmed.stderr)")
+        let demoConfig = directory.path("demo.json")
+        try Self.json(#""environment": "demo""#).write(toFile: demoConfig, atomically: true, encoding: .utf8)
+        let demo = try await runBuilt("arb", ["run", "--config", demoConfig], currentDirectory: directory.url.path)
+        #expect(!demo.stderr.contains("--live"), "\(demo.stderr)")
     }
 }

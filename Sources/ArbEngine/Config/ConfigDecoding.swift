@@ -168,16 +168,35 @@ extension TraderConfig: Decodable {
 }
 
 extension VenueConfig: Decodable, JSONExpectation {
-    static let expectedJSON = "an object with \"kind\", \"fee\" and \"paper\""
-    enum CodingKeys: String, CodingKey, CaseIterable { case kind, fee, paper }
+    static let expectedJSON = "an object with \"kind\", \"fee\" and that kind's keys"
+    enum KindKey: String, CodingKey { case kind }
+    enum PaperKeys: String, CodingKey, CaseIterable { case kind, fee, paper }
+    enum KalshiKeys: String, CodingKey, CaseIterable {
+        case kind, fee, environment, baseURL = "base_url", websocketURL = "ws_url", keyID = "key_id"
+        case privateKeyFile = "private_key_file", selfTradePrevention = "self_trade_prevention"
+    }
 
+    // The kind decides which keys the rest of the object may have.
     public init(from decoder: any Decoder) throws {
-        let object = try decoder.container(keyedBy: CodingKeys.self)
-        let kind: VenueKind = try object.required(.kind, allowed: "\"paper\" (the only venue kind so far)")
-        let fee = try object.decode(ConfigFee.self, forKey: .fee).model
+        let kind: VenueKind = try decoder.container(keyedBy: KindKey.self)
+            .required(.kind, allowed: "\"paper\" or \"kalshi\"")
         switch kind {
         case .paper:
-            self.init(kind: kind, fee: fee, paper: try object.decode(PaperVenueConfig.self, forKey: .paper))
+            let object = try decoder.container(keyedBy: PaperKeys.self)
+            self.init(fee: try object.decode(ConfigFee.self, forKey: .fee).model,
+                      settings: .paper(try object.decode(PaperVenueConfig.self, forKey: .paper)))
+        case .kalshi:
+            let object = try decoder.container(keyedBy: KalshiKeys.self)
+            let settings = KalshiVenueSettings(
+                environment: try object.required(.environment, allowed: "\"demo\" or \"prod\" (a config names the "
+                    + "environment it trades; prod also needs arb run --live)"),
+                baseURL: try object.url(.baseURL, schemes: ["https", "http"]),
+                websocketURL: try object.url(.websocketURL, schemes: ["wss", "ws"]),
+                keyID: object.contains(.keyID) ? try object.identifier(.keyID, forbidden: "", what: "a key id") : nil,
+                privateKeyFile: try object.filePath(.privateKeyFile),
+                selfTradePrevention: try object.choice(.selfTradePrevention, allowed: "\"taker_at_cross\" or \"maker\"")
+                    ?? .takerAtCross)
+            self.init(fee: try object.decode(ConfigFee.self, forKey: .fee).model, settings: .kalshi(settings))
         }
     }
 }
@@ -424,7 +443,7 @@ extension TraderConfig {
                 + "\(detection.maxSize.decimalText)); allowed 0.01…max_size contracts")
         }
         for name in venues.keys.sorted() {
-            let model = venues[name]!.paper.fillModel
+            guard let model = venues[name]!.paper?.fillModel else { continue }
             let path = JSONPath.member(JSONPath.member("venues", name), "paper") + ".fill_model"
             let sum = model.outcomePercents.reduce(0, +)
             guard sum == 100 else {
@@ -538,6 +557,19 @@ extension KeyedDecodingContainer {
         guard case .string(let text) = value, !text.isEmpty, text.utf8.count <= ConfigLimits.pathLengthMax,
               !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
         else { throw invalid(key, value, allowed: allowed) }
+        return text
+    }
+
+    /// `scheme://host…` for one of `schemes`, when the key is present; shown in full in a refusal
+    /// (a venue's URL holds no secret).
+    func url(_ key: Key, schemes: [String]) throws -> String? {
+        guard let value = try raw(key) else { return nil }
+        let allowed = schemes.map { "\($0)://" }.joined(separator: " or ") + " URL with a host"
+        guard case .string(let text) = value, text.utf8.count <= ConfigLimits.pathLengthMax,
+              !text.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }),
+              let separator = text.range(of: "://"), schemes.contains(text[..<separator.lowerBound].lowercased()),
+              !text[separator.upperBound...].prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" }).isEmpty
+        else { throw invalid(key, value, allowed: "a " + allowed) }
         return text
     }
 

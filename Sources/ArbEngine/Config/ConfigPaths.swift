@@ -14,7 +14,7 @@ extension TraderConfig {
     /// The paper venue's own SQLite file: its configured `state_file` (absolute, or relative to the
     /// database's directory), or `paper-<venue>.db` beside the database.
     public func paperStatePath(venue: String) -> String {
-        let configured = venues[venue]?.paper.stateFile
+        let configured = venues[venue]?.paper?.stateFile
         return resolvedBesideDatabase(configured ?? "paper-\(venue).db")
     }
 

@@ -54,23 +54,105 @@ public struct EventPair: Sendable, Hashable {
 }
 
 public enum VenueKind: String, Sendable, Hashable, Codable {
-    /// The built-in paper venue (DESIGN §7). Real adapters come later behind the same protocol.
+    /// The built-in paper venue (DESIGN §7).
     case paper
+    /// Kalshi's Trade API v2 (its demo or its prod environment).
+    case kalshi
 }
 
 public struct VenueConfig: Sendable, Hashable {
-    /// `kind`: `paper`.
-    public var kind: VenueKind
     /// `fee`: `"kalshi_taker"`, `"kalshi_maker"`, `"free"` or
     /// `{"polymarket_taker": {"rate_bps": 300, "exponent": 1}}`.
     public var fee: FeeModel
-    /// `paper` (for kind `paper`).
-    public var paper: PaperVenueConfig
+    /// What `kind` names, with that kind's own keys.
+    public var settings: VenueSettings
 
-    public init(kind: VenueKind, fee: FeeModel, paper: PaperVenueConfig) {
-        self.kind = kind
+    public init(fee: FeeModel, settings: VenueSettings) {
         self.fee = fee
-        self.paper = paper
+        self.settings = settings
+    }
+
+    /// A paper venue.
+    public init(kind: VenueKind, fee: FeeModel, paper: PaperVenueConfig) {
+        precondition(kind == .paper, "init(kind:fee:paper:) builds a paper venue")
+        self.init(fee: fee, settings: .paper(paper))
+    }
+
+    /// `kind`: `paper` or `kalshi`.
+    public var kind: VenueKind {
+        switch settings {
+        case .paper: .paper
+        case .kalshi: .kalshi
+        }
+    }
+
+    /// Whether orders here are real-money orders (Kalshi's `prod`): `arb run` needs `--live`.
+    public var tradesRealMoney: Bool {
+        if case .kalshi(let kalshi) = settings { kalshi.environment == .prod } else { false }
+    }
+
+    /// The paper venue's settings (`paper`), for kind `paper`.
+    public var paper: PaperVenueConfig? {
+        get { if case .paper(let paper) = settings { paper } else { nil } }
+        set { if let newValue { settings = .paper(newValue) } }
+    }
+}
+
+public enum VenueSettings: Sendable, Hashable {
+    case paper(PaperVenueConfig)
+    case kalshi(KalshiVenueSettings)
+}
+
+/// A Kalshi venue: `{"kind": "kalshi", "environment": "demo" | "prod", "base_url", "ws_url",
+/// "key_id", "private_key_file", "self_trade_prevention", "fee"}`. Instruments are
+/// `TICKER:yes` / `TICKER:no`.
+public struct KalshiVenueSettings: Sendable, Hashable {
+    public enum Environment: String, Sendable, Hashable, CaseIterable {
+        case demo, prod
+    }
+
+    /// `environment` (required: a config never trades prod by default; `arb run` against prod
+    /// also needs `--live`).
+    public var environment: Environment
+    /// `base_url`: the REST root; default the environment's (`…/trade-api/v2`).
+    public var baseURL: String
+    /// `ws_url`: the full websocket URL; default the environment's.
+    public var websocketURL: String
+    /// `key_id`: the API key's id; absent → `KALSHI_API_KEY_ID` from the environment.
+    public var keyID: String?
+    /// `private_key_file`: the PEM file (mode 0600) of the key; absent →
+    /// `KALSHI_PRIVATE_KEY_FILE`. The key itself is never in the config.
+    public var privateKeyFile: String?
+    /// `self_trade_prevention`: `taker_at_cross` (default) or `maker`.
+    public var selfTradePrevention: SelfTradePrevention
+
+    /// What Kalshi does when an order would trade against the same account's resting order.
+    public enum SelfTradePrevention: String, Sendable, Hashable, CaseIterable {
+        case takerAtCross = "taker_at_cross", maker
+    }
+
+    public init(environment: Environment, baseURL: String? = nil, websocketURL: String? = nil, keyID: String? = nil,
+                privateKeyFile: String? = nil, selfTradePrevention: SelfTradePrevention = .takerAtCross) {
+        self.environment = environment
+        self.baseURL = baseURL ?? Self.defaultBaseURL(environment)
+        self.websocketURL = websocketURL ?? Self.defaultWebsocketURL(environment)
+        self.keyID = keyID
+        self.privateKeyFile = privateKeyFile
+        self.selfTradePrevention = selfTradePrevention
+    }
+
+    public static func defaultBaseURL(_ environment: Environment) -> String {
+        switch environment {
+        case .demo: "https://external-api.demo.kalshi.co/trade-api/v2"
+        case .prod: "https://external-api.kalshi.com/trade-api/v2"
+        }
+    }
+
+    public static func defaultWebsocketURL(_ environment: Environment) -> String {
+        switch environment {
+        case .demo: "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
+        case .prod: "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
+        }
     }
 }
 

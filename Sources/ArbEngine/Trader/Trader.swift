@@ -46,10 +46,11 @@ extension TraderOptions {
     /// `arb run`'s flags resolved as every run resolves them: the `--config` file (else the
     /// built-in paper demo, with its opening move), `--db` over the config's database, a replay
     /// file checked readable before any file is created or recovery runs (else generated quotes
-    /// for `durationSeconds`, default 5), and `ARB_CRASH_AT` from the environment. A refusal is
-    /// one line naming the problem: a usage error.
+    /// for `durationSeconds`, default 5), and `ARB_CRASH_AT` from the environment. A venue that
+    /// trades real money (Kalshi's `prod`) needs `live`, so a copied config cannot place
+    /// real-money orders by accident. A refusal is one line naming the problem: a usage error.
     public static func resolve(configPath: String?, databasePath: String?, seed: UInt64, durationSeconds: Double?,
-                               marketDataPath: String?, forceLease: Bool,
+                               marketDataPath: String?, forceLease: Bool, live: Bool = false,
                                environment: [String: String]) throws(TraderUsageError) -> TraderOptions {
         let faults: FaultPoints
         switch FaultPoints.fromEnvironment(environment) {
@@ -63,6 +64,10 @@ extension TraderOptions {
             throw TraderUsageError(description: error.description)
         }
         if let databasePath { config.databasePath = databasePath }
+        if !live, let (name, venue) = config.venues.sorted(by: { $0.key < $1.key }).first(where: { $0.value.tradesRealMoney }) {
+            throw TraderUsageError(description: "venues.\(name) trades real money (\(venue.kind.rawValue) prod); "
+                + "add --live to confirm, or use its demo environment")
+        }
         if let marketDataPath { try checkReadable(marketData: marketDataPath) }
         let source: MarketDataSource = marketDataPath.map { .replay(path: $0) }
             ?? .generator(durationMilliseconds: Int64((durationSeconds ?? 5) * 1_000))
@@ -298,16 +303,27 @@ public enum Trader {
                                   opening: PaperOpeningScript? = nil) throws -> [String: any Venue] {
         var venues: [String: any Venue] = [:]
         for (name, venueConfig) in config.venues.sorted(by: { $0.key < $1.key }) {
-            switch venueConfig.kind {
-            case .paper:
+            switch venueConfig.settings {
+            case .paper(let paper):
                 let path = config.paperStatePath(venue: name)
                 try makeParentDirectory(of: path)
-                venues[name] = try PaperVenue(name: name, path: path, fillModel: venueConfig.paper.fillModel,
+                venues[name] = try PaperVenue(name: name, path: path, fillModel: paper.fillModel,
                                               feeModel: venueConfig.fee, runSeed: runSeed, clock: clock,
                                               opening: opening)
+            case .kalshi:
+                throw VenueConfigUnsupported(venue: name, kind: venueConfig.kind)
             }
         }
         return venues
+    }
+
+    /// A venue kind the config knows but this build cannot trade yet.
+    public struct VenueConfigUnsupported: Error, CustomStringConvertible {
+        public var venue: String
+        public var kind: VenueKind
+        public var description: String {
+            "venues.\(venue) is a \(kind.rawValue) venue; this build of arb has no \(kind.rawValue) adapter yet — use a paper venue"
+        }
     }
 
     static func makeParentDirectory(of path: String) throws {
