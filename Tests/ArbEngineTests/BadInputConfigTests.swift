@@ -84,7 +84,7 @@ struct BadInputConfigTests {
              #"config: events[0].outcomes is "YES/NO"; allowed exactly two distinct non-empty strings without '|', ':', "#
                  + #"spaces at either end or control characters, e.g. ["YES", "NO"] [{config}]"#),
         Case("wrong type: number for a venue section", demoJSON(replacing: #""kind": "paper""#, with: #""kind": 7"#),
-             #"config: venues.kalshi.kind is 7; allowed "paper" or "kalshi" [{config}]"#),
+             #"config: venues.kalshi.kind is 7; allowed "paper", "kalshi" or "polymarket" [{config}]"#),
         Case("unknown venue", demoJSON(replacing: #""kalshi": {"YES": "KXFED-25DEC-CUT-YES""#,
                                        with: #""kraken": {"YES": "KXFED-25DEC-CUT-YES""#),
              "config: events[0].instruments.kraken names an unknown venue; allowed a venue configured under venues: kalshi, polymarket [{config}]"),

@@ -124,7 +124,7 @@ struct ConfigRefusalTests {
         Case("unknown venue in an event", #""kalshi": {"YES": "KXFED-25DEC-CUT-YES""#, #""kraken": {"YES": "KXFED-25DEC-CUT-YES""#,
              "events[0].instruments.kraken names an unknown venue", "kalshi, polymarket"),
         Case("venue kind not paper", #""kind": "paper""#, #""kind": "live""#,
-             #"venues.kalshi.kind is "live"; allowed "paper" or "kalshi""#),
+             #"venues.kalshi.kind is "live"; allowed "paper", "kalshi" or "polymarket""#),
         Case("zero size", #""min_size": "1""#, #""min_size": "0""#, #"detection.min_size is "0""#, "0.01…"),
         Case("negative size", #""max_size": "25""#, #""max_size": -25"#, "detection.max_size is -25", "0.01…"),
         Case("size with 3 decimals", #""min_size": "1""#, #""min_size": "0.001""#, #"detection.min_size is "0.001""#,
@@ -475,5 +475,54 @@ struct KalshiConfigTests {
         try Self.json(#""environment": "demo""#).write(toFile: demoConfig, atomically: true, encoding: .utf8)
         let demo = try await runBuilt("arb", ["run", "--config", demoConfig], currentDirectory: directory.url.path)
         #expect(!demo.stderr.contains("--live"), "\(demo.stderr)")
+    }
+}
+
+@Suite("Config: a Polymarket venue")
+struct PolymarketConfigTests {
+    static let conditionID = "0x" + String(repeating: "ab", count: 32)
+
+    /// The minimal config with venue `b` made a Polymarket venue with `fields`, and the event's
+    /// `markets` set to `markets` (nil: none).
+    static func json(_ fields: String, markets: String? = #"{"b": {"condition_id": "\#(conditionID)", "tick_size": "0.01", "neg_risk": false}}"#) -> String {
+        var json = KalshiConfigTests.json(fields).replacingOccurrences(of: #""kind": "kalshi", "fee": "kalshi_taker""#,
+                                                                      with: #""kind": "polymarket", "fee": "free""#)
+        if let markets {
+            json = json.replacingOccurrences(of: #""outcomes": ["YES", "NO"],"#, with: #""outcomes": ["YES", "NO"], "markets": \#(markets),"#)
+        }
+        return json
+    }
+
+    @Test("defaults, the market of each event, and real money unless the CLOB is a loopback address")
+    func decodes() throws {
+        let config = try TraderConfig.decode(json: Self.json(#""signature_type": "eoa""#), source: "t")
+        #expect(config.venues["b"]?.settings == .polymarket(PolymarketVenueSettings(signatureType: .eoa, funder: nil)))
+        #expect(config.events[0].markets == ["b": PolymarketMarket(conditionID: Self.conditionID, tickSize: .hundredth, negRisk: false)])
+        #expect(config.venues["b"]?.tradesRealMoney == true)
+        let funder = "0x" + String(repeating: "C", count: 40)
+        let loopback = try TraderConfig.decode(json: Self.json(#"""
+            "signature_type": "gnosis_safe", "funder": "\#(funder)", "base_url": "http://127.0.0.1:9000", "ws_url": "ws://127.0.0.1:9000"
+            """#), source: "t")
+        #expect(loopback.venues["b"]?.settings == .polymarket(PolymarketVenueSettings(
+            baseURL: "http://127.0.0.1:9000", websocketURL: "ws://127.0.0.1:9000", signatureType: .gnosisSafe, funder: funder)))
+        #expect(loopback.venues["b"]?.tradesRealMoney == false)
+        #expect(VenueURL.isLoopback("http://localhost:1/x") && VenueURL.isLoopback("http://[::1]:8/") && !VenueURL.isLoopback("https://127.0.0.1.example.com"))
+    }
+
+    @Test("refusals name the field", arguments: [
+        (json(#""funder": "0x12""#), #"venues.b.signature_type is missing; allowed "eoa", "poly_proxy" or "gnosis_safe""#),
+        (json(#""signature_type": "poly_proxy""#), "venues.b.funder is missing; allowed the poly_proxy address"),
+        (json(#""signature_type": "eoa", "funder": "0x12""#), #"venues.b.funder is "0x12"; allowed an address: 0x and 40 hex digits"#),
+        (json(#""signature_type": "eoa""#, markets: nil), "events[0].markets.b is missing; allowed an object with \"condition_id\""),
+        (json(#""signature_type": "eoa""#, markets: #"{"a": {"condition_id": "\#(conditionID)", "tick_size": "0.01", "neg_risk": false}}"#),
+         "events[0].markets.a is not a Polymarket venue of this event; allowed b"),
+        (json(#""signature_type": "eoa""#, markets: #"{"b": {"condition_id": "\#(conditionID)", "tick_size": "0.02", "neg_risk": false}}"#),
+         #"events[0].markets.b.tick_size is "0.02"; allowed one of "0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001""#),
+        (json(#""signature_type": "eoa""#, markets: #"{"b": {"condition_id": "0xzz", "tick_size": "0.01", "neg_risk": false}}"#),
+         #"events[0].markets.b.condition_id is "0xzz"; allowed a condition id: 0x and 64 hex digits"#),
+    ])
+    func refused(_ json: String, _ expected: String) {
+        let message = configError(json)?.description ?? ""
+        #expect(message.contains(expected), "\(message)")
     }
 }

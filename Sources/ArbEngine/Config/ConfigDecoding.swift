@@ -104,8 +104,6 @@ enum ConfigLimits {
     static let eventsMax = 1_000
     static let venuesMax = 16
     static let oneSidedPerDayMax: Int64 = 1_000_000
-    static let identifierLengthMax = 128
-    static let pathLengthMax = 4_096
 }
 
 // MARK: - Sections
@@ -171,32 +169,21 @@ extension VenueConfig: Decodable, JSONExpectation {
     static let expectedJSON = "an object with \"kind\", \"fee\" and that kind's keys"
     enum KindKey: String, CodingKey { case kind }
     enum PaperKeys: String, CodingKey, CaseIterable { case kind, fee, paper }
-    enum KalshiKeys: String, CodingKey, CaseIterable {
-        case kind, fee, environment, baseURL = "base_url", websocketURL = "ws_url", keyID = "key_id"
-        case privateKeyFile = "private_key_file", selfTradePrevention = "self_trade_prevention"
-    }
-
     // The kind decides which keys the rest of the object may have.
     public init(from decoder: any Decoder) throws {
         let kind: VenueKind = try decoder.container(keyedBy: KindKey.self)
-            .required(.kind, allowed: "\"paper\" or \"kalshi\"")
+            .required(.kind, allowed: "\"paper\", \"kalshi\" or \"polymarket\"")
         switch kind {
         case .paper:
             let object = try decoder.container(keyedBy: PaperKeys.self)
             self.init(fee: try object.decode(ConfigFee.self, forKey: .fee).model,
                       settings: .paper(try object.decode(PaperVenueConfig.self, forKey: .paper)))
         case .kalshi:
-            let object = try decoder.container(keyedBy: KalshiKeys.self)
-            let settings = KalshiVenueSettings(
-                environment: try object.required(.environment, allowed: "\"demo\" or \"prod\" (a config names the "
-                    + "environment it trades; prod also needs arb run --live)"),
-                baseURL: try object.url(.baseURL, schemes: ["https", "http"]),
-                websocketURL: try object.url(.websocketURL, schemes: ["wss", "ws"]),
-                keyID: object.contains(.keyID) ? try object.identifier(.keyID, forbidden: "", what: "a key id") : nil,
-                privateKeyFile: try object.filePath(.privateKeyFile),
-                selfTradePrevention: try object.choice(.selfTradePrevention, allowed: "\"taker_at_cross\" or \"maker\"")
-                    ?? .takerAtCross)
-            self.init(fee: try object.decode(ConfigFee.self, forKey: .fee).model, settings: .kalshi(settings))
+            self.init(fee: try decoder.container(keyedBy: KalshiVenueSettings.CodingKeys.self).decode(ConfigFee.self, forKey: .fee).model,
+                      settings: .kalshi(try KalshiVenueSettings(from: decoder)))
+        case .polymarket:
+            self.init(fee: try decoder.container(keyedBy: PolymarketVenueSettings.CodingKeys.self).decode(ConfigFee.self, forKey: .fee).model,
+                      settings: .polymarket(try PolymarketVenueSettings(from: decoder)))
         }
     }
 }
@@ -274,7 +261,7 @@ extension PaperFillModel: Decodable, JSONExpectation {
 
 extension EventPair: Decodable, JSONExpectation {
     static let expectedJSON = "an object with \"event_id\", \"outcomes\", \"instruments\""
-    enum CodingKeys: String, CodingKey, CaseIterable { case eventID = "event_id", outcomes, instruments, fees }
+    enum CodingKeys: String, CodingKey, CaseIterable { case eventID = "event_id", outcomes, instruments, fees, markets }
 
     public init(from decoder: any Decoder) throws {
         let object = try decoder.container(keyedBy: CodingKeys.self)
@@ -327,7 +314,8 @@ extension EventPair: Decodable, JSONExpectation {
 
         // Per-market fee overrides (that they name this event's venues: `validate()`).
         let fees = try object.optional([String: ConfigFee].self, .fees)?.mapValues(\.model) ?? [:]
-        self.init(eventID: eventID, outcomes: outcomes, instruments: instruments, fees: fees)
+        let markets = try object.optional([String: PolymarketMarket].self, .markets) ?? [:]
+        self.init(eventID: eventID, outcomes: outcomes, instruments: instruments, fees: fees, markets: markets)
     }
 
     private static func isOutcomeName(_ name: String) -> Bool {
@@ -416,7 +404,7 @@ extension AlertConfig: Decodable, JSONExpectation {
         let rest = lower.hasPrefix("https://") ? text.dropFirst(8) : lower.hasPrefix("http://") ? text.dropFirst(7) : ""
         let host = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
         let clean = !text.unicodeScalars.contains { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }
-        guard !host.isEmpty, clean, text.utf8.count <= ConfigLimits.pathLengthMax else {
+        guard !host.isEmpty, clean, text.utf8.count <= JSONFieldLimits.textLengthMax else {
             let shown: String
             if let scheme = text.split(separator: "://", maxSplits: 1, omittingEmptySubsequences: false).first,
                scheme.count < text.count, scheme.count <= 16 {
@@ -486,6 +474,15 @@ extension TraderConfig {
                 throw fail(JSONPath.member(path + ".fees", venue),
                            "is not a venue of this event; allowed \(event.venueNames.joined(separator: ", "))")
             }
+            let polymarketVenues = event.venueNames.filter { venues[$0]?.kind == .polymarket }
+            for venue in event.markets.keys.sorted() where !polymarketVenues.contains(venue) {
+                throw fail(JSONPath.member(path + ".markets", venue), "is not a Polymarket venue of this event; allowed "
+                    + (polymarketVenues.isEmpty ? "no markets here" : polymarketVenues.joined(separator: ", ")))
+            }
+            for venue in polymarketVenues where event.markets[venue] == nil {
+                throw fail(JSONPath.member(path + ".markets", venue), "is missing; allowed \(PolymarketMarket.expectedJSON) "
+                    + "naming this event's market at \(venue)")
+            }
         }
     }
 }
@@ -544,44 +541,5 @@ extension Money: ConfigDecimalValue {
     static var configAllowed: String {
         "0.000001…\(ConfigLimits.dollarsMax.decimalString) dollars with at most 6 decimals, "
             + "as a number or a decimal string like \"250.00\""
-    }
-}
-
-extension KeyedDecodingContainer {
-    /// A non-empty file path without control characters, when the key is present (`null` → `nil` if `nullable`).
-    func filePath(_ key: Key, nullable: Bool = false) throws -> String? {
-        guard let value = try raw(key) else { return nil }
-        if nullable && value == .null { return nil }
-        let allowed = "a non-empty file path (at most \(ConfigLimits.pathLengthMax) bytes, no control characters)"
-            + (nullable ? " or null" : "")
-        guard case .string(let text) = value, !text.isEmpty, text.utf8.count <= ConfigLimits.pathLengthMax,
-              !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F })
-        else { throw invalid(key, value, allowed: allowed) }
-        return text
-    }
-
-    /// `scheme://host…` for one of `schemes`, when the key is present; shown in full in a refusal
-    /// (a venue's URL holds no secret).
-    func url(_ key: Key, schemes: [String]) throws -> String? {
-        guard let value = try raw(key) else { return nil }
-        let allowed = schemes.map { "\($0)://" }.joined(separator: " or ") + " URL with a host"
-        guard case .string(let text) = value, text.utf8.count <= ConfigLimits.pathLengthMax,
-              !text.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F }),
-              let separator = text.range(of: "://"), schemes.contains(text[..<separator.lowerBound].lowercased()),
-              !text[separator.upperBound...].prefix(while: { $0 != "/" && $0 != "?" && $0 != "#" }).isEmpty
-        else { throw invalid(key, value, allowed: "a " + allowed) }
-        return text
-    }
-
-    /// An id (event, instrument): 1…128 characters, no whitespace or control characters, none of `forbidden`.
-    func identifier(_ key: Key, forbidden: String, what: String) throws -> String {
-        let allowed = "\(what): 1…\(ConfigLimits.identifierLengthMax) characters without spaces or control characters"
-            + (forbidden.isEmpty ? "" : " or '\(forbidden)'")
-        let value = try raw(key)
-        guard case .string(let text)? = value, !text.isEmpty, text.count <= ConfigLimits.identifierLengthMax,
-              !text.unicodeScalars.contains(where: { $0.properties.isWhitespace || $0.value < 0x20 || $0.value == 0x7F
-                  || forbidden.unicodeScalars.contains($0) })
-        else { throw invalid(key, value, allowed: allowed) }
-        return text
     }
 }

@@ -41,12 +41,16 @@ public struct EventPair: Sendable, Hashable {
     /// `fees` (optional): venue name → fee model overriding the venue's for this market
     /// (Polymarket's rate and exponent are per market).
     public var fees: [String: FeeModel]
+    /// `markets` (required for a Polymarket venue): venue name → that venue's market for this event.
+    public var markets: [String: PolymarketMarket]
 
-    public init(eventID: String, outcomes: [String], instruments: [String: [String: String]], fees: [String: FeeModel] = [:]) {
+    public init(eventID: String, outcomes: [String], instruments: [String: [String: String]], fees: [String: FeeModel] = [:],
+                markets: [String: PolymarketMarket] = [:]) {
         self.eventID = eventID
         self.outcomes = outcomes
         self.instruments = instruments
         self.fees = fees
+        self.markets = markets
     }
 
     /// The two venue names, sorted.
@@ -58,6 +62,8 @@ public enum VenueKind: String, Sendable, Hashable, Codable {
     case paper
     /// Kalshi's Trade API v2 (its demo or its prod environment).
     case kalshi
+    /// Polymarket's CLOB V2 (no demo environment: real money unless pointed at a loopback address).
+    case polymarket
 }
 
 public struct VenueConfig: Sendable, Hashable {
@@ -83,76 +89,24 @@ public struct VenueConfig: Sendable, Hashable {
         switch settings {
         case .paper: .paper
         case .kalshi: .kalshi
+        case .polymarket: .polymarket
         }
     }
 
-    /// Whether orders here are real-money orders (Kalshi's `prod`): `arb run` needs `--live`.
+    /// Whether orders here are real-money orders (Kalshi's `prod`; Polymarket anywhere but a
+    /// loopback address): `arb run` needs `--live`.
     public var tradesRealMoney: Bool {
-        if case .kalshi(let kalshi) = settings { kalshi.environment == .prod } else { false }
+        switch settings {
+        case .paper: false
+        case .kalshi(let kalshi): kalshi.environment == .prod
+        case .polymarket(let polymarket): !VenueURL.isLoopback(polymarket.baseURL)
+        }
     }
 
     /// The paper venue's settings (`paper`), for kind `paper`.
     public var paper: PaperVenueConfig? {
         get { if case .paper(let paper) = settings { paper } else { nil } }
         set { if let newValue { settings = .paper(newValue) } }
-    }
-}
-
-public enum VenueSettings: Sendable, Hashable {
-    case paper(PaperVenueConfig)
-    case kalshi(KalshiVenueSettings)
-}
-
-/// A Kalshi venue: `{"kind": "kalshi", "environment": "demo" | "prod", "base_url", "ws_url",
-/// "key_id", "private_key_file", "self_trade_prevention", "fee"}`. Instruments are
-/// `TICKER:yes` / `TICKER:no`.
-public struct KalshiVenueSettings: Sendable, Hashable {
-    public enum Environment: String, Sendable, Hashable, CaseIterable {
-        case demo, prod
-    }
-
-    /// `environment` (required: a config never trades prod by default; `arb run` against prod
-    /// also needs `--live`).
-    public var environment: Environment
-    /// `base_url`: the REST root; default the environment's (`…/trade-api/v2`).
-    public var baseURL: String
-    /// `ws_url`: the full websocket URL; default the environment's.
-    public var websocketURL: String
-    /// `key_id`: the API key's id; absent → `KALSHI_API_KEY_ID` from the environment.
-    public var keyID: String?
-    /// `private_key_file`: the PEM file (mode 0600) of the key; absent →
-    /// `KALSHI_PRIVATE_KEY_FILE`. The key itself is never in the config.
-    public var privateKeyFile: String?
-    /// `self_trade_prevention`: `taker_at_cross` (default) or `maker`.
-    public var selfTradePrevention: SelfTradePrevention
-
-    /// What Kalshi does when an order would trade against the same account's resting order.
-    public enum SelfTradePrevention: String, Sendable, Hashable, CaseIterable {
-        case takerAtCross = "taker_at_cross", maker
-    }
-
-    public init(environment: Environment, baseURL: String? = nil, websocketURL: String? = nil, keyID: String? = nil,
-                privateKeyFile: String? = nil, selfTradePrevention: SelfTradePrevention = .takerAtCross) {
-        self.environment = environment
-        self.baseURL = baseURL ?? Self.defaultBaseURL(environment)
-        self.websocketURL = websocketURL ?? Self.defaultWebsocketURL(environment)
-        self.keyID = keyID
-        self.privateKeyFile = privateKeyFile
-        self.selfTradePrevention = selfTradePrevention
-    }
-
-    public static func defaultBaseURL(_ environment: Environment) -> String {
-        switch environment {
-        case .demo: "https://external-api.demo.kalshi.co/trade-api/v2"
-        case .prod: "https://external-api.kalshi.com/trade-api/v2"
-        }
-    }
-
-    public static func defaultWebsocketURL(_ environment: Environment) -> String {
-        switch environment {
-        case .demo: "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
-        case .prod: "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
-        }
     }
 }
 

@@ -310,7 +310,7 @@ public enum Trader {
                 venues[name] = try PaperVenue(name: name, path: path, fillModel: paper.fillModel,
                                               feeModel: venueConfig.fee, runSeed: runSeed, clock: clock,
                                               opening: opening)
-            case .kalshi:
+            case .kalshi, .polymarket:
                 throw VenueConfigUnsupported(venue: name, kind: venueConfig.kind)
             }
         }
