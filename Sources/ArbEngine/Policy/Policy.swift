@@ -48,6 +48,25 @@ public enum CancelRetry {
     public static func delayMilliseconds(afterAttempt attempt: Int) -> Int64 { 20 * Int64(max(1, attempt)) }
 }
 
+/// How often a fill the store refused to record is tried again before the run gives up on it
+/// (and fails loudly: a fill is never dropped quietly). The store already waits out a busy lock,
+/// so a refusal that lasts is a full disk or an I/O error: about 15 s of retries, then stop.
+public struct RecordRetry: Sendable, Hashable {
+    public var attemptsMax: Int
+
+    public init(attemptsMax: Int) {
+        precondition(attemptsMax >= 1, "at least one attempt")
+        self.attemptsMax = attemptsMax
+    }
+
+    public static let standard = RecordRetry(attemptsMax: 12)
+    /// One attempt: where a refused write means the process is gone (the simulator's dead world).
+    public static let once = RecordRetry(attemptsMax: 1)
+
+    /// 50 ms, doubling, at most 2 s.
+    public func delayMilliseconds(afterAttempt attempt: Int) -> Int64 { min(2_000, 50 << Int64(min(max(attempt, 1) - 1, 6))) }
+}
+
 /// How a cancel's answer reads onto a leg, for the executor and recovery alike.
 public struct CancelVerdict: Sendable, Hashable {
     /// What the leg records as the cancel's result.

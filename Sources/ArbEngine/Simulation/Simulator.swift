@@ -358,7 +358,8 @@ public enum Simulator {
                 for venue in venues.values.sorted(by: { $0.name < $1.name }) {
                     services.addTask { for await event in venue.events { await router.route(event) } }
                 }
-                services.addTask { await Trader.handleOrphans(router.orphanEvents, ledger: ledger, logger: logger, clock: clock) }
+                // One attempt: a refused write here means the world has died (its commits all fail).
+                services.addTask { await Trader.handleOrphans(router.orphanEvents, ledger: ledger, logger: logger, clock: clock, retry: .once) }
                 services.addTask { await dispatcher.run(pollMilliseconds: 50) }
                 services.addTask {
                     while !Task.isCancelled {

@@ -242,39 +242,60 @@ public enum Trader {
     }
 
     /// A fill for an order no execution owns (a fill after close, an unknown order) is still a
-    /// fill: record it, and raise an alert — it changes exposure.
-    static func handleOrphans(_ events: OrphanQueue, ledger: Ledger, logger: Logger, clock: any TradingClock) async {
+    /// fill: record it, and raise an alert — it changes exposure. A write the store refuses is
+    /// tried again by `retry`; the fills still unrecorded after that are returned (each logged as
+    /// critical with everything needed to enter it by hand), and the caller fails the run.
+    @discardableResult
+    static func handleOrphans(_ events: OrphanQueue, ledger: Ledger, logger: Logger, clock: any TradingClock,
+                              retry: RecordRetry = .standard) async -> [FillReport] {
+        var unrecorded: [FillReport] = []
         for await event in events {
             guard case .fill(let fill) = event else { continue }
-            let now = clock.nowMilliseconds()
-            do {
-                let databaseID = ledger.databaseID
-                let result = try await ledger.withStore { store in
-                    try store.recordUnownedFill(fill, at: now) { result, store in
-                        let opportunity = try store.leg(clientOrderID: fill.clientOrderID)?.opportunityID
-                        var alerts: [(NewAlert, OpportunityID?)] = [
-                            (LateFillAlert.make(databaseID: databaseID, fill: fill, result: result), opportunity)]
-                        // A late fill can unbalance the legs: that exposure gets its one-sided alert
-                        // too (idempotent by key, so an existing one stands).
-                        if result == .recorded, let opportunity, let record = try store.opportunity(opportunity) {
-                            let legs = try store.legs(of: opportunity)
-                            if legs.count == 2, AlertRule.oneSidedDue(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity) {
-                                alerts.append((Reconciler.alert(record, legs: legs, databaseID: databaseID, phase: .detected), opportunity))
-                            }
-                        }
-                        return alerts
+            var attempt = 1
+            while true {
+                do {
+                    try await recordOrphan(fill, ledger: ledger, logger: logger, clock: clock)
+                    break
+                } catch {
+                    guard attempt < retry.attemptsMax else {
+                        logger.critical("fill NOT recorded after \(attempt) attempts: trade \(fill.tradeID) at \(fill.venue) on order \(fill.clientOrderID), \(fill.quantity) @ \(fill.price), fee \(fill.fee): \(error)")
+                        unrecorded.append(fill)
+                        break
+                    }
+                    logger.error("cannot record fill \(fill.tradeID) (attempt \(attempt) of \(retry.attemptsMax)): \(error)")
+                    try? await clock.sleep(milliseconds: retry.delayMilliseconds(afterAttempt: attempt))
+                    attempt += 1
+                }
+            }
+        }
+        return unrecorded
+    }
+
+    private static func recordOrphan(_ fill: FillReport, ledger: Ledger, logger: Logger, clock: any TradingClock) async throws {
+        let now = clock.nowMilliseconds()
+        let databaseID = ledger.databaseID
+        let result = try await ledger.withStore { store in
+            try store.recordUnownedFill(fill, at: now) { result, store in
+                let opportunity = try store.leg(clientOrderID: fill.clientOrderID)?.opportunityID
+                var alerts: [(NewAlert, OpportunityID?)] = [
+                    (LateFillAlert.make(databaseID: databaseID, fill: fill, result: result), opportunity)]
+                // A late fill can unbalance the legs: that exposure gets its one-sided alert
+                // too (idempotent by key, so an existing one stands).
+                if result == .recorded, let opportunity, let record = try store.opportunity(opportunity) {
+                    let legs = try store.legs(of: opportunity)
+                    if legs.count == 2, AlertRule.oneSidedDue(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity) {
+                        alerts.append((Reconciler.alert(record, legs: legs, databaseID: databaseID, phase: .detected), opportunity))
                     }
                 }
-                switch result {
-                case .duplicate: continue
-                case .recorded:
-                    logger.critical("late fill \(fill.tradeID) on \(fill.clientOrderID) after its execution ended: \(fill.quantity) @ \(fill.price)")
-                case .unknownOrder, .exceedsOrder:
-                    logger.critical("fill \(fill.tradeID) for \(fill.clientOrderID) refused: \(result)")
-                }
-            } catch {
-                logger.error("cannot record fill \(fill.tradeID): \(error)")
+                return alerts
             }
+        }
+        switch result {
+        case .duplicate: break
+        case .recorded:
+            logger.critical("late fill \(fill.tradeID) on \(fill.clientOrderID) after its execution ended: \(fill.quantity) @ \(fill.price)")
+        case .unknownOrder, .exceedsOrder:
+            logger.critical("fill \(fill.tradeID) for \(fill.clientOrderID) refused: \(result)")
         }
     }
 

@@ -96,10 +96,21 @@ struct OrphanRecorderService: Service {
     let logger: Logger
 
     func run() async throws {
-        await withGracefulShutdownHandler {
+        let unrecorded = await withGracefulShutdownHandler {
             await Trader.handleOrphans(router.orphanEvents, ledger: ledger, logger: logger, clock: clock)
         } onGracefulShutdown: { [router] in
             router.finish()
         }
+        if !unrecorded.isEmpty { throw UnrecordedFills(fills: unrecorded) }
+    }
+}
+
+/// Fills the store would not record however often it was asked: the run fails with their ids
+/// (each was logged as critical with its details); the venue still has them.
+public struct UnrecordedFills: Error, CustomStringConvertible {
+    public var fills: [FillReport]
+    public var description: String {
+        "\(fills.count) fill(s) could not be recorded (\(fills.prefix(5).map(\.tradeID).joined(separator: ", "))"
+            + "\(fills.count > 5 ? ", …" : "")); their details are in the critical log lines above — fix the database's disk, then run arbadmin reconcile"
     }
 }
