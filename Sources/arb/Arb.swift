@@ -62,6 +62,9 @@ extension Arb {
         }
 
         func run() async throws {
+            // First: a SIGINT/SIGTERM from here on stops the run gracefully, even before the
+            // trader's service group listens.
+            EarlyStopSignals.install([.sigint, .sigterm])
             let level = Logger.Level(rawValue: logLevel) ?? .info
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)

@@ -173,3 +173,46 @@ struct TraderProcessTests {
         #expect(!FileManager.default.fileExists(atPath: directory.path("paper-kalshi.db")), "nothing is created for a refused database")
     }
 }
+
+@Suite("Trader process: a stop signal while starting")
+struct EarlyStopTests {
+    /// Whether `pid` catches or ignores `signal` now (Linux's /proc status masks).
+    static func handles(_ pid: Int32, signal: Int32) -> Bool {
+        guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return false }
+        let bit = UInt64(1) << UInt64(signal - 1)
+        for line in status.split(separator: "\n") where line.hasPrefix("SigCgt:") || line.hasPrefix("SigIgn:") {
+            if let mask = UInt64(line.split(separator: "\t").last ?? "", radix: 16), mask & bit != 0 { return true }
+        }
+        return false
+    }
+
+    @Test("SIGTERM while the trader waits for the database: recovery runs, nothing is traded, exit 0 with a summary")
+    func sigtermWhileStarting() throws {
+        let directory = TemporaryDirectory()
+        let db = directory.path("arb.db")
+        let first = try runProduct("arb", ["run", "--db", db, "--duration", "0.2", "--log-level", "error"])
+        #expect(first.status == 0, "\(first.stderr)")
+        let traded = try Store(path: db, access: .readOnly).countsByState().values.reduce(0, +)
+
+        // Hold the database's write lock: the next trader waits in its start (the busy timeout),
+        // before its service group exists.
+        let holder = try Connection(path: db, mode: .readWrite)
+        try holder.execute("BEGIN IMMEDIATE")
+        let trader = try startArb(["run", "--db", db, "--duration", "30", "--log-level", "error"], output: directory.path("out"))
+        defer { if trader.isRunning { kill(trader.processIdentifier, SIGKILL) } }
+        let deadline = Date().addingTimeInterval(10)
+        while !Self.handles(trader.processIdentifier, signal: SIGTERM), trader.isRunning, Date() < deadline { usleep(2_000) }
+        #expect(Self.handles(trader.processIdentifier, signal: SIGTERM), "arb does not handle SIGTERM while starting")
+        kill(trader.processIdentifier, SIGTERM)
+        usleep(100_000)
+        try holder.execute("ROLLBACK")
+
+        #expect(waitForExit(trader, seconds: 20), "arb did not stop after SIGTERM")
+        #expect(trader.terminationReason == .exit && trader.terminationStatus == 0,
+                "\(trader.terminationReason == .uncaughtSignal ? "killed by signal \(trader.terminationStatus)" : "exit \(trader.terminationStatus)")")
+        let summary = (try? String(contentsOfFile: directory.path("out"), encoding: .utf8)) ?? ""
+        #expect(summary.contains("arb run summary"), "\(summary)")
+        #expect(try Store(path: db, access: .readOnly).countsByState().values.reduce(0, +) == traded, "a stopped trader traded")
+        #expect(try Store(path: db, access: .readOnly).currentLease() == nil, "the lease is released on a clean exit")
+    }
+}

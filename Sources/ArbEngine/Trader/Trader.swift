@@ -155,6 +155,10 @@ public enum Trader {
         let venues = assembly.venues
         let (summary, recovery) = try await assembly.run(stop: stop, shutdownSignals: options.shutdownSignals) {
             let recovery = try await recover(ledger: ledger, venues: venues, gate: executor.gate, clock: clock, logger: logger)
+            if EarlyStopSignals.wasReceived {
+                logger.notice("stop requested while starting: recovery done; no new opportunities")
+                stop.stop()
+            }
             var summary = RunSummary()
             await withGracefulShutdownHandler {
                 await trade(options, executor: executor, venues: venues, stop: stop, clock: clock, logger: logger,
