@@ -25,6 +25,10 @@ mutations=(
   'illegal-transition-recovered|Sources/ArbEngine/Execution/Executor.swift|s/steps: \[TransitionStep\(\.fillTimedOut,/steps: [TransitionStep(.cancelSent,/|the executor records an illegal transition (the Store refuses it) and recovery quietly repairs it'
   'fifo-scheduling|Sources/ArbEngine/Simulation/VirtualTimeExecutor.swift|s/let pick = jobHead \+ Int\(/let pick = jobHead + 0 * Int(/|the simulator explores one interleaving whatever the seed'
   'alert-before-cancel|Sources/ArbEngine/Execution/Executor.swift|s/let alert = oneSidedAlert\(run, phase: \.detected\)/let alert = oneSidedAlert(atImbalance, phase: .detected)/|the one-sided alert states the legs before the cancel was sent'
+  'orphan-fill-dropped|Sources/ArbEngine/Trader/Trader.swift|s/guard attempt < retry\.attemptsMax else \{/guard false else {/; s/unrecorded\.append\(fill\)/_ = fill/|a late fill the store refuses once is dropped (no retry, nothing handed back)'
+  'prod-without-live|Sources/ArbEngine/Config/TraderConfig.swift|s/case \.kalshi\(let kalshi\): kalshi\.environment == \.prod/case .kalshi: false/|a Kalshi prod venue trades without --live'
+  'duplicate-keys-accepted|Sources/ArbEngine/Support/JSON/JSONTreeDecoder.swift|s/where !seen\.insert\(member\.key\)\.inserted \{/where !seen.insert(member.key).inserted \&\& false {/|a config key given twice is silently taken (the later value wins)'
+  'early-signal-kills|Sources/arb/Arb.swift|s/EarlyStopSignals\.install\(\[\.sigint, \.sigterm\]\)/_ = 0/|a SIGTERM while arb run starts kills it instead of stopping it gracefully'
 )
 
 selected=("$@")
