@@ -23,11 +23,34 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
+        // libcrypto (Debian's libssl-dev) for Kalshi's RSA-PSS request signatures: a system
+        // library costs nothing to build, where swift-crypto would add minutes to every clean build.
+        .systemLibrary(
+            name: "COpenSSL",
+            pkgConfig: "libcrypto",
+            providers: [.apt(["libssl-dev"])]
+        ),
         .target(name: "OrderStateMachine", dependencies: ["CSQLite"]),
+        // Below the engine and the venue adapters: the Venue protocol, clocks, small-file reads.
+        .target(name: "ArbKit", dependencies: ["OrderStateMachine"]),
+        // Kalshi's Trade API v2 behind `Venue`. Imports nothing above ArbKit.
+        .target(
+            name: "KalshiVenue",
+            dependencies: [
+                "ArbKit",
+                "COpenSSL",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "ArbEngine",
             dependencies: [
                 "OrderStateMachine",
+                "ArbKit",
+                "KalshiVenue",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -67,6 +90,19 @@ let package = Package(
         // One support target for both test targets: temporary directories, the process runner,
         // waiting on an event.
         .target(name: "ArbTestSupport", path: "Tests/ArbTestSupport"),
+        // A Kalshi exchange on 127.0.0.1 for the adapter's tests: checks every request's
+        // signature, keeps its own record of orders and fills, answers as the venue documents.
+        .target(
+            name: "KalshiLoopback",
+            dependencies: [
+                "KalshiVenue",
+                "COpenSSL",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/KalshiLoopback"
+        ),
         .testTarget(
             name: "OrderStateMachineTests",
             dependencies: ["OrderStateMachine", "ArbTestSupport", "arb-store-probe"]
@@ -77,6 +113,8 @@ let package = Package(
                 "ArbEngine",
                 "OrderStateMachine",
                 "ArbTestSupport",
+                "KalshiVenue",
+                "KalshiLoopback",
                 // The built binaries, for the CLI and crash tests.
                 "arb",
                 "arbadmin",

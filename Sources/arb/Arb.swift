@@ -10,7 +10,7 @@ struct Arb: AsyncParsableCommand {
         commandName: "arb",
         abstract: "A cross-venue arbitrage trader for binary prediction markets that never loses track of an order.",
         version: ArbEngineVersion.string,
-        subcommands: [Run.self, Simulate.self]
+        subcommands: [Run.self, Simulate.self, Sign.self]
     )
 }
 

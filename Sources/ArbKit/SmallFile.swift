@@ -5,9 +5,12 @@ import Darwin
 #endif
 
 /// Reading a whole small file (a config, a key file) with a refusal for each way it can go wrong.
-enum SmallFile {
+public enum SmallFile {
     /// Reads a whole (small) file, refusing a missing, unreadable, non-regular or oversized one.
-    static func contents(path: String, limit: Int, noun: String) throws(SmallFileRefusal) -> [UInt8] {
+    /// `secret`: a key file, also refused when its group or others may read or write it (as ssh
+    /// refuses a private key anyone else can read).
+    public static func contents(path: String, limit: Int, noun: String,
+                                secret: Bool = false) throws(SmallFileRefusal) -> [UInt8] {
         func failure(_ detail: String) -> SmallFileRefusal { SmallFileRefusal(detail: detail) }
         guard !path.isEmpty else { throw failure("is an empty path; allowed a path to a \(noun)") }
         // O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer forever; it is
@@ -30,6 +33,11 @@ enum SmallFile {
             let kind = (status.st_mode & mode_t(S_IFMT)) == mode_t(S_IFDIR) ? "a directory" : "not a regular file"
             throw failure("is \(kind); allowed a \(noun)")
         }
+        if secret, status.st_mode & mode_t(0o077) != 0 {
+            let mode = String(status.st_mode & mode_t(0o777), radix: 8)
+            throw failure("can be read or written by group or others (mode \(mode)); allowed a \(noun) only its owner "
+                + "can use — run chmod 600 on it")
+        }
         guard status.st_size <= limit else {
             throw failure("is \(status.st_size) bytes; allowed at most \(limit) bytes")
         }
@@ -51,13 +59,13 @@ enum SmallFile {
         return bytes
     }
 
-    static func errorText(_ code: Int32) -> String {
+    public static func errorText(_ code: Int32) -> String {
         guard let text = strerror(code) else { return "errno \(code)" }
         return String(cString: text)
     }
 }
 
 /// Why ``SmallFile/contents(path:limit:noun:)`` refused: `does not exist; allowed a path to a …`.
-struct SmallFileRefusal: Error, Sendable {
-    var detail: String
+public struct SmallFileRefusal: Error, Sendable {
+    public var detail: String
 }

@@ -1,0 +1,71 @@
+import AsyncHTTPClient
+import NIOCore
+import NIOHTTP1
+
+/// One HTTP answer, whole.
+public struct KalshiHTTPResponse: Sendable {
+    public var status: Int
+    /// The `Date` header, for the clock-skew check.
+    public var date: String?
+    public var body: [UInt8]
+
+    public init(status: Int, date: String?, body: [UInt8]) {
+        self.status = status
+        self.date = date
+        self.body = body
+    }
+}
+
+/// Why no HTTP answer came back (refused, reset, timed out): the request may or may not have
+/// reached the venue.
+public struct KalshiTransportError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+}
+
+/// Sends one request and reads the whole answer. One kept-alive connection pool for the venue's
+/// life; `shutdown()` once at the end.
+public final class KalshiHTTPTransport: Sendable {
+    /// The largest answer read (a page of 200 orders is well under this).
+    static let maxBodyBytes = 4 * 1024 * 1024
+
+    private let client: HTTPClient
+
+    public init(connectTimeoutMilliseconds: Int64 = 3_000) {
+        var configuration = HTTPClient.Configuration(
+            redirectConfiguration: .disallow,
+            timeout: .init(connect: .milliseconds(connectTimeoutMilliseconds)))
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
+        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    }
+
+    public func send(method: String, url: String, headers: [(String, String)], body: String?,
+                     timeoutMilliseconds: Int64) async throws(KalshiTransportError) -> KalshiHTTPResponse {
+        var request = HTTPClientRequest(url: url)
+        request.method = HTTPMethod(rawValue: method)
+        for (name, value) in headers { request.headers.add(name: name, value: value) }
+        request.headers.add(name: "Accept", value: "application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+        }
+        do {
+            let response = try await client.execute(request, timeout: .milliseconds(timeoutMilliseconds))
+            var buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
+            return KalshiHTTPResponse(status: Int(response.status.code), date: response.headers.first(name: "Date"),
+                                      body: buffer.readBytes(length: buffer.readableBytes) ?? [])
+        } catch {
+            throw KalshiTransportError(description: "\(method) \(Self.pathOnly(url)): \(error)")
+        }
+    }
+
+    public func shutdown() async {
+        try? await client.shutdown()
+    }
+
+    /// The URL without scheme and host, for messages.
+    static func pathOnly(_ url: String) -> String {
+        guard let separator = url.range(of: "://") else { return url }
+        let rest = url[separator.upperBound...]
+        return rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
+    }
+}
