@@ -22,9 +22,14 @@ public struct KalshiTransportError: Error, Sendable, CustomStringConvertible {
     public var description: String
 }
 
-/// Sends one request and reads the whole answer. One kept-alive connection pool for the venue's
-/// life; `shutdown()` once at the end.
+/// Sends one request and reads the whole answer over a kept-alive connection pool.
+///
+/// `shared` is the process's one pool, never shut down (like `HTTPClient.shared`): a venue can be
+/// dropped on any error path without leaking a client or tripping its shutdown check. Another
+/// instance must be `shutdown()` once at the end.
 public final class KalshiHTTPTransport: Sendable {
+    public static let shared = KalshiHTTPTransport()
+
     /// The largest answer read (a page of 200 orders is well under this).
     static let maxBodyBytes = 4 * 1024 * 1024
 

@@ -22,7 +22,7 @@ public struct KalshiKnownOrder: Sendable, Hashable {
 
 /// Where the adapter finds orders a previous process sent (the trader database's leg rows).
 public protocol KalshiOrderDirectory: Sendable {
-    func knownOrder(clientOrderID: String) throws -> KalshiKnownOrder?
+    func knownOrder(clientOrderID: String) async throws -> KalshiKnownOrder?
 }
 
 /// Kalshi's Trade API v2 behind `Venue` (VENUES.md, DESIGN §4 for the errors).
@@ -75,7 +75,7 @@ public final class KalshiVenue: Venue {
     let rootPath: String
     private let known = Mutex<[String: KalshiKnownOrder]>([:])
 
-    public init(options: Options, signer: KalshiSigner, transport: KalshiHTTPTransport = KalshiHTTPTransport(),
+    public init(options: Options, signer: KalshiSigner, transport: KalshiHTTPTransport = .shared,
                 directory: (any KalshiOrderDirectory)?, clock: any TradingClock, logger: Logger) {
         self.name = options.name
         self.feeModel = options.feeModel
@@ -93,8 +93,6 @@ public final class KalshiVenue: Venue {
         continuation.finish()
         self.events = stream
     }
-
-    public func shutdown() async { await transport.shutdown() }
 
     // MARK: - Orders
 
@@ -155,7 +153,7 @@ public final class KalshiVenue: Venue {
     }
 
     public func cancel(clientOrderID: String) async throws -> CancelAnswer {
-        guard let known = try knownOrder(clientOrderID) else { throw VenueError.unknownOrder(clientOrderID: clientOrderID) }
+        guard let known = try await knownOrder(clientOrderID) else { throw VenueError.unknownOrder(clientOrderID: clientOrderID) }
         guard let venueOrderID = try await venueOrderID(of: known) else {
             throw VenueError.unknownOrder(clientOrderID: clientOrderID)
         }
@@ -185,13 +183,13 @@ public final class KalshiVenue: Venue {
     }
 
     public func order(clientOrderID: String) async throws -> VenueOrder? {
-        guard let known = try knownOrder(clientOrderID) else { return nil }
+        guard let known = try await knownOrder(clientOrderID) else { return nil }
         if let venueOrderID = known.venueOrderID { return try await readOrder(venueOrderID, known: known) }
         return try await lookUp(clientOrderID)
     }
 
     public func fills(clientOrderID: String) async throws -> [FillReport] {
-        guard let known = try knownOrder(clientOrderID), let venueOrderID = try await venueOrderID(of: known) else {
+        guard let known = try await knownOrder(clientOrderID), let venueOrderID = try await venueOrderID(of: known) else {
             return []
         }
         guard let instrument = KalshiInstrument(parsing: known.request.instrument) else {
@@ -294,7 +292,7 @@ public final class KalshiVenue: Venue {
     /// The order whose create answer was lost: list the ticker's orders from (a little before)
     /// the send, page by page, and match the client order id. nil: not there (yet).
     func lookUp(_ clientOrderID: String) async throws -> VenueOrder? {
-        guard let known = try knownOrder(clientOrderID) else { return nil }
+        guard let known = try await knownOrder(clientOrderID) else { return nil }
         guard let instrument = KalshiInstrument(parsing: known.request.instrument) else { return nil }
         let from = max(0, known.sentAtMilliseconds - options.listingSlackMilliseconds) / 1_000
         var found: VenueOrder?
@@ -342,11 +340,11 @@ public final class KalshiVenue: Venue {
         known.withLock { $0[clientOrderID]?.venueOrderID = venueOrderID }
     }
 
-    private func knownOrder(_ clientOrderID: String) throws -> KalshiKnownOrder? {
+    private func knownOrder(_ clientOrderID: String) async throws -> KalshiKnownOrder? {
         if let order = known.withLock({ $0[clientOrderID] }) { return order }
         guard let directory else { return nil }
         let order: KalshiKnownOrder?
-        do { order = try directory.knownOrder(clientOrderID: clientOrderID) } catch {
+        do { order = try await directory.knownOrder(clientOrderID: clientOrderID) } catch {
             throw VenueError.unavailable(reason: "cannot read order \(clientOrderID) from the database: \(error)")
         }
         if let order { known.withLock { $0[clientOrderID] = $0[clientOrderID] ?? order } }

@@ -47,7 +47,7 @@ public final class KalshiTestKey: @unchecked Sendable {
 
     /// Writes the private key to `path` with `mode` (0600 unless a test wants it wrong).
     public func writePrivateKey(to path: String, mode: Int = 0o600) throws {
-        FileManager.default.createFile(atPath: path, contents: Data(privateKeyPEM.utf8),
+        _ = FileManager.default.createFile(atPath: path, contents: Data(privateKeyPEM.utf8),
                                        attributes: [.posixPermissions: mode])
         try FileManager.default.setAttributes([.posixPermissions: mode], ofItemAtPath: path)
     }

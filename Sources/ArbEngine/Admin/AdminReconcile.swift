@@ -45,8 +45,9 @@ public enum AdminReconcile {
             let store = try context.openReadOnly()
             let holder = try store.currentLease()
             let live = holder.flatMap { LeaseStanding.of($0, now: now) == .live ? $0 : nil }
-            let venues = try makeVenues(config, clock: clock)
-            let report = try await Reconciler(ledger: Ledger(store: store), venues: venues, clock: clock, logger: logger)
+            let ledger = Ledger(store: store)
+            let venues = try makeVenues(config, clock: clock, environment: environment, ledger: LedgerSlot(ledger))
+            let report = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger)
                 .run(dryRun: true)
             return Result(databasePath: context.databasePath, venues: venues.keys.sorted(), dryRun: true, report: report,
                           tookOverLease: nil, liveHolder: live, leftNonTerminal: [], alertsDelivered: 0, alertSinks: [],
@@ -95,10 +96,11 @@ public enum AdminReconcile {
         }
     }
 
-    static func makeVenues(_ config: TraderConfig, clock: any TradingClock) throws -> [String: any Venue] {
+    static func makeVenues(_ config: TraderConfig, clock: any TradingClock, environment: [String: String],
+                           ledger: LedgerSlot) throws -> [String: any Venue] {
         do {
             // The run seed only shapes fates of new orders; reconcile places none.
-            return try Trader.makeVenues(config, runSeed: 0, clock: clock)
+            return try Trader.makeVenues(config, runSeed: 0, clock: clock, environment: environment, ledger: ledger)
         } catch {
             throw AdminFailure("cannot open the venues: \(error); nothing was reconciled")
         }

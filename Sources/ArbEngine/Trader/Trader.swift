@@ -324,8 +324,13 @@ public enum Trader {
     }
 
     /// The venues a config names (``TraderAssembly`` and `arbadmin reconcile --dry-run` build them here).
+    /// The configured venues. A Kalshi venue reads its key id and key file from the config or
+    /// `environment`, and finds orders a previous process sent through `ledger`.
     public static func makeVenues(_ config: TraderConfig, runSeed: UInt64, clock: any TradingClock,
-                                  opening: PaperOpeningScript? = nil) throws -> [String: any Venue] {
+                                  opening: PaperOpeningScript? = nil, environment: [String: String] = [:],
+                                  ledger: LedgerSlot? = nil,
+                                  logger: Logger = Logger(label: "arb.venues", factory: { _ in SwiftLogNoOpLogHandler() }))
+        throws -> [String: any Venue] {
         var venues: [String: any Venue] = [:]
         for (name, venueConfig) in config.venues.sorted(by: { $0.key < $1.key }) {
             switch venueConfig.settings {
@@ -335,7 +340,11 @@ public enum Trader {
                 venues[name] = try PaperVenue(name: name, path: path, fillModel: paper.fillModel,
                                               feeModel: venueConfig.fee, runSeed: runSeed, clock: clock,
                                               opening: opening)
-            case .kalshi, .polymarket:
+            case .kalshi(let kalshi):
+                venues[name] = try KalshiVenueFactory.make(name: name, settings: kalshi, fee: venueConfig.fee, config: config,
+                                                           environment: environment, ledger: ledger, clock: clock,
+                                                           logger: logger)
+            case .polymarket:
                 throw VenueConfigUnsupported(venue: name, kind: venueConfig.kind)
             }
         }

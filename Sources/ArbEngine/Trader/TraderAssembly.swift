@@ -73,10 +73,13 @@ public struct TraderAssembly: Sendable {
         let tookOverFrom = try LeaseStanding.take(store, me: holder, force: options.forceLease, now: clock.nowMilliseconds(),
                                                   isAlive: options.isAlive)
         let firstID = try store.highestOpportunityID()
+        // The venues find earlier orders through the ledger, which takes the store last.
+        let ledgerSlot = LedgerSlot()
         let venues: [String: any Venue]
         do {
             let opening = options.demoOpening ? config.venues.keys.sorted().first.map(PaperOpeningScript.init) : nil
-            venues = try Trader.makeVenues(config, runSeed: options.runSeed, clock: clock, opening: opening)
+            venues = try Trader.makeVenues(config, runSeed: options.runSeed, clock: clock, opening: opening,
+                                           environment: environment, ledger: ledgerSlot, logger: logger)
         } catch {
             try? store.releaseLease(pid: holder.pid, host: holder.host)
             throw VenuesUnavailable(underlying: error)
@@ -89,6 +92,7 @@ public struct TraderAssembly: Sendable {
             throw error
         }
         let ledger = Ledger(store: store)
+        ledgerSlot.fill(ledger)
         return TraderAssembly(
             config: config, databasePath: path, holder: holder, tookOverFrom: tookOverFrom, firstOpportunityID: firstID,
             ledger: ledger, venues: venues, router: EventRouter(), sinks: sinks,
