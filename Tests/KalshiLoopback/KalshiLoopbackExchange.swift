@@ -68,6 +68,7 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
     private var _fills: [Fill] = []
     private var _requests: [Request] = []
     private var _script: [Behaviour] = []
+    private var _scriptByTicker: [String: [Behaviour]] = [:]
     private var nextID = 1
     /// Price decimals the market accepts (2: whole cents).
     public var priceDecimals = 2
@@ -89,6 +90,19 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
 
     /// Behaviours for the next creates, in order; when they run out, orders fill in full.
     public func script(_ behaviours: [Behaviour]) { lock.withLock { _script += behaviours } }
+
+    /// Behaviours for the next creates on one ticker (before the shared script).
+    public func script(_ behaviours: [Behaviour], ticker: String) { lock.withLock { _scriptByTicker[ticker, default: []] += behaviours } }
+
+    // Called with the lock held.
+    private func nextBehaviour(ticker: String) -> Behaviour {
+        if var queue = _scriptByTicker[ticker], !queue.isEmpty {
+            let next = queue.removeFirst()
+            _scriptByTicker[ticker] = queue
+            return next
+        }
+        return _script.isEmpty ? .fill(hundredths: nil) : _script.removeFirst()
+    }
 
     /// A fill of a resting order, as if someone traded against it (for late fills).
     public func fillResting(clientOrderID: String, hundredths: Int64) {
@@ -217,12 +231,12 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
               let ticks = Self.fixed(priceText, digits: 4), ticks > 0, ticks < 10_000,
               let count = Self.fixed(countText, digits: 2), count > 0
         else { return .respond(400, #"{"error":{"code":"invalid_parameters","message":"bad order body"}}"#) }
-        let behaviour = _script.isEmpty ? .fill(hundredths: nil) : _script.removeFirst()
+        let behaviour = nextBehaviour(ticker: ticker)
         switch behaviour {
         case .reject(let code): return .respond(400, "{\"error\":{\"code\":\"\(code)\",\"message\":\"refused\"}}")
         case .unauthorized: return .respond(401, #"{"error":{"code":"authentication_error"}}"#)
         case .rateLimited(let times):
-            if times > 1 { _script.insert(.rateLimited(times: times - 1), at: 0) }
+            if times > 1 { _scriptByTicker[ticker, default: []].insert(.rateLimited(times: times - 1), at: 0) }
             return .respond(429, #"{"error":"too many requests"}"#)
         case .serverError: return .respond(500, #"{"error":{"code":"internal_server_error"}}"#)
         case .resetBeforePlacing: return .reset

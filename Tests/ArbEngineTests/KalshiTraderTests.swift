@@ -1,0 +1,233 @@
+import ArbEngine
+import ArbTestSupport
+import Foundation
+import KalshiLoopback
+import KalshiVenue
+import Logging
+@testable import OrderStateMachine
+import Testing
+
+/// The trader database and the loopback exchange's own record agree (DESIGN §8): every Kalshi leg
+/// that reached the venue is there under its client order id with the same venue order id and
+/// filled quantity, and its recorded fills are the exchange's fills (trade id, quantity, fee).
+func expectKalshiAgrees(databasePath: String, exchange: KalshiLoopbackExchange, venue: String = "kalshi",
+                        sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let store = try Store(path: databasePath, access: .readOnly)
+    let orders = Dictionary(uniqueKeysWithValues: exchange.orders.map { ($0.clientOrderID, $0) })
+    var seen = 0
+    for opportunity in try allOpportunities(store) {
+        let history = try #require(try store.history(of: opportunity.id), sourceLocation: sourceLocation)
+        for leg in history.legs where leg.venue == venue {
+            seen += 1
+            guard let order = orders[leg.clientOrderID] else {
+                #expect([LegStatus.rejected, .notFound].contains(leg.status) && leg.filledQuantity.isZero,
+                        "leg \(leg.clientOrderID) is \(leg.status) with \(leg.filledQuantity) but the exchange never saw it",
+                        sourceLocation: sourceLocation)
+                continue
+            }
+            #expect(leg.venueOrderID == order.orderID, "leg \(leg.clientOrderID) venue id", sourceLocation: sourceLocation)
+            #expect(leg.filledQuantity.hundredths == order.filledHundredths,
+                    "leg \(leg.clientOrderID): database \(leg.filledQuantity), exchange \(order.filledHundredths)",
+                    sourceLocation: sourceLocation)
+            let recorded = history.fills.filter { $0.legID == leg.id }
+                .map { "\($0.tradeID) \($0.quantity.hundredths) \($0.fee.micros)" }.sorted()
+            let venueFills = exchange.fills.filter { $0.orderID == order.orderID }
+                .map { "\($0.tradeID) \($0.countHundredths) \($0.feeMicros)" }.sorted()
+            #expect(recorded == venueFills, "leg \(leg.clientOrderID) fills", sourceLocation: sourceLocation)
+        }
+    }
+    #expect(seen > 0, "no Kalshi leg in the database", sourceLocation: sourceLocation)
+    let known = try Set(allOpportunities(store).flatMap { try store.legs(of: $0.id).map(\.clientOrderID) })
+    #expect(orders.keys.allSatisfy(known.contains), "the exchange has orders the database does not know",
+            sourceLocation: sourceLocation)
+}
+
+@Suite("Kalshi: arb sign kalshi-order and arb run against the loopback exchange", .serialized)
+struct KalshiTraderTests {
+    static func signLine(_ keyFile: String, outcome: String, action: String, price: String, tif: String, id: String) -> String {
+        #"{"key_id":"key-1","key_file":"\#(keyFile)","timestamp_ms":"1764600000000","order":{"ticker":"KXFED-25DEC","#
+            + #""outcome":"\#(outcome)","action":"\#(action)","price":"\#(price)","count":"10.00","time_in_force":"\#(tif)","#
+            + #""client_order_id":"\#(id)"}}"#
+    }
+
+    @Test("arb sign kalshi-order: every output verifies with the public key and maps each outcome × action onto the YES book")
+    func signCommand() async throws {
+        let directory = TemporaryDirectory()
+        let pkcs1 = KalshiTestKey(format: .pkcs1)
+        let keys = [(directory.path("k8.pem"), kalshiTestKey), (directory.path("k1.pem"), pkcs1)]
+        for (path, key) in keys { try key.writePrivateKey(to: path) }
+        let cases: [(String, String, String, String, String, String)] = [
+            // outcome, action, price, time in force → side, YES price
+            ("yes", "buy", "0.4500", "immediate_or_cancel", "bid", "0.4500"),
+            ("yes", "sell", "0.0100", "fill_or_kill", "ask", "0.0100"),
+            ("no", "buy", "0.4500", "good_till_canceled", "ask", "0.5500"),
+            ("no", "sell", "0.9900", "immediate_or_cancel", "bid", "0.0100"),
+            ("no", "buy", "0.0001", "immediate_or_cancel", "ask", "0.9999"),
+        ]
+        var lines: [String] = []
+        for (index, item) in cases.enumerated() {
+            lines.append(Self.signLine(keys[index % 2].0, outcome: item.0, action: item.1, price: item.2, tif: item.3, id: "c-\(index)"))
+        }
+        let input = directory.path("in.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let arb = builtProductsDirectory().appendingPathComponent("arb").path
+        let result = try await runProductAt("/bin/sh", ["-c", "exec \"$0\" sign kalshi-order < \"$1\"", arb, input],
+                                            timeoutSeconds: 60)
+        #expect(result.status == 0, "\(result.stderr)")
+        let outputs = result.stdout.split(separator: "\n")
+        try #require(outputs.count == cases.count)
+        for (index, line) in outputs.enumerated() {
+            let object = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+            #expect(object["method"] as? String == "POST")
+            #expect(object["path"] as? String == "/trade-api/v2/portfolio/events/orders")
+            let headers = try #require(object["headers"] as? [String: String])
+            #expect(headers["KALSHI-ACCESS-KEY"] == "key-1" && headers["KALSHI-ACCESS-TIMESTAMP"] == "1764600000000")
+            let key = keys[index % 2].1
+            #expect(key.verifies(signature: headers["KALSHI-ACCESS-SIGNATURE"] ?? "",
+                                 message: "1764600000000POST/trade-api/v2/portfolio/events/orders"), "line \(index + 1)")
+            let body = try #require(object["body"] as? [String: Any])
+            #expect(body["side"] as? String == cases[index].4 && body["price"] as? String == cases[index].5, "line \(index + 1): \(body)")
+            #expect(body["ticker"] as? String == "KXFED-25DEC" && body["count"] as? String == "10.00")
+            #expect(body["time_in_force"] as? String == cases[index].3 && body["client_order_id"] as? String == "c-\(index)")
+            #expect((body["cancel_order_on_pause"] as? Bool) == (cases[index].3 == "good_till_canceled" ? true : nil))
+            #expect(!line.contains("PRIVATE KEY"))
+        }
+
+        // A bad second line: one line on stderr naming it, non-zero exit, nothing after it printed.
+        let bad = [lines[0], #"{"key_id":"key-1","key_file":"x","timestamp_ms":"soon","order":{}}"#, lines[1]]
+        try (bad.joined(separator: "\n") + "\n").write(toFile: input, atomically: true, encoding: .utf8)
+        let refused = try await runProductAt("/bin/sh", ["-c", "exec \"$0\" sign kalshi-order < \"$1\"", arb, input],
+                                             timeoutSeconds: 60)
+        #expect(refused.status != 0)
+        #expect(refused.stdout.split(separator: "\n").count == 1)
+        #expect(refused.stderr == "arb sign kalshi-order: line 2: timestamp_ms is \"soon\"; allowed Unix milliseconds as digits, e.g. \"1764600000000\"\n",
+                "\(refused.stderr)")
+
+        // A key file others can read is refused, as ssh does.
+        try kalshiTestKey.writePrivateKey(to: directory.path("open.pem"), mode: 0o640)
+        try (Self.signLine(directory.path("open.pem"), outcome: "yes", action: "buy", price: "0.45", tif: "fill_or_kill", id: "x") + "\n")
+            .write(toFile: input, atomically: true, encoding: .utf8)
+        let open = try await runProductAt("/bin/sh", ["-c", "exec \"$0\" sign kalshi-order < \"$1\"", arb, input],
+                                          timeoutSeconds: 60)
+        #expect(open.status != 0 && open.stdout.isEmpty)
+        #expect(open.stderr.contains("line 1: the Kalshi key file") && open.stderr.contains("(mode 640)"), "\(open.stderr)")
+    }
+
+    /// A config with a paper venue and a Kalshi venue on the loopback exchange, `events` pairs.
+    static func config(exchange: KalshiLoopbackExchange, keyFile: String, events: [String], fillTimeout: Int = 400) -> String {
+        let eventJSON = events.map { id in
+            #"{"event_id": "\#(id)", "outcomes": ["YES", "NO"], "instruments": {"paper": {"YES": "P-\#(id)-Y", "NO": "P-\#(id)-N"}, "#
+                + #""kalshi": {"YES": "KX\#(id):yes", "NO": "KX\#(id):no"}}}"#
+        }.joined(separator: ",\n    ")
+        return #"""
+        {
+          "events": [
+            \#(eventJSON)
+          ],
+          "venues": {
+            "paper": {"kind": "paper", "fee": "free", "paper": {"fill_model": {
+              "full_fill_percent": 100, "partial_fill_percent": 0, "rest_percent": 0, "reject_percent": 0,
+              "ambiguous_submit_percent": 0, "late_fill_percent": 0, "cancel_fail_percent": 0,
+              "latency_ms_min": 0, "latency_ms_max": 0, "late_fill_delay_ms_max": 0}}},
+            "kalshi": {"kind": "kalshi", "environment": "demo", "fee": "kalshi_taker",
+                       "base_url": "\#(exchange.baseURL)", "private_key_file": "\#(keyFile)"}
+          },
+          "detection": {"min_edge_bps": 0, "min_size": 1, "max_size": 10, "quote_staleness_ms": 5000},
+          "execution": {"time_in_force": "ioc", "fill_timeout_ms": \#(fillTimeout)},
+          "risk": {"max_exposure_per_event_usd": 1000, "max_exposure_total_usd": 10000,
+                   "max_one_sided_per_day": 100, "cooldown_ms": 0, "one_sided_cooldown_ms": 0}
+        }
+        """#
+    }
+
+    /// Quotes that make each event a candidate: YES on Kalshi at 0.40 and NO on paper at 0.50.
+    static func quotes(events: [String]) -> String {
+        var lines: [String] = []
+        for (index, id) in events.enumerated() {
+            let ts = 1_000 + index * 10
+            lines.append(#"{"ts_ms": \#(ts), "venue": "kalshi", "instrument": "KX\#(id):yes", "bid": "0.38", "bid_size": "10", "ask": "0.40", "ask_size": "10"}"#)
+            lines.append(#"{"ts_ms": \#(ts + 1), "venue": "paper", "instrument": "P-\#(id)-N", "bid": "0.48", "bid_size": "10", "ask": "0.50", "ask_size": "10"}"#)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    @Test("arb run trades through the Kalshi adapter: hedged, refused (one-sided), and a lost answer found by listing — every invariant holds and the database agrees with the exchange")
+    func tradesAgainstLoopback() async throws {
+        let directory = TemporaryDirectory()
+        let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        let keyFile = directory.path("kalshi.pem")
+        try kalshiTestKey.writePrivateKey(to: keyFile)
+        let events = ["E1", "E2", "E3", "E4"]
+        exchange.script([.reject(code: "insufficient_balance")], ticker: "KXE2")
+        exchange.script([.resetAfterPlacing(hundredths: nil)], ticker: "KXE3")
+        exchange.script([.resetBeforePlacing], ticker: "KXE4")
+        let configPath = directory.path("config.json")
+        try Self.config(exchange: exchange, keyFile: keyFile, events: events)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let quotes = directory.path("quotes.jsonl")
+        try Self.quotes(events: events).write(toFile: quotes, atomically: true, encoding: .utf8)
+        let db = directory.path("arb.db")
+        let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", db, "--market-data", quotes,
+                                             "--log-level", "trace"],
+                                     environment: ["KALSHI_API_KEY_ID": "secret-key-id-7"], timeoutSeconds: 90)
+        #expect(run.status == 0, "\(run.stderr.suffix(2_000))")
+
+        let violations = try Invariants.check(databasePath: db, paperFiles: ["paper": directory.path("paper-paper.db")],
+                                              options: .init(requireAllClosed: true, sinks: ["file"]))
+        #expect(violations.isEmpty, "\(violations)")
+        try expectKalshiAgrees(databasePath: db, exchange: exchange)
+
+        let store = try Store(path: db, access: .readOnly)
+        let outcomes = try allOpportunities(store).map { "\($0.eventID) \($0.state)" }
+        #expect(outcomes == ["E1 Closed(hedged)", "E2 Closed(one_sided)", "E3 Closed(hedged)", "E4 Closed(one_sided)"],
+                "\(outcomes)")
+        let oneSided = try store.oneSidedOpportunities()
+        #expect(oneSided.count == 2)
+        let allSigned = exchange.requests.allSatisfy { $0.signatureValid }
+        #expect(allSigned)
+        #expect(exchange.requests.contains { $0.uri.contains("/portfolio/orders?ticker=KXE3") }, "E3's lost answer was not looked up by listing")
+
+        // The key id and the key never reach a log line or the database.
+        let pem = try String(contentsOfFile: keyFile, encoding: .utf8).split(separator: "\n")[1]
+        let databaseBytes = try Data(contentsOf: URL(fileURLWithPath: db)) + (try? Data(contentsOf: URL(fileURLWithPath: db + "-wal"))).orEmpty
+        for secret in ["secret-key-id-7", String(pem)] {
+            #expect(!run.stderr.contains(secret) && !run.stdout.contains(secret), "a secret reached the log")
+            #expect(databaseBytes.range(of: Data(secret.utf8)) == nil, "a secret reached the database")
+        }
+    }
+
+    @Test("arb run names a missing key id, an unreadable key file and a group-readable one in one line, exit 2-class, no trade")
+    func keyRefusals() async throws {
+        let directory = TemporaryDirectory()
+        let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        let keyFile = directory.path("kalshi.pem")
+        try kalshiTestKey.writePrivateKey(to: keyFile, mode: 0o644)
+        let configPath = directory.path("config.json")
+        try Self.config(exchange: exchange, keyFile: keyFile, events: ["E1"]).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let quotes = directory.path("quotes.jsonl")
+        try Self.quotes(events: ["E1"]).write(toFile: quotes, atomically: true, encoding: .utf8)
+        let noID = try await runBuilt("arb", ["run", "--config", configPath, "--db", directory.path("a.db"), "--market-data", quotes])
+        #expect(noID.status != 0 && noID.stderr.contains("venues.kalshi has no API key id: set key_id in the config or KALSHI_API_KEY_ID"),
+                "\(noID.stderr)")
+        let open = try await runBuilt("arb", ["run", "--config", configPath, "--db", directory.path("b.db"), "--market-data", quotes],
+                                      environment: ["KALSHI_API_KEY_ID": "k"])
+        #expect(open.status != 0 && open.stderr.contains("(mode 644)") && open.stderr.contains("chmod 600"), "\(open.stderr)")
+        #expect(exchange.requests.isEmpty)
+        #expect(noID.stderr.split(separator: "\n").filter { $0.contains("key id") }.count == 1)
+    }
+}
+
+/// Every opportunity, by id.
+func allOpportunities(_ store: Store) throws -> [Opportunity] {
+    let highest = try store.highestOpportunityID()
+    guard highest > 0 else { return [] }
+    return try (1...highest).compactMap { try store.opportunity($0) }
+}
+
+extension Optional where Wrapped == Data {
+    var orEmpty: Data { self ?? Data() }
+}
