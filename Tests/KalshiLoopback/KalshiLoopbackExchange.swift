@@ -73,6 +73,13 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
     /// Price decimals the market accepts (2: whole cents).
     public var priceDecimals = 2
     public var balanceDollars = "1000.0000"
+    /// A late fill: a cancel that arrives for a resting order finds it filled in the meantime.
+    public var fillRestingBeforeCancel = false
+    private var cancelHook: (@Sendable (String) -> Void)?
+
+    /// Called with the order's client id when a cancel arrives, before it is applied (a test
+    /// reads the trader's database at that instant).
+    public func onCancel(_ hook: @escaping @Sendable (String) -> Void) { lock.withLock { cancelHook = hook } }
 
     private var channel: (any Channel)?
     public private(set) var port = 0
@@ -188,6 +195,12 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
         let path = String(uri.prefix { $0 != "?" })
         let query = Self.query(uri)
         let signed = verify(method: method, path: path, headers: headers)
+        if method == "DELETE", signed {
+            let (hook, clientOrderID) = lock.withLock {
+                (cancelHook, _orders.first { path.hasSuffix("/" + $0.orderID) }?.clientOrderID)
+            }
+            if let hook, let clientOrderID { hook(clientOrderID) }
+        }
         return lock.withLock {
             _requests.append(Request(method: method, uri: uri, body: body, signatureValid: signed))
             guard signed else { return .respond(401, #"{"error":{"code":"authentication_error","message":"invalid signature"}}"#) }
@@ -289,6 +302,9 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
     private func cancel(_ orderID: String) -> Answer {
         guard let index = _orders.firstIndex(where: { $0.orderID == orderID }) else {
             return .respond(404, #"{"error":{"code":"not_found"}}"#)
+        }
+        if fillRestingBeforeCancel, _orders[index].status == "resting" {
+            fill(index, hundredths: _orders[index].countHundredths)
         }
         guard _orders[index].status == "resting" else {
             return .respond(404, #"{"error":{"code":"not_found","message":"order is not resting"}}"#)
