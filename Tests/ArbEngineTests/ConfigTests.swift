@@ -416,6 +416,21 @@ struct KalshiConfigTests {
         let end = minimalConfigJSON.range(of: "\n  },\n  \"detection\"")!
         return minimalConfigJSON.replacingCharacters(in: paperB.lowerBound..<end.lowerBound,
                                                      with: #""b": {"kind": "kalshi", "fee": "kalshi_taker", "# + fields + "}")
+            .replacingOccurrences(of: #"{"YES": "B-Y", "NO": "B-N"}"#, with: #"{"YES": "KXB:yes", "NO": "KXB:no"}"#)
+    }
+
+    @Test("a Kalshi instrument is TICKER:yes or TICKER:no")
+    func instruments() {
+        for (instrument, ok) in [("KXB", false), ("KXB:YES", false), (":yes", false), ("KX/B:no", false), ("KXB-26.5:no", true)] {
+            let json = Self.json(#""environment": "demo""#).replacingOccurrences(of: "KXB:yes", with: instrument)
+            if ok {
+                #expect(throws: Never.self) { try TraderConfig.decode(json: json, source: "t") }
+            } else {
+                let message = configError(json)?.description
+                #expect(message?.contains("events[0].instruments.b.YES is \"\(instrument)\"; allowed TICKER:yes or TICKER:no") == true,
+                        "\(instrument): \(message ?? "accepted")")
+            }
+        }
     }
 
     @Test("defaults follow the environment; keys come from the config or, absent, the environment")

@@ -1,3 +1,4 @@
+import KalshiVenue
 import OrderStateMachine
 
 #if canImport(Glibc)
@@ -462,6 +463,10 @@ extension TraderConfig {
                 for outcome in event.outcomes {
                     let instrument = event.instruments[venue]![outcome]!
                     let instrumentPath = JSONPath.member(venuePath, outcome)
+                    if venues[venue]?.kind == .kalshi, KalshiInstrument(parsing: instrument) == nil {
+                        throw fail(instrumentPath, "is \(MessageText.quoted(instrument)); allowed \(KalshiInstrument.expected), "
+                            + "e.g. \"KXFED-25DEC-T4.25:yes\"")
+                    }
                     let key = venue + "\u{0}" + instrument
                     if let first = firstUseOfInstrument[key] {
                         throw fail(instrumentPath, "is \(MessageText.quoted(instrument)); allowed an instrument of venue "
