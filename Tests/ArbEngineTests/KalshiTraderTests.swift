@@ -231,3 +231,100 @@ func allOpportunities(_ store: Store) throws -> [Opportunity] {
 extension Optional where Wrapped == Data {
     var orEmpty: Data { self ?? Data() }
 }
+
+@Suite("Kalshi: arbadmin venues check and cancel-all", .serialized)
+struct KalshiAdminTests {
+    @Test("venues check: ok with the balance and clock skew; a refused key, a loose key file and an unreachable venue each FAILED in one line, exit 1")
+    func check() async throws {
+        let directory = TemporaryDirectory()
+        let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        let keyFile = directory.path("kalshi.pem")
+        try kalshiTestKey.writePrivateKey(to: keyFile)
+        let config = directory.path("config.json")
+        try KalshiTraderTests.config(exchange: exchange, keyFile: keyFile, events: ["E1"]).write(toFile: config, atomically: true, encoding: .utf8)
+        let ok = try arbadmin(["venues", "check", "--config", config], environment: ["KALSHI_API_KEY_ID": "key-9"])
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        #expect(ok.stdout.contains("kalshi (kalshi, demo, \(exchange.baseURL)): ok, balance $1000.00, clock skew "), "\(ok.stdout)")
+        #expect(ok.stdout.contains("paper (paper): paper venue, nothing to check"))
+        #expect(exchange.requests.count == 1 && exchange.requests[0].signatureValid && exchange.requests[0].uri.hasSuffix("/portfolio/balance"))
+        #expect(!ok.stdout.contains("key-9"))
+
+        // The exchange knows another key: refused.
+        let other = directory.path("other.pem")
+        try KalshiTestKey().writePrivateKey(to: other)
+        try KalshiTraderTests.config(exchange: exchange, keyFile: other, events: ["E1"]).write(toFile: config, atomically: true, encoding: .utf8)
+        let refused = try arbadmin(["venues", "check", "--config", config], environment: ["KALSHI_API_KEY_ID": "key-9"])
+        #expect(refused.status == 1)
+        #expect(refused.stdout.contains("FAILED — HTTP 401: Kalshi demo refused the API key — is key_id a demo key"), "\(refused.stdout)")
+
+        chmod(other, 0o644)
+        let loose = try arbadmin(["venues", "check", "--config", config], environment: ["KALSHI_API_KEY_ID": "key-9"])
+        #expect(loose.status == 1 && loose.stdout.contains("FAILED — venues.kalshi: the Kalshi key file \(other) can be read or written by group or others (mode 644)"),
+                "\(loose.stdout)")
+
+        let port = try await closedLocalPort()
+        let down = KalshiTraderTests.config(exchange: exchange, keyFile: keyFile, events: ["E1"])
+            .replacingOccurrences(of: "127.0.0.1:\(exchange.port)", with: "127.0.0.1:\(port)")
+        try down.write(toFile: config, atomically: true, encoding: .utf8)
+        let unreachable = try arbadmin(["venues", "check", "--config", config, "--json"], environment: ["KALSHI_API_KEY_ID": "key-9"])
+        #expect(unreachable.status == 1)
+        let checks = try unreachable.jsonArray()
+        let kalshi = try #require(checks.first { $0["venue"] as? String == "kalshi" })
+        #expect(kalshi["ok"] as? Bool == false && (kalshi["problem"] as? String)?.hasPrefix("unreachable: ") == true, "\(kalshi)")
+    }
+
+    @Test("cancel-all: the live Kalshi order is cancelled by its order id and recovery records it; the database agrees with the exchange")
+    func cancelAll() async throws {
+        let directory = TemporaryDirectory()
+        let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        let keyFile = directory.path("kalshi.pem")
+        try kalshiTestKey.writePrivateKey(to: keyFile)
+        let config = directory.path("config.json")
+        try KalshiTraderTests.config(exchange: exchange, keyFile: keyFile, events: ["E1"]).write(toFile: config, atomically: true, encoding: .utf8)
+        let db = directory.path("arb.db")
+
+        // An opportunity whose Kalshi leg rests at the exchange (a trader stopped mid-execution)
+        // and whose other leg was refused.
+        let store = try Store(path: db, durability: .normal, alertSinks: ["file"])
+        let now = SystemClock().nowMilliseconds()
+        let new = NewOpportunity(eventID: "E1", legA: LegQuote(venue: "kalshi", outcome: "YES", instrument: "KXE1:yes", price: Price(ticks: 4_000)!),
+                                 legB: LegQuote(venue: "paper", outcome: "NO", instrument: "P-E1-N", price: Price(ticks: 5_000)!),
+                                 edgeBps: 100, quantity: Quantity(contracts: 10), expectedFees: .zero, detectedAtMilliseconds: now)
+        _ = try store.createAndBegin(new, reason: "test") { id in
+            [LegIntent(leg: .a, venue: "kalshi", instrument: "KXE1:yes", side: .buy, limitPrice: Price(ticks: 4_000)!,
+                       quantity: Quantity(contracts: 10), timeInForce: .gtc, clientOrderID: store.clientOrderID(opportunity: id, leg: .a)),
+             LegIntent(leg: .b, venue: "paper", instrument: "P-E1-N", side: .buy, limitPrice: Price(ticks: 5_000)!,
+                       quantity: Quantity(contracts: 10), timeInForce: .gtc, clientOrderID: store.clientOrderID(opportunity: id, leg: .b))]
+        }
+        let legs = try store.legs(of: 1)
+        let harness = try await KalshiHarness(exchange: exchange)
+        exchange.script([.fill(hundredths: 0)])
+        let ack = try await harness.venue.submit(PreparedOrder(request: OrderRequest(
+            clientOrderID: legs[0].clientOrderID, instrument: "KXE1:yes", side: .buy, limitPrice: Price(ticks: 4_000)!,
+            quantity: Quantity(contracts: 10), timeInForce: .gtc), venueOrderID: nil))
+        try store.record(TransitionChanges(legUpdates: [
+            LegUpdate(clientOrderID: legs[0].clientOrderID, status: .open, venueOrderID: ack.order.venueOrderID),
+            LegUpdate(clientOrderID: legs[1].clientOrderID, status: .rejected, statusReason: "refused"),
+        ]), opportunity: 1, at: now)
+
+        let result = try arbadmin(["venues", "cancel-all", "--config", config, "--db", db, "--venue", "kalshi"],
+                                  environment: ["KALSHI_API_KEY_ID": "key-9"])
+        #expect(result.status == 0, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdout.contains("opportunity 1 kalshi \(legs[0].clientOrderID): cancelled (filled 0.00 of 10.00)"), "\(result.stdout)")
+        #expect(exchange.orders.map(\.status) == ["canceled"])
+        let after = try Store(path: db, access: .readOnly)
+        let state = try after.state(of: 1)
+        #expect(state?.isTerminal == true, "\(String(describing: state))")
+        #expect(try after.legs(of: 1)[0].status == .cancelled)
+        try expectKalshiAgrees(databasePath: db, exchange: exchange)
+
+        let again = try arbadmin(["venues", "cancel-all", "--config", config, "--db", db])
+        #expect(again.status == 0 && again.stdout.contains("no live orders in the database: nothing to cancel"), "\(again.stdout)")
+        let unknown = try arbadmin(["venues", "cancel-all", "--config", config, "--db", db, "--venue", "kraken"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("no venue \"kraken\" in the config"), "\(unknown.stderr)")
+    }
+}
