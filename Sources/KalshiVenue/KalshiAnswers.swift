@@ -1,32 +1,6 @@
+import ArbKit
 import Foundation
 import OrderStateMachine
-
-/// JSON text for the bodies the adapter sends, and reading the venue's answers. Money and counts
-/// are read only from the `_dollars` / `_fp` strings (VENUES.md: the integer-cent fields are
-/// deprecated) and parsed as fixed point; no `Double` touches them.
-public enum KalshiJSON {
-    /// A JSON string literal.
-    public static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(scalar.value, radix: 16).count)
-                        + String(scalar.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return out + "\""
-    }
-}
 
 /// An answer field that is missing or not what Kalshi documents.
 public struct KalshiAnswerError: Error, Sendable, CustomStringConvertible {

@@ -102,13 +102,13 @@ public struct KalshiCreateOrderBody: Sendable, Hashable {
     /// The body as sent: compact JSON, keys in a fixed order.
     public var json: String {
         var members: [(String, String)] = [
-            ("ticker", KalshiJSON.quoted(ticker)), ("side", KalshiJSON.quoted(side.rawValue)),
-            ("price", KalshiJSON.quoted(price)), ("count", KalshiJSON.quoted(count)),
-            ("time_in_force", KalshiJSON.quoted(timeInForce)),
-            ("self_trade_prevention_type", KalshiJSON.quoted(selfTradePrevention)),
-            ("client_order_id", KalshiJSON.quoted(clientOrderID)),
+            ("ticker", JSONText.quoted(ticker)), ("side", JSONText.quoted(side.rawValue)),
+            ("price", JSONText.quoted(price)), ("count", JSONText.quoted(count)),
+            ("time_in_force", JSONText.quoted(timeInForce)),
+            ("self_trade_prevention_type", JSONText.quoted(selfTradePrevention)),
+            ("client_order_id", JSONText.quoted(clientOrderID)),
         ]
         if let cancelOrderOnPause { members.append(("cancel_order_on_pause", cancelOrderOnPause ? "true" : "false")) }
-        return "{" + members.map { KalshiJSON.quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
+        return "{" + members.map { JSONText.quoted($0.0) + ":" + $0.1 }.joined(separator: ",") + "}"
     }
 }

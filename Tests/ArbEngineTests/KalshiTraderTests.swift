@@ -42,6 +42,29 @@ func expectKalshiAgrees(databasePath: String, exchange: KalshiLoopbackExchange, 
             sourceLocation: sourceLocation)
 }
 
+/// A loopback exchange, a key file for it and a config naming both, in a fresh directory.
+final class KalshiRunSetup: @unchecked Sendable {
+    let directory = TemporaryDirectory()
+    let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
+    let keyFile: String
+    let configPath: String
+
+    init(events: [String], keyMode: Int = 0o600) async throws {
+        try await exchange.start()
+        keyFile = directory.path("kalshi.pem")
+        try kalshiTestKey.writePrivateKey(to: keyFile, mode: keyMode)
+        configPath = directory.path("config.json")
+        try writeConfig(events: events)
+    }
+
+    func writeConfig(events: [String], keyFile: String? = nil) throws {
+        try KalshiTraderTests.config(exchange: exchange, keyFile: keyFile ?? self.keyFile, events: events)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+    }
+
+    func stop() async { await exchange.stop() }
+}
+
 @Suite("Kalshi: arb sign kalshi-order and arb run against the loopback exchange", .serialized)
 struct KalshiTraderTests {
     static func signLine(_ keyFile: String, outcome: String, action: String, price: String, tif: String, id: String) -> String {
@@ -153,19 +176,13 @@ struct KalshiTraderTests {
 
     @Test("arb run trades through the Kalshi adapter: hedged, refused (one-sided), and a lost answer found by listing — every invariant holds and the database agrees with the exchange")
     func tradesAgainstLoopback() async throws {
-        let directory = TemporaryDirectory()
-        let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
-        try await exchange.start()
-        defer { Task { await exchange.stop() } }
-        let keyFile = directory.path("kalshi.pem")
-        try kalshiTestKey.writePrivateKey(to: keyFile)
         let events = ["E1", "E2", "E3", "E4"]
+        let setup = try await KalshiRunSetup(events: events)
+        defer { Task { await setup.stop() } }
+        let (directory, exchange, keyFile, configPath) = (setup.directory, setup.exchange, setup.keyFile, setup.configPath)
         exchange.script([.reject(code: "insufficient_balance")], ticker: "KXE2")
         exchange.script([.resetAfterPlacing(hundredths: nil)], ticker: "KXE3")
         exchange.script([.resetBeforePlacing], ticker: "KXE4")
-        let configPath = directory.path("config.json")
-        try Self.config(exchange: exchange, keyFile: keyFile, events: events)
-            .write(toFile: configPath, atomically: true, encoding: .utf8)
         let quotes = directory.path("quotes.jsonl")
         try Self.quotes(events: events).write(toFile: quotes, atomically: true, encoding: .utf8)
         let db = directory.path("arb.db")
@@ -200,14 +217,9 @@ struct KalshiTraderTests {
 
     @Test("arb run names a missing key id, an unreadable key file and a group-readable one in one line, exit 2-class, no trade")
     func keyRefusals() async throws {
-        let directory = TemporaryDirectory()
-        let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
-        try await exchange.start()
-        defer { Task { await exchange.stop() } }
-        let keyFile = directory.path("kalshi.pem")
-        try kalshiTestKey.writePrivateKey(to: keyFile, mode: 0o644)
-        let configPath = directory.path("config.json")
-        try Self.config(exchange: exchange, keyFile: keyFile, events: ["E1"]).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let setup = try await KalshiRunSetup(events: ["E1"], keyMode: 0o644)
+        defer { Task { await setup.stop() } }
+        let (directory, exchange, configPath) = (setup.directory, setup.exchange, setup.configPath)
         let quotes = directory.path("quotes.jsonl")
         try Self.quotes(events: ["E1"]).write(toFile: quotes, atomically: true, encoding: .utf8)
         let noID = try await runBuilt("arb", ["run", "--config", configPath, "--db", directory.path("a.db"), "--market-data", quotes])
@@ -236,14 +248,9 @@ extension Optional where Wrapped == Data {
 struct KalshiAdminTests {
     @Test("venues check: ok with the balance and clock skew; a refused key, a loose key file and an unreachable venue each FAILED in one line, exit 1")
     func check() async throws {
-        let directory = TemporaryDirectory()
-        let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
-        try await exchange.start()
-        defer { Task { await exchange.stop() } }
-        let keyFile = directory.path("kalshi.pem")
-        try kalshiTestKey.writePrivateKey(to: keyFile)
-        let config = directory.path("config.json")
-        try KalshiTraderTests.config(exchange: exchange, keyFile: keyFile, events: ["E1"]).write(toFile: config, atomically: true, encoding: .utf8)
+        let setup = try await KalshiRunSetup(events: ["E1"])
+        defer { Task { await setup.stop() } }
+        let (directory, exchange, keyFile, config) = (setup.directory, setup.exchange, setup.keyFile, setup.configPath)
         let ok = try arbadmin(["venues", "check", "--config", config], environment: ["KALSHI_API_KEY_ID": "key-9"])
         #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
         #expect(ok.stdout.contains("kalshi (kalshi, demo, \(exchange.baseURL)): ok, balance $1000.00, clock skew "), "\(ok.stdout)")
@@ -254,7 +261,7 @@ struct KalshiAdminTests {
         // The exchange knows another key: refused.
         let other = directory.path("other.pem")
         try KalshiTestKey().writePrivateKey(to: other)
-        try KalshiTraderTests.config(exchange: exchange, keyFile: other, events: ["E1"]).write(toFile: config, atomically: true, encoding: .utf8)
+        try setup.writeConfig(events: ["E1"], keyFile: other)
         let refused = try arbadmin(["venues", "check", "--config", config], environment: ["KALSHI_API_KEY_ID": "key-9"])
         #expect(refused.status == 1)
         #expect(refused.stdout.contains("FAILED — HTTP 401: Kalshi demo refused the API key — is key_id a demo key"), "\(refused.stdout)")
@@ -277,14 +284,9 @@ struct KalshiAdminTests {
 
     @Test("cancel-all: the live Kalshi order is cancelled by its order id and recovery records it; the database agrees with the exchange")
     func cancelAll() async throws {
-        let directory = TemporaryDirectory()
-        let exchange = KalshiLoopbackExchange(key: kalshiTestKey)
-        try await exchange.start()
-        defer { Task { await exchange.stop() } }
-        let keyFile = directory.path("kalshi.pem")
-        try kalshiTestKey.writePrivateKey(to: keyFile)
-        let config = directory.path("config.json")
-        try KalshiTraderTests.config(exchange: exchange, keyFile: keyFile, events: ["E1"]).write(toFile: config, atomically: true, encoding: .utf8)
+        let setup = try await KalshiRunSetup(events: ["E1"])
+        defer { Task { await setup.stop() } }
+        let (directory, exchange, config) = (setup.directory, setup.exchange, setup.configPath)
         let db = directory.path("arb.db")
 
         // An opportunity whose Kalshi leg rests at the exchange (a trader stopped mid-execution)

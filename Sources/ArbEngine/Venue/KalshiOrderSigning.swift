@@ -49,8 +49,8 @@ public struct KalshiOrderSigning {
         } catch {
             throw KalshiSignRefusal(description: "\(error)")
         }
-        let headerText = headers.pairs.map { KalshiJSON.quoted($0.0) + ":" + KalshiJSON.quoted($0.1) }.joined(separator: ",")
-        return "{\"method\":\"POST\",\"path\":" + KalshiJSON.quoted(Self.createPath) + ",\"headers\":{" + headerText
+        let headerText = headers.pairs.map { JSONText.quoted($0.0) + ":" + JSONText.quoted($0.1) }.joined(separator: ",")
+        return "{\"method\":\"POST\",\"path\":" + JSONText.quoted(Self.createPath) + ",\"headers\":{" + headerText
             + "},\"body\":" + body.json + "}"
     }
 }

@@ -55,25 +55,8 @@ extension JSONValue {
         out += String(repeating: "  ", count: indent)
     }
 
-    /// `value` as a JSON string literal (RFC 8259 §7): quotes, backslashes and control
-    /// characters escaped, everything else (including non-ASCII and `/`) as is.
-    public static func quoted(_ value: String) -> String {
-        var out = "\""
-        for scalar in value.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// `value` as a JSON string literal (`JSONText.quoted`, in ArbKit).
+    public static func quoted(_ value: String) -> String { JSONText.quoted(value) }
 
     // MARK: - Building
 
