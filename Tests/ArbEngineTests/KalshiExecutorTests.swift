@@ -23,7 +23,7 @@ final class KalshiExecutorHarness: @unchecked Sendable {
         let path = directory.path("arb.db")
         store = try Store(path: path, durability: .normal, alertSinks: ["file"])
         let ledger = Ledger(store: store)
-        kalshi = try await KalshiHarness(directory: LedgerDirectory(ledger: ledger))
+        kalshi = try await KalshiHarness(directory: LedgerKalshiDirectory(slot: LedgerSlot(ledger)))
         let clock = SystemClock()
         paper = try PaperVenue(name: "polymarket", path: directory.path("paper-polymarket.db"), fillModel: quietModel,
                                feeModel: .free, runSeed: 1, clock: clock,
@@ -56,20 +56,6 @@ final class KalshiExecutorHarness: @unchecked Sendable {
     }
 
     func history() throws -> OpportunityHistory { try #require(try store.history(of: 1)) }
-}
-
-/// The trader database as the adapter's directory (what the factory wires in `arb run`).
-struct LedgerDirectory: KalshiOrderDirectory {
-    let ledger: Ledger
-    func knownOrder(clientOrderID: String) async throws -> KalshiKnownOrder? {
-        try await ledger.withStore { store -> KalshiKnownOrder? in
-            guard let leg = try store.leg(clientOrderID: clientOrderID) else { return nil }
-            return KalshiKnownOrder(
-                request: OrderRequest(clientOrderID: leg.clientOrderID, instrument: leg.instrument, side: leg.side,
-                                      limitPrice: leg.limitPrice, quantity: leg.quantity, timeInForce: leg.timeInForce),
-                venueOrderID: leg.venueOrderID, sentAtMilliseconds: leg.updatedAtMilliseconds)
-        }
-    }
 }
 
 @Suite("Executor scenarios through the Kalshi adapter", .serialized, .exclusive)

@@ -32,7 +32,7 @@ enum KalshiVenueFactory {
         // 429s are retried within the fill timeout, then the create's answer counts as lost.
         options.rateLimitBudgetMilliseconds = config.execution.fillTimeoutMilliseconds
         return KalshiVenue(options: options, signer: KalshiSigner(keyID: keyID, key: key),
-                           directory: ledger.map(LedgerKalshiDirectory.init), clock: clock,
+                           directory: ledger.map { LedgerKalshiDirectory(slot: $0) }, clock: clock,
                            logger: logger)
     }
 }
@@ -56,10 +56,12 @@ public final class LedgerSlot: Sendable {
 
 /// The adapter's directory of orders: the leg row (its request and any venue order id) and the
 /// opportunity's creation time (the listing of a lost create starts before it).
-struct LedgerKalshiDirectory: KalshiOrderDirectory {
+public struct LedgerKalshiDirectory: KalshiOrderDirectory {
     let slot: LedgerSlot
 
-    func knownOrder(clientOrderID: String) async throws -> KalshiKnownOrder? {
+    public init(slot: LedgerSlot) { self.slot = slot }
+
+    public func knownOrder(clientOrderID: String) async throws -> KalshiKnownOrder? {
         guard let ledger = slot.value else { return nil }
         return try await ledger.withStore { store -> KalshiKnownOrder? in
             guard let leg = try store.leg(clientOrderID: clientOrderID) else { return nil }
