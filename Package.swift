@@ -30,6 +30,18 @@ let package = Package(
             pkgConfig: "libcrypto",
             providers: [.apt(["libssl-dev"])]
         ),
+        // Polymarket: secp256k1 ECDSA (recoverable, RFC 6979) and nettle's Keccak-f permutation
+        // and HMAC-SHA256, from Debian's libsecp256k1-dev and nettle-dev.
+        .systemLibrary(
+            name: "CSecp256k1",
+            pkgConfig: "libsecp256k1",
+            providers: [.apt(["libsecp256k1-dev"])]
+        ),
+        .systemLibrary(
+            name: "CNettle",
+            pkgConfig: "nettle",
+            providers: [.apt(["nettle-dev"])]
+        ),
         .target(name: "OrderStateMachine", dependencies: ["CSQLite"]),
         // Below the engine and the venue adapters: the Venue protocol, clocks, small-file reads.
         .target(name: "ArbKit", dependencies: ["OrderStateMachine"]),
@@ -45,12 +57,23 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
+        // Polymarket's CLOB V2 behind `Venue`: EIP-712 orders, L2 HMAC. Imports nothing above ArbKit.
+        .target(
+            name: "PolymarketVenue",
+            dependencies: [
+                "ArbKit",
+                "CSecp256k1",
+                "CNettle",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "ArbEngine",
             dependencies: [
                 "OrderStateMachine",
                 "ArbKit",
                 "KalshiVenue",
+                "PolymarketVenue",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -115,6 +138,7 @@ let package = Package(
                 "ArbTestSupport",
                 "KalshiVenue",
                 "KalshiLoopback",
+                "PolymarketVenue",
                 // The built binaries, for the CLI and crash tests.
                 "arb",
                 "arbadmin",

@@ -6,7 +6,7 @@ extension Arb {
     struct Sign: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print the exact signed requests arb would send to a venue; sends nothing.",
-            subcommands: [KalshiOrder.self]
+            subcommands: [KalshiOrder.self, PolymarketOrder.self, PolymarketL2.self]
         )
     }
 }
@@ -40,6 +40,61 @@ extension Arb.Sign {
                     throw ExitCode(1)
                 }
             }
+        }
+    }
+}
+
+extension Arb.Sign {
+    /// Reads stdin line by line, printing `sign(line)` for each; a refused line stops with one
+    /// line on stderr naming it, exit 1.
+    static func eachLine(_ command: String, _ sign: (String) throws -> String) throws {
+        var number = 0
+        while let line = readLine(strippingNewline: true) {
+            number += 1
+            if line.allSatisfy(\.isWhitespace) { continue }
+            do {
+                print(try sign(line))
+            } catch {
+                FileHandle.standardError.write(Data("arb sign \(command): line \(number): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    struct PolymarketOrder: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "polymarket-order",
+            abstract: "Sign Polymarket CLOB V2 orders read as JSON lines on stdin; print one JSON line each.",
+            discussion: """
+                Each input line: {"private_key":"0x…","maker":"0x…","signature_type":0|1|2,"token_id":"…",\
+                "side":"BUY"|"SELL","price":"0.47","size":"277.99","tick_size":"0.01","neg_risk":false,\
+                "salt":123,"timestamp":"1760000000000"} ("maker" may be left out for an EOA; optional \
+                "order_type": GTC, GTD, FOK or FAK). Each output line: {"maker_amount","taker_amount",\
+                "order_hash","signature","body"} — the EIP-712 V2 order hash (the venue's order id) and \
+                its secp256k1 signature, and the POST /order body without "owner". The key is read from \
+                stdin, never printed. A bad line stops with a one-line error naming it.
+                """
+        )
+
+        func run() throws {
+            var signing = PolymarketSigning()
+            try Arb.Sign.eachLine("polymarket-order") { try signing.signOrder(line: $0) }
+        }
+    }
+
+    struct PolymarketL2: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "polymarket-l2",
+            abstract: "Compute Polymarket L2 request signatures (HMAC-SHA256) for JSON lines on stdin.",
+            discussion: """
+                Each input line: {"secret":"…","timestamp":"…","method":"POST","path":"/order","body":"…" or null}; \
+                each output line: {"signature":"…"} (base64url). A bad line stops with a one-line error naming it.
+                """
+        )
+
+        func run() throws {
+            let signing = PolymarketSigning()
+            try Arb.Sign.eachLine("polymarket-l2") { try signing.signL2(line: $0) }
         }
     }
 }
