@@ -76,6 +76,8 @@ public struct PolymarketAmounts: Sendable, Hashable {
         }
     }
 
+    public static func cutForTesting(_ micros: UInt64, decimals: Int) -> UInt64 { cut(micros, decimals: decimals) }
+
     /// `micros` (6 decimals) with at most `decimals` decimals: up at decimals + 4, then down.
     static func cut(_ micros: UInt64, decimals: Int) -> UInt64 {
         guard decimals < 6 else { return micros }
