@@ -44,7 +44,15 @@ let package = Package(
         ),
         .target(name: "OrderStateMachine", dependencies: ["CSQLite"]),
         // Below the engine and the venue adapters: the Venue protocol, clocks, small-file reads.
-        .target(name: "ArbKit", dependencies: ["OrderStateMachine"]),
+        .target(
+            name: "ArbKit",
+            dependencies: [
+                "OrderStateMachine",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ]
+        ),
         // Kalshi's Trade API v2 behind `Venue`. Imports nothing above ArbKit.
         .target(
             name: "KalshiVenue",
@@ -52,9 +60,6 @@ let package = Package(
                 "ArbKit",
                 "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
             ]
         ),
         // Polymarket's CLOB V2 behind `Venue`: EIP-712 orders, L2 HMAC. Imports nothing above ArbKit.

@@ -67,7 +67,7 @@ public final class KalshiVenue: Venue {
 
     let options: Options
     let signer: KalshiSigner
-    let transport: KalshiHTTPTransport
+    let transport: VenueHTTPTransport
     let directory: (any KalshiOrderDirectory)?
     let clock: any TradingClock
     let logger: Logger
@@ -75,7 +75,7 @@ public final class KalshiVenue: Venue {
     let rootPath: String
     private let known = Mutex<[String: KalshiKnownOrder]>([:])
 
-    public init(options: Options, signer: KalshiSigner, transport: KalshiHTTPTransport = .shared,
+    public init(options: Options, signer: KalshiSigner, transport: VenueHTTPTransport = .shared,
                 directory: (any KalshiOrderDirectory)?, clock: any TradingClock, logger: Logger) {
         self.name = options.name
         self.feeModel = options.feeModel
@@ -88,7 +88,7 @@ public final class KalshiVenue: Venue {
         self.logger = logger
         var root = options.baseURL
         while root.hasSuffix("/") { root.removeLast() }
-        self.rootPath = KalshiHTTPTransport.pathOnly(root) == "/" ? "" : KalshiHTTPTransport.pathOnly(root)
+        self.rootPath = VenueHTTPTransport.pathOnly(root) == "/" ? "" : VenueHTTPTransport.pathOnly(root)
         let (stream, continuation) = AsyncStream<VenueEvent>.makeStream()
         continuation.finish()
         self.events = stream
@@ -115,7 +115,7 @@ public final class KalshiVenue: Venue {
         var attempt = 0
         while true {
             attempt += 1
-            let response: KalshiHTTPResponse
+            let response: VenueHTTPResponse
             do {
                 response = try await send("POST", "/portfolio/events/orders", body: json)
             } catch {
@@ -157,7 +157,7 @@ public final class KalshiVenue: Venue {
         guard let venueOrderID = try await venueOrderID(of: known) else {
             throw VenueError.unknownOrder(clientOrderID: clientOrderID)
         }
-        let response: KalshiHTTPResponse
+        let response: VenueHTTPResponse
         do {
             response = try await send("DELETE", "/portfolio/events/orders/\(venueOrderID)", body: nil)
         } catch {
@@ -223,7 +223,7 @@ public final class KalshiVenue: Venue {
 
     /// The venue's `Date` header and the balance, for `arbadmin venues check`.
     public func check() async throws -> (balance: Money, venueDate: String?) {
-        let response: KalshiHTTPResponse
+        let response: VenueHTTPResponse
         do { response = try await send("GET", "/portfolio/balance", body: nil) } catch {
             throw VenueError.unavailable(reason: error.description)
         }
@@ -353,14 +353,14 @@ public final class KalshiVenue: Venue {
 
     // MARK: - HTTP
 
-    func send(_ method: String, _ path: String, query: [(String, String)] = [], body: String?) async throws(KalshiTransportError)
-        -> KalshiHTTPResponse {
+    func send(_ method: String, _ path: String, query: [(String, String)] = [], body: String?) async throws(VenueTransportError)
+        -> VenueHTTPResponse {
         let fullPath = rootPath + path
         let headers: KalshiSignedHeaders
         do {
             headers = try signer.headers(timestampMilliseconds: clock.nowMilliseconds(), method: method, path: fullPath)
         } catch {
-            throw KalshiTransportError(description: error.description)
+            throw VenueTransportError(description: error.description)
         }
         var url = options.baseURL
         while url.hasSuffix("/") { url.removeLast() }
@@ -373,7 +373,7 @@ public final class KalshiVenue: Venue {
     /// A GET that must answer 200 with a JSON object; anything else is `unavailable` (a read
     /// never guesses).
     func read(_ path: String, query: [(String, String)], what: String) async throws -> KalshiObject {
-        let response: KalshiHTTPResponse
+        let response: VenueHTTPResponse
         do { response = try await send("GET", path, query: query, body: nil) } catch {
             throw VenueError.unavailable(reason: error.description)
         }
@@ -411,7 +411,7 @@ public final class KalshiVenue: Venue {
 
     /// A refused key: never retried in a loop. The log line names the environment and the key's
     /// source, never the key, its id or a signature.
-    private func keyRefused(_ response: KalshiHTTPResponse) -> VenueError {
+    private func keyRefused(_ response: VenueHTTPResponse) -> VenueError {
         logger.critical("\(name): Kalshi \(options.environment) refused the API key (HTTP \(response.status)): check that key_id and private_key_file are a \(options.environment) key pair — keys are per environment")
         return VenueError.rejected(reason: "HTTP \(response.status): Kalshi \(options.environment) refused the API key")
     }

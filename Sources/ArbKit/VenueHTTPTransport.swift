@@ -1,9 +1,10 @@
 import AsyncHTTPClient
+import Foundation
 import NIOCore
 import NIOHTTP1
 
 /// One HTTP answer, whole.
-public struct KalshiHTTPResponse: Sendable {
+public struct VenueHTTPResponse: Sendable {
     public var status: Int
     /// The `Date` header, for the clock-skew check.
     public var date: String?
@@ -18,17 +19,19 @@ public struct KalshiHTTPResponse: Sendable {
 
 /// Why no HTTP answer came back (refused, reset, timed out): the request may or may not have
 /// reached the venue.
-public struct KalshiTransportError: Error, Sendable, CustomStringConvertible {
+public struct VenueTransportError: Error, Sendable, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
-/// Sends one request and reads the whole answer over a kept-alive connection pool.
+/// Sends one request to a venue and reads the whole answer over a kept-alive connection pool
+/// (every real venue's adapter uses it).
 ///
 /// `shared` is the process's one pool, never shut down (like `HTTPClient.shared`): a venue can be
 /// dropped on any error path without leaking a client or tripping its shutdown check. Another
 /// instance must be `shutdown()` once at the end.
-public final class KalshiHTTPTransport: Sendable {
-    public static let shared = KalshiHTTPTransport()
+public final class VenueHTTPTransport: Sendable {
+    public static let shared = VenueHTTPTransport()
 
     /// The largest answer read (a page of 200 orders is well under this).
     static let maxBodyBytes = 4 * 1024 * 1024
@@ -44,7 +47,7 @@ public final class KalshiHTTPTransport: Sendable {
     }
 
     public func send(method: String, url: String, headers: [(String, String)], body: String?,
-                     timeoutMilliseconds: Int64) async throws(KalshiTransportError) -> KalshiHTTPResponse {
+                     timeoutMilliseconds: Int64) async throws(VenueTransportError) -> VenueHTTPResponse {
         var request = HTTPClientRequest(url: url)
         request.method = HTTPMethod(rawValue: method)
         for (name, value) in headers { request.headers.add(name: name, value: value) }
@@ -56,10 +59,10 @@ public final class KalshiHTTPTransport: Sendable {
         do {
             let response = try await client.execute(request, timeout: .milliseconds(timeoutMilliseconds))
             var buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
-            return KalshiHTTPResponse(status: Int(response.status.code), date: response.headers.first(name: "Date"),
+            return VenueHTTPResponse(status: Int(response.status.code), date: response.headers.first(name: "Date"),
                                       body: buffer.readBytes(length: buffer.readableBytes) ?? [])
         } catch {
-            throw KalshiTransportError(description: "\(method) \(Self.pathOnly(url)): \(error)")
+            throw VenueTransportError(description: "\(method) \(Self.pathOnly(url)): \(error)")
         }
     }
 
@@ -68,7 +71,7 @@ public final class KalshiHTTPTransport: Sendable {
     }
 
     /// The URL without scheme and host, for messages.
-    static func pathOnly(_ url: String) -> String {
+    public static func pathOnly(_ url: String) -> String {
         guard let separator = url.range(of: "://") else { return url }
         let rest = url[separator.upperBound...]
         return rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
