@@ -1,0 +1,458 @@
+import ArbKit
+import Foundation
+import Logging
+import OrderStateMachine
+import Synchronization
+
+/// The CLOB API credentials (L2): from `POLY_API_KEY` / `POLY_API_SECRET` / `POLY_PASSPHRASE` or
+/// the 0600 credentials file. `description` shows none of them.
+public struct PolymarketCredentials: Sendable, CustomStringConvertible {
+    public var apiKey: String
+    public var secret: String
+    public var passphrase: String
+
+    public init(apiKey: String, secret: String, passphrase: String) {
+        self.apiKey = apiKey
+        self.secret = secret
+        self.passphrase = passphrase
+    }
+
+    public var description: String { "PolymarketCredentials(redacted)" }
+}
+
+/// One token's market: its price grid and which exchange contract signs for it.
+public struct PolymarketTokenMarket: Sendable, Hashable {
+    public var tick: PolymarketTick
+    public var negRisk: Bool
+
+    public init(tick: PolymarketTick, negRisk: Bool) {
+        self.tick = tick
+        self.negRisk = negRisk
+    }
+}
+
+/// What the database knows of an order a previous process sent: the request and the order hash
+/// persisted with the intent.
+public protocol PolymarketOrderDirectory: Sendable {
+    func knownOrder(clientOrderID: String) async throws -> (request: OrderRequest, orderHash: String?)?
+}
+
+/// Polymarket's CLOB V2 behind `Venue` (VENUES.md; DESIGN §4 for the errors). `prepare` signs:
+/// the order hash is the venue's order id, persisted with the intent, so a lost submit answer is
+/// found by hash.
+public final class PolymarketVenue: Venue {
+    public struct Options: Sendable {
+        public var name: String
+        public var baseURL: String
+        public var feeModel: FeeModel
+        public var signatureType: Int
+        /// The proxy or Safe that holds the funds (nil: the wallet itself).
+        public var funder: String?
+        /// Token id → its market.
+        public var markets: [String: PolymarketTokenMarket]
+        public var settleWindowMilliseconds: Int64 = 3_000
+        public var requestTimeoutMilliseconds: Int64 = 5_000
+        /// How long a create keeps retrying 429s before its answer counts as lost.
+        public var rateLimitBudgetMilliseconds: Int64 = 2_000
+        public var rateLimitBackoffMilliseconds: Int64 = 50
+
+        public init(name: String, baseURL: String, feeModel: FeeModel, signatureType: Int, funder: String?,
+                    markets: [String: PolymarketTokenMarket]) {
+            self.name = name
+            self.baseURL = baseURL
+            self.feeModel = feeModel
+            self.signatureType = signatureType
+            self.funder = funder
+            self.markets = markets
+        }
+    }
+
+    public let name: String
+    public let feeModel: FeeModel
+    public let settleWindowMilliseconds: Int64
+    /// No push feed yet (the user websocket comes with live books): the stream ends at once.
+    public let events: AsyncStream<VenueEvent>
+
+    let options: Options
+    let signer: PolymarketOrderSigner
+    let credentials: PolymarketCredentials
+    let transport: VenueHTTPTransport
+    let directory: (any PolymarketOrderDirectory)?
+    let clock: any TradingClock
+    let logger: Logger
+
+    private struct Known: Sendable {
+        var request: OrderRequest
+        var signed: PolymarketSignedOrder?
+        var orderHash: String?
+        var refusal: String?
+    }
+
+    private let known = Mutex<[String: Known]>([:])
+
+    public init(options: Options, key: EthereumKey, credentials: PolymarketCredentials,
+                transport: VenueHTTPTransport = .shared, directory: (any PolymarketOrderDirectory)?,
+                clock: any TradingClock, logger: Logger) throws(PolymarketOrderRefusal) {
+        self.name = options.name
+        self.feeModel = options.feeModel
+        self.settleWindowMilliseconds = options.settleWindowMilliseconds
+        self.options = options
+        self.signer = try PolymarketOrderSigner(key: key, maker: options.funder, signatureType: options.signatureType)
+        self.credentials = credentials
+        self.transport = transport
+        self.directory = directory
+        self.clock = clock
+        self.logger = logger
+        let (stream, continuation) = AsyncStream<VenueEvent>.makeStream()
+        continuation.finish()
+        self.events = stream
+    }
+
+    /// The wallet's address (`POLY_ADDRESS`), checksummed.
+    public var walletAddress: String { EthereumKey.checksummed(signer.key.address) }
+
+    // MARK: - Orders
+
+    /// Signs the order: the salt comes from the client order id (so it is the same on a retry of
+    /// prepare), the timestamp from the clock. The hash is returned as the venue order id.
+    public func prepare(_ request: OrderRequest) -> PreparedOrder {
+        var entry = Known(request: request)
+        if let market = options.markets[request.instrument] {
+            do {
+                let signed = try signer.sign(tokenID: request.instrument, side: request.side, price: request.limitPrice,
+                                             size: request.quantity, tick: market.tick, negRisk: market.negRisk,
+                                             salt: Self.salt(request.clientOrderID),
+                                             timestampMilliseconds: clock.nowMilliseconds())
+                entry.signed = signed
+                entry.orderHash = signed.orderHash
+            } catch {
+                entry.refusal = error.description
+            }
+        } else {
+            entry.refusal = "token \(request.instrument) has no market in the config (events[].markets)"
+        }
+        let finished = entry
+        known.withLock { $0[request.clientOrderID] = finished }
+        return PreparedOrder(request: request, venueOrderID: entry.orderHash)
+    }
+
+    public func submit(_ order: PreparedOrder) async throws -> SubmitAck {
+        let request = order.request
+        guard let entry = known.withLock({ $0[request.clientOrderID] }) else {
+            throw VenueError.rejected(reason: "order \(request.clientOrderID) was not prepared by this process")
+        }
+        if let refusal = entry.refusal { throw VenueError.rejected(reason: refusal) }
+        guard let signed = entry.signed else { throw VenueError.rejected(reason: "order \(request.clientOrderID) is not signed") }
+        let body = signed.body(owner: credentials.apiKey, orderType: Self.orderType(request.timeInForce))
+        let start = clock.nowMilliseconds()
+        var backoff = options.rateLimitBackoffMilliseconds
+        while true {
+            let response: VenueHTTPResponse
+            do { response = try await send("POST", "/order", body: body) } catch {
+                throw VenueError.ambiguous(reason: error.description)
+            }
+            switch response.status {
+            case 200, 201:
+                return try await placed(response.body, signed: signed, request: request)
+            case 401, 403:
+                throw keyRefused(response)
+            case 425:
+                throw VenueError.unavailable(reason: "HTTP 425: the matching engine is restarting (about 90 s); not placed")
+            case 429:
+                guard clock.nowMilliseconds() - start + backoff <= options.rateLimitBudgetMilliseconds else {
+                    throw VenueError.ambiguous(reason: "429 too many requests past the retry budget")
+                }
+                try await clock.sleep(milliseconds: backoff / 2 + Int64(Self.salt(request.clientOrderID + "\(backoff)") % UInt64(backoff / 2 + 1)))
+                backoff = min(backoff * 2, 1_000)
+            case 400..<500:
+                throw VenueError.rejected(reason: "HTTP \(response.status): \(Self.reason(response.body))")
+            default:
+                throw VenueError.ambiguous(reason: "HTTP \(response.status): \(Self.reason(response.body))")
+            }
+        }
+    }
+
+    /// A 200 answer: `success` false is a refusal with its `errorMsg`; `live` rests, `matched` and
+    /// `delayed` are read back for the matched size, `unmatched` is killed with nothing filled.
+    private func placed(_ body: [UInt8], signed: PolymarketSignedOrder, request: OrderRequest) async throws -> SubmitAck {
+        guard let answer = PolymarketJSON.object(body) else {
+            throw VenueError.ambiguous(reason: "the order answer is not a JSON object: \(PolymarketJSON.excerpt(body))")
+        }
+        if answer["success"] as? Bool == false {
+            throw VenueError.rejected(reason: (answer["errorMsg"] as? String).flatMap { $0.isEmpty ? nil : $0 } ?? "refused")
+        }
+        if let id = answer["orderID"] as? String, !id.isEmpty, id.lowercased() != signed.orderHash.lowercased() {
+            logger.warning("\(name): the venue's order id \(id) is not the signed hash \(signed.orderHash)")
+        }
+        let status = (answer["status"] as? String)?.lowercased() ?? ""
+        switch status {
+        case "unmatched":
+            return SubmitAck(order: venueOrder(request, hash: signed.orderHash, filled: .zero, status: .cancelled), fills: [])
+        case "live" where request.timeInForce == .gtc:
+            return SubmitAck(order: venueOrder(request, hash: signed.orderHash, filled: .zero, status: .open), fills: [])
+        default:
+            // matched, delayed, or live for an order that may not rest: the order says how much.
+            if let order = try? await readOrder(signed.orderHash, request: request) { return SubmitAck(order: order, fills: []) }
+            return SubmitAck(order: venueOrder(request, hash: signed.orderHash, filled: .zero, status: .open), fills: [])
+        }
+    }
+
+    public func cancel(clientOrderID: String) async throws -> CancelAnswer {
+        guard let (request, hash) = try await knownOrder(clientOrderID), let hash else {
+            throw VenueError.unknownOrder(clientOrderID: clientOrderID)
+        }
+        let response: VenueHTTPResponse
+        do { response = try await send("DELETE", "/order", body: "{\"orderID\":" + JSONText.quoted(hash) + "}") } catch {
+            return .failed(reason: "no answer to the cancel: \(error.description)")
+        }
+        guard response.status == 200, let answer = PolymarketJSON.object(response.body) else {
+            if response.status == 401 || response.status == 403 { throw keyRefused(response) }
+            return .failed(reason: "HTTP \(response.status): \(Self.reason(response.body))")
+        }
+        let cancelled = (answer["canceled"] as? [String] ?? []).map { $0.lowercased() }
+        let notCancelled = (answer["not_canceled"] as? [String: Any] ?? [:])
+        guard let order = try await readOrder(hash, request: request) else {
+            throw VenueError.unknownOrder(clientOrderID: clientOrderID)
+        }
+        if cancelled.contains(hash.lowercased()) { return .cancelled(order) }
+        if order.status.isFinal { return .alreadyDone(order) }
+        let reason = notCancelled.first { $0.key.lowercased() == hash.lowercased() }.map { "\($0.value)" } ?? "not in the canceled list"
+        return .failed(reason: reason)
+    }
+
+    public func order(clientOrderID: String) async throws -> VenueOrder? {
+        guard let (request, hash) = try await knownOrder(clientOrderID), let hash else { return nil }
+        return try await readOrder(hash, request: request)
+    }
+
+    /// `GET /data/trades` for the order's market, the order's part of each trade: as taker the
+    /// trade's size, as maker its `matched_amount`. A FAILED trade is no fill.
+    public func fills(clientOrderID: String) async throws -> [FillReport] {
+        guard let (request, hash) = try await knownOrder(clientOrderID), let hash else { return [] }
+        var fills: [FillReport] = []
+        var cursor = "MA=="
+        var pages = 0
+        while true {
+            let page = try await read("/data/trades", query: [("asset_id", request.instrument), ("next_cursor", cursor)])
+            let trades = page["data"] as? [[String: Any]] ?? []
+            for trade in trades {
+                guard let id = trade["id"] as? String else { continue }
+                let status = (trade["status"] as? String ?? "").uppercased()
+                if status == "FAILED" { continue }
+                var size: Quantity?
+                var price: Price?
+                var taker = false
+                if (trade["taker_order_id"] as? String)?.lowercased() == hash.lowercased() {
+                    size = (trade["size"] as? String).flatMap(PolymarketJSON.quantity)
+                    price = (trade["price"] as? String).flatMap(PolymarketJSON.price)
+                    taker = true
+                } else if let maker = (trade["maker_orders"] as? [[String: Any]])?.first(where: {
+                    ($0["order_id"] as? String)?.lowercased() == hash.lowercased()
+                }) {
+                    size = (maker["matched_amount"] as? String).flatMap(PolymarketJSON.quantity)
+                    price = (maker["price"] as? String).flatMap(PolymarketJSON.price)
+                }
+                guard let size, let price, !size.isZero else { continue }
+                let rate = (trade["fee_rate_bps"] as? String).flatMap { Int64($0) } ?? (trade["fee_rate_bps"] as? Int).map(Int64.init)
+                let fee = taker ? Self.fee(rateBps: rate, model: feeModel, price: price, quantity: size) : .zero
+                fills.append(FillReport(venue: name, tradeID: id, clientOrderID: clientOrderID, price: price, quantity: size,
+                                        fee: fee, filledAtMilliseconds: PolymarketJSON.seconds(trade["match_time"]).map { $0 * 1_000 }
+                                            ?? clock.nowMilliseconds()))
+            }
+            pages += 1
+            guard let next = page["next_cursor"] as? String, !next.isEmpty, next != "LTE=", pages < 1_000 else { break }
+            cursor = next
+        }
+        return fills
+    }
+
+    public func positions() async throws -> [VenuePosition] {
+        var positions: [VenuePosition] = []
+        for token in options.markets.keys.sorted() {
+            let answer = try await read("/balance-allowance", query: [("asset_type", "CONDITIONAL"), ("token_id", token),
+                                                                      ("signature_type", String(options.signatureType))])
+            guard let micros = (answer["balance"] as? String).flatMap({ Int64($0) }), micros > 0 else { continue }
+            positions.append(VenuePosition(instrument: token, quantity: Quantity(hundredths: micros / 10_000) ?? .zero, cost: .zero))
+        }
+        return positions
+    }
+
+    public func balance() async throws -> Money {
+        let answer = try await read("/balance-allowance", query: [("asset_type", "COLLATERAL"),
+                                                                  ("signature_type", String(options.signatureType))])
+        guard let micros = (answer["balance"] as? String).flatMap({ Int64($0) }) else {
+            throw VenueError.malformed(reason: "balance-allowance: balance is not an integer string")
+        }
+        return Money(micros: micros)
+    }
+
+    /// `GET /version` (must be 2), the `Date` header, and the collateral balance, for `arbadmin venues check`.
+    public func check() async throws -> (version: Int?, balance: Money, venueDate: String?) {
+        let response: VenueHTTPResponse
+        do { response = try await send("GET", "/version", body: nil) } catch { throw VenueError.unavailable(reason: error.description) }
+        let version = PolymarketJSON.object(response.body)?["version"] as? Int
+        return (version, try await balance(), response.date)
+    }
+
+    // MARK: - Reading
+
+    func readOrder(_ hash: String, request: OrderRequest) async throws -> VenueOrder? {
+        let response: VenueHTTPResponse
+        do { response = try await send("GET", "/data/order/\(hash)", body: nil) } catch {
+            throw VenueError.unavailable(reason: error.description)
+        }
+        if response.status == 404 { return nil }
+        guard response.status == 200 else {
+            if response.status == 401 || response.status == 403 { throw keyRefused(response) }
+            throw VenueError.unavailable(reason: "order \(hash): HTTP \(response.status): \(Self.reason(response.body))")
+        }
+        // The CLOB answers null (or an empty body) for an order it never received.
+        guard let object = PolymarketJSON.object(response.body) else {
+            let text = String(decoding: response.body, as: UTF8.self).trimmingCharacters(in: .whitespaces)
+            if text.isEmpty || text == "null" || text == "{}" { return nil }
+            throw VenueError.unavailable(reason: "order \(hash): not a JSON object: \(PolymarketJSON.excerpt(response.body))")
+        }
+        guard let matchedText = object["size_matched"] as? String, let matched = PolymarketJSON.quantity(matchedText) else {
+            throw VenueError.malformed(reason: "order \(hash): size_matched is missing or not a size")
+        }
+        guard matched <= request.quantity else {
+            throw VenueError.malformed(reason: "order \(hash): size_matched \(matched) is more than the \(request.quantity) ordered")
+        }
+        let status: VenueOrderStatus
+        switch (object["status"] as? String ?? "").uppercased() {
+        case "LIVE", "DELAYED": status = matched.isZero ? .open : (matched == request.quantity ? .filled : .partiallyFilled)
+        case "MATCHED": status = matched == request.quantity ? .filled : .cancelled
+        case "CANCELED", "CANCELLED", "UNMATCHED", "CANCELED_MARKET_RESOLVED": status = matched == request.quantity ? .filled : .cancelled
+        case let other: throw VenueError.malformed(reason: "order \(hash): status \"\(other)\" is not one the CLOB documents")
+        }
+        return venueOrder(request, hash: hash, filled: matched, status: status)
+    }
+
+    private func venueOrder(_ request: OrderRequest, hash: String, filled: Quantity, status: VenueOrderStatus) -> VenueOrder {
+        VenueOrder(clientOrderID: request.clientOrderID, venueOrderID: hash, instrument: request.instrument, side: request.side,
+                   limitPrice: request.limitPrice, quantity: request.quantity, filledQuantity: filled, status: status)
+    }
+
+    private func knownOrder(_ clientOrderID: String) async throws -> (OrderRequest, String?)? {
+        if let entry = known.withLock({ $0[clientOrderID] }) { return (entry.request, entry.orderHash) }
+        guard let directory else { return nil }
+        do {
+            return try await directory.knownOrder(clientOrderID: clientOrderID).map { ($0.request, $0.orderHash) }
+        } catch {
+            throw VenueError.unavailable(reason: "cannot read order \(clientOrderID) from the database: \(error)")
+        }
+    }
+
+    // MARK: - HTTP
+
+    /// A signed request (L2 headers: HMAC over timestamp + METHOD + path + body).
+    func send(_ method: String, _ path: String, query: [(String, String)] = [], body: String?) async throws(VenueTransportError)
+        -> VenueHTTPResponse {
+        let timestamp = String(clock.nowMilliseconds() / 1_000)
+        let signature: String
+        do {
+            signature = try PolymarketL2.signature(secret: credentials.secret, timestamp: timestamp, method: method, path: path,
+                                                   body: body)
+        } catch {
+            throw VenueTransportError(description: "cannot sign: \(error.description)")
+        }
+        var url = options.baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        url += path
+        if !query.isEmpty {
+            url += "?" + query.map { $0.0 + "=" + ($0.1.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? $0.1) }
+                .joined(separator: "&")
+        }
+        let headers = [("POLY_ADDRESS", walletAddress), ("POLY_SIGNATURE", signature), ("POLY_TIMESTAMP", timestamp),
+                       ("POLY_API_KEY", credentials.apiKey), ("POLY_PASSPHRASE", credentials.passphrase)]
+        return try await transport.send(method: method, url: url, headers: headers, body: body,
+                                        timeoutMilliseconds: options.requestTimeoutMilliseconds)
+    }
+
+    func read(_ path: String, query: [(String, String)]) async throws -> [String: Any] {
+        let response: VenueHTTPResponse
+        do { response = try await send("GET", path, query: query, body: nil) } catch {
+            throw VenueError.unavailable(reason: error.description)
+        }
+        guard response.status == 200 else {
+            if response.status == 401 || response.status == 403 { throw keyRefused(response) }
+            throw VenueError.unavailable(reason: "\(path): HTTP \(response.status): \(Self.reason(response.body))")
+        }
+        guard let object = PolymarketJSON.object(response.body) else {
+            throw VenueError.unavailable(reason: "\(path): not a JSON object: \(PolymarketJSON.excerpt(response.body))")
+        }
+        return object
+    }
+
+    private func keyRefused(_ response: VenueHTTPResponse) -> VenueError {
+        logger.critical("\(name): Polymarket refused the API credentials (HTTP \(response.status)): check POLY_API_KEY / POLY_API_SECRET / POLY_PASSPHRASE (or the credentials file) belong to this wallet")
+        return VenueError.rejected(reason: "HTTP \(response.status): Polymarket refused the API credentials")
+    }
+
+    static func reason(_ body: [UInt8]) -> String {
+        if let object = PolymarketJSON.object(body) {
+            for key in ["errorMsg", "error", "message"] {
+                if let text = object[key] as? String, !text.isEmpty { return text }
+            }
+        }
+        return PolymarketJSON.excerpt(body)
+    }
+
+    static func orderType(_ timeInForce: TimeInForce) -> String {
+        switch timeInForce {
+        case .ioc: "FAK"
+        case .fok: "FOK"
+        case .gtc: "GTC"
+        }
+    }
+
+    /// A salt from the client order id: the same on every prepare of one order, under 2^53 (a
+    /// JSON number every client reads exactly).
+    static func salt(_ clientOrderID: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in clientOrderID.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01b3 }
+        return hash & ((1 << 53) - 1)
+    }
+
+    /// The taker fee of one fill at the trade's own rate (`fee_rate_bps`), else the venue's model.
+    static func fee(rateBps: Int64?, model: FeeModel, price: Price, quantity: Quantity) -> Money {
+        guard let rateBps else { return model.fee(price: price, quantity: quantity) }
+        if case .polymarketTaker(_, let exponent) = model {
+            return FeeModel.polymarketTaker(rateBps: rateBps, exponent: exponent).fee(price: price, quantity: quantity)
+        }
+        return FeeModel.polymarketTaker(rateBps: rateBps, exponent: 1).fee(price: price, quantity: quantity)
+    }
+}
+
+/// Reading the CLOB's JSON answers: sizes and prices from decimal strings, as fixed point.
+enum PolymarketJSON {
+    static func object(_ body: [UInt8]) -> [String: Any]? {
+        (try? JSONSerialization.jsonObject(with: Data(body))) as? [String: Any]
+    }
+
+    static func excerpt(_ body: [UInt8]) -> String {
+        body.isEmpty ? "an empty body" : String(decoding: body.prefix(160), as: UTF8.self) + (body.count > 160 ? "…" : "")
+    }
+
+    /// "10", "10.5", "10.000000" → contracts; finer than hundredths → nil (never rounded).
+    static func quantity(_ text: String) -> Quantity? {
+        Quantity(parsing: trimmed(text, digits: 2))
+    }
+
+    static func price(_ text: String) -> Price? {
+        Price(parsing: trimmed(text, digits: 4))
+    }
+
+    static func trimmed(_ text: String, digits: Int) -> String {
+        guard let dot = text.firstIndex(of: ".") else { return text }
+        var fraction = text[text.index(after: dot)...]
+        while fraction.count > digits, fraction.last == "0" { fraction = fraction.dropLast() }
+        return fraction.isEmpty ? String(text[..<dot]) : String(text[..<dot]) + "." + fraction
+    }
+
+    static func seconds(_ value: Any?) -> Int64? {
+        if let text = value as? String { return Int64(text) }
+        if let number = value as? Int { return Int64(number) }
+        return nil
+    }
+}
