@@ -131,6 +131,18 @@ let package = Package(
             ],
             path: "Tests/KalshiLoopback"
         ),
+        // A Polymarket CLOB on 127.0.0.1 for the adapter's tests: checks every L2 HMAC and
+        // recovers the signer of every posted order.
+        .target(
+            name: "PolymarketLoopback",
+            dependencies: [
+                "PolymarketVenue",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Tests/PolymarketLoopback"
+        ),
         .testTarget(
             name: "OrderStateMachineTests",
             dependencies: ["OrderStateMachine", "ArbTestSupport", "arb-store-probe"]
@@ -144,6 +156,7 @@ let package = Package(
                 "KalshiVenue",
                 "KalshiLoopback",
                 "PolymarketVenue",
+                "PolymarketLoopback",
                 // The built binaries, for the CLI and crash tests.
                 "arb",
                 "arbadmin",

@@ -1,0 +1,209 @@
+import ArbEngine
+import ArbTestSupport
+import Foundation
+import Logging
+import OrderStateMachine
+import PolymarketLoopback
+import PolymarketVenue
+import Testing
+
+let polymarketTestWallet = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+let polymarketTestCredentials = PolymarketCredentials(apiKey: "11111111-2222-3333-4444-555555555555",
+                                                      secret: "c2VjcmV0LWtleS1mb3ItdGVzdHMtMTIzNDU2Nzg5MA==",
+                                                      passphrase: "pass-phrase-1")
+let polymarketTokenYes = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
+let polymarketTokenNo = "52114319501245915516055106046884209969926127482827954674443846427813813222426"
+
+/// A loopback CLOB and an adapter signed with the exchange's wallet and credentials.
+final class PolymarketHarness: @unchecked Sendable {
+    let exchange: PolymarketLoopbackExchange
+    let venue: PolymarketVenue
+    let key: EthereumKey
+
+    init(directory: (any PolymarketOrderDirectory)? = nil, exchange existing: PolymarketLoopbackExchange? = nil,
+         negRiskNo: Bool = true) async throws {
+        key = try EthereumKey(hex: polymarketTestWallet)
+        if let existing {
+            exchange = existing
+        } else {
+            exchange = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials,
+                                                  negRisk: [polymarketTokenYes: false, polymarketTokenNo: negRiskNo])
+            try await exchange.start()
+        }
+        var logger = Logger(label: "polymarket-test")
+        logger.logLevel = .critical
+        var options = PolymarketVenue.Options(
+            name: "polymarket", baseURL: exchange.baseURL, feeModel: .polymarketTaker(rateBps: 300, exponent: 1), signatureType: 0,
+            funder: nil, markets: [polymarketTokenYes: PolymarketTokenMarket(tick: .hundredth, negRisk: false),
+                                   polymarketTokenNo: PolymarketTokenMarket(tick: .hundredth, negRisk: negRiskNo)])
+        options.settleWindowMilliseconds = 200
+        venue = try PolymarketVenue(options: options, key: key, credentials: polymarketTestCredentials, directory: directory,
+                                    clock: SystemClock(), logger: logger)
+    }
+
+    func prepare(_ id: String, token: String = polymarketTokenYes, side: Side = .buy, price: Int64 = 4_700, contracts: Int64 = 10,
+                 timeInForce: TimeInForce = .ioc) -> PreparedOrder {
+        venue.prepare(OrderRequest(clientOrderID: id, instrument: token, side: side, limitPrice: Price(uncheckedTicks: price),
+                                   quantity: Quantity(contracts: contracts), timeInForce: timeInForce))
+    }
+
+    /// Every request carried a valid L2 HMAC and every posted order recovered to the wallet.
+    var allSigned: Bool {
+        !exchange.requests.isEmpty && exchange.requests.allSatisfy { $0.hmacValid && $0.orderSignatureValid != false }
+    }
+
+    func stop() async { await exchange.stop() }
+}
+
+@Suite("Polymarket adapter against a loopback CLOB", .serialized)
+struct PolymarketVenueTests {
+    @Test("prepare signs before anything is sent: the hash is the venue's order id, the same for the same order")
+    func prepareIsTheHash() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        let prepared = harness.prepare("c-1")
+        let hash = try #require(prepared.venueOrderID)
+        #expect(hash.hasPrefix("0x") && hash.count == 66)
+        #expect(harness.exchange.requests.isEmpty, "prepare sent something")
+        let ack = try await harness.venue.submit(prepared)
+        #expect(ack.order.venueOrderID == hash && harness.exchange.orders.first?.hash == hash)
+        #expect(ack.order.status == .filled && ack.order.filledQuantity == Quantity(contracts: 10))
+        #expect(harness.allSigned)
+    }
+
+    @Test("matched: fills read from /data/trades page by page, the fee at the trade's rate; a neg-risk token signs for its exchange")
+    func matchedWithFills() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.tradesPerPage = 1
+        harness.exchange.script([.match(hundredths: 300)], token: polymarketTokenNo)
+        let prepared = harness.prepare("c-1", token: polymarketTokenNo, timeInForce: .gtc)
+        let ack = try await harness.venue.submit(prepared)
+        #expect(ack.order.status == .partiallyFilled && ack.order.filledQuantity == Quantity(contracts: 3))
+        harness.exchange.fillResting(hash: prepared.venueOrderID ?? "", hundredths: 200)
+        let fills = try await harness.venue.fills(clientOrderID: "c-1")
+        #expect(fills.map(\.quantity) == [Quantity(contracts: 3), Quantity(contracts: 2)])
+        #expect(fills.allSatisfy { $0.price == Price(uncheckedTicks: 4_700) })
+        // 3 × 0.03 × 0.47 × 0.53 = 0.022419 at the trade's 300 bps.
+        #expect(fills.first?.fee == FeeModel.polymarketTaker(rateBps: 300, exponent: 1).fee(price: Price(uncheckedTicks: 4_700),
+                                                                                             quantity: Quantity(contracts: 3)))
+        #expect(harness.allSigned)
+    }
+
+    @Test("live then matched; a cancel of a matched order is alreadyDone with size_matched; a live one cancels")
+    func liveThenMatched() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.live, .live], token: polymarketTokenYes)
+        let first = harness.prepare("c-1", timeInForce: .gtc)
+        #expect(try await harness.venue.submit(first).order.status == .open)
+        harness.exchange.fillResting(hash: first.venueOrderID ?? "", hundredths: 1_000)
+        #expect(try await harness.venue.order(clientOrderID: "c-1")?.status == .filled)
+        guard case .alreadyDone(let done) = try await harness.venue.cancel(clientOrderID: "c-1") else {
+            Issue.record("a matched order's cancel was not alreadyDone")
+            return
+        }
+        #expect(done.filledQuantity == Quantity(contracts: 10))
+        _ = try await harness.venue.submit(harness.prepare("c-2", timeInForce: .gtc))
+        guard case .cancelled(let cancelled) = try await harness.venue.cancel(clientOrderID: "c-2") else {
+            Issue.record("a live order did not cancel")
+            return
+        }
+        #expect(cancelled.filledQuantity == .zero && harness.exchange.orders.last?.status == "CANCELED")
+    }
+
+    @Test("delayed is not final: the order is read back; unmatched is killed with nothing filled")
+    func delayedAndUnmatched() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.delayed, .unmatched], token: polymarketTokenYes)
+        let delayed = try await harness.venue.submit(harness.prepare("c-1"))
+        #expect(delayed.order.status == .filled && delayed.order.filledQuantity == Quantity(contracts: 10))
+        let unmatched = try await harness.venue.submit(harness.prepare("c-2"))
+        #expect(unmatched.order.status == .cancelled && unmatched.order.filledQuantity == .zero)
+    }
+
+    @Test("refusals: a FOK that cannot fill, not enough balance — rejected with the venue's words; 425 is unavailable, never a refusal")
+    func refusals() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.match(hundredths: 500), .refuse("not enough balance / allowance"), .restarting],
+                                token: polymarketTokenYes)
+        for (id, tif, expected) in [("c-1", TimeInForce.fok, "FOK orders are fully filled or killed"),
+                                    ("c-2", .ioc, "not enough balance / allowance")] {
+            let error = await #expect(throws: VenueError.self) { try await harness.venue.submit(harness.prepare(id, timeInForce: tif)) }
+            guard case .rejected(let reason)? = error else { Issue.record("\(id) not rejected: \(String(describing: error))"); continue }
+            #expect(reason.contains(expected), "\(reason)")
+        }
+        let restarting = await #expect(throws: VenueError.self) { try await harness.venue.submit(harness.prepare("c-3")) }
+        guard case .unavailable? = restarting else { Issue.record("425 was \(String(describing: restarting))"); return }
+        #expect(harness.exchange.orders.isEmpty)
+    }
+
+    @Test("a lost answer after placement: ambiguous, then found by its hash with its fills; a never-sent hash is not found")
+    func lostAnswer() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.resetAfterPlacing], token: polymarketTokenYes)
+        let error = await #expect(throws: VenueError.self) { try await harness.venue.submit(harness.prepare("c-1")) }
+        guard case .ambiguous? = error else { Issue.record("not ambiguous: \(String(describing: error))"); return }
+        let order = try #require(try await harness.venue.order(clientOrderID: "c-1"))
+        #expect(order.status == .filled && order.filledQuantity == Quantity(contracts: 10))
+        #expect(try await harness.venue.fills(clientOrderID: "c-1").map(\.quantity) == [Quantity(contracts: 10)])
+        _ = harness.prepare("c-2")
+        #expect(try await harness.venue.order(clientOrderID: "c-2") == nil)
+    }
+
+    @Test("a FAILED trade is no fill: fills drop it and the order's matched size falls back")
+    func failedTrade() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        let prepared = harness.prepare("c-1")
+        _ = try await harness.venue.submit(prepared)
+        #expect(try await harness.venue.fills(clientOrderID: "c-1").count == 1)
+        harness.exchange.failTrade(orderHash: prepared.venueOrderID ?? "")
+        #expect(try await harness.venue.fills(clientOrderID: "c-1").isEmpty)
+    }
+
+    @Test("balance and positions from /balance-allowance; wrong credentials are a refusal, never retried")
+    func balanceAndCredentials() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.balanceMicros = 1_234_567_890
+        #expect(try await harness.venue.balance() == Money(micros: 1_234_567_890))
+        _ = try await harness.venue.submit(harness.prepare("c-1", contracts: 4))
+        let positions = try await harness.venue.positions()
+        #expect(positions.map(\.instrument) == [polymarketTokenYes] && positions.first?.quantity == Quantity(contracts: 4))
+
+        let wrong = PolymarketCredentials(apiKey: polymarketTestCredentials.apiKey, secret: "d3Jvbmctc2VjcmV0",
+                                          passphrase: polymarketTestCredentials.passphrase)
+        var logger = Logger(label: "t")
+        logger.logLevel = .critical
+        let other = try PolymarketVenue(
+            options: .init(name: "polymarket", baseURL: harness.exchange.baseURL, feeModel: .free, signatureType: 0, funder: nil,
+                           markets: [polymarketTokenYes: PolymarketTokenMarket(tick: .hundredth, negRisk: false)]),
+            key: harness.key, credentials: wrong, directory: nil, clock: SystemClock(), logger: logger)
+        let before = harness.exchange.requests.count
+        let error = await #expect(throws: VenueError.self) {
+            try await other.submit(other.prepare(OrderRequest(clientOrderID: "x", instrument: polymarketTokenYes, side: .buy,
+                                                              limitPrice: Price(uncheckedTicks: 4_700), quantity: Quantity(contracts: 1),
+                                                              timeInForce: .ioc)))
+        }
+        guard case .rejected(let reason)? = error else { Issue.record("not rejected"); return }
+        #expect(reason.contains("refused the API credentials") && !reason.contains("d3Jvbmc"))
+        #expect(harness.exchange.requests.count == before + 1)
+    }
+
+    @Test("an off-grid price or an unknown token is refused at submit, and nothing is sent")
+    func refusedBeforeSending() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        let offGrid = harness.prepare("c-1", price: 4_750)
+        #expect(offGrid.venueOrderID == nil)
+        await #expect(throws: VenueError.rejected(reason: "price 0.4750 is not on the market's 0.01 grid within [0.01, 1 − 0.01]")) {
+            try await harness.venue.submit(offGrid)
+        }
+        await #expect(throws: VenueError.self) { try await harness.venue.submit(harness.prepare("c-2", token: "999")) }
+        #expect(harness.exchange.requests.isEmpty)
+    }
+}
