@@ -344,8 +344,10 @@ public enum Trader {
                 venues[name] = try KalshiVenueFactory.make(name: name, settings: kalshi, fee: venueConfig.fee, config: config,
                                                            environment: environment, ledger: ledger, clock: clock,
                                                            logger: logger)
-            case .polymarket:
-                throw VenueConfigUnsupported(venue: name, kind: venueConfig.kind)
+            case .polymarket(let polymarket):
+                venues[name] = try PolymarketVenueFactory.make(name: name, settings: polymarket, fee: venueConfig.fee,
+                                                               config: config, environment: environment, ledger: ledger,
+                                                               clock: clock, logger: logger)
             }
         }
         return venues

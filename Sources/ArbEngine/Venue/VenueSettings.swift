@@ -1,3 +1,5 @@
+import PolymarketVenue
+
 // The settings of each venue kind other than paper, and how the config writes them. They live
 // beside the venues (not in Config/) because each kind's settings change with its adapter; the
 // config decodes `kind` and hands the venue's object to the kind's own decoder here.
@@ -29,22 +31,37 @@ public struct PolymarketVenueSettings: Sendable, Hashable {
     /// `funder`: the proxy or Safe address that holds the funds (`0x` and 40 hex digits); for
     /// `eoa` it may be left out (the wallet's own address).
     public var funder: String?
+    /// `private_key_file`: a 0600 file holding the wallet key (`0x` and 64 hex digits); absent →
+    /// `POLY_PRIVATE_KEY` (the key itself) or `POLY_PRIVATE_KEY_FILE` from the environment.
+    public var privateKeyFile: String?
+    /// `credentials_file`: a 0600 JSON file `{"api_key","secret","passphrase"}` (what `arbadmin
+    /// venues setup polymarket` writes); absent → `POLY_API_KEY`, `POLY_API_SECRET`, `POLY_PASSPHRASE`.
+    public var credentialsFile: String?
 
-    public init(baseURL: String? = nil, websocketURL: String? = nil, signatureType: SignatureType, funder: String?) {
+    public init(baseURL: String? = nil, websocketURL: String? = nil, signatureType: SignatureType, funder: String?,
+                privateKeyFile: String? = nil, credentialsFile: String? = nil) {
         self.baseURL = baseURL ?? Self.defaultBaseURL
         self.websocketURL = websocketURL ?? Self.defaultWebsocketURL
         self.signatureType = signatureType
         self.funder = funder
+        self.privateKeyFile = privateKeyFile
+        self.credentialsFile = credentialsFile
+    }
+
+    /// The signature type's number in the order (EOA 0, POLY_PROXY 1, GNOSIS_SAFE 2).
+    public var signatureTypeNumber: Int {
+        switch signatureType {
+        case .eoa: 0
+        case .polyProxy: 1
+        case .gnosisSafe: 2
+        }
     }
 }
 
 /// One event's market at Polymarket: `{"condition_id": "0x…", "tick_size": "0.01", "neg_risk": false}`.
 public struct PolymarketMarket: Sendable, Hashable {
-    /// The price grids Polymarket markets use.
-    public enum TickSize: String, Sendable, Hashable, CaseIterable {
-        case tenth = "0.1", hundredth = "0.01", halfHundredth = "0.005", quarterHundredth = "0.0025"
-        case thousandth = "0.001", tenThousandth = "0.0001"
-    }
+    /// The price grids Polymarket markets use (the adapter's own, with its amount decimals).
+    public typealias TickSize = PolymarketTick
 
     /// `condition_id`: `0x` and 64 hex digits.
     public var conditionID: String
@@ -147,6 +164,7 @@ extension KalshiVenueSettings: Decodable {
 extension PolymarketVenueSettings: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case kind, fee, baseURL = "base_url", websocketURL = "ws_url", funder, signatureType = "signature_type"
+        case privateKeyFile = "private_key_file", credentialsFile = "credentials_file"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -160,7 +178,8 @@ extension PolymarketVenueSettings: Decodable {
         }
         self.init(baseURL: try object.url(.baseURL, schemes: ["https", "http"]),
                   websocketURL: try object.url(.websocketURL, schemes: ["wss", "ws"]),
-                  signatureType: signatureType, funder: funder)
+                  signatureType: signatureType, funder: funder, privateKeyFile: try object.filePath(.privateKeyFile),
+                  credentialsFile: try object.filePath(.credentialsFile))
     }
 }
 

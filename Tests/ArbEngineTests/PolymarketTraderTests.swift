@@ -1,0 +1,145 @@
+import ArbEngine
+import ArbTestSupport
+import Foundation
+import OrderStateMachine
+import PolymarketLoopback
+import PolymarketVenue
+import Testing
+
+/// The trader database and the loopback CLOB's record agree (DESIGN §8): each Polymarket leg
+/// that reached the venue is there under its order hash with the same matched size, and its
+/// recorded fills are the CLOB's trades of that order that did not fail.
+func expectPolymarketAgrees(databasePath: String, exchange: PolymarketLoopbackExchange,
+                            sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let store = try Store(path: databasePath, access: .readOnly)
+    let orders = Dictionary(uniqueKeysWithValues: exchange.orders.map { ($0.hash, $0) })
+    var seen = 0
+    for opportunity in try allOpportunities(store) {
+        let history = try #require(try store.history(of: opportunity.id), sourceLocation: sourceLocation)
+        for leg in history.legs where leg.venue == "polymarket" {
+            seen += 1
+            guard let hash = leg.venueOrderID?.lowercased(), let order = orders[hash] else {
+                #expect([LegStatus.rejected, .notFound].contains(leg.status) && leg.filledQuantity.isZero,
+                        "leg \(leg.clientOrderID) is \(leg.status) with \(leg.filledQuantity) but the CLOB never saw it",
+                        sourceLocation: sourceLocation)
+                continue
+            }
+            #expect(leg.filledQuantity.hundredths == order.matchedHundredths,
+                    "leg \(leg.clientOrderID): database \(leg.filledQuantity), CLOB \(order.matchedHundredths)", sourceLocation: sourceLocation)
+            let recorded = history.fills.filter { $0.legID == leg.id }.map { "\($0.tradeID) \($0.quantity.hundredths)" }.sorted()
+            let trades = exchange.trades.filter { $0.orderHash == hash && $0.status != "FAILED" }
+                .map { "\($0.id) \($0.sizeHundredths)" }.sorted()
+            #expect(recorded == trades, "leg \(leg.clientOrderID) fills", sourceLocation: sourceLocation)
+        }
+    }
+    #expect(seen > 0, "no Polymarket leg in the database", sourceLocation: sourceLocation)
+}
+
+@Suite("Polymarket: arb run against the loopback CLOB", .serialized)
+struct PolymarketTraderTests {
+    static let conditionID = "0x" + String(repeating: "5e", count: 32)
+
+    static func config(baseURL: String, events: [(String, String, String)], extra: String = "") -> String {
+        let eventJSON = events.map { id, yes, no in
+            #"{"event_id": "\#(id)", "outcomes": ["YES", "NO"], "instruments": {"paper": {"YES": "P-\#(id)-Y", "NO": "P-\#(id)-N"}, "#
+                + #""polymarket": {"YES": "\#(yes)", "NO": "\#(no)"}}, "#
+                + #""markets": {"polymarket": {"condition_id": "\#(conditionID)", "tick_size": "0.01", "neg_risk": false}}}"#
+        }.joined(separator: ",\n    ")
+        return #"""
+        {
+          "events": [
+            \#(eventJSON)
+          ],
+          "venues": {
+            "paper": {"kind": "paper", "fee": "free", "paper": {"fill_model": {
+              "full_fill_percent": 100, "partial_fill_percent": 0, "rest_percent": 0, "reject_percent": 0,
+              "ambiguous_submit_percent": 0, "late_fill_percent": 0, "cancel_fail_percent": 0,
+              "latency_ms_min": 0, "latency_ms_max": 0, "late_fill_delay_ms_max": 0}}},
+            "polymarket": {"kind": "polymarket", "signature_type": "eoa", "base_url": "\#(baseURL)",
+                           "fee": {"polymarket_taker": {"rate_bps": 300, "exponent": 1}}\#(extra)}
+          },
+          "detection": {"min_edge_bps": 0, "min_size": 1, "max_size": 10, "quote_staleness_ms": 5000},
+          "execution": {"time_in_force": "ioc", "fill_timeout_ms": 400},
+          "risk": {"max_exposure_per_event_usd": 1000, "max_exposure_total_usd": 10000,
+                   "max_one_sided_per_day": 100, "cooldown_ms": 0, "one_sided_cooldown_ms": 0}
+        }
+        """#
+    }
+
+    static func quotes(events: [(String, String, String)]) -> String {
+        var lines: [String] = []
+        for (index, (id, yes, _)) in events.enumerated() {
+            let ts = 1_000 + index * 10
+            lines.append(#"{"ts_ms": \#(ts), "venue": "polymarket", "instrument": "\#(yes)", "bid": "0.38", "bid_size": "10", "ask": "0.40", "ask_size": "10"}"#)
+            lines.append(#"{"ts_ms": \#(ts + 1), "venue": "paper", "instrument": "P-\#(id)-N", "bid": "0.48", "bid_size": "10", "ask": "0.50", "ask_size": "10"}"#)
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    static var environment: [String: String] {
+        ["POLY_PRIVATE_KEY": polymarketTestWallet, "POLY_API_KEY": polymarketTestCredentials.apiKey,
+         "POLY_API_SECRET": polymarketTestCredentials.secret, "POLY_PASSPHRASE": polymarketTestCredentials.passphrase]
+    }
+
+    @Test("arb run trades through the Polymarket adapter: matched, refused (one-sided), a lost answer found by hash, 425 — invariants hold, the database agrees with the CLOB, no secret in the log or the database")
+    func tradesAgainstLoopback() async throws {
+        let directory = TemporaryDirectory()
+        let key = try EthereumKey(hex: polymarketTestWallet)
+        let events = (1...4).map { ("E\($0)", "10\($0)1", "10\($0)2") }
+        let exchange = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials,
+                                                  negRisk: Dictionary(uniqueKeysWithValues: events.flatMap { [($0.1, false), ($0.2, false)] }))
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        exchange.script([.refuse("not enough balance / allowance")], token: "1021")
+        exchange.script([.resetAfterPlacing], token: "1031")
+        exchange.script([.restarting], token: "1041")
+        let configPath = directory.path("config.json")
+        try Self.config(baseURL: exchange.baseURL, events: events).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let quotes = directory.path("quotes.jsonl")
+        try Self.quotes(events: events).write(toFile: quotes, atomically: true, encoding: .utf8)
+        let db = directory.path("arb.db")
+        let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", db, "--market-data", quotes, "--log-level", "trace"],
+                                     environment: Self.environment, timeoutSeconds: 90)
+        #expect(run.status == 0, "\(run.stderr.suffix(2_000))")
+
+        let violations = try Invariants.check(databasePath: db, paperFiles: ["paper": directory.path("paper-paper.db")],
+                                              options: .init(requireAllClosed: true, sinks: ["file"]))
+        #expect(violations.isEmpty, "\(violations)")
+        try expectPolymarketAgrees(databasePath: db, exchange: exchange)
+        let store = try Store(path: db, access: .readOnly)
+        let outcomes = try allOpportunities(store).map { "\($0.eventID) \($0.state)" }
+        #expect(outcomes == ["E1 Closed(hedged)", "E2 Closed(one_sided)", "E3 Closed(hedged)", "E4 Closed(one_sided)"], "\(outcomes)")
+        let checked = exchange.requests.allSatisfy { $0.hmacValid && $0.orderSignatureValid != false }
+        #expect(checked)
+        #expect(exchange.requests.contains { $0.uri.hasPrefix("/data/order/") }, "the lost answer was not looked up by hash")
+
+        let databaseBytes = try Data(contentsOf: URL(fileURLWithPath: db)) + (try? Data(contentsOf: URL(fileURLWithPath: db + "-wal"))).orEmpty
+        for secret in [String(polymarketTestWallet.dropFirst(2)), polymarketTestCredentials.secret, polymarketTestCredentials.passphrase] {
+            #expect(!run.stderr.contains(secret) && !run.stdout.contains(secret), "a secret reached the log")
+            #expect(databaseBytes.range(of: Data(secret.utf8)) == nil, "a secret reached the database")
+        }
+    }
+
+    @Test("a missing wallet key, a loose key file, missing credentials: one line each naming what to set, nothing sent")
+    func refusals() async throws {
+        let directory = TemporaryDirectory()
+        let configPath = directory.path("config.json")
+        let keyFile = directory.path("wallet.key")
+        try Data(polymarketTestWallet.utf8).write(to: URL(fileURLWithPath: keyFile))
+        chmod(keyFile, 0o644)
+        let events = [("E1", "1011", "1012")]
+        try Self.config(baseURL: "http://127.0.0.1:9", events: events).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let quotes = directory.path("quotes.jsonl")
+        try Self.quotes(events: events).write(toFile: quotes, atomically: true, encoding: .utf8)
+        let noKey = try await runBuilt("arb", ["run", "--config", configPath, "--db", directory.path("a.db"), "--market-data", quotes])
+        #expect(noKey.status != 0 && noKey.stderr.contains("venues.polymarket has no wallet key: set POLY_PRIVATE_KEY"), "\(noKey.stderr)")
+        let loose = try await runBuilt("arb", ["run", "--config", configPath, "--db", directory.path("b.db"), "--market-data", quotes],
+                                       environment: ["POLY_PRIVATE_KEY_FILE": keyFile])
+        #expect(loose.status != 0 && loose.stderr.contains("(mode 644)"), "\(loose.stderr)")
+        let noCredentials = try await runBuilt("arb", ["run", "--config", configPath, "--db", directory.path("c.db"), "--market-data", quotes],
+                                               environment: ["POLY_PRIVATE_KEY": polymarketTestWallet])
+        #expect(noCredentials.status != 0 && noCredentials.stderr.contains("has no API credentials: set POLY_API_KEY, POLY_API_SECRET and POLY_PASSPHRASE"),
+                "\(noCredentials.stderr)")
+        for output in [noKey, loose, noCredentials] { #expect(!output.stderr.contains(String(polymarketTestWallet.dropFirst(2)))) }
+    }
+}
