@@ -142,4 +142,25 @@ struct PolymarketTraderTests {
                 "\(noCredentials.stderr)")
         for output in [noKey, loose, noCredentials] { #expect(!output.stderr.contains(String(polymarketTestWallet.dropFirst(2)))) }
     }
+
+    @Test("venues check: version 2, the balance and the clock skew; wrong credentials FAILED in one line, exit 1")
+    func venuesCheck() async throws {
+        let directory = TemporaryDirectory()
+        let key = try EthereumKey(hex: polymarketTestWallet)
+        let exchange = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials, negRisk: [:])
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        let configPath = directory.path("config.json")
+        try Self.config(baseURL: exchange.baseURL, events: [("E1", "1011", "1012")]).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let ok = try arbadmin(["venues", "check", "--config", configPath], environment: Self.environment)
+        #expect(ok.status == 0, "\(ok.stdout) \(ok.stderr)")
+        #expect(ok.stdout.contains("polymarket (polymarket, \(exchange.baseURL)): ok, balance $1000.00, clock skew "), "\(ok.stdout)")
+        #expect(exchange.requests.map(\.uri).contains("/version") && exchange.requests.allSatisfy(\.hmacValid))
+        var wrong = Self.environment
+        wrong["POLY_API_SECRET"] = "d3Jvbmctc2VjcmV0"
+        let refused = try arbadmin(["venues", "check", "--config", configPath], environment: wrong)
+        #expect(refused.status == 1 && refused.stdout.contains("polymarket (polymarket, \(exchange.baseURL)): FAILED — HTTP 401: Polymarket refused the API credentials"),
+                "\(refused.stdout)")
+        #expect(!refused.stdout.contains("d3Jvbmc") && !ok.stdout.contains(polymarketTestCredentials.secret))
+    }
 }

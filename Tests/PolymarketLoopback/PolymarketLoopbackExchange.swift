@@ -151,6 +151,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
                     var responseHeaders = HTTPHeaders()
                     responseHeaders.add(name: "Content-Type", value: "application/json")
                     responseHeaders.add(name: "Content-Length", value: String(text.utf8.count))
+                    responseHeaders.add(name: "Date", value: PolymarketLoopbackExchange.httpDate())
                     context.write(wrapOutboundOut(.head(HTTPResponseHead(
                         version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders))), promise: nil)
                     context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
@@ -356,6 +357,14 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         "{\"id\":\"\(order.hash)\",\"status\":\"\(order.status)\",\"asset_id\":\(Self.quoted(order.tokenID)),\"side\":\"\(order.side)\","
             + "\"original_size\":\"\(Self.hundredthsText(order.sizeHundredths))\",\"size_matched\":\"\(Self.hundredthsText(order.matchedHundredths))\","
             + "\"price\":\"\(Self.ticksText(order.priceTicks))\",\"associate_trades\":[]}"
+    }
+
+    static func httpDate() -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: Date())
     }
 
     static func query(_ uri: String) -> [String: String] {

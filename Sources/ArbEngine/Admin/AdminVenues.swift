@@ -1,5 +1,6 @@
 import Foundation
 import KalshiVenue
+import PolymarketVenue
 import Logging
 import OrderStateMachine
 
@@ -25,7 +26,7 @@ public enum AdminVenues {
     public static let skewWarningSeconds: Int64 = 5
 
     /// For each configured real venue: an authenticated read (the balance) and the clock skew
-    /// against the venue's `Date` header. Paper venues need no check; Polymarket has no adapter yet.
+    /// against the venue's `Date` header (and for Polymarket, that the CLOB speaks version 2). Paper venues need no check.
     public static func check(_ context: AdminContext, environment: [String: String],
                              clock: any TradingClock = SystemClock()) async -> [Check] {
         var checks: [Check] = []
@@ -38,7 +39,27 @@ public enum AdminVenues {
                 break
             case .polymarket(let settings):
                 check.baseURL = settings.baseURL
-                check.problem = "this build has no Polymarket adapter yet"
+                do {
+                    let venue = try PolymarketVenueFactory.make(name: name, settings: settings, fee: config.fee, config: context.config,
+                                                                environment: environment, ledger: nil, clock: clock, logger: logger)
+                    let answer = try await venue.check()
+                    check.balance = answer.balance
+                    check.skewSeconds = skew(answer.venueDate, clock: clock)
+                    if answer.version != 2 {
+                        check.problem = "the CLOB answers version \(answer.version.map(String.init) ?? "none"), not 2: "
+                            + "this build signs CLOB V2 orders only"
+                    } else if let skew = check.skewSeconds, abs(skew) > skewWarningSeconds {
+                        check.problem = skewProblem(skew)
+                    }
+                } catch let error as PolymarketVenueUnusable {
+                    check.problem = error.description
+                } catch VenueError.rejected(let reason) {
+                    check.problem = reason + " — are POLY_API_KEY / POLY_API_SECRET / POLY_PASSPHRASE this wallet's?"
+                } catch VenueError.unavailable(let reason) {
+                    check.problem = "unreachable: \(reason)"
+                } catch {
+                    check.problem = "\(error)"
+                }
             case .kalshi(let settings):
                 check.environment = settings.environment.rawValue
                 check.baseURL = settings.baseURL
@@ -47,13 +68,8 @@ public enum AdminVenues {
                                                             environment: environment, ledger: nil, clock: clock, logger: logger)
                     let answer = try await venue.check()
                     check.balance = answer.balance
-                    if let date = answer.venueDate, let venueSeconds = httpDateSeconds(date) {
-                        check.skewSeconds = venueSeconds - clock.nowMilliseconds() / 1_000
-                        if let skew = check.skewSeconds, abs(skew) > skewWarningSeconds {
-                            check.problem = "this machine's clock is \(abs(skew)) s \(skew > 0 ? "behind" : "ahead of") the venue's: "
-                                + "signed requests may be refused — fix the clock (NTP)"
-                        }
-                    }
+                    check.skewSeconds = skew(answer.venueDate, clock: clock)
+                    if let skew = check.skewSeconds, abs(skew) > skewWarningSeconds { check.problem = skewProblem(skew) }
                 } catch let error as KalshiVenueUnusable {
                     check.problem = error.description
                 } catch VenueError.rejected(let reason) {
@@ -95,6 +111,17 @@ public enum AdminVenues {
             if let problem = check.problem { members.append(JSONMember(key: "problem", value: .string(problem))) }
             return .object(members)
         }).compactText
+    }
+
+    /// The venue's clock minus ours, from its `Date` header, in seconds.
+    static func skew(_ date: String?, clock: any TradingClock) -> Int64? {
+        guard let date, let venueSeconds = httpDateSeconds(date) else { return nil }
+        return venueSeconds - clock.nowMilliseconds() / 1_000
+    }
+
+    static func skewProblem(_ skew: Int64) -> String {
+        "this machine's clock is \(abs(skew)) s \(skew > 0 ? "behind" : "ahead of") the venue's: signed requests may be refused "
+            + "— fix the clock (NTP)"
     }
 
     /// `Date: Wed, 02 Dec 2026 10:15:30 GMT` as Unix seconds.

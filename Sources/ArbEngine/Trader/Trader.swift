@@ -353,15 +353,6 @@ public enum Trader {
         return venues
     }
 
-    /// A venue kind the config knows but this build cannot trade yet.
-    public struct VenueConfigUnsupported: Error, CustomStringConvertible {
-        public var venue: String
-        public var kind: VenueKind
-        public var description: String {
-            "venues.\(venue) is a \(kind.rawValue) venue; this build of arb has no \(kind.rawValue) adapter yet — use a paper venue"
-        }
-    }
-
     static func makeParentDirectory(of path: String) throws {
         let directory = (path as NSString).deletingLastPathComponent
         guard !directory.isEmpty else { return }
