@@ -1,4 +1,4 @@
--- arb schema, version 2.
+-- arb schema, version 3.
 -- The one source of the schema: the OrderStateMachine library embeds this exact text
 -- (Schema.swift) and a test proves the two are byte-identical.
 --
@@ -65,6 +65,7 @@ WHEN NOT (
     OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Filled')
     OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Closed' AND NEW.outcome IN ('one_sided', 'no_fill'))
     OR (OLD.state = 'Filled'          AND NEW.state = 'Closed' AND NEW.outcome = 'hedged')
+    OR (OLD.state = 'Filled'          AND NEW.state = 'OneSided')
     OR (OLD.state <> 'Closed'         AND NEW.state = 'Closed' AND NEW.outcome = 'manual')
 )
 BEGIN
@@ -184,6 +185,8 @@ CREATE TABLE fills (
     fee_micros     INTEGER NOT NULL CHECK (fee_micros >= 0),
     filled_at_ms   INTEGER NOT NULL,
     recorded_at_ms INTEGER NOT NULL,
+    -- 1 while the venue may still undo the trade (Polymarket: MATCHED, not yet CONFIRMED).
+    provisional    INTEGER NOT NULL DEFAULT 0 CHECK (provisional IN (0, 1)),
     UNIQUE (venue, trade_id)
 );
 CREATE INDEX fills_by_leg ON fills (leg_id);
@@ -200,16 +203,61 @@ BEGIN
      WHERE id = NEW.leg_id;
 END;
 
+-- A fill never changes, except that a provisional one becomes certain (the venue confirmed it)
+-- unless it was reversed.
 CREATE TRIGGER fills_no_update
 BEFORE UPDATE ON fills
+WHEN NOT (OLD.provisional = 1 AND NEW.provisional = 0
+          AND NEW.id = OLD.id AND NEW.venue = OLD.venue AND NEW.trade_id = OLD.trade_id AND NEW.leg_id = OLD.leg_id
+          AND NEW.opportunity_id = OLD.opportunity_id AND NEW.price = OLD.price AND NEW.quantity = OLD.quantity
+          AND NEW.fee_micros = OLD.fee_micros AND NEW.filled_at_ms = OLD.filled_at_ms
+          AND NEW.recorded_at_ms = OLD.recorded_at_ms
+          AND NOT EXISTS (SELECT 1 FROM fill_reversals WHERE fill_id = OLD.id))
 BEGIN
-    SELECT RAISE(ABORT, 'history is append-only: fills are never changed');
+    SELECT RAISE(ABORT, 'history is append-only: a fill only ever goes from provisional to certain');
 END;
 
 CREATE TRIGGER fills_no_delete
 BEFORE DELETE ON fills
 BEGIN
     SELECT RAISE(ABORT, 'history is append-only: fills are never deleted');
+END;
+
+-- A provisional fill the venue undid (Polymarket: the trade FAILED on chain). The fill row stays
+-- (history); its leg's sums drop it.
+CREATE TABLE fill_reversals (
+    fill_id        INTEGER PRIMARY KEY REFERENCES fills (id),
+    reason         TEXT    NOT NULL,
+    recorded_at_ms INTEGER NOT NULL
+);
+
+CREATE TRIGGER fill_reversals_only_provisional
+BEFORE INSERT ON fill_reversals
+WHEN (SELECT provisional FROM fills WHERE id = NEW.fill_id) IS NOT 1
+BEGIN
+    SELECT RAISE(ABORT, 'only a provisional fill can be reversed');
+END;
+
+CREATE TRIGGER fill_reversals_subtract_from_leg
+AFTER INSERT ON fill_reversals
+BEGIN
+    UPDATE legs
+       SET filled_quantity    = filled_quantity - (SELECT quantity FROM fills WHERE id = NEW.fill_id),
+           filled_cost_micros = filled_cost_micros - (SELECT price * quantity FROM fills WHERE id = NEW.fill_id),
+           fees_micros        = fees_micros - (SELECT fee_micros FROM fills WHERE id = NEW.fill_id)
+     WHERE id = (SELECT leg_id FROM fills WHERE id = NEW.fill_id);
+END;
+
+CREATE TRIGGER fill_reversals_no_update
+BEFORE UPDATE ON fill_reversals
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: reversals are never changed');
+END;
+
+CREATE TRIGGER fill_reversals_no_delete
+BEFORE DELETE ON fill_reversals
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: reversals are never deleted');
 END;
 
 -- MARK: alerts (outbox) ---------------------------------------------------------------------------

@@ -226,7 +226,8 @@ public final class PolymarketVenue: Venue {
     }
 
     /// `GET /data/trades` for the order's market, the order's part of each trade: as taker the
-    /// trade's size, as maker its `matched_amount`. A FAILED trade is no fill.
+    /// trade's size, as maker its `matched_amount`. Each with its certainty: CONFIRMED is certain,
+    /// FAILED undoes the fill, anything else (MATCHED, MINED, RETRYING) is provisional.
     public func fills(clientOrderID: String) async throws -> [FillReport] {
         guard let (request, hash) = try await knownOrder(clientOrderID), let hash else { return [] }
         var fills: [FillReport] = []
@@ -238,7 +239,12 @@ public final class PolymarketVenue: Venue {
             for trade in trades {
                 guard let id = trade["id"] as? String else { continue }
                 let status = (trade["status"] as? String ?? "").uppercased()
-                if status == "FAILED" { continue }
+                // Certain only once CONFIRMED; FAILED undoes the fill (VENUES.md: fills are provisional).
+                let certainty: FillCertainty = switch status {
+                case "CONFIRMED": .certain
+                case "FAILED": .failed
+                default: .provisional
+                }
                 var size: Quantity?
                 var price: Price?
                 var taker = false
@@ -257,7 +263,7 @@ public final class PolymarketVenue: Venue {
                 let fee = taker ? Self.fee(rateBps: rate, model: feeModel, price: price, quantity: size) : .zero
                 fills.append(FillReport(venue: name, tradeID: id, clientOrderID: clientOrderID, price: price, quantity: size,
                                         fee: fee, filledAtMilliseconds: PolymarketJSON.seconds(trade["match_time"]).map { $0 * 1_000 }
-                                            ?? clock.nowMilliseconds()))
+                                            ?? clock.nowMilliseconds(), certainty: certainty))
             }
             pages += 1
             guard let next = page["next_cursor"] as? String, !next.isEmpty, next != "LTE=", pages < 1_000 else { break }

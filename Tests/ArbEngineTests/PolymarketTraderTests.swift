@@ -26,10 +26,20 @@ func expectPolymarketAgrees(databasePath: String, exchange: PolymarketLoopbackEx
             }
             #expect(leg.filledQuantity.hundredths == order.matchedHundredths,
                     "leg \(leg.clientOrderID): database \(leg.filledQuantity), CLOB \(order.matchedHundredths)", sourceLocation: sourceLocation)
-            let recorded = history.fills.filter { $0.legID == leg.id }.map { "\($0.tradeID) \($0.quantity.hundredths)" }.sorted()
+            let legFills = history.fills.filter { $0.legID == leg.id }
+            let recorded = legFills.filter { !$0.reversed }.map { "\($0.tradeID) \($0.quantity.hundredths)" }.sorted()
             let trades = exchange.trades.filter { $0.orderHash == hash && $0.status != "FAILED" }
                 .map { "\($0.id) \($0.sizeHundredths)" }.sorted()
             #expect(recorded == trades, "leg \(leg.clientOrderID) fills", sourceLocation: sourceLocation)
+            // A failed trade is either never recorded or recorded and reversed; a confirmed one is certain.
+            for trade in exchange.trades where trade.orderHash == hash {
+                let fill = legFills.first { $0.tradeID == trade.id }
+                switch trade.status {
+                case "FAILED": #expect(fill == nil || fill?.reversed == true, "trade \(trade.id) failed", sourceLocation: sourceLocation)
+                case "CONFIRMED": #expect(fill?.provisional == false, "trade \(trade.id) confirmed", sourceLocation: sourceLocation)
+                default: break
+                }
+            }
         }
     }
     #expect(seen > 0, "no Polymarket leg in the database", sourceLocation: sourceLocation)
@@ -85,7 +95,7 @@ struct PolymarketTraderTests {
     func tradesAgainstLoopback() async throws {
         let directory = TemporaryDirectory()
         let key = try EthereumKey(hex: polymarketTestWallet)
-        let events = (1...4).map { ("E\($0)", "10\($0)1", "10\($0)2") }
+        let events = (1...5).map { ("E\($0)", "10\($0)1", "10\($0)2") }
         let exchange = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials,
                                                   negRisk: Dictionary(uniqueKeysWithValues: events.flatMap { [($0.1, false), ($0.2, false)] }))
         try await exchange.start()
@@ -93,6 +103,8 @@ struct PolymarketTraderTests {
         exchange.script([.refuse("not enough balance / allowance")], token: "1021")
         exchange.script([.resetAfterPlacing], token: "1031")
         exchange.script([.restarting], token: "1041")
+        // E5: both legs fill, then the Polymarket trade FAILS on chain before it is confirmed.
+        exchange.failTrades(token: "1051")
         let configPath = directory.path("config.json")
         try Self.config(baseURL: exchange.baseURL, events: events).write(toFile: configPath, atomically: true, encoding: .utf8)
         let quotes = directory.path("quotes.jsonl")
@@ -108,7 +120,21 @@ struct PolymarketTraderTests {
         try expectPolymarketAgrees(databasePath: db, exchange: exchange)
         let store = try Store(path: db, access: .readOnly)
         let outcomes = try allOpportunities(store).map { "\($0.eventID) \($0.state)" }
-        #expect(outcomes == ["E1 Closed(hedged)", "E2 Closed(one_sided)", "E3 Closed(hedged)", "E4 Closed(one_sided)"], "\(outcomes)")
+        #expect(outcomes == ["E1 Closed(hedged)", "E2 Closed(one_sided)", "E3 Closed(hedged)", "E4 Closed(one_sided)",
+                             "E5 Closed(one_sided)"], "\(outcomes)")
+        // E5 looked hedged (Filled, waiting for confirmation), then the failed trade made it one-sided, with its alert.
+        let failed = try #require(try store.history(of: 5))
+        #expect(failed.transitions.map(\.to) == [.detected, .inFlight, .legsPlaced, .filled, .oneSided, .cancelAttempted, .closed(.oneSided)]
+                || failed.transitions.map(\.to) == [.detected, .inFlight, .filled, .oneSided, .cancelAttempted, .closed(.oneSided)],
+                "\(failed.transitions.map { "\($0.to): \($0.reason)" }) \(exchange.requests.map { $0.method + " " + $0.uri })")
+        #expect(failed.alerts.contains { $0.kind == "one_sided" })
+        let polymarketLeg = try #require(failed.legs.first { $0.venue == "polymarket" })
+        #expect(polymarketLeg.filledQuantity == .zero)
+        #expect(failed.fills.contains { $0.legID == polymarketLeg.id && $0.reversed })
+        // Hedged closes happened only on certain fills.
+        for id in [OpportunityID(1), 3] {
+            #expect(try store.history(of: id)?.fills.allSatisfy { !$0.provisional } == true)
+        }
         let checked = exchange.requests.allSatisfy { $0.hmacValid && $0.orderSignatureValid != false }
         #expect(checked)
         #expect(exchange.requests.contains { $0.uri.hasPrefix("/data/order/") }, "the lost answer was not looked up by hash")

@@ -154,15 +154,21 @@ struct PolymarketVenueTests {
         #expect(try await harness.venue.order(clientOrderID: "c-2") == nil)
     }
 
-    @Test("a FAILED trade is no fill: fills drop it and the order's matched size falls back")
-    func failedTrade() async throws {
+    @Test("fills are provisional until CONFIRMED; a FAILED trade is reported as failed and the order's matched size falls back")
+    func provisionalAndFailed() async throws {
         let harness = try await PolymarketHarness()
         defer { Task { await harness.stop() } }
+        harness.exchange.autoConfirm = false
         let prepared = harness.prepare("c-1")
         _ = try await harness.venue.submit(prepared)
-        #expect(try await harness.venue.fills(clientOrderID: "c-1").count == 1)
+        #expect(try await harness.venue.fills(clientOrderID: "c-1").map(\.certainty) == [.provisional])
         harness.exchange.failTrade(orderHash: prepared.venueOrderID ?? "")
-        #expect(try await harness.venue.fills(clientOrderID: "c-1").isEmpty)
+        #expect(try await harness.venue.fills(clientOrderID: "c-1").map(\.certainty) == [.failed])
+        #expect(try await harness.venue.order(clientOrderID: "c-1")?.filledQuantity == .zero)
+        harness.exchange.autoConfirm = true
+        _ = try await harness.venue.submit(harness.prepare("c-2"))
+        #expect(try await harness.venue.fills(clientOrderID: "c-2").map(\.certainty) == [.provisional])
+        #expect(try await harness.venue.fills(clientOrderID: "c-2").map(\.certainty) == [.certain])
     }
 
     @Test("balance and positions from /balance-allowance; wrong credentials are a refusal, never retried")

@@ -11,6 +11,8 @@ let designLegalPairs: Set<String> = [
     "OneSided->CancelAttempted", "OneSided->Filled",
     "CancelAttempted->Filled", "CancelAttempted->Closed(one_sided)", "CancelAttempted->Closed(no_fill)",
     "Filled->Closed(hedged)",
+    // Not in DESIGN §3: a venue undid a provisional fill (Polymarket's FAILED trade) — ARCHITECTURE.md.
+    "Filled->OneSided",
     "Detected->Closed(manual)", "InFlight->Closed(manual)", "LegsPlaced->Closed(manual)", "Filled->Closed(manual)",
     "OneSided->Closed(manual)", "CancelAttempted->Closed(manual)",
 ]

@@ -13,7 +13,7 @@ struct StoreModel {
         "LegsPlaced|legsEven": .filled, "LegsPlaced|imbalanced": .oneSided, "LegsPlaced|fillTimedOut": .cancelAttempted,
         "OneSided|cancelSent": .cancelAttempted, "OneSided|legsEven": .filled,
         "CancelAttempted|legsEven": .filled, "CancelAttempted|closedExposed": .closed(.oneSided),
-        "CancelAttempted|closedUnfilled": .closed(.noFill), "Filled|reconciled": .closed(.hedged),
+        "CancelAttempted|closedUnfilled": .closed(.noFill), "Filled|reconciled": .closed(.hedged), "Filled|imbalanced": .oneSided,
     ]
 
     static func target(_ state: OpportunityState, _ event: OpportunityEvent) -> OpportunityState? {

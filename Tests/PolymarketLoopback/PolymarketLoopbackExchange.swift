@@ -69,6 +69,13 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     public var balanceMicros: Int64 = 1_000_000_000
     public var feeRateBps: Int64 = 300
     public var tradesPerPage = 2
+    /// After a trades read has answered, MATCHED trades move on: FAILED for a token in
+    /// `failing`, else CONFIRMED (when `autoConfirm`). So the first read sees them provisional.
+    public var autoConfirm = true
+    private var failing: Set<String> = []
+
+    /// The token's MATCHED trades fail on chain after the next trades read (a hedged pair goes one-sided).
+    public func failTrades(token: String) { lock.withLock { _ = failing.insert(token) } }
 
     public init(wallet: String, credentials: PolymarketCredentials, negRisk: [String: Bool]) {
         self.wallet = wallet.lowercased()
@@ -338,7 +345,22 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         return .respond(200, "{\"canceled\":[\(Self.quoted(hash))],\"not_canceled\":{}}")
     }
 
+    // Called with the lock held, after a trades page of `token` was answered.
+    private func settleTrades(token: String?) {
+        for index in _trades.indices where _trades[index].status == "MATCHED" && (token == nil || _trades[index].tokenID == token) {
+            if failing.contains(_trades[index].tokenID) {
+                _trades[index].status = "FAILED"
+                if let order = _orders.firstIndex(where: { $0.hash == _trades[index].orderHash }) {
+                    _orders[order].matchedHundredths -= _trades[index].sizeHundredths
+                }
+            } else if autoConfirm {
+                _trades[index].status = "CONFIRMED"
+            }
+        }
+    }
+
     private func tradesPage(_ query: [String: String]) -> Answer {
+        defer { settleTrades(token: query["asset_id"]) }
         let matching = _trades.filter { query["asset_id"] == nil || $0.tokenID == query["asset_id"] }
         let start = query["next_cursor"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
             .flatMap { Int($0) } ?? 0

@@ -349,13 +349,18 @@ extension ExecutionConfig: Decodable, JSONExpectation {
     static var expectedJSON: String { "an object with " + JSONTreeDecoder.knownKeys(CodingKeys.self)!.joined(separator: ", ") }
     enum CodingKeys: String, CodingKey, CaseIterable {
         case timeInForce = "time_in_force", fillTimeoutMilliseconds = "fill_timeout_ms"
+        case settleTimeoutMilliseconds = "settle_timeout_ms"
     }
 
     public init(from decoder: any Decoder) throws {
         let object = try decoder.container(keyedBy: CodingKeys.self)
+        let settle = object.contains(.settleTimeoutMilliseconds)
+            ? try object.integer(.settleTimeoutMilliseconds, in: 1...ConfigLimits.millisecondsMax, unit: "ms")
+            : ExecutionConfig.defaultSettleTimeoutMilliseconds
         self.init(timeInForce: try object.required(.timeInForce, allowed: "\"ioc\", \"fok\" or \"gtc\""),
                   fillTimeoutMilliseconds: try object.integer(.fillTimeoutMilliseconds,
-                                                              in: 1...ConfigLimits.millisecondsMax, unit: "ms"))
+                                                              in: 1...ConfigLimits.millisecondsMax, unit: "ms"),
+                  settleTimeoutMilliseconds: settle, settlePollMilliseconds: min(1_000, max(10, settle / 20)))
     }
 }
 

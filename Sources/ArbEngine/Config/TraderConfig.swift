@@ -190,10 +190,21 @@ public struct ExecutionConfig: Sendable, Hashable {
     public var timeInForce: TimeInForce
     /// `fill_timeout_ms`: how long resting legs may take to fill before their remainders are cancelled.
     public var fillTimeoutMilliseconds: Int64
+    /// `settle_timeout_ms`: how long a hedged execution waits for provisional fills (Polymarket's
+    /// MATCHED trades) to be confirmed or undone before it alerts and leaves the rest to recovery.
+    public var settleTimeoutMilliseconds: Int64
+    /// How often the venues are asked about provisional fills meanwhile.
+    public var settlePollMilliseconds: Int64
 
-    public init(timeInForce: TimeInForce, fillTimeoutMilliseconds: Int64) {
+    public static let defaultSettleTimeoutMilliseconds: Int64 = 300_000
+
+    public init(timeInForce: TimeInForce, fillTimeoutMilliseconds: Int64,
+                settleTimeoutMilliseconds: Int64 = ExecutionConfig.defaultSettleTimeoutMilliseconds,
+                settlePollMilliseconds: Int64 = 1_000) {
         self.timeInForce = timeInForce
         self.fillTimeoutMilliseconds = fillTimeoutMilliseconds
+        self.settleTimeoutMilliseconds = settleTimeoutMilliseconds
+        self.settlePollMilliseconds = settlePollMilliseconds
     }
 }
 

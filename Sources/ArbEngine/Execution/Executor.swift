@@ -169,6 +169,8 @@ public final class Executor: Sendable {
         }
 
         var imbalanced: Bool { AlertRule.oneSidedDue(filledA: a.filled, filledB: b.filled) }
+        /// Some fill may still be undone by its venue: a hedged close waits.
+        var provisional: Bool { a.hasProvisional || b.hasProvisional }
         var bothFinal: Bool { !a.isLive && !b.isLive }
         /// The leg filled less (b on a tie).
         var laggard: LegName { a.filled < b.filled ? .a : .b }
@@ -398,10 +400,17 @@ public final class Executor: Sendable {
     private func close(_ run: inout OpportunityRun) async throws -> Finished {
         precondition(run.bothFinal, "opportunity \(run.id): closing with a live leg (\(run.a.status), \(run.b.status))")
         let facts = ClosingPath.Facts(filledA: run.a.filled, filledB: run.b.filled,
-                                      bothRejected: run.a.status == .rejected && run.b.status == .rejected)
+                                      bothRejected: run.a.status == .rejected && run.b.status == .rejected,
+                                      provisional: run.provisional)
         guard let events = ClosingPath.events(from: run.state, facts) else {
             try await persist(&run, steps: [], now: clock.nowMilliseconds())
             return Finished(result: .needsRecovery("no closing path from \(run.state)"))
+        }
+        if facts.isEven && !facts.filledA.isZero && facts.provisional {
+            // Hedged, as far as the venues say yet: wait in Filled until every fill is certain.
+            let steps = events.map { TransitionStep($0, reason: closeReason(run, facts) + "; waiting for provisional fills") }
+            try await persist(&run, steps: steps, now: clock.nowMilliseconds())
+            return try await settle(&run)
         }
         let alerts = AlertRule.phases(for: events).map { oneSidedAlert(run, phase: $0) }
         let reason = closeReason(run, facts)
@@ -412,6 +421,35 @@ public final class Executor: Sendable {
         let exposure = outcome == .oneSided ? exposedCost(run) : .zero
         logger.info("opportunity \(run.id) closed \(outcome.rawValue): \(reason)")
         return Finished(result: .closed(outcome), exposure: exposure)
+    }
+
+    /// Polls the venues for the provisional fills until each is confirmed or undone: then the
+    /// close goes on (hedged, or — an undone fill having left the legs unequal — one-sided with its
+    /// alert). Past `settleTimeoutMilliseconds` it alerts and leaves the opportunity in Filled for
+    /// recovery, which asks again.
+    private func settle(_ run: inout OpportunityRun) async throws -> Finished {
+        let deadline = clock.nowMilliseconds() + execution.settleTimeoutMilliseconds
+        while run.provisional {
+            guard clock.nowMilliseconds() < deadline, !Task.isCancelled else {
+                let alert = NewAlert(
+                    key: "provisional-\(ledger.databaseID)-\(run.id)", kind: "fills_provisional", severity: .warning,
+                    text: "opportunity \(run.id): fills still provisional after \(execution.settleTimeoutMilliseconds) ms (\(imbalanceReason(run))); "
+                        + "it stays Filled until the venue confirms or undoes them — arbadmin reconcile asks again",
+                    bodyJSON: JSONValue.object([JSONMember(key: "opportunity", value: .number(String(run.id)))]).compactText)
+                try await persist(&run, steps: [], now: clock.nowMilliseconds(), alerts: [alert])
+                return Finished(result: .needsRecovery("fills still provisional"))
+            }
+            try? await clock.sleep(milliseconds: execution.settlePollMilliseconds)
+            for name in LegName.allCases where run[name].hasProvisional {
+                do {
+                    for fill in try await run[name].venue.fills(clientOrderID: run[name].clientOrderID) { run[name].apply(fill) }
+                } catch {
+                    logger.warning("opportunity \(run.id) leg \(name.rawValue): reading fills failed (\(error))")
+                }
+            }
+            if run.imbalanced || (run.a.filled.isZero && run.b.filled.isZero) { break }
+        }
+        return try await close(&run)
     }
 
     // MARK: - Persisting

@@ -16,6 +16,10 @@ struct LegState: Sendable {
     /// What the venue last said it filled; more than `filled` means fills are still to fetch.
     var venueFilled = Quantity.zero
     var tradeIDs: Set<String> = []
+    /// Trades the venue may still undo (recorded provisional, not yet confirmed or reversed).
+    var provisional: Set<String> = []
+    /// Trades the venue undid: no longer in `filled`.
+    var reversed: Set<String> = []
     /// Fills known here and not yet committed.
     var unpersisted: [FillReport] = []
     var cancelRequested = false
@@ -38,8 +42,25 @@ struct LegState: Sendable {
     /// Applies a fill once (by trade id). False for a replay or a fill past the order's size.
     @discardableResult
     mutating func apply(_ fill: FillReport) -> Bool {
-        guard !tradeIDs.contains(fill.tradeID), filled + fill.quantity <= quantity else { return false }
+        if tradeIDs.contains(fill.tradeID) {
+            // A known trade: only its certainty can move (provisional → certain, or → undone).
+            guard provisional.contains(fill.tradeID), fill.certainty != .provisional else { return false }
+            provisional.remove(fill.tradeID)
+            if fill.certainty == .failed {
+                reversed.insert(fill.tradeID)
+                filled -= fill.quantity
+                cost -= Money(price: fill.price, quantity: fill.quantity)
+                fees -= fill.fee
+                // The order is done at the venue; what it filled is what is left.
+                if status == .filled { status = .cancelled }
+                venueFilled = filled
+            }
+            unpersisted.append(fill)
+            return true
+        }
+        guard fill.certainty != .failed, filled + fill.quantity <= quantity else { return false }
         tradeIDs.insert(fill.tradeID)
+        if fill.certainty == .provisional { provisional.insert(fill.tradeID) }
         filled += fill.quantity
         cost += Money(price: fill.price, quantity: fill.quantity)
         fees += fill.fee
@@ -60,6 +81,9 @@ struct LegState: Sendable {
 
     /// The fills the venue reports that we have not seen.
     var missingFills: Bool { venueFilled > filled }
+
+    /// Some fill of this leg may still be undone by its venue.
+    var hasProvisional: Bool { !provisional.isEmpty }
 
     var update: LegUpdate {
         LegUpdate(clientOrderID: clientOrderID, status: status, statusReason: reason, venueOrderID: venueOrderID,

@@ -83,6 +83,7 @@ public struct Reconciler: Sendable {
         guard legs.count == 2 else { return needs("expected 2 legs, found \(legs.count)") }
         var fills: [FillReport] = []
         var stillLive: [String] = []
+        var provisional = false
         for index in legs.indices {
             guard let venue = venues[legs[index].venue] else { return needs("venue \(legs[index].venue) is not configured") }
             let leg = legs[index]
@@ -144,24 +145,44 @@ public struct Reconciler: Sendable {
             // The recorded fills and the leg's sums in one read transaction (one snapshot): a live
             // trader may record a late fill (as an orphan) at any moment, and the two must agree.
             let clientOrderID = leg.clientOrderID
-            let (recorded, stored) = try await ledger.withStore { store in
-                try store.readSnapshot {
-                    (try Set(store.fills(of: id).map { "\($0.venue)|\($0.tradeID)" }), try store.leg(clientOrderID: clientOrderID))
-                }
+            let (recordedFills, stored) = try await ledger.withStore { store in
+                try store.readSnapshot { (try store.fills(of: id), try store.leg(clientOrderID: clientOrderID)) }
             }
+            let recorded = Dictionary(recordedFills.map { ("\($0.venue)|\($0.tradeID)", $0) }, uniquingKeysWith: { first, _ in first })
+            // Provisional fills of this leg still unresolved, until the venue says otherwise below.
+            var open = Set(recordedFills.filter { $0.provisional && !$0.reversed && $0.legID == stored?.id }.map { "\($0.venue)|\($0.tradeID)" })
             if let stored {
                 legs[index].filledQuantity = stored.filledQuantity
                 legs[index].filledCost = stored.filledCost
                 legs[index].fees = stored.fees
             }
-            for fill in try await venue.fills(clientOrderID: leg.clientOrderID)
-            where !recorded.contains("\(fill.venue)|\(fill.tradeID)") {
-                act("leg \(leg.leg.rawValue): record fill \(fill.tradeID) \(fill.quantity) @ \(fill.price)")
+            for fill in try await venue.fills(clientOrderID: leg.clientOrderID) {
+                let key = "\(fill.venue)|\(fill.tradeID)"
+                if let known = recorded[key] {
+                    // A provisional fill the venue has now confirmed or undone.
+                    guard known.provisional, !known.reversed, fill.certainty != .provisional else { continue }
+                    open.remove(key)
+                    fills.append(fill)
+                    if fill.certainty == .failed {
+                        act("leg \(leg.leg.rawValue): fill \(fill.tradeID) undone by \(venue.name) (its trade failed)")
+                        legs[index].filledQuantity -= known.quantity
+                        legs[index].filledCost -= Money(price: known.price, quantity: known.quantity)
+                        legs[index].fees -= known.fee
+                    } else {
+                        act("leg \(leg.leg.rawValue): fill \(fill.tradeID) confirmed by \(venue.name)")
+                    }
+                    continue
+                }
+                guard fill.certainty != .failed else { continue }
+                act("leg \(leg.leg.rawValue): record fill \(fill.tradeID) \(fill.quantity) @ \(fill.price)"
+                    + (fill.certainty == .provisional ? " (provisional)" : ""))
                 fills.append(fill)
+                if fill.certainty == .provisional { open.insert(key) }
                 legs[index].filledQuantity += fill.quantity
                 legs[index].filledCost += Money(price: fill.price, quantity: fill.quantity)
                 legs[index].fees += fill.fee
             }
+            if !open.isEmpty { provisional = true }
             if legs[index].filledQuantity != current.filledQuantity {
                 return needs("leg \(leg.leg.rawValue): \(venue.name) says filled \(current.filledQuantity) but its fills add up to \(legs[index].filledQuantity)")
             }
@@ -172,10 +193,15 @@ public struct Reconciler: Sendable {
             return needs(stillLive.joined(separator: "; "))
         }
         let facts = ClosingPath.Facts(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity,
-                                      bothRejected: legs.allSatisfy { $0.status == .rejected })
+                                      bothRejected: legs.allSatisfy { $0.status == .rejected }, provisional: provisional)
         guard let events = ClosingPath.events(from: opportunity.state, facts) else {
             try await record(id, legs: legs, fills: fills, at: now, dryRun: dryRun)
             return needs("no legal close from \(opportunity.state) with fills a \(facts.filledA), b \(facts.filledB)")
+        }
+        if events.isEmpty {
+            // Filled, with fills the venue may still undo: record what changed and ask again later.
+            try await record(id, legs: legs, fills: fills, at: now, dryRun: dryRun)
+            return needs("fills still provisional at the venue (hedged only once confirmed); reconcile again later")
         }
         let reason = "recovery: venue truth a \(legs[0].filledQuantity) (\(legs[0].status.rawValue)), b \(legs[1].filledQuantity) (\(legs[1].status.rawValue))"
         let alerts = AlertRule.phases(for: events).map {
@@ -198,6 +224,7 @@ public struct Reconciler: Sendable {
                                               at: now, changes: changes)
         guard result.isApplied else { return needs("state changed under reconcile: \(result)") }
         if let outcome = target.outcome { report.closedByOutcome[outcome, default: 0] += 1 }
+        if target == .filled { needs("fills still provisional at the venue (hedged only once confirmed); reconcile again later") }
     }
 
     /// Records what was learned without a state change. Unequal fills left for a person still

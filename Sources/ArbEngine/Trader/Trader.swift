@@ -285,7 +285,7 @@ public enum Trader {
                     (LateFillAlert.make(databaseID: databaseID, fill: fill, result: result), opportunity)]
                 // A late fill can unbalance the legs: that exposure gets its one-sided alert
                 // too (idempotent by key, so an existing one stands).
-                if result == .recorded, let opportunity, let record = try store.opportunity(opportunity) {
+                if result == .recorded || result == .reversed, let opportunity, let record = try store.opportunity(opportunity) {
                     let legs = try store.legs(of: opportunity)
                     if legs.count == 2, AlertRule.oneSidedDue(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity) {
                         alerts.append((Reconciler.alert(record, legs: legs, databaseID: databaseID, phase: .detected), opportunity))
@@ -296,6 +296,10 @@ public enum Trader {
         }
         switch result {
         case .duplicate: break
+        case .confirmed:
+            logger.info("fill \(fill.tradeID) on \(fill.clientOrderID) confirmed by \(fill.venue)")
+        case .reversed:
+            logger.critical("fill \(fill.tradeID) on \(fill.clientOrderID) undone by \(fill.venue) (its trade failed) after its execution ended: \(fill.quantity) @ \(fill.price)")
         case .recorded:
             logger.critical("late fill \(fill.tradeID) on \(fill.clientOrderID) after its execution ended: \(fill.quantity) @ \(fill.price)")
         case .unknownOrder, .exceedsOrder:

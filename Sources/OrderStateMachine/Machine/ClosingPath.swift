@@ -7,25 +7,31 @@ public enum ClosingPath {
         public var filledB: Quantity
         /// Both legs refused by their venues (nothing placed).
         public var bothRejected: Bool
+        /// Some fill may still be undone by its venue (Polymarket's MATCHED trades): a hedged
+        /// close waits in `Filled` until every fill is certain.
+        public var provisional: Bool
 
-        public init(filledA: Quantity, filledB: Quantity, bothRejected: Bool) {
+        public init(filledA: Quantity, filledB: Quantity, bothRejected: Bool, provisional: Bool = false) {
             self.filledA = filledA
             self.filledB = filledB
             self.bothRejected = bothRejected
+            self.provisional = provisional
         }
 
         public var isEven: Bool { filledA == filledB }
         public var imbalance: Quantity { filledA > filledB ? filledA - filledB : filledB - filledA }
     }
 
-    /// nil when no legal path fits the facts (a `Filled` opportunity whose fills differ): that
-    /// needs a person.
+    /// nil when no legal path fits the facts (from `Detected` or `Closed`): that needs a person.
+    /// Even, non-zero fills with one still provisional stop in `Filled` (an empty path from
+    /// there): the close waits for the venue to confirm or undo it.
     public static func events(from state: OpportunityState, _ facts: Facts) -> [OpportunityEvent]? {
         if facts.isEven && !facts.filledA.isZero {
+            let close: [OpportunityEvent] = facts.provisional ? [] : [.reconciled]
             switch state {
-            case .inFlight: return [.legsAcknowledged, .legsEven, .reconciled]
-            case .legsPlaced, .oneSided, .cancelAttempted: return [.legsEven, .reconciled]
-            case .filled: return [.reconciled]
+            case .inFlight: return [.legsAcknowledged, .legsEven] + close
+            case .legsPlaced, .oneSided, .cancelAttempted: return [.legsEven] + close
+            case .filled: return close
             case .detected, .closed: return nil
             }
         }
@@ -35,14 +41,16 @@ public enum ClosingPath {
             case .legsPlaced: return [.fillTimedOut, .closedUnfilled]
             case .oneSided: return [.cancelSent, .closedUnfilled]
             case .cancelAttempted: return [.closedUnfilled]
-            case .filled, .detected, .closed: return nil
+            // Every fill of a filled opportunity undone by its venue: nothing is held.
+            case .filled: return [.imbalanced, .cancelSent, .closedUnfilled]
+            case .detected, .closed: return nil
             }
         }
         switch state {
-        case .inFlight, .legsPlaced: return [.imbalanced, .cancelSent, .closedExposed]
+        case .inFlight, .legsPlaced, .filled: return [.imbalanced, .cancelSent, .closedExposed]
         case .oneSided: return [.cancelSent, .closedExposed]
         case .cancelAttempted: return [.closedExposed]
-        case .filled, .detected, .closed: return nil
+        case .detected, .closed: return nil
         }
     }
 }

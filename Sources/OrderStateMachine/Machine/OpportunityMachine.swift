@@ -6,7 +6,8 @@ public enum OpportunityEvent: String, Sendable, Hashable, CaseIterable, Codable 
     case abandoned
     /// Both venues acknowledged (or answered with fills).
     case legsAcknowledged
-    /// One leg filled (or filled more) and the other did not keep up: imbalance > 0.
+    /// One leg filled (or filled more) and the other did not keep up: imbalance > 0 — or, from
+    /// `Filled`, a venue undid a provisional fill.
     case imbalanced
     /// Both legs refused by the venues.
     case bothRejected
@@ -22,7 +23,7 @@ public enum OpportunityEvent: String, Sendable, Hashable, CaseIterable, Codable 
     case closedExposed
     /// Cancels confirmed (or orders already dead); nothing filled.
     case closedUnfilled
-    /// Fills recorded and reconciled for a filled opportunity.
+    /// Fills recorded, reconciled and certain (none provisional) for a filled opportunity.
     case reconciled
     /// An operator closed it by hand (`arbadmin close`).
     case closedByOperator
@@ -65,6 +66,8 @@ public enum OpportunityMachine {
             case (.cancelAttempted, .closedExposed): .closed(.oneSided)
             case (.cancelAttempted, .closedUnfilled): .closed(.noFill)
             case (.filled, .reconciled): .closed(.hedged)
+            // A provisional fill the venue undid (a FAILED trade) left the legs unequal.
+            case (.filled, .imbalanced): .oneSided
             case (let live, .closedByOperator) where !live.isTerminal: .closed(.manual)
             default: nil
             }

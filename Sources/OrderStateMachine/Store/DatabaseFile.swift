@@ -147,6 +147,24 @@ public enum DatabaseFile {
                 try connection.execute("PRAGMA user_version = 2")
             }
         }
+        if version < 3 {
+            // 3: provisional fills (Polymarket's MATCHED trades), their reversals, and Filled → OneSided
+            // when a reversal leaves the legs unequal.
+            try connection.writeTransaction {
+                try connection.execute("ALTER TABLE fills ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0 "
+                    + "CHECK (provisional IN (0, 1))")
+                try connection.execute(Schema.statement(creatingTable: "fill_reversals"))
+                for trigger in ["fills_no_update", "opportunities_legal_transition"] {
+                    try connection.execute("DROP TRIGGER \(trigger)")
+                    try connection.execute(Schema.statement(creating: trigger))
+                }
+                for trigger in ["fill_reversals_only_provisional", "fill_reversals_subtract_from_leg", "fill_reversals_no_update",
+                                "fill_reversals_no_delete"] {
+                    try connection.execute(Schema.statement(creating: trigger))
+                }
+                try connection.execute("PRAGMA user_version = 3")
+            }
+        }
     }
 
     /// Eight hex digits that name a database in client order ids, so two databases never

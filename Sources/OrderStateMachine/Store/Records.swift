@@ -141,6 +141,12 @@ public struct LegUpdate: Sendable, Hashable {
 }
 
 /// One execution reported by a venue, identified by the venue's trade id.
+/// How sure the venue is of a trade. Most venues' fills are certain at once; Polymarket's are
+/// MATCHED first and certain only when CONFIRMED, and a FAILED trade undoes its fill.
+public enum FillCertainty: String, Sendable, Hashable, Codable {
+    case certain, provisional, failed
+}
+
 public struct FillReport: Sendable, Hashable, Codable {
     public var venue: String
     public var tradeID: String
@@ -149,9 +155,11 @@ public struct FillReport: Sendable, Hashable, Codable {
     public var quantity: Quantity
     public var fee: Money
     public var filledAtMilliseconds: Int64
+    public var certainty: FillCertainty = .certain
 
     public init(venue: String, tradeID: String, clientOrderID: String, price: Price, quantity: Quantity,
-                fee: Money, filledAtMilliseconds: Int64) {
+                fee: Money, filledAtMilliseconds: Int64, certainty: FillCertainty = .certain) {
+        self.certainty = certainty
         self.venue = venue
         self.tradeID = tradeID
         self.clientOrderID = clientOrderID
@@ -238,6 +246,10 @@ public struct Fill: Sendable, Hashable {
     public var fee: Money
     public var filledAtMilliseconds: Int64
     public var recordedAtMilliseconds: Int64
+    /// The venue may still undo it.
+    public var provisional: Bool = false
+    /// The venue undid it (a `fill_reversals` row): it no longer counts in its leg's sums.
+    public var reversed: Bool = false
 }
 
 public struct TransitionRecord: Sendable, Hashable {

@@ -172,13 +172,14 @@ extension Store {
 
     // MARK: - Positions
 
-    /// Every recorded fill, oldest first, with its leg's venue, instrument, side and outcome.
+    /// Every recorded fill the venue has not undone, oldest first, with its leg's venue, instrument, side and outcome.
     public func positionFills() throws -> [PositionFill] {
         try connection.cachedStatement("""
             SELECT o.id, o.event_id, l.leg, l.venue, l.instrument,
                    CASE l.leg WHEN 'a' THEN o.outcome_a ELSE o.outcome_b END,
                    l.side, f.price, f.quantity, f.fee_micros, o.flattened
             FROM fills f JOIN legs l ON l.id = f.leg_id JOIN opportunities o ON o.id = f.opportunity_id
+            WHERE NOT EXISTS (SELECT 1 FROM fill_reversals r WHERE r.fill_id = f.id)
             ORDER BY f.id
             """
         ).query { row in

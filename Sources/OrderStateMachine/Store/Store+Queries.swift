@@ -62,7 +62,7 @@ extension Store {
     }
 
     enum FillColumn: Int32, Columns {
-        case id, venue, tradeID, legID, opportunityID, price, quantity, feeMicros, filledAtMs, recordedAtMs
+        case id, venue, tradeID, legID, opportunityID, price, quantity, feeMicros, filledAtMs, recordedAtMs, provisional
     }
 
     static func decodeFill(_ row: Row) -> Fill {
@@ -70,8 +70,14 @@ extension Store {
         return Fill(id: row.int64(C.id), venue: row.text(C.venue), tradeID: row.text(C.tradeID), legID: row.int64(C.legID),
                     opportunityID: row.int64(C.opportunityID), price: Price(uncheckedTicks: row.int64(C.price)),
                     quantity: storedQuantity(row.int64(C.quantity)), fee: Money(micros: row.int64(C.feeMicros)),
-                    filledAtMilliseconds: row.int64(C.filledAtMs), recordedAtMilliseconds: row.int64(C.recordedAtMs))
+                    filledAtMilliseconds: row.int64(C.filledAtMs), recordedAtMilliseconds: row.int64(C.recordedAtMs),
+                    provisional: row.int64(C.provisional) != 0,
+                    reversed: row.int64(FillColumn.width) != 0)
     }
+
+    /// The fills SELECT list and, after it, whether each fill was reversed.
+    static let fillSelect = "\(FillColumn.list()), EXISTS (SELECT 1 FROM fill_reversals r WHERE r.fill_id = fills.id)"
+
 
     enum TransitionColumn: Int32, Columns {
         case id, opportunityID, fromState, toState, outcome, reason, atMs
@@ -164,7 +170,7 @@ extension Store {
 
     public func fills(of id: OpportunityID) throws -> [Fill] {
         try connection.cachedStatement("""
-            SELECT \(FillColumn.list()) FROM fills WHERE opportunity_id = ? ORDER BY id
+            SELECT \(Self.fillSelect) FROM fills WHERE opportunity_id = ? ORDER BY id
             """
         ).query(id, row: Self.decodeFill)
     }

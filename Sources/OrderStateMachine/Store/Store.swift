@@ -27,6 +27,10 @@ public enum TransitionResult: Sendable, Hashable {
 
 public enum FillResult: Sendable, Hashable {
     case recorded
+    /// A provisional fill the venue now calls certain.
+    case confirmed
+    /// A provisional fill the venue undid (its trade failed): its leg's sums drop it.
+    case reversed
     /// This venue's trade id is already recorded: a replay adds nothing.
     case duplicate
     /// No leg has this client order id.
@@ -334,7 +338,7 @@ public final class Store {
         for update in changes.legUpdates { try updateLeg(update, at: now) }
         for fill in changes.fills {
             let result = try insertFill(fill, at: now)
-            guard result == .recorded || result == .duplicate else {
+            guard [.recorded, .duplicate, .confirmed, .reversed].contains(result) else {
                 throw StoreError.fillRefused(tradeID: fill.tradeID, result)
             }
         }
@@ -354,25 +358,48 @@ public final class Store {
         precondition(connection.changes == 1, "leg update for unknown client order id \(update.clientOrderID)")
     }
 
+    /// One venue report of a fill, by its trade id: a new trade is recorded (provisional or
+    /// certain); a provisional one the venue now calls certain is confirmed; a failed one that
+    /// was recorded provisional is reversed. Anything else adds nothing (`.duplicate`).
     private func insertFill(_ fill: FillReport, at now: Int64) throws -> FillResult {
+        if fill.certainty == .failed {
+            try connection.cachedStatement("""
+                INSERT INTO fill_reversals (fill_id, reason, recorded_at_ms)
+                SELECT id, 'the venue reports the trade failed', ? FROM fills
+                WHERE venue = ? AND trade_id = ? AND provisional = 1
+                ON CONFLICT (fill_id) DO NOTHING
+                """).execute(now, fill.venue, fill.tradeID)
+            if connection.changes >= 1 { return .reversed }
+            return try knownLeg(fill.clientOrderID) ? .duplicate : .unknownOrder
+        }
         let insert = try connection.cachedStatement("""
             INSERT INTO fills (venue, trade_id, leg_id, opportunity_id, price, quantity, fee_micros, filled_at_ms,
-                recorded_at_ms)
-            SELECT ?, ?, id, opportunity_id, ?, ?, ?, ?, ? FROM legs WHERE client_order_id = ?
+                recorded_at_ms, provisional)
+            SELECT ?, ?, id, opportunity_id, ?, ?, ?, ?, ?, ? FROM legs WHERE client_order_id = ?
             ON CONFLICT (venue, trade_id) DO NOTHING
             """)
         do {
             try insert.execute(
                 fill.venue, fill.tradeID, fill.price.ticks, fill.quantity.hundredths, fill.fee.micros,
-                fill.filledAtMilliseconds, now, fill.clientOrderID)
+                fill.filledAtMilliseconds, now, fill.certainty == .provisional ? 1 : 0, fill.clientOrderID)
         } catch let error as SQLiteError where error.code == .constraintCheck {
             // legs.filled_quantity <= quantity, checked by the schema when the trigger adds the fill.
             return .exceedsOrder
         }
         if connection.changes >= 1 { return .recorded }
-        let known = try connection.cachedStatement("SELECT 1 FROM legs WHERE client_order_id = ?")
-            .queryOne(fill.clientOrderID) { _ in true } ?? false
-        return known ? .duplicate : .unknownOrder
+        if fill.certainty == .certain {
+            try connection.cachedStatement("""
+                UPDATE fills SET provisional = 0
+                WHERE venue = ? AND trade_id = ? AND provisional = 1
+                  AND NOT EXISTS (SELECT 1 FROM fill_reversals WHERE fill_id = fills.id)
+                """).execute(fill.venue, fill.tradeID)
+            if connection.changes >= 1 { return .confirmed }
+        }
+        return try knownLeg(fill.clientOrderID) ? .duplicate : .unknownOrder
+    }
+
+    private func knownLeg(_ clientOrderID: String) throws -> Bool {
+        try connection.cachedStatement("SELECT 1 FROM legs WHERE client_order_id = ?").queryOne(clientOrderID) { _ in true } ?? false
     }
 
     private func insertAlert(_ alert: NewAlert, opportunity id: OpportunityID?, at now: Int64) throws {
@@ -407,6 +434,15 @@ extension Schema {
         guard let start = sql.firstRange(of: "CREATE TRIGGER \(trigger)\n"),
               let end = sql[start.upperBound...].firstRange(of: "\nEND;") else {
             preconditionFailure("schema.sql has no trigger \(trigger)")
+        }
+        return String(sql[start.lowerBound..<end.upperBound])
+    }
+
+    /// The `CREATE TABLE name (…);` statement of schema.sql, for a migration that adds the table.
+    static func statement(creatingTable table: String) -> String {
+        guard let start = sql.firstRange(of: "CREATE TABLE \(table) (\n"),
+              let end = sql[start.upperBound...].firstRange(of: "\n);") else {
+            preconditionFailure("schema.sql has no table \(table)")
         }
         return String(sql[start.lowerBound..<end.upperBound])
     }
