@@ -181,6 +181,16 @@ public enum Invariants {
             }
         }
 
+        // 8. A hedged close stands only on certain fills: none its venue may still undo.
+        let unsure = try db.prepare("""
+            SELECT DISTINCT o.id FROM opportunities o JOIN fills f ON f.opportunity_id = o.id
+            WHERE o.outcome = 'hedged' AND f.provisional = 1
+              AND NOT EXISTS (SELECT 1 FROM fill_reversals r WHERE r.fill_id = f.id)\(only.replacingOccurrences(of: "WHERE id", with: " AND o.id"))
+            """).query { $0.int64(0) }
+        for id in unsure where options.includes(id) {
+            violations.append("8: opportunity \(id) closed hedged on a provisional fill")
+        }
+
         // 6. Every one-sided exposure has an alert, delivered to every configured sink.
         let exposed = try db.prepare("""
             SELECT o.id FROM opportunities o JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
