@@ -6,7 +6,7 @@ extension ArbAdmin {
     struct Venues: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Check the configured real venues, or cancel every live order at once.",
-            subcommands: [Check.self, CancelAll.self]
+            subcommands: [Check.self, CancelAll.self, Setup.self]
         )
     }
 }
@@ -65,6 +65,48 @@ extension ArbAdmin.Venues {
             if !result.cancels.allSatisfy(\.tookEffect) || !recorded {
                 throw ExitCode(AdminExitCode.needsAttention.rawValue)
             }
+        }
+    }
+}
+
+extension ArbAdmin.Venues {
+    struct Setup: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create or derive a venue's API credentials and store them in a 0600 file.",
+            subcommands: [Polymarket.self]
+        )
+    }
+}
+
+extension ArbAdmin.Venues.Setup {
+    struct Polymarket: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create (or derive) the Polymarket API credentials of the configured wallet.",
+            discussion: """
+                Signs Polymarket's L1 ClobAuth message with the wallet key (POLY_PRIVATE_KEY, or the \
+                venue's private_key_file / POLY_PRIVATE_KEY_FILE), asks the CLOB for API credentials \
+                (derived when they exist already) and writes {"api_key","secret","passphrase"} to --out \
+                or the venue's credentials_file, readable by its owner only. Prints the API key id; the \
+                secret and passphrase are never printed.
+                """
+        )
+
+        @OptionGroup var options: SharedOptions
+
+        @Option(name: .long, help: "The polymarket venue (default: the config's only or first one).")
+        var venue: String?
+
+        @Option(name: .long, help: "Where to write the credentials (default: the venue's credentials_file).")
+        var out: String?
+
+        @Flag(name: .long, help: "Write over an existing credentials file.")
+        var replace = false
+
+        func run() async throws {
+            let result = try await AdminVenues.setupPolymarket(try options.context(), venue: venue, out: out, replace: replace,
+                                                               environment: ProcessInfo.processInfo.environment)
+            print("Polymarket API key \(result.apiKey) stored in \(result.path) (mode 600); "
+                + "set credentials_file to it, or keep POLY_API_KEY / POLY_API_SECRET / POLY_PASSPHRASE instead")
         }
     }
 }

@@ -182,4 +182,16 @@ struct PolymarketSigningTests {
             #expect(!result.stderr.contains("4c0883a6"))
         }
     }
+
+    @Test("the L1 ClobAuth signature equals the official client's (sign_clob_auth_message) and recovers to the wallet")
+    func clobAuth() throws {
+        let key = try EthereumKey(hex: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+        #expect(EthereumKey.checksummed(key.address) == "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266")
+        #expect(PolymarketL1.signature(key: key, timestampSeconds: 1_764_600_000, nonce: 0)
+            == "0x13690bfb393136b7880a74e205ab80b184d1f5fe71ec7778e0898e9768a6bfa844f79b64658086e2384032cede0bf840c17c0f0fca4b7dc0972e02f1dd12b9931c")
+        #expect(PolymarketL1.signature(key: key, timestampSeconds: 1_764_600_123, nonce: 7)
+            == "0xd04cfc26e1cea3c05e05eeb1b9e12bc2aa55ccbfdbca52506b92044f51a7927107efd390d607743a191058a22bbf9fcb75c09de845cb4f1c8e7a74d44b771a281c")
+        let digest = PolymarketL1.digest(address: key.address, timestampSeconds: 5, nonce: 1)
+        #expect(EthereumKey.recover(digest: digest, signature: Hex.bytes(PolymarketL1.signature(key: key, timestampSeconds: 5, nonce: 1))!) == key.address)
+    }
 }

@@ -189,4 +189,35 @@ struct PolymarketTraderTests {
                 "\(refused.stdout)")
         #expect(!refused.stdout.contains("d3Jvbmc") && !ok.stdout.contains(polymarketTestCredentials.secret))
     }
+
+    @Test("venues setup polymarket: L1-signed create, then derive; the credentials land in a 0600 file that arb then uses; the secret is never printed")
+    func setup() async throws {
+        let directory = TemporaryDirectory()
+        let key = try EthereumKey(hex: polymarketTestWallet)
+        let exchange = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials, negRisk: [:])
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        let credentialsFile = directory.path("polymarket-credentials.json")
+        let configPath = directory.path("config.json")
+        try Self.config(baseURL: exchange.baseURL, events: [("E1", "1011", "1012")], extra: #", "credentials_file": "\#(credentialsFile)""#)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let wallet = ["POLY_PRIVATE_KEY": polymarketTestWallet]
+        let first = try arbadmin(["venues", "setup", "polymarket", "--config", configPath], environment: wallet)
+        #expect(first.status == 0, "\(first.stdout) \(first.stderr)")
+        #expect(first.stdout.contains("Polymarket API key \(polymarketTestCredentials.apiKey) stored in \(credentialsFile) (mode 600)"))
+        #expect(!first.stdout.contains(polymarketTestCredentials.secret) && !first.stdout.contains(polymarketTestCredentials.passphrase))
+        let attributes = try FileManager.default.attributesOfItem(atPath: credentialsFile)
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        let authRequests = exchange.requests.filter { $0.uri.hasPrefix("/auth/") }
+        #expect(!authRequests.isEmpty && authRequests.allSatisfy { $0.hmacValid })
+
+        let again = try arbadmin(["venues", "setup", "polymarket", "--config", configPath], environment: wallet)
+        #expect(again.status == 1 && again.stderr.contains("exists; --replace to write over it"), "\(again.stderr)")
+        let derived = try arbadmin(["venues", "setup", "polymarket", "--config", configPath, "--replace"], environment: wallet)
+        #expect(derived.status == 0 && exchange.requests.contains { $0.uri == "/auth/derive-api-key" }, "\(derived.stderr)")
+
+        // The stored credentials work: the check signs with them.
+        let check = try arbadmin(["venues", "check", "--config", configPath], environment: wallet)
+        #expect(check.status == 0 && check.stdout.contains("ok, balance $1000.00"), "\(check.stdout) \(check.stderr)")
+    }
 }

@@ -171,6 +171,17 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     func answer(method: String, uri: String, headers: [String: String], body: String?) -> Answer {
         let path = String(uri.prefix { $0 != "?" })
         let query = Self.query(uri)
+        if path == "/auth/api-key" || path == "/auth/derive-api-key" {
+            let valid = verifyL1(headers)
+            return lock.withLock {
+                _requests.append(Request(method: method, uri: uri, hmacValid: valid, orderSignatureValid: nil))
+                guard valid else { return .respond(401, #"{"error":"Invalid L1 Request headers"}"#) }
+                if method == "POST", apiKeyCreated { return .respond(400, #"{"error":"Could not create api key"}"#) }
+                apiKeyCreated = true
+                return .respond(200, "{\"apiKey\":\(Self.quoted(credentials.apiKey)),\"secret\":\(Self.quoted(credentials.secret)),"
+                    + "\"passphrase\":\(Self.quoted(credentials.passphrase))}")
+            }
+        }
         let hmacValid = verifyL2(method: method, path: path, headers: headers, body: body)
         var orderSignature: Bool?
         var parsedOrder: [String: Any]?
@@ -215,6 +226,17 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
             default: return .respond(404, #"{"error":"not found"}"#)
             }
         }
+    }
+
+    /// Whether the wallet credentials were already created (a second create is refused; derive answers).
+    public var apiKeyCreated = false
+
+    private func verifyL1(_ headers: [String: String]) -> Bool {
+        guard let address = headers["POLY_ADDRESS"], address.lowercased() == wallet, let stamp = headers["POLY_TIMESTAMP"].flatMap({ Int64($0) }),
+              let nonce = headers["POLY_NONCE"].flatMap({ UInt64($0) }),
+              let signature = headers["POLY_SIGNATURE"].flatMap(Hex.bytes) else { return false }
+        let digest = PolymarketL1.digest(address: wallet, timestampSeconds: stamp, nonce: nonce)
+        return EthereumKey.recover(digest: digest, signature: signature) == wallet
     }
 
     private func verifyL2(method: String, path: String, headers: [String: String], body: String?) -> Bool {

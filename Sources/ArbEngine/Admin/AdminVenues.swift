@@ -218,3 +218,68 @@ extension AdminVenues {
         return lines
     }
 }
+
+extension AdminVenues {
+    /// `venues setup polymarket`: creates (or derives) the wallet's API credentials with its L1
+    /// signature and stores them in a 0600 JSON file — `out`, else the venue's `credentials_file`.
+    /// Returns the API key id and the file; the secret and passphrase are never printed.
+    public static func setupPolymarket(_ context: AdminContext, venue only: String?, out: String?, replace: Bool,
+                                       environment: [String: String],
+                                       clock: any TradingClock = SystemClock()) async throws -> (apiKey: String, path: String) {
+        let candidates = context.config.venues.filter { $0.value.kind == .polymarket }.map(\.key).sorted()
+        guard let name = only ?? candidates.first else {
+            throw AdminFailure("the config has no polymarket venue", exitCode: .usage)
+        }
+        guard case .polymarket(let settings)? = context.config.venues[name]?.settings else {
+            throw AdminFailure("venues.\(name) is not a polymarket venue; allowed \(candidates.joined(separator: ", "))", exitCode: .usage)
+        }
+        guard let path = out ?? settings.credentialsFile else {
+            throw AdminFailure("where to store the credentials: give --out PATH, or set venues.\(name).credentials_file", exitCode: .usage)
+        }
+        if FileManager.default.fileExists(atPath: path) && !replace {
+            throw AdminFailure("\(path) exists; --replace to write over it (the credentials it holds stop being used)")
+        }
+        let key: EthereumKey
+        do { key = try PolymarketVenueFactory.walletKey(name: name, settings: settings, environment: environment) } catch {
+            throw AdminFailure(error.description, exitCode: .usage)
+        }
+        let credentials: PolymarketCredentials
+        do {
+            credentials = try await PolymarketL1.credentials(baseURL: settings.baseURL, key: key, clock: clock)
+        } catch {
+            throw AdminFailure("Polymarket did not give API credentials: \(error); nothing was written")
+        }
+        let json = "{\"api_key\":" + JSONText.quoted(credentials.apiKey) + ",\"secret\":" + JSONText.quoted(credentials.secret)
+            + ",\"passphrase\":" + JSONText.quoted(credentials.passphrase) + "}\n"
+        try writePrivateFile(path, Array(json.utf8))
+        return (credentials.apiKey, path)
+    }
+
+    /// Writes `bytes` to `path` readable by its owner only (0600), whole or not at all: a temporary
+    /// file beside it, synced, then renamed over it.
+    static func writePrivateFile(_ path: String, _ bytes: [UInt8]) throws {
+        let temporary = path + ".tmp-\(getpid())"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw AdminFailure("cannot create \(temporary): \(SmallFile.errorText(errno)); nothing was written")
+        }
+        var written = 0
+        var failure: String?
+        while written < bytes.count {
+            let count = bytes[written...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                failure = SmallFile.errorText(errno)
+                break
+            }
+            written += count
+        }
+        if failure == nil, fsync(descriptor) != 0 { failure = SmallFile.errorText(errno) }
+        close(descriptor)
+        if failure == nil, rename(temporary, path) != 0 { failure = SmallFile.errorText(errno) }
+        if let failure {
+            unlink(temporary)
+            throw AdminFailure("cannot write \(path): \(failure); nothing was written")
+        }
+    }
+}
