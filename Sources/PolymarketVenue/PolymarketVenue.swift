@@ -55,6 +55,9 @@ public final class PolymarketVenue: Venue {
         /// How long a create keeps retrying 429s before its answer counts as lost.
         public var rateLimitBudgetMilliseconds: Int64 = 2_000
         public var rateLimitBackoffMilliseconds: Int64 = 50
+        /// While an order may rest (GTC), the venue's dead-man switch is fed this often; if arb
+        /// stops feeding it, the venue cancels the resting orders (recovery finds and records that).
+        public var heartbeatIntervalMilliseconds: Int64 = 5_000
 
         public init(name: String, baseURL: String, feeModel: FeeModel, signatureType: Int, funder: String?,
                     markets: [String: PolymarketTokenMarket]) {
@@ -89,6 +92,29 @@ public final class PolymarketVenue: Venue {
     }
 
     private let known = Mutex<[String: Known]>([:])
+
+    private struct Heartbeat: Sendable {
+        /// Orders that may be resting at the venue.
+        var resting: Set<String> = []
+        var running = false
+        var stopped = false
+        var lastID = ""
+        var sent = 0
+    }
+
+    /// Stops feeding the dead-man switch for good (what a process exit does): the venue will
+    /// cancel whatever still rests once its heartbeat timeout passes.
+    public func stopHeartbeats() {
+        heartbeat.withLock { state in
+            state.stopped = true
+            state.resting.removeAll()
+        }
+    }
+
+    private let heartbeat = Mutex(Heartbeat())
+
+    /// Heartbeats sent so far (for tests and logs).
+    public var heartbeatsSent: Int { heartbeat.withLock { $0.sent } }
 
     public init(options: Options, key: EthereumKey, credentials: PolymarketCredentials,
                 transport: VenueHTTPTransport = .shared, directory: (any PolymarketOrderDirectory)?,
@@ -137,6 +163,12 @@ public final class PolymarketVenue: Venue {
     }
 
     public func submit(_ order: PreparedOrder) async throws -> SubmitAck {
+        let ack = try await send(order)
+        noteResting(ack.order)
+        return ack
+    }
+
+    private func send(_ order: PreparedOrder) async throws -> SubmitAck {
         let request = order.request
         guard let entry = known.withLock({ $0[request.clientOrderID] }) else {
             throw VenueError.rejected(reason: "order \(request.clientOrderID) was not prepared by this process")
@@ -214,6 +246,7 @@ public final class PolymarketVenue: Venue {
         guard let order = try await readOrder(hash, request: request) else {
             throw VenueError.unknownOrder(clientOrderID: clientOrderID)
         }
+        noteResting(order)
         if cancelled.contains(hash.lowercased()) { return .cancelled(order) }
         if order.status.isFinal { return .alreadyDone(order) }
         let reason = notCancelled.first { $0.key.lowercased() == hash.lowercased() }.map { "\($0.value)" } ?? "not in the canceled list"
@@ -222,7 +255,54 @@ public final class PolymarketVenue: Venue {
 
     public func order(clientOrderID: String) async throws -> VenueOrder? {
         guard let (request, hash) = try await knownOrder(clientOrderID), let hash else { return nil }
-        return try await readOrder(hash, request: request)
+        let order = try await readOrder(hash, request: request)
+        if let order { noteResting(order) }
+        return order
+    }
+
+    // MARK: - Heartbeats
+
+    /// Keeps the dead-man switch fed while any order may rest: started by the first resting
+    /// order, ended when none is left.
+    private func noteResting(_ order: VenueOrder) {
+        let start: Bool = heartbeat.withLock { state in
+            if order.status.isFinal || order.status == .rejected {
+                state.resting.remove(order.clientOrderID)
+            } else {
+                state.resting.insert(order.clientOrderID)
+            }
+            guard !state.stopped, !state.resting.isEmpty, !state.running else { return false }
+            state.running = true
+            return true
+        }
+        guard start else { return }
+        Task(executorPreference: clock.taskExecutor) { [weak self] in await self?.feedHeartbeats() }
+    }
+
+    private func feedHeartbeats() async {
+        while true {
+            let id: String? = heartbeat.withLock { state in
+                if state.resting.isEmpty || state.stopped { state.running = false; return nil }
+                return state.lastID
+            }
+            guard let id else { return }
+            let body = "{\"heartbeat_id\":" + JSONText.quoted(id) + "}"
+            do {
+                let response = try await send("POST", "/v1/heartbeats", body: body)
+                if response.status == 200, let answer = PolymarketJSON.object(response.body) {
+                    let next = answer["heartbeat_id"] as? String ?? id
+                    heartbeat.withLock { $0.lastID = next; $0.sent += 1 }
+                } else {
+                    logger.warning("\(name): heartbeat refused (HTTP \(response.status)): \(Self.reason(response.body)); resting orders may be cancelled by the venue")
+                }
+            } catch {
+                logger.warning("\(name): heartbeat not sent (\(error.description)); resting orders may be cancelled by the venue")
+            }
+            do { try await clock.sleep(milliseconds: options.heartbeatIntervalMilliseconds) } catch {
+                heartbeat.withLock { $0.running = false }
+                return
+            }
+        }
     }
 
     /// `GET /data/trades` for the order's market, the order's part of each trade: as taker the

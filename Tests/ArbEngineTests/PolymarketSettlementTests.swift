@@ -18,10 +18,11 @@ final class PolymarketSettlementHarness: @unchecked Sendable {
     let executor: Executor
     let routing: Task<Void, Never>
 
-    init(settleTimeoutMilliseconds: Int64) async throws {
+    init(settleTimeoutMilliseconds: Int64, heartbeatMilliseconds: Int64 = 5_000) async throws {
         store = try Store(path: directory.path("arb.db"), durability: .normal, alertSinks: ["file"])
         ledger = Ledger(store: store)
-        polymarket = try await PolymarketHarness(directory: LedgerPolymarketDirectory(slot: LedgerSlot(ledger)))
+        polymarket = try await PolymarketHarness(directory: LedgerPolymarketDirectory(slot: LedgerSlot(ledger)),
+                                                 heartbeatMilliseconds: heartbeatMilliseconds)
         paper = try PaperVenue(name: "paper", path: directory.path("paper-paper.db"), fillModel: quietModel, feeModel: .free,
                                runSeed: 1, clock: SystemClock(), behaviour: PaperBehaviour(fateForInstrument: ["P-1": .fill]))
         var logger = Logger(label: "test")
@@ -116,5 +117,70 @@ struct PolymarketSettlementTests {
         let violations = try Invariants.check(databasePath: harness.directory.path("arb.db"), paperFiles: ["paper": harness.paper.path],
                                               options: .init(requireAllClosed: true, sinks: []))
         #expect(violations.isEmpty, "\(violations)")
+    }
+}
+
+@Suite("Polymarket heartbeats: the dead-man switch is fed while an order rests", .serialized)
+struct PolymarketHeartbeatTests {
+    @Test("a resting GTC order starts heartbeats (each carrying the last id), its cancel stops them")
+    func fedWhileResting() async throws {
+        let harness = try await PolymarketHarness(heartbeatMilliseconds: 20)
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.live], token: polymarketTokenYes)
+        _ = try await harness.venue.submit(harness.prepare("c-1", timeInForce: .gtc))
+        #expect(await waitUntil(timeoutSeconds: 5) { harness.exchange.heartbeatIDs.count >= 3 })
+        let ids = harness.exchange.heartbeatIDs
+        #expect(ids.first == "" && ids[1] == "hb-1" && ids[2] == "hb-2", "\(ids)")
+        _ = try await harness.venue.cancel(clientOrderID: "c-1")
+        try await Task.sleep(for: .milliseconds(100))
+        let afterCancel = harness.exchange.heartbeatIDs.count
+        try await Task.sleep(for: .milliseconds(200))
+        #expect(harness.exchange.heartbeatIDs.count == afterCancel, "heartbeats went on with nothing resting")
+        // An IOC order never rests: no heartbeat for it.
+        let before = harness.exchange.heartbeatIDs.count
+        _ = try await harness.venue.submit(harness.prepare("c-2"))
+        try await Task.sleep(for: .milliseconds(150))
+        #expect(harness.exchange.heartbeatIDs.count == before)
+    }
+
+    @Test("heartbeats stop when arb does: the venue cancels the resting order, and recovery finds and records the cancel")
+    func stoppedHeartbeats() async throws {
+        let settlement = try await PolymarketSettlementHarness(settleTimeoutMilliseconds: 150, heartbeatMilliseconds: 20)
+        let exchange = settlement.polymarket.exchange
+        defer { Task { await exchange.stop() } }
+        exchange.script([.live], token: polymarketTokenYes)
+        // A process that placed a resting leg and died before it closed: intent, submit, no more.
+        let store = settlement.store
+        let now = SystemClock().nowMilliseconds()
+        var prepared: PreparedOrder?
+        _ = try store.createAndBegin(PolymarketSettlementHarness.candidate().opportunity, reason: "test") { id in
+            let request = OrderRequest(clientOrderID: store.clientOrderID(opportunity: id, leg: .a), instrument: polymarketTokenYes,
+                                       side: .buy, limitPrice: Price(ticks: 4_700)!, quantity: Quantity(contracts: 10), timeInForce: .gtc)
+            prepared = settlement.polymarket.venue.prepare(request)
+            return [LegIntent(leg: .a, venue: "polymarket", instrument: polymarketTokenYes, side: .buy, limitPrice: Price(ticks: 4_700)!,
+                              quantity: Quantity(contracts: 10), timeInForce: .gtc, clientOrderID: request.clientOrderID,
+                              venueOrderID: prepared?.venueOrderID),
+                    LegIntent(leg: .b, venue: "paper", instrument: "P-1", side: .buy, limitPrice: Price(ticks: 5_000)!,
+                              quantity: Quantity(contracts: 10), timeInForce: .gtc, clientOrderID: store.clientOrderID(opportunity: id, leg: .b))]
+        }
+        _ = try await settlement.polymarket.venue.submit(try #require(prepared))
+        try store.record(TransitionChanges(legUpdates: [
+            LegUpdate(clientOrderID: store.clientOrderID(opportunity: 1, leg: .b), status: .rejected, statusReason: "refused")]),
+            opportunity: 1, at: now)
+        #expect(await waitUntil(timeoutSeconds: 5) { exchange.heartbeatIDs.count >= 2 })
+        // "arb dies": a new process has its own venue; the old one's heartbeats stop with it.
+        let restarted = try await PolymarketHarness(directory: LedgerPolymarketDirectory(slot: LedgerSlot(settlement.ledger)),
+                                                    exchange: exchange)
+        settlement.polymarket.stopHeartbeats()
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(exchange.expireHeartbeats(olderThan: 0.05) == 1)
+        var logger = Logger(label: "t")
+        logger.logLevel = .error
+        let report = try await Reconciler(ledger: settlement.ledger, venues: ["polymarket": restarted.venue, "paper": settlement.paper],
+                                          clock: SystemClock(), logger: logger).run()
+        #expect(report.isClean && report.closedByOutcome.values.reduce(0, +) == 1, "\(report)")
+        let leg = try #require(try store.legs(of: 1).first { $0.venue == "polymarket" })
+        #expect(leg.status == .cancelled && leg.filledQuantity == .zero)
+        try expectPolymarketAgrees(databasePath: settlement.directory.path("arb.db"), exchange: exchange)
     }
 }

@@ -21,7 +21,7 @@ final class PolymarketHarness: @unchecked Sendable {
     let key: EthereumKey
 
     init(directory: (any PolymarketOrderDirectory)? = nil, exchange existing: PolymarketLoopbackExchange? = nil,
-         negRiskNo: Bool = true) async throws {
+         negRiskNo: Bool = true, heartbeatMilliseconds: Int64 = 5_000) async throws {
         key = try EthereumKey(hex: polymarketTestWallet)
         if let existing {
             exchange = existing
@@ -37,6 +37,7 @@ final class PolymarketHarness: @unchecked Sendable {
             funder: nil, markets: [polymarketTokenYes: PolymarketTokenMarket(tick: .hundredth, negRisk: false),
                                    polymarketTokenNo: PolymarketTokenMarket(tick: .hundredth, negRisk: negRiskNo)])
         options.settleWindowMilliseconds = 200
+        options.heartbeatIntervalMilliseconds = heartbeatMilliseconds
         venue = try PolymarketVenue(options: options, key: key, credentials: polymarketTestCredentials, directory: directory,
                                     clock: SystemClock(), logger: logger)
     }
@@ -51,6 +52,8 @@ final class PolymarketHarness: @unchecked Sendable {
     var allSigned: Bool {
         !exchange.requests.isEmpty && exchange.requests.allSatisfy { $0.hmacValid && $0.orderSignatureValid != false }
     }
+
+    func stopHeartbeats() { venue.stopHeartbeats() }
 
     func stop() async { await exchange.stop() }
 }

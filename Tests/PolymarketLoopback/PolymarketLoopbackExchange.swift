@@ -195,6 +195,11 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
             guard hmacValid else { return .respond(401, #"{"error":"Unauthorized/Invalid api key"}"#) }
             switch (method, path) {
             case ("GET", "/version"): return .respond(200, #"{"version":2}"#)
+            case ("POST", "/v1/heartbeats"):
+                let object = body.flatMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }
+                heartbeatIDs.append(object?["heartbeat_id"] as? String ?? "?")
+                lastHeartbeat = Date()
+                return .respond(200, "{\"heartbeat_id\":\"hb-\(heartbeatIDs.count)\"}")
             case ("POST", "/order"):
                 guard let parsedOrder, orderSignature == true else {
                     return .respond(400, #"{"errorMsg":"invalid signature"}"#)
@@ -225,6 +230,25 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
                 return .respond(200, "{\"balance\":\"\(balanceMicros)\",\"allowances\":{}}")
             default: return .respond(404, #"{"error":"not found"}"#)
             }
+        }
+    }
+
+    /// Heartbeats received, in order, with the id each carried.
+    public private(set) var heartbeatIDs: [String] = []
+    private var lastHeartbeat = Date()
+
+    /// The dead-man switch: when no heartbeat came for `seconds`, every resting order is
+    /// cancelled by the venue (as Polymarket does when heartbeats stop). Returns how many.
+    @discardableResult
+    public func expireHeartbeats(olderThan seconds: Double) -> Int {
+        lock.withLock {
+            guard Date().timeIntervalSince(lastHeartbeat) >= seconds else { return 0 }
+            var count = 0
+            for index in _orders.indices where _orders[index].status == "LIVE" {
+                _orders[index].status = "CANCELED"
+                count += 1
+            }
+            return count
         }
     }
 
