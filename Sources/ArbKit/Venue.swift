@@ -167,4 +167,12 @@ public protocol Venue: AnyObject, Sendable {
     func balance() async throws -> Money
     /// Fills and order updates as they happen. One consumer.
     var events: AsyncStream<VenueEvent> { get }
+    /// Checks at start that the venue agrees with the config (a market's grid, its fee): the
+    /// lines returned are refusals, each naming both values; a venue that cannot be asked logs
+    /// a warning and returns none.
+    func startChecks() async -> [String]
+}
+
+extension Venue {
+    public func startChecks() async -> [String] { [] }
 }

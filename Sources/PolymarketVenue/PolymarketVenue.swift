@@ -24,10 +24,19 @@ public struct PolymarketCredentials: Sendable, CustomStringConvertible {
 public struct PolymarketTokenMarket: Sendable, Hashable {
     public var tick: PolymarketTick
     public var negRisk: Bool
+    /// The market's condition id, checked against `GET /clob-markets/{condition_id}` at start.
+    public var conditionID: String?
+    /// The taker fee the config expects for this market.
+    public var fee: FeeModel?
+    /// Where the config says it (for messages): `events[0].markets.polymarket`.
+    public var configPath: String?
 
-    public init(tick: PolymarketTick, negRisk: Bool) {
+    public init(tick: PolymarketTick, negRisk: Bool, conditionID: String? = nil, fee: FeeModel? = nil, configPath: String? = nil) {
         self.tick = tick
         self.negRisk = negRisk
+        self.conditionID = conditionID
+        self.fee = fee
+        self.configPath = configPath
     }
 }
 
@@ -258,6 +267,69 @@ public final class PolymarketVenue: Venue {
         let order = try await readOrder(hash, request: request)
         if let order { noteResting(order) }
         return order
+    }
+
+    // MARK: - Start checks
+
+    /// Each configured market against `GET /clob-markets/{condition_id}`: its tokens, tick size
+    /// (`mts`), neg-risk flag (`nr`) and taker fee (`fd`: rate `r`, exponent `e`). A mismatch is a
+    /// refusal naming both values; a market the CLOB does not answer for is logged and trades on
+    /// the config's values.
+    public func startChecks() async -> [String] {
+        var refusals: [String] = []
+        var byCondition: [String: [(token: String, market: PolymarketTokenMarket)]] = [:]
+        for (token, market) in options.markets {
+            guard let condition = market.conditionID else { continue }
+            byCondition[condition, default: []].append((token, market))
+        }
+        for condition in byCondition.keys.sorted() {
+            let entries = byCondition[condition]!.sorted { $0.token < $1.token }
+            let place = entries.first?.market.configPath ?? "market \(condition)"
+            let answer: [String: Any]
+            do { answer = try await read("/clob-markets/\(condition)", query: []) } catch {
+                logger.warning("\(name): cannot check \(place) against the CLOB (\(error)); trading on the config's tick size and fee")
+                continue
+            }
+            let tokens = Set((answer["t"] as? [[String: Any]] ?? []).compactMap { ($0["t"] as? String) ?? ($0["t"] as? NSNumber)?.stringValue })
+            for entry in entries where !tokens.contains(entry.token) {
+                refusals.append("\(place): token \(entry.token) is not a token of market \(condition) (the CLOB lists \(tokens.sorted().joined(separator: ", ")))")
+            }
+            guard let market = entries.first?.market else { continue }
+            if let tick = answer["mts"].flatMap(Self.decimalText), PolymarketJSON.trimmed(tick, digits: 4) != market.tick.rawValue {
+                refusals.append("\(place).tick_size is \(market.tick.rawValue) in the config, \(tick) at the CLOB")
+            }
+            if let negRisk = answer["nr"] as? Bool, negRisk != market.negRisk {
+                refusals.append("\(place).neg_risk is \(market.negRisk) in the config, \(negRisk) at the CLOB")
+            }
+            if let fees = answer["fd"] as? [String: Any], let rateText = fees["r"].flatMap(Self.decimalText),
+               let rateBps = Self.basisPoints(rateText) {
+                let exponent = fees["e"].flatMap(Self.decimalText).flatMap { Int(PolymarketJSON.trimmed($0, digits: 0)) } ?? 1
+                let venueFee = FeeModel.polymarketTaker(rateBps: rateBps, exponent: exponent)
+                let configured = market.fee ?? feeModel
+                if configured != venueFee {
+                    refusals.append("\(place): the taker fee is \(configured) in the config, rate \(rateBps) bps exponent \(exponent) at the CLOB "
+                        + "(set the event's fees.\(name) to {\"polymarket_taker\": {\"rate_bps\": \(rateBps), \"exponent\": \(exponent)}})")
+                }
+            }
+        }
+        return refusals
+    }
+
+    /// A JSON number or string as its decimal text ("0.01", "0.03"), never through arithmetic.
+    static func decimalText(_ value: Any) -> String? {
+        if let text = value as? String { return text }
+        if let number = value as? NSNumber, !(number is Bool) { return number.stringValue }
+        return nil
+    }
+
+    /// "0.03" (a fraction) → 300 bps; nil when finer than a basis point.
+    static func basisPoints(_ text: String) -> Int64? {
+        let trimmed = PolymarketJSON.trimmed(text, digits: 4)
+        let parts = trimmed.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+        guard let whole = Int64(parts[0]) else { return nil }
+        let fraction = parts.count == 2 ? String(parts[1]) : ""
+        guard fraction.count <= 4, fraction.allSatisfy(\.isNumber) else { return nil }
+        return whole * 10_000 + (Int64(fraction + String(repeating: "0", count: 4 - fraction.count)) ?? 0)
     }
 
     // MARK: - Heartbeats

@@ -220,4 +220,40 @@ struct PolymarketTraderTests {
         let check = try arbadmin(["venues", "check", "--config", configPath], environment: wallet)
         #expect(check.status == 0 && check.stdout.contains("ok, balance $1000.00"), "\(check.stdout) \(check.stderr)")
     }
+
+    @Test("at start each market is checked against GET /clob-markets: a tick size, neg-risk flag, token or fee the CLOB disagrees with is refused naming both values, nothing traded; an agreeing market trades")
+    func marketChecks() async throws {
+        let directory = TemporaryDirectory()
+        let key = try EthereumKey(hex: polymarketTestWallet)
+        let exchange = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials, negRisk: [:])
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        let events = [("E1", "1011", "1012")]
+        let configPath = directory.path("config.json")
+        try Self.config(baseURL: exchange.baseURL, events: events).write(toFile: configPath, atomically: true, encoding: .utf8)
+        let quotes = directory.path("quotes.jsonl")
+        try Self.quotes(events: events).write(toFile: quotes, atomically: true, encoding: .utf8)
+        let cases: [(String, String)] = [
+            (#"{"t":[{"t":"1011"},{"t":"1012"}],"mts":0.001,"nr":false,"fd":{"r":0.03,"e":1}}"#,
+             "venues.polymarket: events[0].markets.polymarket.tick_size is 0.01 in the config, 0.001 at the CLOB"),
+            (#"{"t":[{"t":"1011"},{"t":"1012"}],"mts":0.01,"nr":true,"fd":{"r":0.03,"e":1}}"#,
+             "events[0].markets.polymarket.neg_risk is false in the config, true at the CLOB"),
+            (#"{"t":[{"t":"1011"},{"t":"9999"}],"mts":0.01,"nr":false,"fd":{"r":0.03,"e":1}}"#,
+             "token 1012 is not a token of market"),
+            (#"{"t":[{"t":"1011"},{"t":"1012"}],"mts":0.01,"nr":false,"fd":{"r":0.02,"e":1}}"#,
+             "rate 200 bps exponent 1 at the CLOB"),
+        ]
+        for (index, (answer, message)) in cases.enumerated() {
+            exchange.clobMarkets = [Self.conditionID: answer]
+            let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", directory.path("r\(index).db"), "--market-data", quotes],
+                                         environment: Self.environment)
+            #expect(run.status != 0 && run.stderr.contains(message) && run.stderr.contains("nothing was traded"), "\(run.stderr)")
+        }
+        #expect(!exchange.requests.contains { $0.method == "POST" && $0.uri == "/order" }, "a refused start sent an order")
+        exchange.clobMarkets = [Self.conditionID: #"{"t":[{"t":"1011"},{"t":"1012"}],"mts":0.01,"nr":false,"fd":{"r":0.03,"e":1}}"#]
+        let agreeing = try await runBuilt("arb", ["run", "--config", configPath, "--db", directory.path("ok.db"), "--market-data", quotes],
+                                          environment: Self.environment)
+        #expect(agreeing.status == 0, "\(agreeing.stderr.suffix(1_000))")
+        #expect(exchange.requests.contains { $0.method == "POST" && $0.uri == "/order" })
+    }
 }

@@ -218,6 +218,11 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
                 }
                 return .respond(200, orderJSON(_orders[index]))
             case ("GET", "/data/trades"): return tradesPage(query)
+            case ("GET", let route) where route.hasPrefix("/clob-markets/"):
+                guard let answer = clobMarkets[String(route.dropFirst("/clob-markets/".count))] else {
+                    return .respond(404, #"{"error":"market not found"}"#)
+                }
+                return .respond(200, answer)
             case ("GET", "/balance-allowance"):
                 if query["asset_type"] == "CONDITIONAL" {
                     let held = _trades.filter { $0.tokenID == query["token_id"] && $0.status != "FAILED" }
@@ -232,6 +237,9 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
             }
         }
     }
+
+    /// `GET /clob-markets/{condition_id}` answers by condition id (others: 404).
+    public var clobMarkets: [String: String] = [:]
 
     /// Heartbeats received, in order, with the id each carried.
     public private(set) var heartbeatIDs: [String] = []

@@ -102,9 +102,13 @@ public enum TraderError: Error, Sendable, CustomStringConvertible {
     case leaseHeld(LeaseRefusal)
     case leaseLost(path: String)
     case locked(path: String)
+    /// A venue disagrees with the config (a market's tick size, neg-risk flag, tokens or fee).
+    case venueDisagrees([String])
 
     public var description: String {
         switch self {
+        case .venueDisagrees(let refusals):
+            refusals.joined(separator: "; ") + " — fix the config; nothing was traded"
         case .leaseHeld(let refusal):
             refusal.description
         case .locked(let path):
@@ -154,6 +158,10 @@ public enum Trader {
         // feeds, and last the recorder of fills no execution owns (it drains its queue).
         let venues = assembly.venues
         let (summary, recovery) = try await assembly.run(stop: stop, shutdownSignals: options.shutdownSignals) {
+            // Each venue agrees with the config (markets, fees) before anything is traded.
+            var refusals: [String] = []
+            for name in venues.keys.sorted() { refusals += await venues[name]!.startChecks().map { "venues.\(name): \($0)" } }
+            if !refusals.isEmpty { throw TraderError.venueDisagrees(refusals) }
             let recovery = try await recover(ledger: ledger, venues: venues, gate: executor.gate, clock: clock, logger: logger)
             if EarlyStopSignals.wasReceived {
                 logger.notice("stop requested while starting: recovery done; no new opportunities")

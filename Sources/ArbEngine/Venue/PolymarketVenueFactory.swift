@@ -18,9 +18,13 @@ enum PolymarketVenueFactory {
         let key = try walletKey(name: name, settings: settings, environment: environment)
         let credentials = try self.credentials(name: name, settings: settings, environment: environment)
         var markets: [String: PolymarketTokenMarket] = [:]
-        for event in config.events {
+        for (index, event) in config.events.enumerated() {
             guard let market = event.markets[name], let tokens = event.instruments[name] else { continue }
-            for token in tokens.values { markets[token] = PolymarketTokenMarket(tick: market.tickSize, negRisk: market.negRisk) }
+            for token in tokens.values {
+                markets[token] = PolymarketTokenMarket(tick: market.tickSize, negRisk: market.negRisk, conditionID: market.conditionID,
+                                                       fee: config.feeModel(event: event, venue: name),
+                                                       configPath: "events[\(index)].markets.\(name)")
+            }
         }
         var options = PolymarketVenue.Options(name: name, baseURL: settings.baseURL, feeModel: fee,
                                               signatureType: settings.signatureTypeNumber, funder: settings.funder, markets: markets)
