@@ -444,12 +444,23 @@ public final class PolymarketVenue: Venue {
         return Money(micros: micros)
     }
 
-    /// `GET /version` (must be 2), the `Date` header, and the collateral balance, for `arbadmin venues check`.
-    public func check() async throws -> (version: Int?, balance: Money, venueDate: String?) {
+    /// `GET /version` (must be 2), the `Date` header, the collateral balance, and the smallest
+    /// allowance of the exchange contracts the configured markets use, for `arbadmin venues check`.
+    public func check() async throws -> (version: Int?, balance: Money, allowance: Money?, venueDate: String?) {
         let response: VenueHTTPResponse
         do { response = try await send("GET", "/version", body: nil) } catch { throw VenueError.unavailable(reason: error.description) }
         let version = PolymarketJSON.object(response.body)?["version"] as? Int
-        return (version, try await balance(), response.date)
+        let answer = try await read("/balance-allowance", query: [("asset_type", "COLLATERAL"),
+                                                                  ("signature_type", String(options.signatureType))])
+        guard let micros = (answer["balance"] as? String).flatMap({ Int64($0) }) else {
+            throw VenueError.malformed(reason: "balance-allowance: balance is not an integer string")
+        }
+        let allowances = (answer["allowances"] as? [String: Any] ?? [:]).reduce(into: [String: Int64]()) { out, item in
+            if let value = (item.value as? String).flatMap({ Int64($0) }) { out[item.key.lowercased()] = value }
+        }
+        let contracts = Set(options.markets.values.map { $0.negRisk ? PolymarketExchange.negRiskExchange : PolymarketExchange.exchange })
+        let allowance = contracts.isEmpty ? nil : contracts.map { allowances[$0.lowercased()] ?? 0 }.min().map { Money(micros: $0) }
+        return (version, Money(micros: micros), allowance, response.date)
     }
 
     // MARK: - Reading

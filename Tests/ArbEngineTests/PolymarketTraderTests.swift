@@ -188,6 +188,16 @@ struct PolymarketTraderTests {
         #expect(refused.status == 1 && refused.stdout.contains("polymarket (polymarket, \(exchange.baseURL)): FAILED — HTTP 401: Polymarket refused the API credentials"),
                 "\(refused.stdout)")
         #expect(!refused.stdout.contains("d3Jvbmc") && !ok.stdout.contains(polymarketTestCredentials.secret))
+
+        // Funds: max_size is 10 contracts, up to $9.999 a buy.
+        exchange.balanceMicros = 5_000_000
+        let poor = try arbadmin(["venues", "check", "--config", configPath], environment: Self.environment)
+        #expect(poor.status == 1 && poor.stdout.contains("FAILED — the balance $5.00 cannot pay for detection.max_size (10.00 contracts, up to $9.999)"),
+                "\(poor.stdout)")
+        exchange.balanceMicros = 1_000_000_000
+        exchange.allowanceMicros = 1_000_000
+        let unapproved = try arbadmin(["venues", "check", "--config", configPath], environment: Self.environment)
+        #expect(unapproved.status == 1 && unapproved.stdout.contains("the exchange allowance $1.00 is below"), "\(unapproved.stdout)")
     }
 
     @Test("venues setup polymarket: L1-signed create, then derive; the credentials land in a 0600 file that arb then uses; the secret is never printed")

@@ -67,6 +67,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     private var channel: (any Channel)?
     public private(set) var port = 0
     public var balanceMicros: Int64 = 1_000_000_000
+    public var allowanceMicros: Int64 = 1_000_000_000_000
     public var feeRateBps: Int64 = 300
     public var tradesPerPage = 2
     /// After a trades read has answered, MATCHED trades move on: FAILED for a token in
@@ -232,7 +233,8 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
                         }
                     return .respond(200, "{\"balance\":\"\(max(0, held) * 10_000)\",\"allowances\":{}}")
                 }
-                return .respond(200, "{\"balance\":\"\(balanceMicros)\",\"allowances\":{}}")
+                return .respond(200, "{\"balance\":\"\(balanceMicros)\",\"allowances\":{\"\(PolymarketExchange.exchange)\":\"\(allowanceMicros)\","
+                    + "\"\(PolymarketExchange.negRiskExchange)\":\"\(allowanceMicros)\"}}")
             default: return .respond(404, #"{"error":"not found"}"#)
             }
         }

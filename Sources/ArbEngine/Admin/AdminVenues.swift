@@ -50,6 +50,9 @@ public enum AdminVenues {
                             + "this build signs CLOB V2 orders only"
                     } else if let skew = check.skewSeconds, abs(skew) > skewWarningSeconds {
                         check.problem = skewProblem(skew)
+                    } else if let shortfall = fundsShortfall(balance: answer.balance, allowance: answer.allowance,
+                                                             maxSize: context.config.detection.maxSize) {
+                        check.problem = shortfall
                     }
                 } catch let error as PolymarketVenueUnusable {
                     check.problem = error.description
@@ -117,6 +120,21 @@ public enum AdminVenues {
     static func skew(_ date: String?, clock: any TradingClock) -> Int64? {
         guard let date, let venueSeconds = httpDateSeconds(date) else { return nil }
         return venueSeconds - clock.nowMilliseconds() / 1_000
+    }
+
+    /// A buy of `maxSize` contracts costs up to $1 each: the collateral balance and the exchange
+    /// allowance must both cover it, or the venue refuses orders arb's detector will send.
+    static func fundsShortfall(balance: Money, allowance: Money?, maxSize: Quantity) -> String? {
+        let need = Money(price: Price(uncheckedTicks: Price.ticksPerDollar - 1), quantity: maxSize)
+        if balance < need {
+            return "the balance $\(balance.decimalString) cannot pay for detection.max_size (\(maxSize) contracts, up to $\(need.decimalString)); "
+                + "deposit, or lower max_size"
+        }
+        if let allowance, allowance < need {
+            return "the exchange allowance $\(allowance.decimalString) is below detection.max_size's cost (up to $\(need.decimalString)); "
+                + "approve the CTF exchange for more (Polymarket's web app does this on the first trade)"
+        }
+        return nil
     }
 
     static func skewProblem(_ skew: Int64) -> String {
