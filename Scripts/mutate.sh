@@ -29,6 +29,14 @@ mutations=(
   'prod-without-live|Sources/ArbEngine/Config/TraderConfig.swift|s/case \.kalshi\(let kalshi\): kalshi\.environment == \.prod/case .kalshi: false/|a Kalshi prod venue trades without --live'
   'duplicate-keys-accepted|Sources/ArbEngine/Support/JSON/JSONTreeDecoder.swift|s/where !seen\.insert\(member\.key\)\.inserted \{/where !seen.insert(member.key).inserted \&\& false {/|a config key given twice is silently taken (the later value wins)'
   'early-signal-kills|Sources/arb/Arb.swift|s/EarlyStopSignals\.install\(\[\.sigint, \.sigterm\]\)/_ = 0/|a SIGTERM while arb run starts kills it instead of stopping it gracefully'
+  'kalshi-no-as-yes-bid|Sources/KalshiVenue/KalshiOrderMapping.swift|s/case \(\.no, \.buy\): self\.side = \.ask/case (.no, .buy): self.side = .bid/|a Kalshi NO buy is sent as a YES bid (the bug peers shipped)'
+  'kalshi-pss-salt|Sources/KalshiVenue/KalshiSigner.swift|s/EVP_PKEY_CTX_set_rsa_pss_saltlen\(keyContext, 32\)/EVP_PKEY_CTX_set_rsa_pss_saltlen(keyContext, 20)/|Kalshi signatures use a 20-byte PSS salt'
+  'kalshi-one-page|Sources/KalshiVenue/KalshiVenue.swift|s/cursor = page\.cursor/cursor = nil/|Kalshi lists (orders, fills) stop after the first page'
+  'kalshi-fee-recomputed|Sources/KalshiVenue/KalshiVenue.swift|s/fee: try item\.money\("fee_cost"\),/fee: feeModel.fee(price: price, quantity: quantity),/|a Kalshi fill records arb'"'"'s fee formula instead of the fee_cost it was charged'
+  'keccak-nist-padding|Sources/PolymarketVenue/Keccak256.swift|s/last\.append\(0x01\)/last.append(0x06)/|Keccak-256 pads like NIST SHA3-256 (every order hash wrong)'
+  'hedged-on-provisional|Sources/ArbEngine/Execution/Executor.swift|s/provisional: run\.provisional\)/provisional: false)/|a pair closes hedged on fills its venue may still undo'
+  'recovery-hedged-on-provisional|Sources/ArbEngine/Recovery/Reconciler.swift|s/provisional: provisional\)/provisional: false)/|recovery closes hedged on provisional fills'
+  'venue-disagreement-ignored|Sources/ArbEngine/Trader/Trader.swift|s/if !refusals\.isEmpty \{ throw TraderError\.venueDisagrees\(refusals\) \}//|arb run trades a market whose tick size or fee the venue disagrees with'
 )
 
 selected=("$@")

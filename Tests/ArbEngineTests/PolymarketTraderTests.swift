@@ -91,11 +91,11 @@ struct PolymarketTraderTests {
          "POLY_API_SECRET": polymarketTestCredentials.secret, "POLY_PASSPHRASE": polymarketTestCredentials.passphrase]
     }
 
-    @Test("arb run trades through the Polymarket adapter: matched, refused (one-sided), a lost answer found by hash, 425 — invariants hold, the database agrees with the CLOB, no secret in the log or the database")
+    @Test("arb run trades through the Polymarket adapter: matched, refused (one-sided), a lost answer found by hash, 425, a FAILED trade, delayed, unmatched — invariants hold, the database agrees with the CLOB, no secret in the log or the database")
     func tradesAgainstLoopback() async throws {
         let directory = TemporaryDirectory()
         let key = try EthereumKey(hex: polymarketTestWallet)
-        let events = (1...5).map { ("E\($0)", "10\($0)1", "10\($0)2") }
+        let events = (1...7).map { ("E\($0)", "10\($0)1", "10\($0)2") }
         let exchange = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials,
                                                   negRisk: Dictionary(uniqueKeysWithValues: events.flatMap { [($0.1, false), ($0.2, false)] }))
         try await exchange.start()
@@ -105,6 +105,9 @@ struct PolymarketTraderTests {
         exchange.script([.restarting], token: "1041")
         // E5: both legs fill, then the Polymarket trade FAILS on chain before it is confirmed.
         exchange.failTrades(token: "1051")
+        // E6: the market has a matching delay (matched a moment later); E7: nothing to match.
+        exchange.script([.delayed], token: "1061")
+        exchange.script([.unmatched], token: "1071")
         let configPath = directory.path("config.json")
         try Self.config(baseURL: exchange.baseURL, events: events).write(toFile: configPath, atomically: true, encoding: .utf8)
         let quotes = directory.path("quotes.jsonl")
@@ -121,7 +124,7 @@ struct PolymarketTraderTests {
         let store = try Store(path: db, access: .readOnly)
         let outcomes = try allOpportunities(store).map { "\($0.eventID) \($0.state)" }
         #expect(outcomes == ["E1 Closed(hedged)", "E2 Closed(one_sided)", "E3 Closed(hedged)", "E4 Closed(one_sided)",
-                             "E5 Closed(one_sided)"], "\(outcomes)")
+                             "E5 Closed(one_sided)", "E6 Closed(hedged)", "E7 Closed(one_sided)"], "\(outcomes)")
         // E5 looked hedged (Filled, waiting for confirmation), then the failed trade made it one-sided, with its alert.
         let failed = try #require(try store.history(of: 5))
         #expect(failed.transitions.map(\.to) == [.detected, .inFlight, .legsPlaced, .filled, .oneSided, .cancelAttempted, .closed(.oneSided)]
