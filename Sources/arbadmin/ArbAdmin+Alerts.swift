@@ -1,3 +1,4 @@
+import Foundation
 import ArbEngine
 import ArgumentParser
 
@@ -10,7 +11,8 @@ extension ArbAdmin {
                 delivery to each sink: when it was delivered, or how many attempts failed and the \
                 last error. An alert without any sink row was written while no sink was configured \
                 (e.g. by arbadmin); the next `arb run` delivers it.
-                """
+                """,
+            subcommands: [AlertsTestCommand.self]
         )
 
         @OptionGroup var options: SharedOptions
@@ -32,5 +34,28 @@ extension ArbAdmin {
             let alerts = try AlertListing.read(store, undeliveredOnly: undelivered, limit: limit)
             options.emit(lines: AlertListing.table(alerts, now: nowMilliseconds()), json: AlertListing.json(alerts))
         }
+    }
+}
+
+struct AlertsTestCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "test",
+        abstract: "Send a test alert straight to each configured sink and say whether it arrived.",
+        discussion: """
+            Builds the sinks from the config and the environment (TELEGRAM_BOT_TOKEN, \
+            DISCORD_WEBHOOK_URL, SLACK_WEBHOOK_URL, ARB_WEBHOOK_URL) and delivers one critical test \
+            alert to each (or only --sink NAME), not through the outbox. Exit 0 when every one arrived.
+            """
+    )
+
+    @OptionGroup var options: SharedOptions
+
+    @Option(name: .long, help: "Only this sink (console, file, webhook, telegram, discord, slack, command).")
+    var sink: String?
+
+    func run() async throws {
+        let outcomes = try await AlertsTest.run(try options.context(), sink: sink, environment: ProcessInfo.processInfo.environment)
+        print(AlertsTest.text(outcomes).joined(separator: "\n"))
+        if outcomes.contains(where: { $0.failure != nil }) { throw ExitCode(AdminExitCode.needsAttention.rawValue) }
     }
 }

@@ -179,17 +179,17 @@ struct AlertDispatcherTests {
     @Test("makeSinks builds what the config asks for; ARB_WEBHOOK_URL overrides webhook_url")
     func makeSinks() async throws {
         let config = AlertConfig(console: true, filePath: "config/alerts.log", webhookURL: "https://config.example.com/hook/SECRET1")
-        let all = AlertDispatcher.makeSinks(config: config, alertFilePath: directory.path("alerts.log"),
+        let all = try AlertDispatcher.makeSinks(config: config, alertFilePath: directory.path("alerts.log"),
                                             environment: ["ARB_WEBHOOK_URL": "https://env.example.com/hook/SECRET2"])
         #expect(all.map(\.name) == ["console", "file", "webhook"])
         #expect((all[1] as? FileAlertSink)?.path == directory.path("alerts.log"))
         #expect((all[2] as? WebhookAlertSink)?.redactedURL == "https://env.example.com/hook/REDACTED")
 
-        let fromConfig = AlertDispatcher.makeSinks(config: config, alertFilePath: nil, environment: ["ARB_WEBHOOK_URL": ""])
+        let fromConfig = try AlertDispatcher.makeSinks(config: config, alertFilePath: nil, environment: ["ARB_WEBHOOK_URL": ""])
         #expect((fromConfig[1] as? FileAlertSink)?.path == "config/alerts.log")
         #expect((fromConfig[2] as? WebhookAlertSink)?.redactedURL == "https://config.example.com/hook/REDACTED")
 
-        let none = AlertDispatcher.makeSinks(config: AlertConfig(console: false, filePath: nil, webhookURL: nil),
+        let none = try AlertDispatcher.makeSinks(config: AlertConfig(console: false, filePath: nil, webhookURL: nil),
                                              alertFilePath: nil, environment: [:])
         #expect(none.isEmpty)
         for sink in all + fromConfig { await sink.shutdown() }

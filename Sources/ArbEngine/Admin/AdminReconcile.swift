@@ -61,8 +61,13 @@ public enum AdminReconcile {
         parts.forceLease = force
         // The run seed only shapes fates of new orders; reconcile places none.
         parts.runSeed = 0
-        let sinks = AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
-                                              environment: environment).map(CountingSink.init)
+        let sinks: [CountingSink]
+        do {
+            sinks = try AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
+                                                  environment: environment).map(CountingSink.init)
+        } catch {
+            throw AdminFailure(error.description, exitCode: .usage)
+        }
         parts.sinks = sinks
         let assembly: TraderAssembly
         do {

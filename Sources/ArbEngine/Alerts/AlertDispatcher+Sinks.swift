@@ -14,12 +14,50 @@ extension AlertDispatcher {
     /// The webhook sink holds an HTTP client: call `shutdown()` on every sink when done.
     public static func makeSinks(
         config: AlertConfig, alertFilePath: String?, environment: [String: String]
-    ) -> [any AlertSink] {
+    ) throws(AlertSinkUnusable) -> [any AlertSink] {
         var sinks: [any AlertSink] = []
         if config.console { sinks.append(ConsoleAlertSink()) }
         if let path = alertFilePath ?? config.filePath { sinks.append(FileAlertSink(path: path)) }
         let fromEnvironment = environment[webhookURLEnvironmentKey].flatMap { $0.isEmpty ? nil : $0 }
         if let url = fromEnvironment ?? config.webhookURL { sinks.append(WebhookAlertSink(url: url)) }
+        func secret(_ variable: String, for key: String) throws(AlertSinkUnusable) -> String {
+            guard let value = environment[variable], !value.isEmpty else {
+                throw AlertSinkUnusable(description: "alerts.\(key) is configured but \(variable) is not set: put the "
+                    + "\(key == "telegram" ? "bot token" : "webhook URL") in the environment (never in the config)")
+            }
+            return value
+        }
+        if let telegram = config.telegram {
+            let token = try secret(telegramTokenEnvironmentKey, for: "telegram")
+            var root = telegram.apiURL
+            while root.hasSuffix("/") { root.removeLast() }
+            let chat = telegram.chatID
+            sinks.append(WebhookAlertSink(url: root + "/bot" + token + "/sendMessage", name: "telegram",
+                                          redactedURL: root + "/botREDACTED/sendMessage", secrets: [token],
+                                          minSeverity: telegram.minSeverity) { ChatAlertFormats.telegram(chatID: chat, $0) })
+        }
+        if let discord = config.discord {
+            let url = try secret(discordURLEnvironmentKey, for: "discord")
+            sinks.append(WebhookAlertSink(url: url, name: "discord", minSeverity: discord.minSeverity, payload: ChatAlertFormats.discord))
+        }
+        if let slack = config.slack {
+            let url = try secret(slackURLEnvironmentKey, for: "slack")
+            sinks.append(WebhookAlertSink(url: url, name: "slack", minSeverity: slack.minSeverity, payload: ChatAlertFormats.slack))
+        }
+        if let command = config.command {
+            sinks.append(CommandAlertSink(argv: command.argv, timeoutMilliseconds: command.timeoutMilliseconds,
+                                          minSeverity: command.minSeverity))
+        }
         return sinks
     }
+
+    public static let telegramTokenEnvironmentKey = "TELEGRAM_BOT_TOKEN"
+    public static let discordURLEnvironmentKey = "DISCORD_WEBHOOK_URL"
+    public static let slackURLEnvironmentKey = "SLACK_WEBHOOK_URL"
+}
+
+/// A configured alert sink that cannot be made (its secret is missing from the environment).
+public struct AlertSinkUnusable: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String
+    public init(description: String) { self.description = description }
 }

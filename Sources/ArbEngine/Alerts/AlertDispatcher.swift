@@ -148,7 +148,8 @@ public actor AlertDispatcher {
         guard !Task.isCancelled else { return round }
         do {
             if !rowsEnsured {
-                let added = try await outbox.ensureDeliveryRows(forSinks: sinkNames)
+                let added = try await outbox.ensureDeliveryRows(forSinks: sinkNames,
+                                                                minimums: sinks.mapValues(\.minSeverity))
                 rowsEnsured = true
                 if added > 0 {
                     logger.notice("alert sinks given the pending alerts they had no row for",

@@ -5,7 +5,7 @@ import OrderStateMachine
 /// tied to one isolation domain) and tests can see every call.
 public protocol AlertOutbox: Sendable {
     /// See `Store.ensureDeliveryRows(forSinks:)`: returns the rows added.
-    func ensureDeliveryRows(forSinks sinks: [String]) async throws -> Int
+    func ensureDeliveryRows(forSinks sinks: [String], minimums: [String: AlertSeverity]) async throws -> Int
     /// Undelivered rows for `sinks`, oldest first, at most `limit`, each sink getting a fair share.
     func pendingDeliveries(limit: Int, sinks: [String]) async throws -> [PendingDelivery]
     func markDelivered(alertID: Int64, sink: String, atMilliseconds now: Int64) async throws
@@ -31,8 +31,8 @@ public actor StoreAlertOutbox: AlertOutbox {
                           busyTimeoutMilliseconds: busyTimeoutMilliseconds)
     }
 
-    public func ensureDeliveryRows(forSinks sinks: [String]) throws -> Int {
-        try store.ensureDeliveryRows(forSinks: sinks)
+    public func ensureDeliveryRows(forSinks sinks: [String], minimums: [String: AlertSeverity]) throws -> Int {
+        try store.ensureDeliveryRows(forSinks: sinks, minimums: minimums)
     }
 
     public func pendingDeliveries(limit: Int, sinks: [String]) throws -> [PendingDelivery] {

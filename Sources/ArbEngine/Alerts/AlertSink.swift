@@ -10,6 +10,8 @@ import OrderStateMachine
 /// stable `key` lets it drop repeats.
 public protocol AlertSink: Sendable {
     var name: String { get }
+    /// Alerts below this severity are not owed to this sink (no delivery row is written for it).
+    var minSeverity: AlertSeverity { get }
     func deliver(_ alert: PendingDelivery) async throws
     /// Releases what the sink holds (connections). Called once, by whoever made the sink, after
     /// the dispatcher is done with it.
@@ -18,6 +20,7 @@ public protocol AlertSink: Sendable {
 
 extension AlertSink {
     public func shutdown() async {}
+    public var minSeverity: AlertSeverity { .info }
 }
 
 /// Why a sink could not deliver. Descriptions never contain a webhook's secret (see `redactedURL`).

@@ -14,6 +14,7 @@ final class CountingSink: AlertSink {
     let inner: any AlertSink
     let delivered = Counter()
     var name: String { inner.name }
+    var minSeverity: AlertSeverity { inner.minSeverity }
 
     init(_ inner: any AlertSink) { self.inner = inner }
 

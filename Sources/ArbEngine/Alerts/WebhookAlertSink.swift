@@ -14,20 +14,34 @@ import OrderStateMachine
 public final class WebhookAlertSink: AlertSink, CustomStringConvertible, CustomDebugStringConvertible,
     CustomReflectable
 {
-    public let name = "webhook"
+    public let name: String
+    public let minSeverity: AlertSeverity
     /// What may be printed of the URL.
     public let redactedURL: String
     private let url: String
+    /// Secrets that must never appear in an error (a bot token inside the URL's path).
+    private let secrets: [String]
+    private let payload: @Sendable (PendingDelivery) -> String
     private let timeoutMilliseconds: Int64
     private let client: HTTPClient
     /// The webhook's answer body is read up to this many bytes, then dropped.
     static let responseBytesMax = 64 * 1024
 
-    /// - Parameter timeoutMilliseconds: for the whole request, connect included.
-    public init(url: String, timeoutMilliseconds: Int64 = 5_000) {
+    /// - Parameters:
+    ///   - name: the sink's name in the outbox (`webhook`, `discord`, `slack`, `telegram`).
+    ///   - redactedURL: what may be printed of the URL (default: `redactedURL(url)`).
+    ///   - payload: the JSON body for one alert (default: arb's own `{"id","kind","severity","text"}`).
+    ///   - timeoutMilliseconds: for the whole request, connect included.
+    public init(url: String, name: String = "webhook", redactedURL: String? = nil, secrets: [String] = [],
+                minSeverity: AlertSeverity = .info, payload: @escaping @Sendable (PendingDelivery) -> String = WebhookAlertSink.arbPayload,
+                timeoutMilliseconds: Int64 = 5_000) {
         precondition(timeoutMilliseconds > 0, "webhook timeout must be positive")
         self.url = url
-        self.redactedURL = ArbEngine.redactedURL(url)
+        self.name = name
+        self.minSeverity = minSeverity
+        self.redactedURL = redactedURL ?? ArbEngine.redactedURL(url)
+        self.secrets = secrets
+        self.payload = payload
         self.timeoutMilliseconds = timeoutMilliseconds
         let timeout = HTTPClient.Configuration.Timeout(
             connect: .milliseconds(timeoutMilliseconds), read: .milliseconds(timeoutMilliseconds))
@@ -36,7 +50,7 @@ public final class WebhookAlertSink: AlertSink, CustomStringConvertible, CustomD
         self.client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
-    public var description: String { "WebhookAlertSink(\(redactedURL))" }
+    public var description: String { "WebhookAlertSink(\(name), \(redactedURL))" }
     public var debugDescription: String { description }
     public var customMirror: Mirror { Mirror(self, children: ["url": redactedURL]) }
 
@@ -46,7 +60,7 @@ public final class WebhookAlertSink: AlertSink, CustomStringConvertible, CustomD
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "User-Agent", value: "arb/\(ArbEngineVersion.string)")
-        request.body = .bytes(Array(Self.payload(for: alert).utf8))
+        request.body = .bytes(Array(payload(alert).utf8))
         let status: Int
         do {
             let response = try await client.execute(request, timeout: .milliseconds(timeoutMilliseconds))
@@ -60,6 +74,8 @@ public final class WebhookAlertSink: AlertSink, CustomStringConvertible, CustomD
     }
 
     /// `{"id":…,"kind":…,"severity":…,"text":…}`: `text` is what chat webhooks show.
+    @Sendable public static func arbPayload(_ alert: PendingDelivery) -> String { payload(for: alert) }
+
     static func payload(for alert: PendingDelivery) -> String {
         JSONValue.members([
             "id": .string(alert.key),
@@ -84,7 +100,7 @@ public final class WebhookAlertSink: AlertSink, CustomStringConvertible, CustomD
     private func scrubbed(_ text: String) -> String {
         var text = text
         let parts = URLParts(url)
-        for secret in [url, parts?.afterFirstSegment, parts?.query, parts?.userInfo] {
+        for secret in [url, parts?.afterFirstSegment, parts?.query, parts?.userInfo] + secrets.map(Optional.some) {
             guard let secret, secret.count >= 4 else { continue }
             text = text.replacingOccurrences(of: secret, with: "REDACTED")
         }

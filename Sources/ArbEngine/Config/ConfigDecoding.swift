@@ -386,7 +386,7 @@ extension RiskConfig: Decodable, JSONExpectation {
 
 extension AlertConfig: Decodable, JSONExpectation {
     static let expectedJSON = "an object"
-    enum CodingKeys: String, CodingKey, CaseIterable { case console, file, webhookURL = "webhook_url" }
+    enum CodingKeys: String, CodingKey, CaseIterable { case console, file, webhookURL = "webhook_url", telegram, discord, slack, command }
     /// Default alert log, relative to the database's directory.
     static let defaultAlertFile = "data/alerts.log"
     /// No `alerts` section: console on, the default log file, no webhook.
@@ -399,7 +399,11 @@ extension AlertConfig: Decodable, JSONExpectation {
         if let value = try object.raw(.webhookURL), value != .null {
             webhook = try Self.webhookURL(value, object: object)
         }
-        self.init(console: try object.optional(Bool.self, .console) ?? true, filePath: file, webhookURL: webhook)
+        self.init(console: try object.optional(Bool.self, .console) ?? true, filePath: file, webhookURL: webhook,
+                  telegram: try object.optional(TelegramSinkConfig.self, .telegram),
+                  discord: try object.optional(ChatSinkConfig.self, .discord),
+                  slack: try object.optional(ChatSinkConfig.self, .slack),
+                  command: try object.optional(CommandSinkConfig.self, .command))
     }
 
     /// `http://host…` or `https://host…`. The value may carry a token, so a refusal shows only its scheme.
@@ -421,6 +425,67 @@ extension AlertConfig: Decodable, JSONExpectation {
             throw object.failure(.webhookURL, "is \(shown) (the rest is not shown: it may hold a token); allowed \(allowed)")
         }
         return text
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// `min_severity`: `"info"`, `"warning"` or `"critical"` (default info: every alert).
+    func minSeverity(_ key: Key) throws -> AlertSeverity {
+        try choice(key, allowed: "\"info\", \"warning\" or \"critical\"") ?? .info
+    }
+}
+
+extension TelegramSinkConfig: Decodable, JSONExpectation {
+    static let expectedJSON = "an object with \"chat_id\" (and optional \"api_url\", \"min_severity\")"
+    enum CodingKeys: String, CodingKey, CaseIterable { case chatID = "chat_id", apiURL = "api_url", minSeverity = "min_severity" }
+
+    public init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: CodingKeys.self)
+        let chat = try object.raw(.chatID)
+        let text: String? = switch chat {
+        case .string(let value)?: value
+        case .number(let value)?: value
+        default: nil
+        }
+        guard let text, !text.isEmpty, text.count <= 64, text.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" || $0 == "@" }) else {
+            throw object.invalid(.chatID, chat, allowed: "the chat's id, e.g. \"-1001234567890\" or \"@channelname\"")
+        }
+        self.init(chatID: text, apiURL: try object.url(.apiURL, schemes: ["https", "http"]) ?? TelegramSinkConfig.defaultAPIURL,
+                  minSeverity: try object.minSeverity(.minSeverity))
+    }
+}
+
+extension ChatSinkConfig: Decodable, JSONExpectation {
+    static let expectedJSON = "an object, e.g. {\"min_severity\": \"critical\"} (the webhook URL comes from the environment)"
+    enum CodingKeys: String, CodingKey, CaseIterable { case minSeverity = "min_severity" }
+
+    public init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(minSeverity: try object.minSeverity(.minSeverity))
+    }
+}
+
+extension CommandSinkConfig: Decodable, JSONExpectation {
+    static let expectedJSON = "an object with \"argv\" (and optional \"timeout_ms\", \"min_severity\")"
+    enum CodingKeys: String, CodingKey, CaseIterable { case argv, timeoutMilliseconds = "timeout_ms", minSeverity = "min_severity" }
+
+    public init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: CodingKeys.self)
+        let value = try object.raw(.argv)
+        let allowed = "a non-empty list of strings: the program's absolute path, then its arguments"
+        guard case .array(let items)? = value, !items.isEmpty, items.count <= 64 else { throw object.invalid(.argv, value, allowed: allowed) }
+        var argv: [String] = []
+        for item in items {
+            guard case .string(let text) = item, !text.isEmpty, text.utf8.count <= JSONFieldLimits.textLengthMax,
+                  !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw object.invalid(.argv, value, allowed: allowed)
+            }
+            argv.append(text)
+        }
+        guard argv[0].hasPrefix("/") else { throw object.invalid(.argv, value, allowed: allowed) }
+        let timeout = object.contains(.timeoutMilliseconds)
+            ? try object.integer(.timeoutMilliseconds, in: 1...600_000, unit: "ms") : 5_000
+        self.init(argv: argv, timeoutMilliseconds: timeout, minSeverity: try object.minSeverity(.minSeverity))
     }
 }
 

@@ -238,10 +238,56 @@ public struct AlertConfig: Sendable, Hashable {
     /// `webhook_url`: HTTP POST of `{"text": …}`; the `ARB_WEBHOOK_URL` environment variable
     /// overrides it so a token need not sit in a file.
     public var webhookURL: String?
+    /// `telegram`: `{"chat_id", "api_url", "min_severity"}`; the bot token from `TELEGRAM_BOT_TOKEN`.
+    public var telegram: TelegramSinkConfig?
+    /// `discord`: `{"min_severity"}`; the webhook URL from `DISCORD_WEBHOOK_URL`.
+    public var discord: ChatSinkConfig?
+    /// `slack`: `{"min_severity"}`; the webhook URL from `SLACK_WEBHOOK_URL`.
+    public var slack: ChatSinkConfig?
+    /// `command`: `{"argv", "timeout_ms", "min_severity"}`: the alert JSON on the program's stdin.
+    public var command: CommandSinkConfig?
 
-    public init(console: Bool, filePath: String?, webhookURL: String?) {
+    public init(console: Bool, filePath: String?, webhookURL: String?, telegram: TelegramSinkConfig? = nil,
+                discord: ChatSinkConfig? = nil, slack: ChatSinkConfig? = nil, command: CommandSinkConfig? = nil) {
         self.console = console
         self.filePath = filePath
         self.webhookURL = webhookURL
+        self.telegram = telegram
+        self.discord = discord
+        self.slack = slack
+        self.command = command
+    }
+}
+
+/// A Telegram bot's chat: `{"chat_id": "-1001234", "api_url": "https://api.telegram.org", "min_severity": "warning"}`.
+public struct TelegramSinkConfig: Sendable, Hashable {
+    public static let defaultAPIURL = "https://api.telegram.org"
+    public var chatID: String
+    public var apiURL: String
+    public var minSeverity: AlertSeverity
+
+    public init(chatID: String, apiURL: String = TelegramSinkConfig.defaultAPIURL, minSeverity: AlertSeverity = .info) {
+        self.chatID = chatID
+        self.apiURL = apiURL
+        self.minSeverity = minSeverity
+    }
+}
+
+/// A chat webhook whose URL (the secret) comes from the environment: `{"min_severity": "critical"}`.
+public struct ChatSinkConfig: Sendable, Hashable {
+    public var minSeverity: AlertSeverity
+    public init(minSeverity: AlertSeverity = .info) { self.minSeverity = minSeverity }
+}
+
+/// A program to hand each alert to: `{"argv": ["/usr/local/bin/page-me"], "timeout_ms": 5000, "min_severity": "critical"}`.
+public struct CommandSinkConfig: Sendable, Hashable {
+    public var argv: [String]
+    public var timeoutMilliseconds: Int64
+    public var minSeverity: AlertSeverity
+
+    public init(argv: [String], timeoutMilliseconds: Int64 = 5_000, minSeverity: AlertSeverity = .info) {
+        self.argv = argv
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.minSeverity = minSeverity
     }
 }

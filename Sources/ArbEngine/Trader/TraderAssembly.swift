@@ -64,11 +64,12 @@ public struct TraderAssembly: Sendable {
                             clock: any TradingClock, logger: Logger, options: Options = Options()) throws -> TraderAssembly {
         let path = config.databasePath
         let durability = options.durability ?? config.durability
-        let sinks = options.sinks ?? AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
+        let sinks = try options.sinks ?? AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
                                                                environment: environment)
         if options.access == .createIfMissing { try Trader.makeParentDirectory(of: path) }
         let store = try Store(path: path, access: options.access, durability: durability, alertSinks: sinks.map(\.name),
                               newDatabaseID: options.newDatabaseID)
+        store.alertSinkMinimums = Dictionary(uniqueKeysWithValues: sinks.map { ($0.name, $0.minSeverity) })
         if let hook = options.commitHook { store.commitHook = hook }
         let tookOverFrom = try LeaseStanding.take(store, me: holder, force: options.forceLease, now: clock.nowMilliseconds(),
                                                   isAlive: options.isAlive)

@@ -170,8 +170,13 @@ public struct FillReport: Sendable, Hashable, Codable {
     }
 }
 
-public enum AlertSeverity: String, Sendable, Hashable, Codable {
+public enum AlertSeverity: String, Sendable, Hashable, Codable, CaseIterable {
     case info, warning, critical
+
+    /// Whether an alert of this severity reaches a sink whose minimum is `minimum`.
+    public func reaches(_ minimum: AlertSeverity) -> Bool {
+        Self.allCases.firstIndex(of: self)! >= Self.allCases.firstIndex(of: minimum)!
+    }
 }
 
 /// An alert to insert into the outbox in the same transaction as what caused it.

@@ -261,6 +261,6 @@ extension Store {
         guard connection.changes == 1 else { return }
         let alertID = connection.lastInsertRowID
         let delivery = try connection.cachedStatement("INSERT INTO alert_deliveries (alert_id, sink) VALUES (?, ?)")
-        for sink in alertSinks { try delivery.execute(alertID, sink) }
+        for sink in alertSinks where alert.severity.reaches(alertSinkMinimums[sink] ?? .info) { try delivery.execute(alertID, sink) }
     }
 }

@@ -124,20 +124,24 @@ extension Store {
     /// a replay of every alert ever raised (a new webhook would otherwise be flooded with old
     /// news, and DESIGN §8 invariant 6 asks for "every configured sink" of alerts that are still live).
     @discardableResult
-    public func ensureDeliveryRows(forSinks sinks: [String]) throws -> Int {
+    public func ensureDeliveryRows(forSinks sinks: [String], minimums: [String: AlertSeverity] = [:]) throws -> Int {
         try connection.writeTransaction {
+            // A sink's minimum severity: alerts below it are not owed there.
             let insert = try connection.cachedStatement("""
                 INSERT INTO alert_deliveries (alert_id, sink)
                 SELECT a.id, ? FROM alerts a
-                WHERE EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id AND d.delivered_at_ms IS NULL)
-                   OR NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id)
+                WHERE (EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id AND d.delivered_at_ms IS NULL)
+                       OR NOT EXISTS (SELECT 1 FROM alert_deliveries d WHERE d.alert_id = a.id))
+                  AND instr(?, ',' || a.severity || ',') > 0
                 ON CONFLICT (alert_id, sink) DO NOTHING
                 """)
             var added = 0
             // Inserting for one sink can make an alert "pending" for the next sink's query only
             // if it already was: a new row is itself undelivered. Same set either way.
             for sink in Set(sinks).sorted() {
-                try insert.execute(sink)
+                let minimum = minimums[sink] ?? .info
+                let owed = "," + AlertSeverity.allCases.filter { $0.reaches(minimum) }.map(\.rawValue).joined(separator: ",") + ","
+                try insert.execute(sink, owed)
                 added += connection.changes
             }
             return added

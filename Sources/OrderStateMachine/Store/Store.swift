@@ -91,6 +91,9 @@ public final class Store {
     public let databaseID: String
     /// The alert sinks each new alert gets a delivery row for.
     public var alertSinks: [String]
+    /// A sink's minimum severity (absent: every alert): an alert below it gets no delivery row
+    /// for that sink — it is not owed there, so it is never retried nor shown undelivered.
+    public var alertSinkMinimums: [String: AlertSeverity] = [:]
     /// Opportunity ids this connection has reserved and not yet used: `next…limit`.
     private var reservedIDs: (next: OpportunityID, limit: OpportunityID) = (1, 0)
     /// How many ids one reservation commit takes: one extra commit per this many opportunities
@@ -411,7 +414,7 @@ public final class Store {
         guard connection.changes == 1 else { return }
         let alertID = connection.lastInsertRowID
         let delivery = try connection.cachedStatement("INSERT INTO alert_deliveries (alert_id, sink) VALUES (?, ?)")
-        for sink in alertSinks { try delivery.execute(alertID, sink) }
+        for sink in alertSinks where alert.severity.reaches(alertSinkMinimums[sink] ?? .info) { try delivery.execute(alertID, sink) }
     }
 
     /// Inserts an alert that belongs to no transition (e.g. a reconcile finding), in its own transaction.

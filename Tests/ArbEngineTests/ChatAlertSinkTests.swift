@@ -1,0 +1,170 @@
+import ArbEngine
+import ArbTestSupport
+import Foundation
+@testable import OrderStateMachine
+import Testing
+
+/// A one-sided alert whose text carries every character the chat services' markup cares about.
+let awkwardText = "leg a KX_FED*25<DEC>&Co filled alone: 10.00 @ 0.45 ~ `x` | > q \\ done"
+
+@Suite("Alerts in chat: Telegram, Discord, Slack and a command", .serialized)
+struct ChatAlertSinkTests {
+    static func sinks(_ server: TestHTTPServer, command: CommandSinkConfig? = nil, minimum: AlertSeverity = .info) throws -> [any AlertSink] {
+        let config = AlertConfig(console: false, filePath: nil, webhookURL: nil,
+                                 telegram: TelegramSinkConfig(chatID: "-1001234", apiURL: server.url(""), minSeverity: minimum),
+                                 discord: ChatSinkConfig(minSeverity: minimum), slack: ChatSinkConfig(minSeverity: minimum), command: command)
+        return try AlertDispatcher.makeSinks(config: config, alertFilePath: nil, environment: [
+            "TELEGRAM_BOT_TOKEN": "123456:SECRET-TOKEN", "DISCORD_WEBHOOK_URL": server.url("/api/webhooks/42/DISCORD-SECRET"),
+            "SLACK_WEBHOOK_URL": server.url("/services/T1/B2/SLACK-SECRET"),
+        ])
+    }
+
+    @Test("each service gets its own shape, escaped for its markup, with a fallback text")
+    func shapes() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let sinks = try Self.sinks(server)
+        #expect(sinks.map(\.name) == ["telegram", "discord", "slack"])
+        for sink in sinks { try await sink.deliver(samplePending(sink: sink.name, text: awkwardText)) }
+        let requests = server.requests
+        try #require(requests.count == 3)
+
+        #expect(requests[0].uri == "/bot123456:SECRET-TOKEN/sendMessage")
+        let telegram = try #require(requests[0].json)
+        #expect(telegram["chat_id"] as? String == "-1001234" && telegram["parse_mode"] as? String == "HTML")
+        let text = try #require(telegram["text"] as? String)
+        #expect(text.hasPrefix("<b>[CRITICAL] arb one_sided</b>\n"))
+        #expect(text.contains("KX_FED*25&lt;DEC&gt;&amp;Co"), "\(text)")
+        #expect(!text.contains("<DEC>"))
+
+        #expect(requests[1].uri == "/api/webhooks/42/DISCORD-SECRET")
+        let discord = try #require(requests[1].json)
+        let embed = try #require((discord["embeds"] as? [[String: Any]])?.first)
+        #expect(embed["title"] as? String == "[CRITICAL] arb one_sided" && embed["color"] as? Int == 0xD0_3030)
+        #expect((embed["description"] as? String)?.contains(#"KX\_FED\*25<DEC\>&Co"#) == true, "\(embed)")
+        #expect((embed["fields"] as? [[String: Any]])?.map { $0["value"] as? String } == ["critical", "one-sided-7"])
+        #expect((discord["content"] as? String)?.hasPrefix("[CRITICAL] arb one_sided: ") == true)
+        #expect((discord["allowed_mentions"] as? [String: Any])?["parse"] as? [String] == [])
+
+        let slack = try #require(requests[2].json)
+        #expect((slack["text"] as? String)?.contains("KX_FED*25&lt;DEC&gt;&amp;Co") == true)
+        let blocks = try #require(slack["blocks"] as? [[String: Any]])
+        #expect(blocks.map { $0["type"] as? String } == ["header", "section", "context"])
+        #expect(((blocks[1]["text"] as? [String: Any])?["text"] as? String)?.contains("&lt;DEC&gt;") == true)
+        for sink in sinks { await sink.shutdown() }
+    }
+
+    @Test("a long alert is cut to each service's limit with a pointer to the whole of it")
+    func limits() async throws {
+        let server = try await TestHTTPServer.start()
+        defer { Task { await server.stop() } }
+        let sinks = try Self.sinks(server)
+        let long = String(repeating: "<exposure & more> ", count: 600)
+        for sink in sinks { try await sink.deliver(samplePending(sink: sink.name, text: long)) }
+        let requests = server.requests
+        let telegram = try #require(requests[0].json?["text"] as? String)
+        #expect(telegram.count <= 4_096 && telegram.hasSuffix("(cut; the whole alert: arbadmin alerts, key one-sided-7)"))
+        #expect(!telegram.hasSuffix("&am(cut") && !telegram.contains("&amp(cut"), "an entity was cut in half")
+        let discord = try #require(requests[1].json)
+        #expect((discord["content"] as? String).map { $0.count <= 2_000 } == true)
+        let description = ((discord["embeds"] as? [[String: Any]])?.first?["description"] as? String) ?? ""
+        #expect(description.count <= 4_096 && description.hasSuffix("arbadmin alerts, key one-sided-7)"))
+        for sink in sinks { await sink.shutdown() }
+    }
+
+    @Test("429 and 500 fail the delivery (the outbox retries); no error shows the token or a webhook's secret")
+    func failures() async throws {
+        let server = try await TestHTTPServer.start(statuses: [429, 500, 429])
+        defer { Task { await server.stop() } }
+        let sinks = try Self.sinks(server)
+        for sink in sinks {
+            let error = await #expect(throws: AlertSinkError.self) { try await sink.deliver(samplePending(sink: sink.name)) }
+            let text = "\(error.map { "\($0)" } ?? "") \(sink)"
+            for secret in ["SECRET-TOKEN", "DISCORD-SECRET", "SLACK-SECRET", "123456"] { #expect(!text.contains(secret), "\(text)") }
+        }
+        for sink in sinks { await sink.shutdown() }
+    }
+
+    @Test("a sink's minimum severity: below it no delivery row is written (nothing owed, nothing retried), at or above it one is")
+    func minimumSeverity() throws {
+        let directory = TemporaryDirectory()
+        let store = try Store(path: directory.path("a.db"), durability: .normal, alertSinks: ["file", "telegram"])
+        store.alertSinkMinimums = ["telegram": .critical]
+        for (key, severity) in [("i", AlertSeverity.info), ("w", .warning), ("c", .critical)] {
+            try store.insertAlert(NewAlert(key: key, kind: "k", severity: severity, text: key, bodyJSON: "{}"), opportunity: nil,
+                                  atMilliseconds: 1)
+        }
+        #expect(try store.pendingDeliveries(limit: 10, sinks: ["telegram"]).map(\.key) == ["c"])
+        #expect(try store.pendingDeliveries(limit: 10, sinks: ["file"]).map(\.key).sorted() == ["c", "i", "w"])
+        // A sink added later gets what is owed it, by its own minimum.
+        #expect(try store.ensureDeliveryRows(forSinks: ["slack"], minimums: ["slack": .warning]) == 2)
+        #expect(try store.pendingDeliveries(limit: 10, sinks: ["slack"]).map(\.key).sorted() == ["c", "w"])
+    }
+
+    @Test("the command sink: the alert JSON on the program's stdin; a failing exit and a timeout are failed deliveries")
+    func command() async throws {
+        let directory = TemporaryDirectory()
+        let out = directory.path("got.json")
+        let script = directory.path("page-me.sh")
+        try "#!/bin/sh\ncat > '\(out)'\n".write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let ok = CommandAlertSink(argv: [script], timeoutMilliseconds: 5_000)
+        try await ok.deliver(samplePending(sink: "command", text: awkwardText))
+        let got = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out))) as? [String: Any])
+        #expect(got["id"] as? String == "one-sided-7" && got["text"] as? String == awkwardText)
+        #expect((got["body"] as? [String: Any])?["imbalance"] as? String == "10.00")
+
+        let failing = CommandAlertSink(argv: ["/bin/sh", "-c", "exit 3"], timeoutMilliseconds: 5_000)
+        await #expect(throws: AlertSinkError.writeFailed(sink: "command", detail: "/bin/sh exited 3")) {
+            try await failing.deliver(samplePending(sink: "command"))
+        }
+        let slow = CommandAlertSink(argv: ["/bin/sleep", "5"], timeoutMilliseconds: 100)
+        let started = Date()
+        await #expect(throws: AlertSinkError.self) { try await slow.deliver(samplePending(sink: "command")) }
+        #expect(Date().timeIntervalSince(started) < 3, "the timeout did not stop the program")
+    }
+
+    @Test("config: a chat sink whose secret is missing is one line naming the variable; a bad min_severity or argv is refused by path")
+    func config() async throws {
+        let config = AlertConfig(console: false, filePath: nil, webhookURL: nil, telegram: TelegramSinkConfig(chatID: "-1"))
+        #expect(throws: AlertSinkUnusable(description: "alerts.telegram is configured but TELEGRAM_BOT_TOKEN is not set: put the bot token in the environment (never in the config)")) {
+            try AlertDispatcher.makeSinks(config: config, alertFilePath: nil, environment: [:])
+        }
+        for (alerts, expected) in [
+            (#"{"slack": {"min_severity": "loud"}}"#, #"alerts.slack.min_severity is "loud"; allowed "info", "warning" or "critical""#),
+            (#"{"command": {"argv": ["page-me"]}}"#, "alerts.command.argv is"),
+            (#"{"telegram": {"api_url": "https://api.telegram.org"}}"#, "alerts.telegram.chat_id is missing"),
+            (#"{"discord": {"webhook_url": "https://x"}}"#, "alerts.discord.webhook_url is not a known key"),
+        ] {
+            let json = minimalConfigJSON.replacingOccurrences(of: #""risk": {"#, with: #""alerts": \#(alerts), "risk": {"#)
+            let message = configError(json)?.description ?? ""
+            #expect(message.contains(expected), "\(message)")
+        }
+    }
+
+    @Test("arbadmin alerts test: each configured sink gets a test alert and says whether it arrived; a failing one exits 1")
+    func adminTest() async throws {
+        let server = try await TestHTTPServer.start(statuses: [200, 200, 500, 200])
+        defer { Task { await server.stop() } }
+        let directory = TemporaryDirectory()
+        let alerts = #"{"console": false, "file": null, "telegram": {"chat_id": "-1001", "api_url": "\#(server.url(""))"}, "# +
+            #""discord": {"min_severity": "critical"}, "slack": {}}"#
+        let configPath = directory.path("config.json")
+        try minimalConfigJSON.replacingOccurrences(of: #""risk": {"#, with: #""alerts": \#(alerts), "risk": {"#)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let environment = ["TELEGRAM_BOT_TOKEN": "999:TOKEN", "DISCORD_WEBHOOK_URL": server.url("/api/webhooks/1/DSECRET"),
+                           "SLACK_WEBHOOK_URL": server.url("/services/T/B/SSECRET")]
+        let result = try arbadmin(["alerts", "test", "--config", configPath], environment: environment)
+        #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
+        #expect(result.stdoutLines.count == 3)
+        #expect(result.stdoutLines[0] == "telegram: delivered" && result.stdoutLines[1] == "discord: delivered")
+        #expect(result.stdoutLines[2].hasPrefix("slack: FAILED — webhook \(server.url("/services/REDACTED")) answered HTTP 500"), "\(result.stdout)")
+        for secret in ["TOKEN", "DSECRET", "SSECRET"] { #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret)) }
+        #expect(server.requests.first?.json.map { ($0["text"] as? String)?.contains("arb alert test") } == true)
+
+        let one = try arbadmin(["alerts", "test", "--config", configPath, "--sink", "telegram"], environment: environment)
+        #expect(one.status == 0 && one.stdoutLines == ["telegram: delivered"], "\(one.stdout) \(one.stderr)")
+        let missing = try arbadmin(["alerts", "test", "--config", configPath], environment: [:])
+        #expect(missing.status == 2 && missing.stderr.contains("TELEGRAM_BOT_TOKEN is not set"), "\(missing.stderr)")
+    }
+}
