@@ -386,7 +386,9 @@ extension RiskConfig: Decodable, JSONExpectation {
 
 extension AlertConfig: Decodable, JSONExpectation {
     static let expectedJSON = "an object"
-    enum CodingKeys: String, CodingKey, CaseIterable { case console, file, webhookURL = "webhook_url", telegram, discord, slack, command }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case console, file, webhookURL = "webhook_url", telegram, discord, slack, command, remindEveryMinutes = "remind_every_minutes"
+    }
     /// Default alert log, relative to the database's directory.
     static let defaultAlertFile = "data/alerts.log"
     /// No `alerts` section: console on, the default log file, no webhook.
@@ -404,6 +406,9 @@ extension AlertConfig: Decodable, JSONExpectation {
                   discord: try object.optional(ChatSinkConfig.self, .discord),
                   slack: try object.optional(ChatSinkConfig.self, .slack),
                   command: try object.optional(CommandSinkConfig.self, .command))
+        if object.contains(.remindEveryMinutes) {
+            remindEveryMinutes = try object.integer(.remindEveryMinutes, in: 0...10_080, unit: "minutes; 0 turns reminders off")
+        }
     }
 
     /// `http://host…` or `https://host…`. The value may carry a token, so a refusal shows only its scheme.

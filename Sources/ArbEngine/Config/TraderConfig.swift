@@ -246,6 +246,9 @@ public struct AlertConfig: Sendable, Hashable {
     public var slack: ChatSinkConfig?
     /// `command`: `{"argv", "timeout_ms", "min_severity"}`: the alert JSON on the program's stdin.
     public var command: CommandSinkConfig?
+    /// `remind_every_minutes`: a reminder alert this often while a one-sided exposure stays open
+    /// (0: none). Default 15.
+    public var remindEveryMinutes: Int64 = 15
 
     public init(console: Bool, filePath: String?, webhookURL: String?, telegram: TelegramSinkConfig? = nil,
                 discord: ChatSinkConfig? = nil, slack: ChatSinkConfig? = nil, command: CommandSinkConfig? = nil) {

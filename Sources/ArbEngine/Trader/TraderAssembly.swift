@@ -120,6 +120,10 @@ public struct TraderAssembly: Sendable {
         services.append(.init(service: LeaseHeartbeatService(ledger: ledger, holder: holder, databasePath: databasePath,
                                                              stop: stop, clock: clock, logger: logger)))
         services.append(.init(service: AlertDeliveryService(dispatcher: dispatcher, sinks: sinks)))
+        if feeds {
+            services.append(.init(service: ExposureReminderService(
+                ledger: ledger, intervalMilliseconds: config.alerts.remindEveryMinutes * 60_000, clock: clock, logger: logger)))
+        }
         return services
     }
 
