@@ -36,6 +36,7 @@ mutations=(
   'keccak-nist-padding|Sources/PolymarketVenue/Keccak256.swift|s/last\.append\(0x01\)/last.append(0x06)/|Keccak-256 pads like NIST SHA3-256 (every order hash wrong)'
   'hedged-on-provisional|Sources/ArbEngine/Execution/Executor.swift|s/provisional: run\.provisional\)/provisional: false)/|a pair closes hedged on fills its venue may still undo'
   'recovery-hedged-on-provisional|Sources/ArbEngine/Recovery/Reconciler.swift|s/provisional: provisional\)/provisional: false)/|recovery closes hedged on provisional fills'
+  'feeds-end-the-group|Sources/ArbEngine/Trader/TraderServices.swift|s/\n            try\? await gracefulShutdown\(\)\n        \}/\n        }/|venues without a push feed end the feeds service, which ends arb run at once'
   'venue-disagreement-ignored|Sources/ArbEngine/Trader/Trader.swift|s/if !refusals\.isEmpty \{ throw TraderError\.venueDisagrees\(refusals\) \}//|arb run trades a market whose tick size or fee the venue disagrees with'
 )
 

@@ -4,6 +4,7 @@ import Foundation
 import OrderStateMachine
 import PolymarketLoopback
 import PolymarketVenue
+import KalshiLoopback
 import Testing
 
 /// The trader database and the loopback CLOB's record agree (DESIGN §8): each Polymarket leg
@@ -268,5 +269,56 @@ struct PolymarketTraderTests {
                                           environment: Self.environment)
         #expect(agreeing.status == 0, "\(agreeing.stderr.suffix(1_000))")
         #expect(exchange.requests.contains { $0.method == "POST" && $0.uri == "/order" })
+    }
+}
+
+@Suite("Both real venues and no paper one: Kalshi against Polymarket on loopback", .serialized)
+struct RealVenuesTraderTests {
+    @Test("arb run with only real venues (no push feed on either) trades until its market data ends: hedged across Kalshi and Polymarket")
+    func kalshiAgainstPolymarket() async throws {
+        let directory = TemporaryDirectory()
+        let kalshi = KalshiLoopbackExchange(key: kalshiTestKey)
+        try await kalshi.start()
+        let key = try EthereumKey(hex: polymarketTestWallet)
+        let polymarket = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials, negRisk: [:])
+        try await polymarket.start()
+        defer { Task { await kalshi.stop(); await polymarket.stop() } }
+        let keyFile = directory.path("kalshi.pem")
+        try kalshiTestKey.writePrivateKey(to: keyFile)
+        let config = #"""
+        {
+          "events": [{"event_id": "E1", "outcomes": ["YES", "NO"],
+                      "instruments": {"kalshi": {"YES": "KXE1:yes", "NO": "KXE1:no"}, "polymarket": {"YES": "2011", "NO": "2012"}},
+                      "markets": {"polymarket": {"condition_id": "\#(PolymarketTraderTests.conditionID)", "tick_size": "0.01", "neg_risk": false}}}],
+          "venues": {
+            "kalshi": {"kind": "kalshi", "environment": "demo", "fee": "kalshi_taker", "base_url": "\#(kalshi.baseURL)",
+                       "private_key_file": "\#(keyFile)"},
+            "polymarket": {"kind": "polymarket", "signature_type": "eoa", "base_url": "\#(polymarket.baseURL)",
+                           "fee": {"polymarket_taker": {"rate_bps": 300, "exponent": 1}}}
+          },
+          "detection": {"min_edge_bps": 0, "min_size": 1, "max_size": 10, "quote_staleness_ms": 5000},
+          "execution": {"time_in_force": "ioc", "fill_timeout_ms": 400},
+          "risk": {"max_exposure_per_event_usd": 1000, "max_exposure_total_usd": 10000,
+                   "max_one_sided_per_day": 100, "cooldown_ms": 0, "one_sided_cooldown_ms": 0}
+        }
+        """#
+        let configPath = directory.path("config.json")
+        try config.write(toFile: configPath, atomically: true, encoding: .utf8)
+        let quotes = directory.path("quotes.jsonl")
+        try (#"{"ts_ms": 1000, "venue": "kalshi", "instrument": "KXE1:yes", "bid": "0.38", "bid_size": "10", "ask": "0.40", "ask_size": "10"}"# + "\n"
+            + #"{"ts_ms": 1001, "venue": "polymarket", "instrument": "2012", "bid": "0.48", "bid_size": "10", "ask": "0.50", "ask_size": "10"}"# + "\n")
+            .write(toFile: quotes, atomically: true, encoding: .utf8)
+        let db = directory.path("arb.db")
+        var environment = PolymarketTraderTests.environment
+        environment["KALSHI_API_KEY_ID"] = "key-1"
+        let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", db, "--market-data", quotes], environment: environment,
+                                     timeoutSeconds: 60)
+        #expect(run.status == 0, "\(run.stderr.suffix(1_500))")
+        let store = try Store(path: db, access: .readOnly)
+        #expect(try allOpportunities(store).map { "\($0.eventID) \($0.state)" } == ["E1 Closed(hedged)"])
+        try expectKalshiAgrees(databasePath: db, exchange: kalshi)
+        try expectPolymarketAgrees(databasePath: db, exchange: polymarket)
+        let violations = try Invariants.check(databasePath: db, paperFiles: [:], options: .init(requireAllClosed: true, sinks: ["file"]))
+        #expect(violations.isEmpty, "\(violations)")
     }
 }

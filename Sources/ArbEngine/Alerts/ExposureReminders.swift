@@ -63,7 +63,8 @@ struct ExposureReminderService: Service {
     let logger: Logger
 
     func run() async throws {
-        guard intervalMilliseconds > 0 else { return }
+        // Off: stay up until the shutdown all the same (a service's return ends the group).
+        guard intervalMilliseconds > 0 else { try? await gracefulShutdown(); return }
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do {

@@ -84,6 +84,9 @@ struct VenueFeedsService: Service {
                     feeds.addTask { for await event in venue.events { await router.route(event) } }
                 }
             }
+            // A venue without a push feed ends its stream at once; returning would end the
+            // whole group (a service's return cancels it): stay up until the shutdown.
+            try? await gracefulShutdown()
         }
     }
 }
