@@ -118,29 +118,29 @@ let package = Package(
         // One support target for both test targets: temporary directories, the process runner,
         // waiting on an event.
         .target(name: "ArbTestSupport", path: "Tests/ArbTestSupport"),
-        // A Kalshi exchange on 127.0.0.1 for the adapter's tests: checks every request's
-        // signature, keeps its own record of orders and fills, answers as the venue documents.
+        // An HTTP/1 server on 127.0.0.1 that hands each request to one function: the base of the
+        // tests' exchanges and webhook receivers.
         .target(
-            name: "KalshiLoopback",
+            name: "LoopbackHTTP",
             dependencies: [
-                "KalshiVenue",
-                "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
+            path: "Tests/LoopbackHTTP"
+        ),
+        // A Kalshi exchange on 127.0.0.1 for the adapter's tests: checks every request's
+        // signature, keeps its own record of orders and fills, answers as the venue documents.
+        .target(
+            name: "KalshiLoopback",
+            dependencies: ["KalshiVenue", "COpenSSL", "LoopbackHTTP"],
             path: "Tests/KalshiLoopback"
         ),
         // A Polymarket CLOB on 127.0.0.1 for the adapter's tests: checks every L2 HMAC and
         // recovers the signer of every posted order.
         .target(
             name: "PolymarketLoopback",
-            dependencies: [
-                "PolymarketVenue",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-            ],
+            dependencies: ["PolymarketVenue", "LoopbackHTTP"],
             path: "Tests/PolymarketLoopback"
         ),
         .testTarget(
@@ -157,13 +157,10 @@ let package = Package(
                 "KalshiLoopback",
                 "PolymarketVenue",
                 "PolymarketLoopback",
+                "LoopbackHTTP",
                 // The built binaries, for the CLI and crash tests.
                 "arb",
                 "arbadmin",
-                // A tiny local HTTP/1 server for the webhook sink tests (127.0.0.1 only).
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,9 +1,7 @@
 import ArbTestSupport
 import ArbEngine
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
+import LoopbackHTTP
 import OrderStateMachine
 
 /// A fresh directory under the system temp dir, removed when the value is dropped.
@@ -110,67 +108,30 @@ final class TestHTTPServer: Sendable {
         var requests: [Request] { lock.withLock { received } }
     }
 
-    private final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let recorder: Recorder
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-
-        init(recorder: Recorder) { self.recorder = recorder }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head):
-                self.head = head
-                body = []
-            case .body(var buffer):
-                body += buffer.readBytes(length: buffer.readableBytes) ?? []
-            case .end:
-                guard let head else { return }
-                let status = recorder.record(Request(
-                    method: head.method.rawValue, uri: head.uri, contentType: head.headers.first(name: "Content-Type"),
-                    body: body))
-                var headers = HTTPHeaders()
-                headers.add(name: "Content-Length", value: "2")
-                context.write(wrapOutboundOut(.head(HTTPResponseHead(
-                    version: head.version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
-                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: "ok")))), promise: nil)
-                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-            }
-        }
-    }
-
-    let port: Int
     let recorder: Recorder
-    private let channel: any Channel
+    private let server: LoopbackHTTPServer
+    var port: Int { server.port }
 
-    private init(channel: any Channel, recorder: Recorder) {
-        self.channel = channel
+    private init(server: LoopbackHTTPServer, recorder: Recorder) {
+        self.server = server
         self.recorder = recorder
-        self.port = channel.localAddress!.port!
     }
 
     static func start(statuses: [Int] = [200]) async throws -> TestHTTPServer {
         let recorder = Recorder(statuses: statuses)
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(recorder: recorder))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return TestHTTPServer(channel: channel, recorder: recorder)
+        let server = try await LoopbackHTTPServer.start { request in
+            .respond(recorder.record(Request(method: request.method, uri: request.uri, contentType: request.headers["CONTENT-TYPE"],
+                                             body: request.body)), "ok")
+        }
+        return TestHTTPServer(server: server, recorder: recorder)
     }
 
-    func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+    func url(_ path: String) -> String { server.url(path) }
 
     var requests: [Request] { recorder.requests }
 
     func stop() async {
-        try? await channel.close()
+        await server.stop()
     }
 }
 

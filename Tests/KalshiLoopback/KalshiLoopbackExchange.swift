@@ -1,7 +1,5 @@
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
+import LoopbackHTTP
 
 /// A Kalshi Trade API v2 exchange on 127.0.0.1: it checks every request's signature against the
 /// account's public key, keeps its own record of orders and fills, and answers with the bodies
@@ -81,7 +79,7 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
     /// reads the trader's database at that instant).
     public func onCancel(_ hook: @escaping @Sendable (String) -> Void) { lock.withLock { cancelHook = hook } }
 
-    private var channel: (any Channel)?
+    private var server: LoopbackHTTPServer?
     public private(set) var port = 0
 
     public init(key: KalshiTestKey, rootPath: String = "/trade-api/v2") {
@@ -120,80 +118,22 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
     }
 
     public func start() async throws {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(exchange: self))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        self.channel = channel
-        self.port = channel.localAddress?.port ?? 0
+        let server = try await LoopbackHTTPServer.start { [self] request in
+            answer(method: request.method, uri: request.uri, headers: request.headers, body: request.bodyText ?? "")
+        }
+        self.server = server
+        self.port = server.port
     }
 
     public func stop() async {
-        try? await channel?.close()
-    }
-
-    // MARK: - Answering
-
-    enum Answer {
-        case respond(Int, String)
-        case reset
-    }
-
-    private final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let exchange: KalshiLoopbackExchange
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-
-        init(exchange: KalshiLoopbackExchange) { self.exchange = exchange }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head):
-                self.head = head
-                body = []
-            case .body(var buffer):
-                body += buffer.readBytes(length: buffer.readableBytes) ?? []
-            case .end:
-                guard let head else { return }
-                let headers = Dictionary(head.headers.map { ($0.name.uppercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
-                switch exchange.answer(method: head.method.rawValue, uri: head.uri, headers: headers,
-                                       body: String(decoding: body, as: UTF8.self)) {
-                case .reset:
-                    context.close(promise: nil)
-                case .respond(let status, let text):
-                    var responseHeaders = HTTPHeaders()
-                    responseHeaders.add(name: "Content-Type", value: "application/json")
-                    responseHeaders.add(name: "Content-Length", value: String(text.utf8.count))
-                    responseHeaders.add(name: "Date", value: KalshiLoopbackExchange.httpDate())
-                    context.write(wrapOutboundOut(.head(HTTPResponseHead(
-                        version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders))), promise: nil)
-                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
-                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                }
-            }
-        }
-    }
-
-    static func httpDate() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date())
+        await server?.stop()
     }
 
     static func nowMilliseconds() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
 
-    func answer(method: String, uri: String, headers: [String: String], body: String) -> Answer {
+    func answer(method: String, uri: String, headers: [String: String], body: String) -> LoopbackAnswer {
         let path = String(uri.prefix { $0 != "?" })
-        let query = Self.query(uri)
+        let query = LoopbackRequest(method: method, uri: uri, headers: [:], body: []).query
         let signed = verify(method: method, path: path, headers: headers)
         if method == "DELETE", signed {
             let (hook, clientOrderID) = lock.withLock {
@@ -233,7 +173,7 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
     }
 
     // Called with the lock held.
-    private func create(_ body: String) -> Answer {
+    private func create(_ body: String) -> LoopbackAnswer {
         guard let object = (try? JSONSerialization.jsonObject(with: Data(body.utf8))) as? [String: Any],
               let ticker = object["ticker"] as? String, let side = object["side"] as? String, ["bid", "ask"].contains(side),
               let priceText = object["price"] as? String, let countText = object["count"] as? String,
@@ -299,7 +239,7 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
         if _orders[index].filledHundredths == order.countHundredths { _orders[index].status = "executed" }
     }
 
-    private func cancel(_ orderID: String) -> Answer {
+    private func cancel(_ orderID: String) -> LoopbackAnswer {
         guard let index = _orders.firstIndex(where: { $0.orderID == orderID }) else {
             return .respond(404, #"{"error":{"code":"not_found"}}"#)
         }
@@ -315,7 +255,7 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
             + "\"reduced_by\":\"\(Self.hundredthsText(order.countHundredths - order.filledHundredths))\",\"ts_ms\":\(Self.nowMilliseconds())}")
     }
 
-    private func listOrders(_ query: [String: String]) -> Answer {
+    private func listOrders(_ query: [String: String]) -> LoopbackAnswer {
         let minSeconds = query["min_ts"].flatMap { Int64($0) } ?? 0
         let matching = _orders.filter {
             (query["ticker"] == nil || $0.ticker == query["ticker"]) && $0.createdMilliseconds / 1_000 >= minSeconds
@@ -323,12 +263,12 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
         return page(matching.map(orderJSON), list: "orders", query: query)
     }
 
-    private func listFills(_ query: [String: String]) -> Answer {
+    private func listFills(_ query: [String: String]) -> LoopbackAnswer {
         let matching = _fills.filter { query["order_id"] == nil || $0.orderID == query["order_id"] }
         return page(matching.map(fillJSON), list: "fills", query: query)
     }
 
-    private func positions() -> Answer {
+    private func positions() -> LoopbackAnswer {
         var net: [String: Int64] = [:]
         for fill in _fills { net[fill.ticker, default: 0] += fill.side == "bid" ? fill.countHundredths : -fill.countHundredths }
         let items = net.keys.sorted().map { ticker in
@@ -338,7 +278,7 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
         return page(items, list: "market_positions", query: [:])
     }
 
-    private func page(_ items: [String], list: String, query: [String: String]) -> Answer {
+    private func page(_ items: [String], list: String, query: [String: String]) -> LoopbackAnswer {
         let limit = max(1, query["limit"].flatMap { Int($0) } ?? 100)
         let start = query["cursor"].flatMap { Int($0) } ?? 0
         let slice = items.dropFirst(start).prefix(limit)
@@ -363,16 +303,6 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
     }
 
     // MARK: - Text
-
-    static func query(_ uri: String) -> [String: String] {
-        guard let mark = uri.firstIndex(of: "?") else { return [:] }
-        var out: [String: String] = [:]
-        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            out[String(parts[0])] = parts.count > 1 ? String(parts[1]).removingPercentEncoding ?? String(parts[1]) : ""
-        }
-        return out
-    }
 
     /// `"0.4500"` → 4500 with digits 4; nil for more decimals or a bad number.
     static func fixed(_ text: String, digits: Int) -> Int64? {

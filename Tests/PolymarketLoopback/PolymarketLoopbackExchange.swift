@@ -1,7 +1,5 @@
 import Foundation
-import NIOCore
-import NIOHTTP1
-import NIOPosix
+import LoopbackHTTP
 import PolymarketVenue
 
 /// A Polymarket CLOB V2 on 127.0.0.1: it checks every request's L2 HMAC and every posted order's
@@ -64,7 +62,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     private var _trades: [Trade] = []
     private var _requests: [Request] = []
     private var _script: [String: [Behaviour]] = [:]
-    private var channel: (any Channel)?
+    private var server: LoopbackHTTPServer?
     public private(set) var port = 0
     public var balanceMicros: Int64 = 1_000_000_000
     public var allowanceMicros: Int64 = 1_000_000_000_000
@@ -112,66 +110,18 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     }
 
     public func start() async throws {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
-            .childChannelInitializer { [self] channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(Handler(exchange: self))
-                }
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        self.channel = channel
-        port = channel.localAddress?.port ?? 0
-    }
-
-    public func stop() async { try? await channel?.close() }
-
-    enum Answer {
-        case respond(Int, String)
-        case reset
-    }
-
-    private final class Handler: ChannelInboundHandler {
-        typealias InboundIn = HTTPServerRequestPart
-        typealias OutboundOut = HTTPServerResponsePart
-        let exchange: PolymarketLoopbackExchange
-        var head: HTTPRequestHead?
-        var body: [UInt8] = []
-
-        init(exchange: PolymarketLoopbackExchange) { self.exchange = exchange }
-
-        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-            switch unwrapInboundIn(data) {
-            case .head(let head):
-                self.head = head
-                body = []
-            case .body(var buffer):
-                body += buffer.readBytes(length: buffer.readableBytes) ?? []
-            case .end:
-                guard let head else { return }
-                let headers = Dictionary(head.headers.map { ($0.name.uppercased(), $0.value) }, uniquingKeysWith: { a, _ in a })
-                switch exchange.answer(method: head.method.rawValue, uri: head.uri, headers: headers,
-                                       body: body.isEmpty ? nil : String(decoding: body, as: UTF8.self)) {
-                case .reset:
-                    context.close(promise: nil)
-                case .respond(let status, let text):
-                    var responseHeaders = HTTPHeaders()
-                    responseHeaders.add(name: "Content-Type", value: "application/json")
-                    responseHeaders.add(name: "Content-Length", value: String(text.utf8.count))
-                    responseHeaders.add(name: "Date", value: PolymarketLoopbackExchange.httpDate())
-                    context.write(wrapOutboundOut(.head(HTTPResponseHead(
-                        version: head.version, status: HTTPResponseStatus(statusCode: status), headers: responseHeaders))), promise: nil)
-                    context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
-                    context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-                }
-            }
+        let server = try await LoopbackHTTPServer.start { [self] request in
+            answer(method: request.method, uri: request.uri, headers: request.headers, body: request.bodyText)
         }
+        self.server = server
+        port = server.port
     }
 
-    func answer(method: String, uri: String, headers: [String: String], body: String?) -> Answer {
+    public func stop() async { await server?.stop() }
+
+    func answer(method: String, uri: String, headers: [String: String], body: String?) -> LoopbackAnswer {
         let path = String(uri.prefix { $0 != "?" })
-        let query = Self.query(uri)
+        let query = LoopbackRequest(method: method, uri: uri, headers: [:], body: []).query
         if path == "/auth/api-key" || path == "/auth/derive-api-key" {
             let valid = verifyL1(headers)
             return lock.withLock {
@@ -307,7 +257,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     }
 
     // Called with the lock held.
-    private func post(_ body: [String: Any]) -> Answer {
+    private func post(_ body: [String: Any]) -> LoopbackAnswer {
         guard let order = body["order"] as? [String: Any], let token = order["tokenId"] as? String,
               let side = order["side"] as? String, let makerAmount = (order["makerAmount"] as? String).flatMap({ Int64($0) }),
               let takerAmount = (order["takerAmount"] as? String).flatMap({ Int64($0) }), let signature = order["signature"] as? String,
@@ -389,7 +339,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         if _orders[index].matchedHundredths == order.sizeHundredths { _orders[index].status = "MATCHED" }
     }
 
-    private func cancel(_ hash: String) -> Answer {
+    private func cancel(_ hash: String) -> LoopbackAnswer {
         let id = hash.lowercased()
         guard let index = _orders.firstIndex(where: { $0.hash == id }) else {
             return .respond(200, "{\"canceled\":[],\"not_canceled\":{\(Self.quoted(hash)):\"order not found\"}}")
@@ -415,7 +365,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         }
     }
 
-    private func tradesPage(_ query: [String: String]) -> Answer {
+    private func tradesPage(_ query: [String: String]) -> LoopbackAnswer {
         defer { settleTrades(token: query["asset_id"]) }
         let matching = _trades.filter { query["asset_id"] == nil || $0.tokenID == query["asset_id"] }
         let start = query["next_cursor"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
@@ -435,24 +385,6 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         "{\"id\":\"\(order.hash)\",\"status\":\"\(order.status)\",\"asset_id\":\(Self.quoted(order.tokenID)),\"side\":\"\(order.side)\","
             + "\"original_size\":\"\(Self.hundredthsText(order.sizeHundredths))\",\"size_matched\":\"\(Self.hundredthsText(order.matchedHundredths))\","
             + "\"price\":\"\(Self.ticksText(order.priceTicks))\",\"associate_trades\":[]}"
-    }
-
-    static func httpDate() -> String {
-        let formatter = DateFormatter()
-        formatter.locale = Locale(identifier: "en_US_POSIX")
-        formatter.timeZone = TimeZone(identifier: "GMT")
-        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
-        return formatter.string(from: Date())
-    }
-
-    static func query(_ uri: String) -> [String: String] {
-        guard let mark = uri.firstIndex(of: "?") else { return [:] }
-        var out: [String: String] = [:]
-        for pair in uri[uri.index(after: mark)...].split(separator: "&") {
-            let parts = pair.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            out[String(parts[0])] = parts.count > 1 ? String(parts[1]).removingPercentEncoding ?? String(parts[1]) : ""
-        }
-        return out
     }
 
     static func hundredthsText(_ value: Int64) -> String { "\(value / 100)." + String(format: "%02lld", value % 100) }
