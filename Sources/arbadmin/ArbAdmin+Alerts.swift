@@ -32,7 +32,9 @@ extension ArbAdmin {
         func run() async throws {
             let store = try options.context().openReadOnly()
             let alerts = try AlertListing.read(store, undeliveredOnly: undelivered, limit: limit)
-            options.emit(lines: AlertListing.table(alerts, now: nowMilliseconds()), json: AlertListing.json(alerts))
+            let health = try store.sinkHealth()
+            options.emit(lines: AlertListing.table(alerts, now: nowMilliseconds()) + (health.isEmpty ? [] : [""] + AlertListing.healthLines(health)),
+                         json: AlertListing.json(alerts))
         }
     }
 }

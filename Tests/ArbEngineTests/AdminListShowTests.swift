@@ -203,8 +203,10 @@ extension AdminCLITests {
             #expect(all.status == 0, "\(all.summary)")
             #expect(try all.jsonArray().compactMap { ($0["id"] as? NSNumber)?.int64Value } == stored.map(\.id))
             let table = try arbadmin(["alerts", "--db", scenarios.db])
-            #expect(table.stdoutLines.count == 1 + stored.count)
-            #expect(table.stdoutLines.dropFirst().allSatisfy { $0.contains("file delivered") })
+            // The table, then one line per sink: what it still owes.
+            #expect(table.stdoutLines.count == 1 + stored.count + 1)
+            #expect(table.stdoutLines.dropFirst().dropLast().allSatisfy { $0.contains("file delivered") })
+            #expect(table.stdoutLines.last == "sink file: 0 pending")
             // Everything was delivered by the dispatcher…
             let undelivered = try arbadmin(["alerts", "--db", scenarios.db, "--undelivered", "--json"])
             #expect(try undelivered.jsonArray().isEmpty)
@@ -214,7 +216,7 @@ extension AdminCLITests {
             let close = try arbadmin(["close", "2", "--db", db, "--flattened", "--note", "hedged by hand"])
             #expect(close.status == 0, "\(close.summary)")
             let pending = try arbadmin(["alerts", "--db", db, "--undelivered"])
-            #expect(pending.stdoutLines.count == 2)
+            #expect(pending.stdoutLines.count == 3 && pending.stdoutLines.last == "sink file: 0 pending")
             #expect(pending.stdout.contains("operator_note") && pending.stdout.contains("no sink yet"))
         }
 

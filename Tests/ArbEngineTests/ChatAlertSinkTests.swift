@@ -168,3 +168,46 @@ struct ChatAlertSinkTests {
         #expect(missing.status == 2 && missing.stderr.contains("TELEGRAM_BOT_TOKEN is not set"), "\(missing.stderr)")
     }
 }
+
+@Suite("Delivery health: a sink that keeps failing", .serialized)
+struct SinkHealthTests {
+    /// A sink that always fails with the same words.
+    struct Down: AlertSink {
+        let name = "telegram"
+        struct Refused: Error, CustomStringConvertible { var description: String { "HTTP 401 Unauthorized" } }
+        func deliver(_ alert: PendingDelivery) async throws { throw Refused() }
+    }
+
+    /// A sink that takes everything and remembers the kinds.
+    actor Up: AlertSink {
+        nonisolated let name = "file"
+        var kinds: [String] = []
+        func deliver(_ alert: PendingDelivery) async throws { kinds.append(alert.kind) }
+    }
+
+    @Test("past sink_down_alert_minutes a warning goes to the other sinks, once per outage; arbadmin alerts shows each sink's pending, failures and last error")
+    func sinkDown() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("arb.db")
+        let store = try Store(path: path, durability: .normal, alertSinks: ["file", "telegram"])
+        try store.insertAlert(NewAlert(key: "one-sided-1", kind: "one_sided", severity: .critical, text: "leg a filled alone", bodyJSON: "{}"),
+                              opportunity: nil, atMilliseconds: 1)
+        let up = Up()
+        let dispatcher = AlertDispatcher(outbox: try StoreAlertOutbox(path: path, durability: .normal), sinks: [up, Down()],
+                                         clock: SystemClock(), sinkDownAlertMilliseconds: 0)
+        _ = await dispatcher.deliverPending()  // file gets it; telegram fails → the warning is written for file
+        _ = await dispatcher.deliverPending()  // the warning goes out; telegram fails again: no second warning
+        _ = await dispatcher.deliverPending()
+        #expect(await up.kinds == ["one_sided", "sink_down"])
+        let warning = try #require(try store.allAlerts(limit: 10).first { $0.kind == "sink_down" })
+        #expect(warning.severity == .warning && warning.text.contains("alert sink telegram has failed") && warning.text.hasSuffix("HTTP 401 Unauthorized"))
+        #expect(warning.deliveries.map(\.sink) == ["file"], "the down sink is not owed its own warning")
+
+        let health = try store.sinkHealth()
+        #expect(health.map(\.sink) == ["file", "telegram"])
+        #expect(health[1].pending == 1 && health[1].failedAttempts >= 2 && health[1].lastError?.hasSuffix("HTTP 401 Unauthorized") == true)
+        let listing = try arbadmin(["alerts", "--db", path])
+        #expect(listing.stdout.contains("sink telegram: 1 pending, "), "\(listing.stdout)")
+        #expect(listing.stdout.contains("failed attempts, last error: ") && listing.stdout.contains("HTTP 401 Unauthorized\n"), "\(listing.stdout)")
+    }
+}

@@ -36,4 +36,12 @@ public enum AlertListing {
             return "\(delivery.sink) PENDING (\(attempts)\(delivery.lastError.map { ": \($0)" } ?? ""))"
         }.joined(separator: "; ")
     }
+
+    /// One line per sink: what it still owes, its failed attempts, the last error.
+    public static func healthLines(_ health: [SinkHealth]) -> [String] {
+        health.map { sink in
+            "sink \(sink.sink): \(sink.pending) pending" + (sink.failedAttempts > 0 ? ", \(sink.failedAttempts) failed attempts" : "")
+                + (sink.lastError.map { ", last error: \(MessageText.singleLine($0))" } ?? "")
+        }
+    }
 }

@@ -7,6 +7,8 @@ public struct DeliveryRound: Sendable, Hashable {
     public var delivered = 0
     /// Failed attempts, each recorded in the outbox (attempts + 1, last error).
     public var failed = 0
+    /// The last failure's text (for the sink-down warning).
+    public var lastError: String?
     /// Rows left for a later pass: their sink is backing off or failed earlier in the pass, or
     /// the task was cancelled before their turn.
     public var deferred = 0
@@ -23,6 +25,7 @@ public struct DeliveryRound: Sendable, Hashable {
         deferred += other.deferred
         reachedLimit = reachedLimit || other.reachedLimit
         outboxErrors += other.outboxErrors
+        lastError = other.lastError ?? lastError
     }
 }
 
@@ -42,6 +45,8 @@ public actor AlertDispatcher {
 
     public let deliveriesPerPassMax: Int
     public nonisolated let sinkNames: [String]
+    /// A sink failing this long raises a warning on the others (nil: never).
+    let sinkDownAlertMilliseconds: Int64?
     private let outbox: any AlertOutbox
     private let sinks: [String: any AlertSink]
     private let clock: any TradingClock
@@ -59,7 +64,9 @@ public actor AlertDispatcher {
 
     /// - Parameter sinks: unique names; they are the `alert_deliveries.sink` values delivered.
     public init(outbox: any AlertOutbox, sinks: [any AlertSink], clock: any TradingClock,
-                logger: Logger = Logger(label: "arb.alerts"), deliveriesPerPassMax: Int = 100) {
+                logger: Logger = Logger(label: "arb.alerts"), deliveriesPerPassMax: Int = 100,
+                sinkDownAlertMilliseconds: Int64? = nil) {
+        self.sinkDownAlertMilliseconds = sinkDownAlertMilliseconds
         precondition(deliveriesPerPassMax > 0, "deliveriesPerPassMax must be positive")
         let names = sinks.map(\.name)
         precondition(Set(names).count == names.count, "alert sink names must be unique: \(names)")
@@ -178,8 +185,10 @@ public actor AlertDispatcher {
                     round.add(result)
                     if result.failed > 0 {
                         noteFailure(of: name)
+                        await noteStreak(of: name, failures: result.failed, error: result.lastError ?? "failed")
                     } else if result.delivered > 0 {
                         backoff[name] = nil
+                        streaks[name] = nil
                     }
                 }
             }
@@ -214,6 +223,7 @@ public actor AlertDispatcher {
                 let message = String(describing: error)
                 logger.warning("alert delivery failed", metadata: metadata.merging(["error": "\(message)"]) { $1 })
                 result.failed += 1
+                result.lastError = message
                 result.deferred += rows.count - index - 1
                 do {
                     try await outbox.markDeliveryFailed(
@@ -242,6 +252,43 @@ public actor AlertDispatcher {
     }
 
     // MARK: - Backoff
+
+    /// A sink failing since `since` (wall ms): `failures` attempts, the last `error`, and whether
+    /// the other sinks were told.
+    private struct Streak {
+        var since: Int64
+        var failures: Int
+        var error: String
+        var reported: Bool
+    }
+
+    private var streaks: [String: Streak] = [:]
+
+    /// After `sinkDownAlertMilliseconds` of failures, one `warning` alert (per streak) to the other
+    /// sinks: "telegram has failed 12 times since …: HTTP 401".
+    private func noteStreak(of sink: String, failures: Int, error: String) async {
+        let now = clock.nowMilliseconds()
+        var streak = streaks[sink] ?? Streak(since: now, failures: 0, error: error, reported: false)
+        streak.failures += failures
+        streak.error = error
+        streaks[sink] = streak
+        guard let threshold = sinkDownAlertMilliseconds, !streak.reported, now - streak.since >= threshold else { return }
+        let others = sinkNames.filter { $0 != sink }
+        let alert = NewAlert(
+            key: "sink-down-\(sink)-\(streak.since)", kind: "sink_down", severity: .warning,
+            text: "alert sink \(sink) has failed \(streak.failures == 1 ? "once" : "\(streak.failures) times") since \(Timestamp.iso8601(streak.since)): \(streak.error)",
+            bodyJSON: JSONValue.object([
+                JSONMember(key: "sink", value: .string(sink)), JSONMember(key: "failures", value: .number(String(streak.failures))),
+                JSONMember(key: "since", value: .string(Timestamp.iso8601(streak.since))), JSONMember(key: "error", value: .string(streak.error)),
+            ]).compactText)
+        do {
+            try await outbox.insert(alert, sinks: others, atMilliseconds: now)
+            streaks[sink]?.reported = true
+            logger.warning("alert sink down", metadata: ["sink": "\(sink)", "failures": "\(streak.failures)"])
+        } catch {
+            logger.error("sink-down alert not written", metadata: ["error": "\(error)"])
+        }
+    }
 
     private func noteFailure(of sink: String) {
         let failures = (backoff[sink]?.failures ?? 0) + 1

@@ -6,6 +6,8 @@ import OrderStateMachine
 public protocol AlertOutbox: Sendable {
     /// See `Store.ensureDeliveryRows(forSinks:)`: returns the rows added.
     func ensureDeliveryRows(forSinks sinks: [String], minimums: [String: AlertSeverity]) async throws -> Int
+    /// Writes an alert of the dispatcher's own (a sink down), owed to `sinks` only.
+    func insert(_ alert: NewAlert, sinks: [String], atMilliseconds now: Int64) async throws
     /// Undelivered rows for `sinks`, oldest first, at most `limit`, each sink getting a fair share.
     func pendingDeliveries(limit: Int, sinks: [String]) async throws -> [PendingDelivery]
     func markDelivered(alertID: Int64, sink: String, atMilliseconds now: Int64) async throws
@@ -33,6 +35,14 @@ public actor StoreAlertOutbox: AlertOutbox {
 
     public func ensureDeliveryRows(forSinks sinks: [String], minimums: [String: AlertSeverity]) throws -> Int {
         try store.ensureDeliveryRows(forSinks: sinks, minimums: minimums)
+    }
+
+    public func insert(_ alert: NewAlert, sinks: [String], atMilliseconds now: Int64) throws {
+        let (saved, savedMinimums) = (store.alertSinks, store.alertSinkMinimums)
+        defer { (store.alertSinks, store.alertSinkMinimums) = (saved, savedMinimums) }
+        store.alertSinks = sinks
+        store.alertSinkMinimums = [:]
+        try store.insertAlert(alert, opportunity: nil, atMilliseconds: now)
     }
 
     public func pendingDeliveries(limit: Int, sinks: [String]) throws -> [PendingDelivery] {

@@ -388,6 +388,7 @@ extension AlertConfig: Decodable, JSONExpectation {
     static let expectedJSON = "an object"
     enum CodingKeys: String, CodingKey, CaseIterable {
         case console, file, webhookURL = "webhook_url", telegram, discord, slack, command, remindEveryMinutes = "remind_every_minutes"
+        case sinkDownAlertMinutes = "sink_down_alert_minutes"
     }
     /// Default alert log, relative to the database's directory.
     static let defaultAlertFile = "data/alerts.log"
@@ -406,6 +407,9 @@ extension AlertConfig: Decodable, JSONExpectation {
                   discord: try object.optional(ChatSinkConfig.self, .discord),
                   slack: try object.optional(ChatSinkConfig.self, .slack),
                   command: try object.optional(CommandSinkConfig.self, .command))
+        if object.contains(.sinkDownAlertMinutes) {
+            sinkDownAlertMinutes = try object.integer(.sinkDownAlertMinutes, in: 0...10_080, unit: "minutes; 0 turns the warning off")
+        }
         if object.contains(.remindEveryMinutes) {
             remindEveryMinutes = try object.integer(.remindEveryMinutes, in: 0...10_080, unit: "minutes; 0 turns reminders off")
         }

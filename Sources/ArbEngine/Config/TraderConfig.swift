@@ -249,6 +249,8 @@ public struct AlertConfig: Sendable, Hashable {
     /// `remind_every_minutes`: a reminder alert this often while a one-sided exposure stays open
     /// (0: none). Default 15.
     public var remindEveryMinutes: Int64 = 15
+    /// `sink_down_alert_minutes`: a sink failing this long raises a warning on the others (0: never). Default 10.
+    public var sinkDownAlertMinutes: Int64 = 10
 
     public init(console: Bool, filePath: String?, webhookURL: String?, telegram: TelegramSinkConfig? = nil,
                 discord: ChatSinkConfig? = nil, slack: ChatSinkConfig? = nil, command: CommandSinkConfig? = nil) {

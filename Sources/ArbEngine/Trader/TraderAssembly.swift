@@ -97,7 +97,9 @@ public struct TraderAssembly: Sendable {
         return TraderAssembly(
             config: config, databasePath: path, holder: holder, tookOverFrom: tookOverFrom, firstOpportunityID: firstID,
             ledger: ledger, venues: venues, router: EventRouter(), sinks: sinks,
-            dispatcher: AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger),
+            dispatcher: AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger,
+                                        sinkDownAlertMilliseconds: config.alerts.sinkDownAlertMinutes > 0
+                                            ? config.alerts.sinkDownAlertMinutes * 60_000 : nil),
             clock: clock, logger: logger)
     }
 

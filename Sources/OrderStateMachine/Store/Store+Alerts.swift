@@ -183,3 +183,28 @@ extension Store {
         }
     }
 }
+
+/// One sink's standing in the outbox, for `arbadmin alerts`.
+public struct SinkHealth: Sendable, Hashable {
+    public var sink: String
+    public var pending: Int
+    /// Failed attempts of the alerts still pending there.
+    public var failedAttempts: Int
+    public var lastError: String?
+}
+
+extension Store {
+    /// Per sink: how many alerts it still owes, the failed attempts among them, and the last error.
+    public func sinkHealth() throws -> [SinkHealth] {
+        try connection.cachedStatement("""
+            SELECT d.sink, count(d.delivered_at_ms IS NULL OR NULL), coalesce(sum(CASE WHEN d.delivered_at_ms IS NULL THEN d.attempts END), 0),
+                   (SELECT e.last_error FROM alert_deliveries e WHERE e.sink = d.sink AND e.last_error IS NOT NULL
+                    AND e.delivered_at_ms IS NULL ORDER BY e.alert_id DESC LIMIT 1)
+            FROM alert_deliveries d GROUP BY d.sink ORDER BY d.sink
+            """
+        ).query { row in
+            SinkHealth(sink: row.text(0), pending: row.int(1), failedAttempts: row.int(2), lastError: row.optionalText(3))
+        }
+    }
+}
+
