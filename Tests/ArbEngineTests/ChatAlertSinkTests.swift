@@ -1,7 +1,9 @@
-import ArbEngine
 import ArbTestSupport
 import Foundation
+@testable import ArbEngine
+import LoopbackHTTP
 @testable import OrderStateMachine
+import Synchronization
 import Testing
 
 /// A one-sided alert whose text carries every character the chat services' markup cares about.
@@ -209,5 +211,42 @@ struct SinkHealthTests {
         let listing = try arbadmin(["alerts", "--db", path])
         #expect(listing.stdout.contains("sink telegram: 1 pending, "), "\(listing.stdout)")
         #expect(listing.stdout.contains("failed attempts, last error: ") && listing.stdout.contains("HTTP 401 Unauthorized\n"), "\(listing.stdout)")
+    }
+}
+
+@Suite("A 429's retry-after is honoured", .serialized)
+struct RetryAfterTests {
+    @Test("Discord's retry_after (body) or Retry-After (header) is read as milliseconds")
+    func parse() {
+        #expect(WebhookAlertSink.retryAfterMilliseconds(header: nil, body: Array(#"{"retry_after": 1.5, "global": false}"#.utf8)) == 1_500)
+        #expect(WebhookAlertSink.retryAfterMilliseconds(header: "2", body: Array("too many".utf8)) == 2_000)
+        #expect(WebhookAlertSink.retryAfterMilliseconds(header: nil, body: []) == nil)
+        #expect(WebhookAlertSink.retryAfterMilliseconds(header: "99999", body: []) == 600_000)
+    }
+
+    @Test("the dispatcher waits what the service asked before trying that sink again (not its own 100 ms)")
+    func dispatcherWaits() async throws {
+        let times = Mutex<[Date]>([])
+        let server = try await LoopbackHTTPServer.start { _ in
+            let count = times.withLock { $0.append(Date()); return $0.count }
+            return count == 1 ? .respond(429, #"{"message": "You are being rate limited.", "retry_after": 0.5, "global": false}"#)
+                : .respond(204, "")
+        }
+        defer { Task { await server.stop() } }
+        let directory = TemporaryDirectory()
+        let path = directory.path("arb.db")
+        let store = try Store(path: path, durability: .normal, alertSinks: ["discord"])
+        try store.insertAlert(NewAlert(key: "a1", kind: "one_sided", severity: .critical, text: "x", bodyJSON: "{}"), opportunity: nil,
+                              atMilliseconds: 1)
+        let sink = WebhookAlertSink(url: server.url("/api/webhooks/1/SECRET"), name: "discord", payload: ChatAlertFormats.discord)
+        let dispatcher = AlertDispatcher(outbox: try StoreAlertOutbox(path: path, durability: .normal), sinks: [sink], clock: SystemClock())
+        let running = Task { await dispatcher.run(pollMilliseconds: 10) }
+        #expect(await waitUntil(timeoutSeconds: 5) { times.withLock { $0.count } >= 2 })
+        running.cancel()
+        await sink.shutdown()
+        let seen = times.withLock { $0 }
+        try #require(seen.count >= 2)
+        #expect(seen[1].timeIntervalSince(seen[0]) >= 0.45, "retried after \(seen[1].timeIntervalSince(seen[0])) s")
+        #expect(try store.pendingDeliveries(limit: 10, sinks: ["discord"]).isEmpty)
     }
 }

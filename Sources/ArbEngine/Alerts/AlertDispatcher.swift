@@ -9,6 +9,8 @@ public struct DeliveryRound: Sendable, Hashable {
     public var failed = 0
     /// The last failure's text (for the sink-down warning).
     public var lastError: String?
+    /// How long the sink asked to be left alone (a 429's retry-after), if it said.
+    public var retryAfterMilliseconds: Int64?
     /// Rows left for a later pass: their sink is backing off or failed earlier in the pass, or
     /// the task was cancelled before their turn.
     public var deferred = 0
@@ -26,6 +28,7 @@ public struct DeliveryRound: Sendable, Hashable {
         reachedLimit = reachedLimit || other.reachedLimit
         outboxErrors += other.outboxErrors
         lastError = other.lastError ?? lastError
+        retryAfterMilliseconds = [retryAfterMilliseconds, other.retryAfterMilliseconds].compactMap { $0 }.max()
     }
 }
 
@@ -184,7 +187,7 @@ public actor AlertDispatcher {
                 for await (name, result) in group {
                     round.add(result)
                     if result.failed > 0 {
-                        noteFailure(of: name)
+                        noteFailure(of: name, retryAfterMilliseconds: result.retryAfterMilliseconds)
                         await noteStreak(of: name, failures: result.failed, error: result.lastError ?? "failed")
                     } else if result.delivered > 0 {
                         backoff[name] = nil
@@ -224,6 +227,7 @@ public actor AlertDispatcher {
                 logger.warning("alert delivery failed", metadata: metadata.merging(["error": "\(message)"]) { $1 })
                 result.failed += 1
                 result.lastError = message
+                if case AlertSinkError.rateLimited(_, let wait)? = error as? AlertSinkError { result.retryAfterMilliseconds = wait }
                 result.deferred += rows.count - index - 1
                 do {
                     try await outbox.markDeliveryFailed(
@@ -290,9 +294,10 @@ public actor AlertDispatcher {
         }
     }
 
-    private func noteFailure(of sink: String) {
+    private func noteFailure(of sink: String, retryAfterMilliseconds: Int64? = nil) {
         let failures = (backoff[sink]?.failures ?? 0) + 1
-        let delay = Self.backoffMilliseconds(afterFailures: failures)
+        // The service's own wait when it gave one (Discord's retry_after), never less than ours.
+        let delay = max(Self.backoffMilliseconds(afterFailures: failures), retryAfterMilliseconds ?? 0)
         backoff[sink] = Backoff(failures: failures,
                                 retryAtNanoseconds: clock.monotonicNanoseconds() + UInt64(delay) * 1_000_000)
     }

@@ -28,6 +28,8 @@ public enum AlertSinkError: Error, Sendable, Equatable, CustomStringConvertible 
     case writeFailed(sink: String, detail: String)
     case invalidURL(redacted: String)
     case httpStatus(Int, redactedURL: String)
+    /// 429 with the service's own wait (Discord's `retry_after`, a `Retry-After` header).
+    case rateLimited(redactedURL: String, retryAfterMilliseconds: Int64)
     case transport(redactedURL: String, detail: String)
 
     public var description: String {
@@ -35,6 +37,7 @@ public enum AlertSinkError: Error, Sendable, Equatable, CustomStringConvertible 
         case .writeFailed(let sink, let detail): "\(sink) sink: \(detail)"
         case .invalidURL(let url): "webhook URL \(url) is not an http(s) URL"
         case .httpStatus(let status, let url): "webhook \(url) answered HTTP \(status)"
+        case .rateLimited(let url, let wait): "webhook \(url) answered HTTP 429 (retry after \(wait) ms)"
         case .transport(let url, let detail): "webhook \(url) failed: \(detail)"
         }
     }

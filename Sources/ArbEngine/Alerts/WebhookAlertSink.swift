@@ -62,14 +62,20 @@ public final class WebhookAlertSink: AlertSink, CustomStringConvertible, CustomD
         request.headers.add(name: "User-Agent", value: "arb/\(ArbEngineVersion.string)")
         request.body = .bytes(Array(payload(alert).utf8))
         let status: Int
+        var retryAfter: Int64?
         do {
             let response = try await client.execute(request, timeout: .milliseconds(timeoutMilliseconds))
             status = Int(response.status.code)
-            // Read (and drop) the answer so the connection can be reused.
-            _ = try await response.body.collect(upTo: Self.responseBytesMax)
+            // Read the answer (so the connection can be reused); a 429's says how long to wait.
+            let body = try await response.body.collect(upTo: Self.responseBytesMax)
+            if status == 429 {
+                retryAfter = Self.retryAfterMilliseconds(header: response.headers.first(name: "Retry-After"),
+                                                         body: Array(body.readableBytesView))
+            }
         } catch {
             throw AlertSinkError.transport(redactedURL: redactedURL, detail: scrubbed(String(describing: error)))
         }
+        if let retryAfter { throw AlertSinkError.rateLimited(redactedURL: redactedURL, retryAfterMilliseconds: retryAfter) }
         guard (200..<300).contains(status) else { throw AlertSinkError.httpStatus(status, redactedURL: redactedURL) }
     }
 
@@ -83,6 +89,25 @@ public final class WebhookAlertSink: AlertSink, CustomStringConvertible, CustomD
             "severity": .string(alert.severity.rawValue),
             "text": .string(alert.text),
         ]).compactText
+    }
+
+    /// A 429's wait: Discord's body `{"retry_after": 1.5}` (seconds), else a `Retry-After: 2`
+    /// header (seconds); nil when neither says. Capped at ten minutes.
+    static func retryAfterMilliseconds(header: String?, body: [UInt8]) -> Int64? {
+        func milliseconds(_ text: String) -> Int64? {
+            let parts = text.split(separator: ".", maxSplits: 1, omittingEmptySubsequences: false)
+            guard let whole = Int64(parts[0]), whole >= 0 else { return nil }
+            let fraction = parts.count == 2 ? String(parts[1].prefix(3)) : ""
+            guard fraction.allSatisfy(\.isNumber) else { return nil }
+            let millis = Int64(fraction + String(repeating: "0", count: 3 - fraction.count)) ?? 0
+            return min(whole * 1_000 + millis, 600_000)
+        }
+        if let json = try? StrictJSONParser.parse(body), case .object(let members) = json,
+           let value = members.first(where: { $0.key == "retry_after" })?.value, case .number(let text) = value,
+           let wait = milliseconds(text) {
+            return wait
+        }
+        return header.flatMap { milliseconds($0.trimmingCharacters(in: .whitespaces)) }
     }
 
     public func shutdown() async {
