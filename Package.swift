@@ -96,6 +96,7 @@ let package = Package(
             name: "arbadmin",
             dependencies: [
                 "ArbEngine",
+                "OrderStateMachine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

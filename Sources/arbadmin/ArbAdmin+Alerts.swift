@@ -1,5 +1,6 @@
 import Foundation
 import ArbEngine
+import OrderStateMachine
 import ArgumentParser
 
 extension ArbAdmin {
@@ -23,6 +24,9 @@ extension ArbAdmin {
         @Option(name: .long, help: "At most this many (the newest).")
         var limit: Int?
 
+        @Flag(name: .long, help: "Print each new alert as a block as it is written, until interrupted (as tail -f does).")
+        var follow = false
+
         func validate() throws {
             if let limit, limit < 1 {
                 throw ValidationError("--limit \(limit) would show nothing; type a number of alerts of at least 1")
@@ -31,10 +35,26 @@ extension ArbAdmin {
 
         func run() async throws {
             let store = try options.context().openReadOnly()
+            if follow { try await Self.follow(store, last: limit ?? 0) }
             let alerts = try AlertListing.read(store, undeliveredOnly: undelivered, limit: limit)
             let health = try store.sinkHealth()
             options.emit(lines: AlertListing.table(alerts, now: nowMilliseconds()) + (health.isEmpty ? [] : [""] + AlertListing.healthLines(health)),
                          json: AlertListing.json(alerts))
+        }
+
+        /// Prints the newest `last` alerts, then every new one as it is committed (polling the
+        /// read-only database every half second), until the process is interrupted.
+        static func follow(_ store: Store, last: Int) async throws -> Never {
+            var seen = try store.allAlerts(limit: 1).first?.id ?? 0
+            for alert in try store.allAlerts(limit: last).reversed() { print(AlertListing.block(alert)) }
+            fflush(nil)
+            while true {
+                let new = try store.alerts(afterID: seen, limit: 100)
+                for alert in new { print(AlertListing.block(alert)) }
+                if let newest = new.last?.id { seen = newest }
+                fflush(nil)
+                try await Task.sleep(for: .milliseconds(new.count == 100 ? 0 : 500))
+            }
         }
     }
 }

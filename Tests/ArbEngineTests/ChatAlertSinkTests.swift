@@ -250,3 +250,29 @@ struct RetryAfterTests {
         #expect(try store.pendingDeliveries(limit: 10, sinks: ["discord"]).isEmpty)
     }
 }
+
+@Suite("arbadmin alerts --follow", .serialized)
+struct AlertsFollowTests {
+    @Test("prints the last N as blocks, then each new alert as it is committed, until stopped")
+    func follow() async throws {
+        let directory = TemporaryDirectory()
+        let path = directory.path("arb.db")
+        let store = try Store(path: path, durability: .normal, alertSinks: ["file"])
+        try store.insertAlert(NewAlert(key: "old", kind: "one_sided", severity: .critical, text: "ONE-SIDED FILL ALERT\n\nEvent: OLD", bodyJSON: "{}"),
+                              opportunity: nil, atMilliseconds: 1_764_600_000_000)
+        let process = try startProcess(builtProductsDirectory().appendingPathComponent("arbadmin").path,
+                                       ["alerts", "--follow", "--limit", "1", "--db", path])
+        defer { kill(process.pid, SIGKILL) }
+        let output = { (try? String(contentsOfFile: process.stdoutPath, encoding: .utf8)) ?? "" }
+        #expect(await waitUntil(timeoutSeconds: 10) { output().contains("Event: OLD") }, "\(output())")
+        try store.insertAlert(NewAlert(key: "new", kind: "one_sided_reminder", severity: .critical,
+                                       text: "REMINDER 1: opportunity 7 is still one-sided", bodyJSON: "{}"),
+                              opportunity: nil, atMilliseconds: 1_764_600_060_000)
+        #expect(await waitUntil(timeoutSeconds: 10) { output().contains("REMINDER 1: opportunity 7") }, "\(output())")
+        let text = output()
+        #expect(text.contains("\n" + String(repeating: "=", count: 60) + "\nALERT [2025-12-01T14:40:00.000Z] CRITICAL one_sided\nONE-SIDED FILL ALERT"),
+                "\(text)")
+        #expect(text.components(separatedBy: "ALERT [").count - 1 == 2, "each alert once: \(text)")
+        #expect(process.isRunning)
+    }
+}

@@ -44,4 +44,12 @@ public enum AlertListing {
                 + (sink.lastError.map { ", last error: \(MessageText.singleLine($0))" } ?? "")
         }
     }
+
+    /// The block a person reads in a terminal (the seed's layout): a rule, `ALERT [time]
+    /// severity kind`, the alert's own text, a rule.
+    public static func block(_ alert: Alert) -> String {
+        let rule = String(repeating: "=", count: 60)
+        return "\n" + rule + "\nALERT [" + Timestamp.iso8601(alert.createdAtMilliseconds) + "] " + alert.severity.rawValue.uppercased()
+            + " " + alert.kind + (alert.opportunityID.map { " (opportunity \($0))" } ?? "") + "\n" + alert.text + "\n" + rule
+    }
 }

@@ -168,6 +168,11 @@ extension Store {
             """, limit)
     }
 
+    /// Alerts written after the one with id `id`, oldest first (`arbadmin alerts --follow`).
+    public func alerts(afterID id: Int64, limit: Int) throws -> [Alert] {
+        try readAlerts("SELECT \(Self.alertColumns) FROM alerts WHERE id > ? ORDER BY id LIMIT ?", id, limit)
+    }
+
     /// Alerts (``AlertColumn``'s columns) and their deliveries, read in one snapshot.
     func readAlerts<each V: SQLBindable>(_ sql: String, _ values: repeat each V) throws -> [Alert] {
         try readSnapshot {
