@@ -197,7 +197,7 @@ struct KalshiTraderTests {
         try expectKalshiAgrees(databasePath: db, exchange: exchange)
 
         let store = try Store(path: db, access: .readOnly)
-        let outcomes = try allOpportunities(store).map { "\($0.eventID) \($0.state)" }
+        let outcomes = try allOpportunities(store).map { "\($0.eventID) \($0.state)" }.sorted()
         #expect(outcomes == ["E1 Closed(hedged)", "E2 Closed(one_sided)", "E3 Closed(hedged)", "E4 Closed(one_sided)"],
                 "\(outcomes)")
         let oneSided = try store.oneSidedOpportunities()

@@ -123,11 +123,14 @@ struct PolymarketTraderTests {
         #expect(violations.isEmpty, "\(violations)")
         try expectPolymarketAgrees(databasePath: db, exchange: exchange)
         let store = try Store(path: db, access: .readOnly)
-        let outcomes = try allOpportunities(store).map { "\($0.eventID) \($0.state)" }
+        // By event (the executions run concurrently: ids follow the order they began in).
+        let opportunities = try allOpportunities(store)
+        let outcomes = opportunities.map { "\($0.eventID) \($0.state)" }.sorted()
         #expect(outcomes == ["E1 Closed(hedged)", "E2 Closed(one_sided)", "E3 Closed(hedged)", "E4 Closed(one_sided)",
                              "E5 Closed(one_sided)", "E6 Closed(hedged)", "E7 Closed(one_sided)"], "\(outcomes)")
+        func id(_ event: String) throws -> OpportunityID { try #require(opportunities.first { $0.eventID == event }).id }
         // E5 looked hedged (Filled, waiting for confirmation), then the failed trade made it one-sided, with its alert.
-        let failed = try #require(try store.history(of: 5))
+        let failed = try #require(try store.history(of: try id("E5")))
         #expect(failed.transitions.map(\.to) == [.detected, .inFlight, .legsPlaced, .filled, .oneSided, .cancelAttempted, .closed(.oneSided)]
                 || failed.transitions.map(\.to) == [.detected, .inFlight, .filled, .oneSided, .cancelAttempted, .closed(.oneSided)],
                 "\(failed.transitions.map { "\($0.to): \($0.reason)" }) \(exchange.requests.map { $0.method + " " + $0.uri })")
@@ -136,8 +139,8 @@ struct PolymarketTraderTests {
         #expect(polymarketLeg.filledQuantity == .zero)
         #expect(failed.fills.contains { $0.legID == polymarketLeg.id && $0.reversed })
         // Hedged closes happened only on certain fills.
-        for id in [OpportunityID(1), 3] {
-            #expect(try store.history(of: id)?.fills.allSatisfy { !$0.provisional } == true)
+        for event in ["E1", "E3", "E6"] {
+            #expect(try store.history(of: try id(event))?.fills.allSatisfy { !$0.provisional } == true)
         }
         let checked = exchange.requests.allSatisfy { $0.hmacValid && $0.orderSignatureValid != false }
         #expect(checked)
