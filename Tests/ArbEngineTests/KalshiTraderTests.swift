@@ -142,25 +142,10 @@ struct KalshiTraderTests {
             #"{"event_id": "\#(id)", "outcomes": ["YES", "NO"], "instruments": {"paper": {"YES": "P-\#(id)-Y", "NO": "P-\#(id)-N"}, "#
                 + #""kalshi": {"YES": "KX\#(id):yes", "NO": "KX\#(id):no"}}}"#
         }.joined(separator: ",\n    ")
-        return #"""
-        {
-          "events": [
-            \#(eventJSON)
-          ],
-          "venues": {
-            "paper": {"kind": "paper", "fee": "free", "paper": {"fill_model": {
-              "full_fill_percent": 100, "partial_fill_percent": 0, "rest_percent": 0, "reject_percent": 0,
-              "ambiguous_submit_percent": 0, "late_fill_percent": 0, "cancel_fail_percent": 0,
-              "latency_ms_min": 0, "latency_ms_max": 0, "late_fill_delay_ms_max": 0}}},
-            "kalshi": {"kind": "kalshi", "environment": "demo", "fee": "kalshi_taker",
-                       "base_url": "\#(exchange.baseURL)", "private_key_file": "\#(keyFile)"}
-          },
-          "detection": {"min_edge_bps": 0, "min_size": 1, "max_size": 10, "quote_staleness_ms": 5000},
-          "execution": {"time_in_force": "ioc", "fill_timeout_ms": \#(fillTimeout)},
-          "risk": {"max_exposure_per_event_usd": 1000, "max_exposure_total_usd": 10000,
-                   "max_one_sided_per_day": 100, "cooldown_ms": 0, "one_sided_cooldown_ms": 0}
-        }
-        """#
+        return loopbackTradingConfig(events: eventJSON, venues: [
+            #""kalshi": {"kind": "kalshi", "environment": "demo", "fee": "kalshi_taker", "base_url": "\#(exchange.baseURL)", "#
+                + #""private_key_file": "\#(keyFile)"}"#,
+        ], fillTimeout: fillTimeout)
     }
 
     /// Quotes that make each event a candidate: YES on Kalshi at 0.40 and NO on paper at 0.50.
@@ -231,6 +216,30 @@ struct KalshiTraderTests {
         #expect(exchange.requests.isEmpty)
         #expect(noID.stderr.split(separator: "\n").filter { $0.contains("key id") }.count == 1)
     }
+}
+
+/// A config that trades `events` (their JSON, joined) on a paper venue `paper` that fills every
+/// order at once and the given real `venues` (`"name": {…}` members), with detection, execution
+/// and risk loose enough that every quoted pair is a candidate.
+func loopbackTradingConfig(events: String, venues: [String], fillTimeout: Int = 400, paper: Bool = true) -> String {
+    let paperVenue = #""paper": {"kind": "paper", "fee": "free", "paper": {"fill_model": {"#
+        + #""full_fill_percent": 100, "partial_fill_percent": 0, "rest_percent": 0, "reject_percent": 0, "#
+        + #""ambiguous_submit_percent": 0, "late_fill_percent": 0, "cancel_fail_percent": 0, "#
+        + #""latency_ms_min": 0, "latency_ms_max": 0, "late_fill_delay_ms_max": 0}}}"#
+    return #"""
+    {
+      "events": [
+        \#(events)
+      ],
+      "venues": {
+        \#(((paper ? [paperVenue] : []) + venues).joined(separator: ",\n    "))
+      },
+      "detection": {"min_edge_bps": 0, "min_size": 1, "max_size": 10, "quote_staleness_ms": 5000},
+      "execution": {"time_in_force": "ioc", "fill_timeout_ms": \#(fillTimeout)},
+      "risk": {"max_exposure_per_event_usd": 1000, "max_exposure_total_usd": 10000,
+               "max_one_sided_per_day": 100, "cooldown_ms": 0, "one_sided_cooldown_ms": 0}
+    }
+    """#
 }
 
 /// Every opportunity, by id.

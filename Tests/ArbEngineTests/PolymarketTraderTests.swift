@@ -56,25 +56,10 @@ struct PolymarketTraderTests {
                 + #""polymarket": {"YES": "\#(yes)", "NO": "\#(no)"}}, "#
                 + #""markets": {"polymarket": {"condition_id": "\#(conditionID)", "tick_size": "0.01", "neg_risk": false}}}"#
         }.joined(separator: ",\n    ")
-        return #"""
-        {
-          "events": [
-            \#(eventJSON)
-          ],
-          "venues": {
-            "paper": {"kind": "paper", "fee": "free", "paper": {"fill_model": {
-              "full_fill_percent": 100, "partial_fill_percent": 0, "rest_percent": 0, "reject_percent": 0,
-              "ambiguous_submit_percent": 0, "late_fill_percent": 0, "cancel_fail_percent": 0,
-              "latency_ms_min": 0, "latency_ms_max": 0, "late_fill_delay_ms_max": 0}}},
-            "polymarket": {"kind": "polymarket", "signature_type": "eoa", "base_url": "\#(baseURL)",
-                           "fee": {"polymarket_taker": {"rate_bps": 300, "exponent": 1}}\#(extra)}
-          },
-          "detection": {"min_edge_bps": 0, "min_size": 1, "max_size": 10, "quote_staleness_ms": 5000},
-          "execution": {"time_in_force": "ioc", "fill_timeout_ms": 400},
-          "risk": {"max_exposure_per_event_usd": 1000, "max_exposure_total_usd": 10000,
-                   "max_one_sided_per_day": 100, "cooldown_ms": 0, "one_sided_cooldown_ms": 0}
-        }
-        """#
+        return loopbackTradingConfig(events: eventJSON, venues: [
+            #""polymarket": {"kind": "polymarket", "signature_type": "eoa", "base_url": "\#(baseURL)", "#
+                + #""fee": {"polymarket_taker": {"rate_bps": 300, "exponent": 1}}\#(extra)}"#,
+        ])
     }
 
     static func quotes(events: [(String, String, String)]) -> String {
@@ -288,23 +273,15 @@ struct RealVenuesTraderTests {
         defer { Task { await kalshi.stop(); await polymarket.stop() } }
         let keyFile = directory.path("kalshi.pem")
         try kalshiTestKey.writePrivateKey(to: keyFile)
-        let config = #"""
-        {
-          "events": [{"event_id": "E1", "outcomes": ["YES", "NO"],
-                      "instruments": {"kalshi": {"YES": "KXE1:yes", "NO": "KXE1:no"}, "polymarket": {"YES": "2011", "NO": "2012"}},
-                      "markets": {"polymarket": {"condition_id": "\#(PolymarketTraderTests.conditionID)", "tick_size": "0.01", "neg_risk": false}}}],
-          "venues": {
-            "kalshi": {"kind": "kalshi", "environment": "demo", "fee": "kalshi_taker", "base_url": "\#(kalshi.baseURL)",
-                       "private_key_file": "\#(keyFile)"},
-            "polymarket": {"kind": "polymarket", "signature_type": "eoa", "base_url": "\#(polymarket.baseURL)",
-                           "fee": {"polymarket_taker": {"rate_bps": 300, "exponent": 1}}}
-          },
-          "detection": {"min_edge_bps": 0, "min_size": 1, "max_size": 10, "quote_staleness_ms": 5000},
-          "execution": {"time_in_force": "ioc", "fill_timeout_ms": 400},
-          "risk": {"max_exposure_per_event_usd": 1000, "max_exposure_total_usd": 10000,
-                   "max_one_sided_per_day": 100, "cooldown_ms": 0, "one_sided_cooldown_ms": 0}
-        }
-        """#
+        let event = #"{"event_id": "E1", "outcomes": ["YES", "NO"], "instruments": {"kalshi": {"YES": "KXE1:yes", "NO": "KXE1:no"}, "#
+            + #""polymarket": {"YES": "2011", "NO": "2012"}}, "markets": {"polymarket": {"condition_id": "\#(PolymarketTraderTests.conditionID)", "#
+            + #""tick_size": "0.01", "neg_risk": false}}}"#
+        let config = loopbackTradingConfig(events: event, venues: [
+            #""kalshi": {"kind": "kalshi", "environment": "demo", "fee": "kalshi_taker", "base_url": "\#(kalshi.baseURL)", "#
+                + #""private_key_file": "\#(keyFile)"}"#,
+            #""polymarket": {"kind": "polymarket", "signature_type": "eoa", "base_url": "\#(polymarket.baseURL)", "#
+                + #""fee": {"polymarket_taker": {"rate_bps": 300, "exponent": 1}}}"#,
+        ], paper: false)
         let configPath = directory.path("config.json")
         try config.write(toFile: configPath, atomically: true, encoding: .utf8)
         let quotes = directory.path("quotes.jsonl")
