@@ -233,8 +233,10 @@ public final class PolymarketVenue: Venue {
             return SubmitAck(order: venueOrder(request, hash: signed.orderHash, filled: .zero, status: .open), fills: [])
         default:
             // matched, delayed, or live for an order that may not rest: the order says how much.
+            // If it cannot be read now, how much filled is not known: say so (the executor looks
+            // the order up by its hash) rather than guess "open, nothing filled".
             if let order = try? await readOrder(signed.orderHash, request: request) { return SubmitAck(order: order, fills: []) }
-            return SubmitAck(order: venueOrder(request, hash: signed.orderHash, filled: .zero, status: .open), fills: [])
+            throw VenueError.ambiguous(reason: "placed (\(status)) but the order could not be read back yet")
         }
     }
 
