@@ -49,12 +49,26 @@ wanted() {
 }
 
 # The copy gets exactly the project's files (times kept, so builds stay incremental); only its
-# .build survives between runs.
+# .build survives between runs. The file a mutation changed is restored with its *old* time,
+# older than the object built from the mutant: the build would keep the mutant and every later
+# mutation would be judged with it. So that file is touched after each restore (and its name
+# kept in .build, so the next run of this script rebuilds it too).
+mutated_record="$scratch/.build/arb-mutated-file"
 sync_sources() {
   mkdir -p "$scratch"
   find "$scratch" -mindepth 1 -maxdepth 1 ! -name .build -exec rm -rf {} +
   tar -C "$root" --exclude=./.build --exclude=./.git --exclude='*.db' --exclude='*.db-wal' --exclude='*.db-shm' \
     --exclude=./data -cf - . | tar -C "$scratch" -xf -
+  if [ -f "$mutated_record" ]; then
+    local previous
+    previous=$(cat "$mutated_record")
+    [ -f "$scratch/$previous" ] && touch "$scratch/$previous"
+    rm -f "$mutated_record"
+  fi
+}
+note_mutated() {
+  mkdir -p "$scratch/.build"
+  echo "$1" >"$mutated_record"
 }
 
 missed=0
@@ -63,6 +77,7 @@ for entry in "${mutations[@]}"; do
   wanted "$name" || continue
   sync_sources
   before=$(cksum <"$scratch/$file")
+  note_mutated "$file"
   perl -0pi -e "$substitution" "$scratch/$file"
   if [ "$(cksum <"$scratch/$file")" = "$before" ]; then
     echo "mutate: $name no longer applies to $file (the code moved: update its pattern in Scripts/mutate.sh)"
