@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        // Already built for AsyncHTTPClient; named for the email sink's STARTTLS.
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
     ],
     targets: [
@@ -83,6 +85,9 @@ let package = Package(
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
         .executableTarget(
@@ -130,6 +135,16 @@ let package = Package(
             ],
             path: "Tests/LoopbackHTTP"
         ),
+        // An SMTP server on 127.0.0.1 (STARTTLS, implicit TLS, AUTH) for the email sink's tests.
+        .target(
+            name: "LoopbackSMTP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Tests/LoopbackSMTP"
+        ),
         // A Kalshi exchange on 127.0.0.1 for the adapter's tests: checks every request's
         // signature, keeps its own record of orders and fills, answers as the venue documents.
         .target(
@@ -159,6 +174,7 @@ let package = Package(
                 "PolymarketVenue",
                 "PolymarketLoopback",
                 "LoopbackHTTP",
+                "LoopbackSMTP",
                 // The built binaries, for the CLI and crash tests.
                 "arb",
                 "arbadmin",

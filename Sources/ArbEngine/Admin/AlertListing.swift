@@ -48,8 +48,13 @@ public enum AlertListing {
     /// The block a person reads in a terminal (the seed's layout): a rule, `ALERT [time]
     /// severity kind`, the alert's own text, a rule.
     public static func block(_ alert: Alert) -> String {
+        block(createdAtMilliseconds: alert.createdAtMilliseconds, severity: alert.severity, kind: alert.kind,
+              opportunityID: alert.opportunityID, text: alert.text)
+    }
+
+    static func block(createdAtMilliseconds: Int64, severity: AlertSeverity, kind: String, opportunityID: Int64?, text: String) -> String {
         let rule = String(repeating: "=", count: 60)
-        return "\n" + rule + "\nALERT [" + Timestamp.iso8601(alert.createdAtMilliseconds) + "] " + alert.severity.rawValue.uppercased()
-            + " " + alert.kind + (alert.opportunityID.map { " (opportunity \($0))" } ?? "") + "\n" + alert.text + "\n" + rule
+        return "\n" + rule + "\nALERT [" + Timestamp.iso8601(createdAtMilliseconds) + "] " + severity.rawValue.uppercased()
+            + " " + kind + (opportunityID.map { " (opportunity \($0))" } ?? "") + "\n" + text + "\n" + rule
     }
 }

@@ -3,7 +3,8 @@ extension AlertDispatcher {
     /// sit in a config file.
     public static let webhookURLEnvironmentKey = "ARB_WEBHOOK_URL"
 
-    /// The sinks the config asks for, in a fixed order: console, file, webhook.
+    /// The sinks the config asks for, in a fixed order: console, file, webhook, Telegram, Discord,
+    /// Slack, email, command.
     ///
     /// - Parameters:
     ///   - alertFilePath: the file sink's path as the caller resolved it (e.g. `alerts.file`
@@ -44,6 +45,14 @@ extension AlertDispatcher {
             let url = try secret(slackURLEnvironmentKey, for: "slack")
             sinks.append(WebhookAlertSink(url: url, name: "slack", minSeverity: slack.minSeverity, payload: ChatAlertFormats.slack))
         }
+        if let email = config.email {
+            let password = environment[smtpPasswordEnvironmentKey].flatMap { $0.isEmpty ? nil : $0 }
+            if email.username != nil && password == nil {
+                throw AlertSinkUnusable(description: "alerts.email has a username but \(smtpPasswordEnvironmentKey) is not set: put the "
+                    + "SMTP password in the environment (never in the config), or drop the username for a relay without AUTH")
+            }
+            sinks.append(try EmailAlertSink(config: email, password: email.username == nil ? nil : password))
+        }
         if let command = config.command {
             sinks.append(CommandAlertSink(argv: command.argv, timeoutMilliseconds: command.timeoutMilliseconds,
                                           minSeverity: command.minSeverity))
@@ -54,6 +63,7 @@ extension AlertDispatcher {
     public static let telegramTokenEnvironmentKey = "TELEGRAM_BOT_TOKEN"
     public static let discordURLEnvironmentKey = "DISCORD_WEBHOOK_URL"
     public static let slackURLEnvironmentKey = "SLACK_WEBHOOK_URL"
+    public static let smtpPasswordEnvironmentKey = "ARB_SMTP_PASSWORD"
 }
 
 /// A configured alert sink that cannot be made (its secret is missing from the environment).

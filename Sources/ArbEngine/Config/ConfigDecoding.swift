@@ -387,7 +387,8 @@ extension RiskConfig: Decodable, JSONExpectation {
 extension AlertConfig: Decodable, JSONExpectation {
     static let expectedJSON = "an object"
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case console, file, webhookURL = "webhook_url", telegram, discord, slack, command, remindEveryMinutes = "remind_every_minutes"
+        case console, file, webhookURL = "webhook_url", telegram, discord, slack, email, command
+        case remindEveryMinutes = "remind_every_minutes"
         case sinkDownAlertMinutes = "sink_down_alert_minutes"
     }
     /// Default alert log, relative to the database's directory.
@@ -406,7 +407,8 @@ extension AlertConfig: Decodable, JSONExpectation {
                   telegram: try object.optional(TelegramSinkConfig.self, .telegram),
                   discord: try object.optional(ChatSinkConfig.self, .discord),
                   slack: try object.optional(ChatSinkConfig.self, .slack),
-                  command: try object.optional(CommandSinkConfig.self, .command))
+                  command: try object.optional(CommandSinkConfig.self, .command),
+                  email: try object.optional(EmailSinkConfig.self, .email))
         if object.contains(.sinkDownAlertMinutes) {
             sinkDownAlertMinutes = try object.integer(.sinkDownAlertMinutes, in: 0...10_080, unit: "minutes; 0 turns the warning off")
         }
@@ -471,6 +473,58 @@ extension ChatSinkConfig: Decodable, JSONExpectation {
     public init(from decoder: any Decoder) throws {
         let object = try decoder.container(keyedBy: CodingKeys.self)
         self.init(minSeverity: try object.minSeverity(.minSeverity))
+    }
+}
+
+extension EmailSinkConfig: Decodable, JSONExpectation {
+    static let expectedJSON = "an object with \"smtp_host\", \"from\" and \"to\" (and optional \"smtp_port\", \"tls\", "
+        + "\"username\", \"min_severity\", \"timeout_ms\", \"ca_file\")"
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case host = "smtp_host", port = "smtp_port", security = "tls", username, from, to, minSeverity = "min_severity"
+        case timeoutMilliseconds = "timeout_ms", caFile = "ca_file"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: CodingKeys.self)
+        let hostValue = try object.raw(.host)
+        guard case .string(let host)? = hostValue, !host.isEmpty, host.utf8.count <= 253,
+              host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-" || $0 == ":") }) else {
+            throw object.invalid(.host, hostValue, allowed: "the SMTP relay's host name or IP address, e.g. \"smtp.example.com\"")
+        }
+        let security: Security = try object.choice(.security, allowed: "\"starttls\", \"tls\" or \"none\"") ?? .starttls
+        if security == .none && !Self.isLoopback(host) {
+            throw object.failure(.security, "is \"none\" for \(MessageText.quoted(host)); allowed only for a loopback smtp_host "
+                + "(127.0.0.1, ::1, localhost): use \"starttls\" or \"tls\" so the password and alerts are not sent in clear")
+        }
+        let port = object.contains(.port) ? Int(try object.integer(.port, in: 1...65_535, unit: "TCP port")) : security.defaultPort
+        let username = try object.optional(String.self, .username)
+        if let username, username.isEmpty || username.utf8.count > 256 || username.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) {
+            throw object.invalid(.username, .string(username), allowed: "the AUTH user name (1…256 characters, no control characters)")
+        }
+        let fromValue = try object.raw(.from)
+        guard case .string(let from)? = fromValue, Self.isAddress(from) else {
+            throw object.invalid(.from, fromValue, allowed: "one address, e.g. \"arb@example.com\"")
+        }
+        let toValue = try object.raw(.to)
+        let toAllowed = "a non-empty list of at most 50 addresses, e.g. [\"me@example.com\"]"
+        guard case .array(let items)? = toValue, !items.isEmpty, items.count <= 50 else { throw object.invalid(.to, toValue, allowed: toAllowed) }
+        var to: [String] = []
+        for item in items {
+            guard case .string(let address) = item, Self.isAddress(address) else { throw object.invalid(.to, toValue, allowed: toAllowed) }
+            to.append(address)
+        }
+        let timeout = object.contains(.timeoutMilliseconds)
+            ? try object.integer(.timeoutMilliseconds, in: 100...600_000, unit: "ms for the whole delivery") : 30_000
+        self.init(host: host, port: port, security: security, username: username, from: from, to: to,
+                  minSeverity: try object.minSeverity(.minSeverity), timeoutMilliseconds: timeout,
+                  caFile: try object.filePath(.caFile))
+    }
+
+    /// `local@domain` with nothing SMTP would misread (no spaces, angle brackets, control characters).
+    static func isAddress(_ text: String) -> Bool {
+        let parts = text.split(separator: "@", omittingEmptySubsequences: false)
+        return parts.count == 2 && !parts[0].isEmpty && !parts[1].isEmpty && text.utf8.count <= 254
+            && !text.unicodeScalars.contains { $0.value <= 0x20 || $0.value == 0x7F || "<>(),;:\"[]\\".unicodeScalars.contains($0) }
     }
 }
 

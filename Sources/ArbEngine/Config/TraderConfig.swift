@@ -246,6 +246,8 @@ public struct AlertConfig: Sendable, Hashable {
     public var slack: ChatSinkConfig?
     /// `command`: `{"argv", "timeout_ms", "min_severity"}`: the alert JSON on the program's stdin.
     public var command: CommandSinkConfig?
+    /// `email`: SMTP (see `EmailSinkConfig`); the password from `ARB_SMTP_PASSWORD`.
+    public var email: EmailSinkConfig?
     /// `remind_every_minutes`: a reminder alert this often while a one-sided exposure stays open
     /// (0: none). Default 15.
     public var remindEveryMinutes: Int64 = 15
@@ -253,7 +255,8 @@ public struct AlertConfig: Sendable, Hashable {
     public var sinkDownAlertMinutes: Int64 = 10
 
     public init(console: Bool, filePath: String?, webhookURL: String?, telegram: TelegramSinkConfig? = nil,
-                discord: ChatSinkConfig? = nil, slack: ChatSinkConfig? = nil, command: CommandSinkConfig? = nil) {
+                discord: ChatSinkConfig? = nil, slack: ChatSinkConfig? = nil, command: CommandSinkConfig? = nil,
+                email: EmailSinkConfig? = nil) {
         self.console = console
         self.filePath = filePath
         self.webhookURL = webhookURL
@@ -261,6 +264,7 @@ public struct AlertConfig: Sendable, Hashable {
         self.discord = discord
         self.slack = slack
         self.command = command
+        self.email = email
     }
 }
 
@@ -282,6 +286,47 @@ public struct TelegramSinkConfig: Sendable, Hashable {
 public struct ChatSinkConfig: Sendable, Hashable {
     public var minSeverity: AlertSeverity
     public init(minSeverity: AlertSeverity = .info) { self.minSeverity = minSeverity }
+}
+
+/// An SMTP relay: `{"smtp_host", "smtp_port", "tls", "username", "from", "to", "min_severity",
+/// "timeout_ms", "ca_file"}`. The password comes only from `ARB_SMTP_PASSWORD`.
+public struct EmailSinkConfig: Sendable, Hashable {
+    /// How the connection is protected: STARTTLS after the greeting (587), TLS from the first
+    /// byte (465), or nothing (25; only to a loopback host: a local relay, tests).
+    public enum Security: String, Sendable, Hashable {
+        case starttls, tls, none
+        var defaultPort: Int { switch self { case .starttls: 587; case .tls: 465; case .none: 25 } }
+    }
+
+    public var host: String
+    public var port: Int
+    public var security: Security
+    /// AUTH's user name; nil sends without AUTH (a relay that trusts the sender's address).
+    public var username: String?
+    public var from: String
+    public var to: [String]
+    public var minSeverity: AlertSeverity
+    public var timeoutMilliseconds: Int64
+    /// PEM certificates trusted besides the system's (a private relay's own CA).
+    public var caFile: String?
+
+    public init(host: String, port: Int? = nil, security: Security = .starttls, username: String? = nil, from: String,
+                to: [String], minSeverity: AlertSeverity = .info, timeoutMilliseconds: Int64 = 30_000, caFile: String? = nil) {
+        self.host = host
+        self.port = port ?? security.defaultPort
+        self.security = security
+        self.username = username
+        self.from = from
+        self.to = to
+        self.minSeverity = minSeverity
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.caFile = caFile
+    }
+
+    /// Hosts a connection without TLS may go to: the message and the password never leave the machine.
+    static func isLoopback(_ host: String) -> Bool {
+        ["127.0.0.1", "::1", "localhost"].contains(host.lowercased()) || host.hasPrefix("127.")
+    }
 }
 
 /// A program to hand each alert to: `{"argv": ["/usr/local/bin/page-me"], "timeout_ms": 5000, "min_severity": "critical"}`.
