@@ -38,6 +38,44 @@ struct ExposureReminderTests {
         #expect(try ExposureReminders.due(reopened, databaseID: id, now: since + 200 * minute, intervalMilliseconds: 0).isEmpty)
     }
 
+    @Test("with a trusted bid a reminder marks the exposure to market after the fee to sell; a stale, missing or other book gives no mark")
+    func markToMarket() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("insufficient liquidity"))
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided))
+        let since = try #require(try harness.history().alerts.first { $0.kind == "one_sided" }).createdAtMilliseconds
+        let interval: Int64 = 15 * 60_000
+        let at = since + interval
+        let store = harness.store
+        let book = MarkBook(trustedForMilliseconds: 400)
+        let marker: ExposureReminders.Marker = { _, exposure, legs, now in
+            ExposureMark(exposure: exposure, legs: legs, book: book, fee: { $0 == "kalshi" ? .kalshiTaker : .free }, now: now)
+        }
+        func reminder(_ now: Int64) throws -> (text: String, body: String) {
+            let due = try ExposureReminders.due(store, databaseID: store.databaseID, now: now, intervalMilliseconds: interval, marker: marker)
+            let alert = try #require(due.first?.alert)
+            return (alert.text, alert.bodyJSON)
+        }
+        #expect(try reminder(at).text.contains("; no trusted book to mark it"))
+        let bid = Price(ticks: 4_100)!
+        // The other leg's instrument, and the same instrument at the other venue, do not mark this one.
+        book.record(Quote(timestampMilliseconds: at - 100, venue: "polymarket", instrument: "P-1", bid: bid, bidSize: .zero, ask: nil, askSize: .zero))
+        book.record(Quote(timestampMilliseconds: at - 100, venue: "polymarket", instrument: "K-1", bid: bid, bidSize: .zero, ask: nil, askSize: .zero))
+        #expect(try reminder(at).text.contains("; no trusted book to mark it"))
+        book.record(Quote(timestampMilliseconds: at - 100, venue: "kalshi", instrument: "K-1", bid: bid, bidSize: .zero, ask: nil, askSize: .zero))
+        let exposure = Exposure(legs: try store.legs(of: 1))
+        let size = Quantity(contracts: 10)
+        let proceeds = Money(price: bid, quantity: size) - Fees.kalshiTaker(price: bid, quantity: size)
+        let unrealised = proceeds - exposure.atRisk
+        #expect(unrealised < .zero && exposure.atRisk > .zero)
+        let marked = try reminder(at)
+        #expect(marked.text.contains("10.00 contracts exposed, \(exposure.atRisk) at risk; marked at the kalshi bid 0.4100 (100 ms old): "
+                                     + "\(proceeds) after the fee to sell, unrealised \(unrealised)."), "\(marked.text)")
+        #expect(marked.body.contains(#""unrealised_usd":"\#(unrealised.decimalString)""#), "\(marked.body)")
+        // Older than the trader's staleness: no longer trusted.
+        #expect(try reminder(at + 301).text.contains("; no trusted book to mark it"))
+        #expect(try reminder(at + 301).body.contains(#""mark":null"#))
+    }
+
     @Test("remind_every_minutes: default 15, 0 turns reminders off, a bad value is refused by path")
     func config() throws {
         #expect(try TraderConfig.decode(json: minimalConfigJSON, source: "t").alerts.remindEveryMinutes == 15)

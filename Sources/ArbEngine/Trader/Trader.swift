@@ -169,8 +169,8 @@ public enum Trader {
             }
             var summary = RunSummary()
             await withGracefulShutdownHandler {
-                await trade(options, executor: executor, venues: venues, stop: stop, clock: clock, logger: logger,
-                            summary: &summary)
+                await trade(options, executor: executor, venues: venues, marks: assembly.marks, stop: stop, clock: clock,
+                            logger: logger, summary: &summary)
             } onGracefulShutdown: {
                 stop.stop()
             }
@@ -204,8 +204,8 @@ public enum Trader {
 
     /// The detection loop; executions run concurrently as child tasks and are all finished when
     /// this returns.
-    static func trade(_ options: TraderOptions, executor: Executor, venues: [String: any Venue], stop: StopSignal,
-                      clock: any TradingClock, logger: Logger, summary: inout RunSummary) async {
+    static func trade(_ options: TraderOptions, executor: Executor, venues: [String: any Venue], marks: MarkBook? = nil,
+                      stop: StopSignal, clock: any TradingClock, logger: Logger, summary: inout RunSummary) async {
         var detector = Detector(config: options.config, venueFees: venues.mapValues(\.feeModel))
         var quotes = 0
         var skipped = 0
@@ -224,6 +224,7 @@ public enum Trader {
                     for _ in 0..<8 {
                         let quote = generator.next(nowMilliseconds: now)
                         quotes += 1
+                        marks?.record(quote)
                         if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
                     }
                     try? await clock.sleep(milliseconds: 2)
@@ -235,6 +236,7 @@ public enum Trader {
                         onSkip: { logger.warning("market data: \(path) \($0)") })
                     while !stop.isStopped, let quote = try reader.next() {
                         quotes += 1
+                        marks?.record(quote)
                         if let candidate = detector.update(quote, nowMilliseconds: quote.timestampMilliseconds) {
                             consider(candidate)
                         }

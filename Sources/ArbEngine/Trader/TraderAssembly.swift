@@ -54,6 +54,8 @@ public struct TraderAssembly: Sendable {
     public let router: EventRouter
     public let sinks: [any AlertSink]
     public let dispatcher: AlertDispatcher
+    /// The latest bids the trader saw, for marking open exposure in reminders.
+    public let marks: MarkBook
     public let clock: any TradingClock
     public let logger: Logger
 
@@ -100,7 +102,19 @@ public struct TraderAssembly: Sendable {
             dispatcher: AlertDispatcher(outbox: outbox, sinks: sinks, clock: clock, logger: logger,
                                         sinkDownAlertMilliseconds: config.alerts.sinkDownAlertMinutes > 0
                                             ? config.alerts.sinkDownAlertMinutes * 60_000 : nil),
-            clock: clock, logger: logger)
+            marks: MarkBook(trustedForMilliseconds: config.detection.quoteStalenessMilliseconds), clock: clock, logger: logger)
+    }
+
+    /// Marks an exposure at the trader's latest trusted bid, with the fee model the detector uses
+    /// for that event's market at that venue.
+    func marker() -> ExposureReminders.Marker {
+        let venueFees = venues.mapValues(\.feeModel)
+        let eventFees = Dictionary(config.events.map { ($0.eventID, $0.fees) }, uniquingKeysWith: { first, _ in first })
+        let marks = self.marks
+        return { eventID, exposure, legs, now in
+            ExposureMark(exposure: exposure, legs: legs, book: marks,
+                         fee: { venue in eventFees[eventID]?[venue] ?? venueFees[venue] ?? .free }, now: now)
+        }
     }
 
     /// Recovery (DESIGN §6) through the one `Reconciler`.
@@ -124,7 +138,8 @@ public struct TraderAssembly: Sendable {
         services.append(.init(service: AlertDeliveryService(dispatcher: dispatcher, sinks: sinks)))
         if feeds {
             services.append(.init(service: ExposureReminderService(
-                ledger: ledger, intervalMilliseconds: config.alerts.remindEveryMinutes * 60_000, clock: clock, logger: logger)))
+                ledger: ledger, intervalMilliseconds: config.alerts.remindEveryMinutes * 60_000, marker: marker(),
+                clock: clock, logger: logger)))
         }
         return services
     }
