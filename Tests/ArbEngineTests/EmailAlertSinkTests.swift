@@ -239,5 +239,21 @@ struct AllSinksTests {
         let text = try #require(paged["text"] as? String)
         #expect(smtp.mails[0].bodyText.contains(text))
         #expect(http.requests.allSatisfy { String(decoding: $0.body, as: UTF8.self).contains(String(text.prefix(20))) })
+
+        // The same config in the trader: one one-sided alert through the outbox reaches all five.
+        let config = try TraderConfig.load(path: configPath)
+        let sinks = try AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: nil, environment: environment)
+        let path = directory.path("arb.db")
+        let store = try Store(path: path, durability: .normal, alertSinks: sinks.map(\.name))
+        try store.insertAlert(NewAlert(key: "one-sided-x-9", kind: "one_sided", severity: .critical, text: awkwardText,
+                                       bodyJSON: #"{"opportunity_id":9}"#), opportunity: nil, atMilliseconds: alertTestTime)
+        let dispatcher = AlertDispatcher(outbox: try StoreAlertOutbox(path: path, durability: .normal), sinks: sinks, clock: SystemClock())
+        let round = await dispatcher.deliverPending()
+        for sink in sinks { await sink.shutdown() }
+        #expect(round.delivered == 5 && round.failed == 0, "\(round)")
+        #expect(smtp.mails.count == 2 && smtp.mails[1].header("Subject") == "[arb CRITICAL] " + awkwardText)
+        #expect(http.requests.count == 6)
+        let pagedAgain = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: got))) as? [String: Any])
+        #expect(pagedAgain["id"] as? String == "one-sided-x-9" && pagedAgain["text"] as? String == awkwardText)
     }
 }
