@@ -38,6 +38,9 @@ mutations=(
   'recovery-hedged-on-provisional|Sources/ArbEngine/Recovery/Reconciler.swift|s/provisional: provisional\)/provisional: false)/|recovery closes hedged on provisional fills'
   'feeds-end-the-group|Sources/ArbEngine/Trader/TraderServices.swift|s/\n            try\? await gracefulShutdown\(\)\n        \}/\n        }/|venues without a push feed end the feeds service, which ends arb run at once'
   'venue-disagreement-ignored|Sources/ArbEngine/Trader/Trader.swift|s/if !refusals\.isEmpty \{ throw TraderError\.venueDisagrees\(refusals\) \}//|arb run trades a market whose tick size or fee the venue disagrees with'
+  'book-gap-ignored|Sources/KalshiVenue/KalshiBooks.swift|s/seq != last \+ 1 \{/seq < last {/|a Kalshi seq gap goes unseen and the book keeps quoting'
+  'untrusted-not-cleared|Sources/ArbKit/OrderBook.swift|s/case \.untrusted\(_, _, let cleared\): cleared/case .untrusted: []/|an untrusted book'"'"'s last prices stay in the detector'
+  'pong-counts-as-market|Sources/PolymarketVenue/PolymarketBooks.swift|s/\{ return \[\] \}\n        guard let parsed/{ lastMessageAt = now; return [] }\n        guard let parsed/|pongs keep a silent Polymarket socket'"'"'s books trusted'
 )
 
 selected=("$@")

@@ -1,0 +1,92 @@
+import OrderStateMachine
+
+/// One side of a venue's order book: price levels (ticks of $0.0001) to resting size (hundredths
+/// of a contract), and the best level kept current. Levels with no size are removed.
+public struct BookSide: Sendable, Hashable {
+    /// Bids rank the highest price first, asks the lowest.
+    public enum Ranking: Sendable, Hashable { case bids, asks }
+
+    public let ranking: Ranking
+    public private(set) var levels: [Int64: Int64] = [:]
+    public private(set) var bestTicks: Int64?
+
+    public init(_ ranking: Ranking) { self.ranking = ranking }
+
+    /// The best level, if any.
+    public var best: (price: Price, size: Quantity)? {
+        guard let ticks = bestTicks, let size = levels[ticks] else { return nil }
+        return (Price(uncheckedTicks: ticks), Quantity(hundredths: size) ?? .zero)
+    }
+
+    public mutating func removeAll() {
+        levels.removeAll(keepingCapacity: true)
+        bestTicks = nil
+    }
+
+    /// Sets a level's size (absolute; zero removes it).
+    public mutating func set(_ price: Price, size: Quantity) {
+        if size.hundredths == 0 {
+            guard levels.removeValue(forKey: price.ticks) != nil else { return }
+            if bestTicks == price.ticks { bestTicks = rescan() }
+        } else {
+            levels[price.ticks] = size.hundredths
+            if bestTicks.map({ better(price.ticks, than: $0) }) ?? true { bestTicks = price.ticks }
+        }
+    }
+
+    /// Adds a signed change to a level. Returns false (and changes nothing) when the level would
+    /// go below zero: the book is not the venue's any more.
+    public mutating func add(_ price: Price, hundredths delta: Int64) -> Bool {
+        let now = (levels[price.ticks] ?? 0) + delta
+        guard now >= 0 else { return false }
+        set(price, size: Quantity(hundredths: now) ?? .zero)
+        return true
+    }
+
+    private func better(_ ticks: Int64, than other: Int64) -> Bool {
+        ranking == .bids ? ticks > other : ticks < other
+    }
+
+    private func rescan() -> Int64? {
+        ranking == .bids ? levels.keys.max() : levels.keys.min()
+    }
+}
+
+/// What a venue's book feed tells the trader after a message.
+public enum BookFeedEvent: Sendable, Hashable {
+    /// The top of a trusted book changed (or was rebuilt): hand it to the detector.
+    case quote(Quote)
+    /// A book can no longer be believed (a sequence gap, an error, a silent socket, a change
+    /// that does not fit it). `cleared` are quotes with no bid and no ask for its instruments,
+    /// so the detector forgets the last prices it had from it; no quote from it follows until
+    /// it is rebuilt.
+    case untrusted(market: String, reason: String, cleared: [Quote])
+    /// A book is whole again (a fresh snapshot after being untrusted).
+    case trusted(market: String)
+    /// The feed needs a fresh snapshot of these markets (resubscribe or ask for one).
+    case needsSnapshot(markets: [String])
+    /// The venue changed a market's tick size (Polymarket `tick_size_change`).
+    case tickSize(market: String, tick: Price)
+}
+
+/// A feed's running counts, for `arbadmin status` and the run summary.
+public struct BookFeedCounts: Sendable, Hashable {
+    public var messages = 0
+    /// Messages that could not be read (logged once each; they change no book).
+    public var unreadable = 0
+    public var gaps = 0
+    public var resyncs = 0
+    public init() {}
+}
+
+extension BookFeedEvent {
+    /// What the detector must see of this event: a trusted book's quote, or the empty quotes of
+    /// a book that just became untrusted (so its last prices are forgotten). Nothing else.
+    public var detectorQuotes: [Quote] {
+        switch self {
+        case .quote(let quote): [quote]
+        case .untrusted(_, _, let cleared): cleared
+        case .trusted, .needsSnapshot, .tickSize: []
+        }
+    }
+}
