@@ -127,6 +127,12 @@ public struct KalshiBooks: Sendable {
         return quotes(ticker, now: now)
     }
 
+    /// Every book is untrusted (the connection that kept them current is gone).
+    public mutating func untrustAll(reason: String, now: Int64) -> [BookFeedEvent] {
+        lastSeq.removeAll()
+        return books.keys.sorted().flatMap { untrust($0, reason: reason, now: now) }
+    }
+
     /// Marks a book untrusted: one event (with empty quotes, so the detector forgets its last
     /// prices) when it changes; nothing when it was already waiting for a snapshot.
     private mutating func untrust(_ ticker: String, reason: String, now: Int64) -> [BookFeedEvent] {

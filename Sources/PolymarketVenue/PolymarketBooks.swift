@@ -117,6 +117,12 @@ public struct PolymarketBooks: Sendable {
         return events + touched.flatMap { quote($0, now: now) }
     }
 
+    /// Every book is untrusted (the connection that kept them current is gone).
+    public mutating func untrustAll(reason: String, now: Int64) -> [BookFeedEvent] {
+        lastMessageAt = nil
+        return books.keys.sorted().flatMap { untrust($0, reason: reason, now: now) }
+    }
+
     private mutating func untrust(_ token: String, reason: String, now: Int64) -> [BookFeedEvent] {
         guard let state = books[token]?.state, state != .untrusted else { return [] }
         books[token]?.state = .untrusted
