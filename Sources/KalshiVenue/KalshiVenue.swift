@@ -48,6 +48,8 @@ public final class KalshiVenue: Venue {
         public var pageLimit: Int = 200
         /// Listing starts this long before the order was sent (clocks differ).
         public var listingSlackMilliseconds: Int64 = 60_000
+        /// The websocket root for the book feed (`wss://…/trade-api/ws/v2`); nil: no feed.
+        public var websocketURL: String?
 
         public init(name: String, environment: String, baseURL: String, selfTradePrevention: String, feeModel: FeeModel) {
             self.name = name
@@ -74,6 +76,11 @@ public final class KalshiVenue: Venue {
     /// The path of the REST root (`/trade-api/v2`): every signed path starts with it.
     let rootPath: String
     private let known = Mutex<[String: KalshiKnownOrder]>([:])
+
+    /// The book feed for `tickers` over this venue's websocket and key (nil without a websocket URL).
+    public func bookFeedSpec(tickers: [String]) -> KalshiBookFeedSpec? {
+        options.websocketURL.map { KalshiBookFeedSpec(venue: options.name, url: $0, tickers: tickers, signer: signer) }
+    }
 
     public init(options: Options, signer: KalshiSigner, transport: VenueHTTPTransport = .shared,
                 directory: (any KalshiOrderDirectory)?, clock: any TradingClock, logger: Logger) {

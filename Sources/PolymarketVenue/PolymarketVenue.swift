@@ -67,6 +67,10 @@ public final class PolymarketVenue: Venue {
         /// While an order may rest (GTC), the venue's dead-man switch is fed this often; if arb
         /// stops feeding it, the venue cancels the resting orders (recovery finds and records that).
         public var heartbeatIntervalMilliseconds: Int64 = 5_000
+        /// The market channel (`wss://…/ws/market`); nil: no book feed.
+        public var websocketURL: String?
+        /// A market socket silent this long untrusts its books (it can go quiet while pings answer).
+        public var bookSilenceMilliseconds: Int64 = 30_000
 
         public init(name: String, baseURL: String, feeModel: FeeModel, signatureType: Int, funder: String?,
                     markets: [String: PolymarketTokenMarket]) {
@@ -124,6 +128,14 @@ public final class PolymarketVenue: Venue {
 
     /// Heartbeats sent so far (for tests and logs).
     public var heartbeatsSent: Int { heartbeat.withLock { $0.sent } }
+
+    /// The book feed for every configured token over the market channel (nil without its URL).
+    public func bookFeedSpec() -> PolymarketBookFeedSpec? {
+        options.websocketURL.map {
+            PolymarketBookFeedSpec(venue: options.name, url: $0, tokens: options.markets.keys.sorted(),
+                                   silenceMilliseconds: options.bookSilenceMilliseconds)
+        }
+    }
 
     public init(options: Options, key: EthereumKey, credentials: PolymarketCredentials,
                 transport: VenueHTTPTransport = .shared, directory: (any PolymarketOrderDirectory)?,

@@ -68,6 +68,10 @@ extension TraderOptions {
             throw TraderUsageError(description: "venues.\(name) trades real money (\(venue.kind.rawValue) prod); "
                 + "add --live to confirm, or use its demo environment")
         }
+        if marketDataPath != nil, let (name, venue) = config.venues.sorted(by: { $0.key < $1.key }).first(where: { $0.value.tradesRealMoney }) {
+            throw TraderUsageError(description: "venues.\(name) trades real money (\(venue.kind.rawValue) prod) and --market-data "
+                + "replays prices it did not give; trade it on its own book (drop --market-data), or replay against its demo")
+        }
         if let marketDataPath { try checkReadable(marketData: marketDataPath) }
         let source: MarketDataSource = marketDataPath.map { .replay(path: $0) }
             ?? .generator(durationMilliseconds: Int64((durationSeconds ?? 5) * 1_000))
@@ -217,15 +221,41 @@ public enum Trader {
             }
             switch options.marketData {
             case .generator(let duration):
+                // The generator invents prices for paper venues only; a real venue's come from
+                // its own book feed.
                 var generator = DemoQuoteGenerator(config: options.config, seed: options.seed)
+                let paper = Set(options.config.venues.filter { $0.value.kind == .paper }.map(\.key))
+                let books = VenueBookFeeds(config: options.config, venues: venues, clock: clock, logger: logger)
+                let feeding = Task { await books.run() }
+                defer { feeding.cancel() }
+                var bookQuotes: [String: Quote] = [:]
+                var restatedAt: Int64 = 0
                 let end = clock.nowMilliseconds() + duration
                 while !stop.isStopped, clock.nowMilliseconds() < end {
                     let now = clock.nowMilliseconds()
                     for _ in 0..<8 {
                         let quote = generator.next(nowMilliseconds: now)
+                        guard paper.contains(quote.venue) else { continue }
                         quotes += 1
                         marks?.record(quote)
                         if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
+                    }
+                    for quote in books.drain().flatMap(\.detectorQuotes) {
+                        quotes += 1
+                        bookQuotes[quote.venue + "\u{1F}" + quote.instrument] = quote
+                        marks?.record(quote)
+                        if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
+                    }
+                    // A trusted book that has not changed is current: its quote is restated as of
+                    // now, so it does not age into staleness while the book is quiet. (An
+                    // untrusted one was cleared to an empty quote above and stays empty.)
+                    if now - restatedAt >= 100 {
+                        restatedAt = now
+                        for var quote in bookQuotes.values where quote.bid != nil || quote.ask != nil {
+                            quote.timestampMilliseconds = now
+                            marks?.record(quote)
+                            if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
+                        }
                     }
                     try? await clock.sleep(milliseconds: 2)
                 }

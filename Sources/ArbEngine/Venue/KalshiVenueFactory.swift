@@ -31,6 +31,7 @@ enum KalshiVenueFactory {
                                           selfTradePrevention: settings.selfTradePrevention.rawValue, feeModel: fee)
         // 429s are retried within the fill timeout, then the create's answer counts as lost.
         options.rateLimitBudgetMilliseconds = config.execution.fillTimeoutMilliseconds
+        options.websocketURL = settings.websocketURL
         return KalshiVenue(options: options, signer: KalshiSigner(keyID: keyID, key: key),
                            directory: ledger.map { LedgerKalshiDirectory(slot: $0) }, clock: clock,
                            logger: logger)

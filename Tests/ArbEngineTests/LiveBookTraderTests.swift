@@ -1,0 +1,102 @@
+import ArbEngine
+import ArbTestSupport
+import Foundation
+import KalshiLoopback
+import LoopbackHTTP
+@testable import OrderStateMachine
+import Testing
+
+@Suite("arb run on a real venue's own book: Kalshi's websocket feed beside a paper venue", .serialized)
+struct LiveBookTraderTests {
+    /// A Kalshi book server: verifies the handshake's signature and answers each subscription with
+    /// a snapshot per ticker (YES bid 0.08, NO bid 0.90: YES asks 0.10).
+    static func bookServer(subscriptions: SocketLog) async throws -> LoopbackWebSocketServer {
+        try await LoopbackWebSocketServer.start(
+            accept: { path, headers in
+                guard let stamp = headers["KALSHI-ACCESS-TIMESTAMP"], let signature = headers["KALSHI-ACCESS-SIGNATURE"] else { return false }
+                return kalshiTestKey.verifies(signature: signature, message: stamp + "GET" + path)
+            },
+            connected: { subscriptions.connected($0) },
+            text: { connection, text in
+                subscriptions.text(connection, text)
+                guard let object = try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any],
+                      let params = object["params"] as? [String: Any], let tickers = params["market_tickers"] as? [String] else { return }
+                for (index, ticker) in tickers.enumerated() {
+                    connection.send(String(decoding: BookMessages.kalshiSnapshot(ticker, sid: 1, seq: index + 1, yes: [("0.0800", "50.00")],
+                                                                                  no: [("0.9000", "50.00")]), as: UTF8.self))
+                }
+            })
+    }
+
+    static func config(exchange: KalshiLoopbackExchange, websocketURL: String?, keyFile: String, events: [String]) -> String {
+        let eventJSON = events.map { id in
+            #"{"event_id": "\#(id)", "outcomes": ["YES", "NO"], "instruments": {"paper": {"YES": "P-\#(id)-Y", "NO": "P-\#(id)-N"}, "#
+                + #""kalshi": {"YES": "KX\#(id):yes", "NO": "KX\#(id):no"}}}"#
+        }.joined(separator: ",\n    ")
+        let ws = websocketURL.map { #""ws_url": "\#($0)", "# } ?? ""
+        return loopbackTradingConfig(events: eventJSON, venues: [
+            #""kalshi": {"kind": "kalshi", "environment": "demo", "fee": "kalshi_taker", "base_url": "\#(exchange.baseURL)", \#(ws)"#
+                + #""private_key_file": "\#(keyFile)"}"#,
+        ]).replacingOccurrences(of: #""quote_staleness_ms": 5000"#, with: #""quote_staleness_ms": 400"#)
+    }
+
+    @Test("Kalshi's prices come from its book (every Kalshi leg at the book's 0.10 ask), never from the demo generator; without the feed nothing trades there")
+    func tradesOnTheBook() async throws {
+        let setup = try await KalshiRunSetup(events: ["E1", "E2"])
+        defer { Task { await setup.stop() } }
+        let subscriptions = SocketLog()
+        let books = try await Self.bookServer(subscriptions: subscriptions)
+        defer { Task { await books.stop() } }
+        let configPath = setup.directory.path("live.json")
+        try Self.config(exchange: setup.exchange, websocketURL: books.url("/trade-api/ws/v2"), keyFile: setup.keyFile, events: ["E1", "E2"])
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let db = setup.directory.path("arb.db")
+        let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", db, "--duration", "2", "--log-level", "warning"],
+                                     environment: ["KALSHI_API_KEY_ID": "key-9"], timeoutSeconds: 90)
+        #expect(run.status == 0, "\(run.stderr.suffix(2_000))")
+        #expect(subscriptions.texts.first?.text
+                == #"{"id":1,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_tickers":["KXE1","KXE2"]}}"#)
+        let store = try Store(path: db, access: .readOnly)
+        let kalshiLegs = try allOpportunities(store).flatMap { try store.legs(of: $0.id) }.filter { $0.venue == "kalshi" }
+        #expect(!kalshiLegs.isEmpty, "nothing traded on the book")
+        #expect(kalshiLegs.allSatisfy { $0.limitPrice == Price(ticks: 1_000)! && $0.instrument.hasSuffix(":yes") },
+                "a Kalshi leg not at the book's ask: \(kalshiLegs.map { "\($0.instrument) \($0.limitPrice)" })")
+        // The book is sent once and stays quiet: still current while trusted, so trading goes on
+        // well past the 400 ms a quote may age (and no pair with it is skipped as stale).
+        let opportunities = try allOpportunities(store)
+        let traded = opportunities.filter { "\($0.state)" != "Closed(abandoned)" }
+        let times = traded.filter { $0.legA.venue == "kalshi" || $0.legB.venue == "kalshi" }.map(\.createdAtMilliseconds)
+        #expect((times.max() ?? 0) - (times.min() ?? 0) >= 1_000, "Kalshi traded only over \((times.max() ?? 0) - (times.min() ?? 0)) ms")
+        let violations = try Invariants.check(databasePath: db, paperFiles: ["paper": setup.directory.path("paper-paper.db")],
+                                              options: .init(requireAllClosed: true, sinks: ["file"]))
+        #expect(violations.isEmpty, "\(violations)")
+        try expectKalshiAgrees(databasePath: db, exchange: setup.exchange)
+
+        // No websocket URL: no book, so no Kalshi price at all (the generator does not invent one).
+        let blind = setup.directory.path("blind.json")
+        try Self.config(exchange: setup.exchange, websocketURL: nil, keyFile: setup.keyFile, events: ["E1", "E2"])
+            .replacingOccurrences(of: #""environment": "demo","#, with: #""environment": "demo", "ws_url": "ws://127.0.0.1:9/none","#)
+            .write(toFile: blind, atomically: true, encoding: .utf8)
+        let blindDB = setup.directory.path("blind.db")
+        let blindRun = try await runBuilt("arb", ["run", "--config", blind, "--db", blindDB, "--duration", "1", "--log-level", "error"],
+                                          environment: ["KALSHI_API_KEY_ID": "key-9"], timeoutSeconds: 90)
+        #expect(blindRun.status == 0, "\(blindRun.stderr.suffix(2_000))")
+        let blindStore = try Store(path: blindDB, access: .readOnly)
+        #expect(try blindStore.highestOpportunityID() == 0, "traded a Kalshi market with no book")
+    }
+
+    @Test("--market-data with a venue that trades real money is refused in one line: a replay's prices are not the market's")
+    func replayRefusedForRealMoney() async throws {
+        let directory = TemporaryDirectory()
+        let quotes = directory.path("q.jsonl")
+        try "".write(toFile: quotes, atomically: true, encoding: .utf8)
+        let config = directory.path("c.json")
+        try loopbackTradingConfig(events: #"{"event_id": "E1", "outcomes": ["YES", "NO"], "instruments": {"paper": {"YES": "P-Y", "NO": "P-N"}, "kalshi": {"YES": "KXE1:yes", "NO": "KXE1:no"}}}"#,
+                                  venues: [#""kalshi": {"kind": "kalshi", "environment": "prod", "fee": "kalshi_taker", "private_key_file": "/nonexistent"}"#])
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let run = try await runBuilt("arb", ["run", "--config", config, "--db", directory.path("a.db"), "--market-data", quotes, "--live"],
+                                     timeoutSeconds: 60)
+        #expect(run.status == 2 && run.stderr.contains("replays prices it did not give"), "\(run.status) \(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory.path("a.db")))
+    }
+}
