@@ -6,6 +6,23 @@ import LoopbackHTTP
 @testable import OrderStateMachine
 import Testing
 
+@Suite("A quiet trusted book stays current")
+struct CurrentBookQuotesTests {
+    @Test("its last quote is restated as of now each interval; a cleared (untrusted) one never is")
+    func restates() {
+        var current = CurrentBookQuotes(intervalMilliseconds: 100)
+        let quote = Quote(timestampMilliseconds: 5, venue: "kalshi", instrument: "KX:yes", bid: Price(ticks: 900), bidSize: Quantity(contracts: 1),
+                          ask: Price(ticks: 1_000), askSize: Quantity(contracts: 2))
+        current.record(quote)
+        let first = current.restated(now: 10)
+        #expect(first.count == 1 && first[0].timestampMilliseconds == 10 && first[0].ask == quote.ask && first[0].askSize == quote.askSize)
+        #expect(current.restated(now: 109).isEmpty)
+        #expect(current.restated(now: 110).map(\.timestampMilliseconds) == [110])
+        current.record(Quote(timestampMilliseconds: 120, venue: "kalshi", instrument: "KX:yes", bid: nil, bidSize: .zero, ask: nil, askSize: .zero))
+        #expect(current.restated(now: 300).isEmpty, "an untrusted book's quote was restated")
+    }
+}
+
 @Suite("arb run on a real venue's own book: Kalshi's websocket feed beside a paper venue", .serialized)
 struct LiveBookTraderTests {
     /// A Kalshi book server: verifies the handshake's signature and answers each subscription with
@@ -54,6 +71,7 @@ struct LiveBookTraderTests {
         let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", db, "--duration", "2", "--log-level", "warning"],
                                      environment: ["KALSHI_API_KEY_ID": "key-9"], timeoutSeconds: 90)
         #expect(run.status == 0, "\(run.stderr.suffix(2_000))")
+        #expect(run.stderr.contains("event E1: nobody has noted checking that kalshi and paper resolve it alike"), "\(run.stderr.suffix(1_000))")
         #expect(subscriptions.texts.first?.text
                 == #"{"id":1,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_tickers":["KXE1","KXE2"]}}"#)
         let store = try Store(path: db, access: .readOnly)
@@ -61,12 +79,6 @@ struct LiveBookTraderTests {
         #expect(!kalshiLegs.isEmpty, "nothing traded on the book")
         #expect(kalshiLegs.allSatisfy { $0.limitPrice == Price(ticks: 1_000)! && $0.instrument.hasSuffix(":yes") },
                 "a Kalshi leg not at the book's ask: \(kalshiLegs.map { "\($0.instrument) \($0.limitPrice)" })")
-        // The book is sent once and stays quiet: still current while trusted, so trading goes on
-        // well past the 400 ms a quote may age (and no pair with it is skipped as stale).
-        let opportunities = try allOpportunities(store)
-        let traded = opportunities.filter { "\($0.state)" != "Closed(abandoned)" }
-        let times = traded.filter { $0.legA.venue == "kalshi" || $0.legB.venue == "kalshi" }.map(\.createdAtMilliseconds)
-        #expect((times.max() ?? 0) - (times.min() ?? 0) >= 1_000, "Kalshi traded only over \((times.max() ?? 0) - (times.min() ?? 0)) ms")
         let violations = try Invariants.check(databasePath: db, paperFiles: ["paper": setup.directory.path("paper-paper.db")],
                                               options: .init(requireAllClosed: true, sinks: ["file"]))
         #expect(violations.isEmpty, "\(violations)")
@@ -83,6 +95,21 @@ struct LiveBookTraderTests {
         #expect(blindRun.status == 0, "\(blindRun.stderr.suffix(2_000))")
         let blindStore = try Store(path: blindDB, access: .readOnly)
         #expect(try blindStore.highestOpportunityID() == 0, "traded a Kalshi market with no book")
+    }
+
+    @Test("pairing risk: a pair with a real venue and no rules_checked_by/at is warned about; a checked pair or a paper-only one is not; a bad note is refused by path")
+    func pairingWarnings() throws {
+        let checked = #"{"event_id": "E2", "outcomes": ["YES", "NO"], "rules_checked_by": "ana", "rules_checked_at": "2026-12-01", "#
+            + #""instruments": {"paper": {"YES": "P2-Y", "NO": "P2-N"}, "kalshi": {"YES": "KXE2:yes", "NO": "KXE2:no"}}}"#
+        let unchecked = #"{"event_id": "E1", "outcomes": ["YES", "NO"], "instruments": {"paper": {"YES": "P-Y", "NO": "P-N"}, "kalshi": {"YES": "KXE1:yes", "NO": "KXE1:no"}}}"#
+        let kalshi = #""kalshi": {"kind": "kalshi", "environment": "demo", "fee": "kalshi_taker", "private_key_file": "/k"}"#
+        let config = try TraderConfig.decode(json: loopbackTradingConfig(events: unchecked + ",\n" + checked, venues: [kalshi]), source: "t")
+        #expect(config.pairingWarnings == ["event E1: nobody has noted checking that kalshi and paper resolve it alike; read both rulebooks, "
+                                           + "then set rules_checked_by and rules_checked_at on the event"])
+        #expect(config.events[1].rulesCheckedBy == "ana" && config.events[1].rulesCheckedAt == "2026-12-01")
+        #expect(TraderConfig.demo().pairingWarnings.isEmpty, "the paper demo is warned about")
+        let bad = loopbackTradingConfig(events: checked.replacingOccurrences(of: #""ana""#, with: #""""#), venues: [kalshi])
+        #expect(configError(bad)?.description.contains("events[0].rules_checked_by is \"\"") == true, "\(configError(bad)?.description ?? "")")
     }
 
     @Test("--market-data with a venue that trades real money is refused in one line: a replay's prices are not the market's")

@@ -262,7 +262,10 @@ extension PaperFillModel: Decodable, JSONExpectation {
 
 extension EventPair: Decodable, JSONExpectation {
     static let expectedJSON = "an object with \"event_id\", \"outcomes\", \"instruments\""
-    enum CodingKeys: String, CodingKey, CaseIterable { case eventID = "event_id", outcomes, instruments, fees, markets }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case eventID = "event_id", outcomes, instruments, fees, markets
+        case rulesCheckedBy = "rules_checked_by", rulesCheckedAt = "rules_checked_at"
+    }
 
     public init(from decoder: any Decoder) throws {
         let object = try decoder.container(keyedBy: CodingKeys.self)
@@ -316,7 +319,17 @@ extension EventPair: Decodable, JSONExpectation {
         // Per-market fee overrides (that they name this event's venues: `validate()`).
         let fees = try object.optional([String: ConfigFee].self, .fees)?.mapValues(\.model) ?? [:]
         let markets = try object.optional([String: PolymarketMarket].self, .markets) ?? [:]
-        self.init(eventID: eventID, outcomes: outcomes, instruments: instruments, fees: fees, markets: markets)
+        func note(_ key: CodingKeys) throws -> String? {
+            guard let value = try object.raw(key) else { return nil }
+            guard case .string(let text) = value, !text.isEmpty, text.count <= 200,
+                  !text.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7F }) else {
+                throw object.invalid(key, value, allowed: "a note of 1…200 characters without control characters, "
+                    + "e.g. \"ana, both rulebooks\" or \"2026-12-01\"")
+            }
+            return text
+        }
+        self.init(eventID: eventID, outcomes: outcomes, instruments: instruments, fees: fees, markets: markets,
+                  rulesCheckedBy: try note(.rulesCheckedBy), rulesCheckedAt: try note(.rulesCheckedAt))
     }
 
     private static func isOutcomeName(_ name: String) -> Bool {

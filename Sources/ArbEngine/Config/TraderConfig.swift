@@ -29,6 +29,21 @@ public struct TraderConfig: Sendable, Hashable {
     }
 }
 
+extension TraderConfig {
+    /// One line per event paired across a real venue whose resolution rules nobody has noted as
+    /// checked (`rules_checked_by` / `rules_checked_at`): two markets that look alike can settle
+    /// differently, and then the "hedge" is two bets.
+    public var pairingWarnings: [String] {
+        events.filter { event in
+            event.rulesCheckedBy == nil && event.rulesCheckedAt == nil
+                && event.venueNames.contains { venues[$0].map { $0.kind != .paper } ?? false }
+        }.map { event in
+            "event \(event.eventID): nobody has noted checking that \(event.venueNames.joined(separator: " and ")) resolve it "
+                + "alike; read both rulebooks, then set rules_checked_by and rules_checked_at on the event"
+        }
+    }
+}
+
 /// One event listed at two venues: for each venue, the instrument (market) of each outcome.
 /// Buying outcome X at one venue and the other outcome at the other venue pays exactly $1.
 public struct EventPair: Sendable, Hashable {
@@ -43,14 +58,21 @@ public struct EventPair: Sendable, Hashable {
     public var fees: [String: FeeModel]
     /// `markets` (required for a Polymarket venue): venue name → that venue's market for this event.
     public var markets: [String: PolymarketMarket]
+    /// `rules_checked_by` / `rules_checked_at` (optional): who read both venues' resolution rules
+    /// and found they settle alike, and when (VENUES.md "Pairing risk"). A pair with a real venue
+    /// and neither is warned about at every start.
+    public var rulesCheckedBy: String?
+    public var rulesCheckedAt: String?
 
     public init(eventID: String, outcomes: [String], instruments: [String: [String: String]], fees: [String: FeeModel] = [:],
-                markets: [String: PolymarketMarket] = [:]) {
+                markets: [String: PolymarketMarket] = [:], rulesCheckedBy: String? = nil, rulesCheckedAt: String? = nil) {
         self.eventID = eventID
         self.outcomes = outcomes
         self.instruments = instruments
         self.fees = fees
         self.markets = markets
+        self.rulesCheckedBy = rulesCheckedBy
+        self.rulesCheckedAt = rulesCheckedAt
     }
 
     /// The two venue names, sorted.

@@ -54,3 +54,37 @@ public struct VenueBookFeeds: Sendable {
         }
     }
 }
+
+/// Policy: a trusted book that has not changed is current — nothing was missed (Kalshi's `seq`,
+/// Polymarket's silence rule) — so its last quote is restated as of now every
+/// `intervalMilliseconds`, and a quiet book does not age into `quote_staleness_ms`. An untrusted
+/// book's quote was cleared (no bid, no ask) and is never restated.
+public struct CurrentBookQuotes: Sendable {
+    struct Key: Hashable {
+        var venue: String
+        var instrument: String
+    }
+
+    public let intervalMilliseconds: Int64
+    private var latest: [Key: Quote] = [:]
+    private var restatedAt: Int64?
+
+    public init(intervalMilliseconds: Int64 = 100) { self.intervalMilliseconds = intervalMilliseconds }
+
+    public mutating func record(_ quote: Quote) {
+        latest[Key(venue: quote.venue, instrument: quote.instrument)] = quote
+    }
+
+    /// The trusted books' quotes stamped `now`, when an interval has passed since the last restatement.
+    public mutating func restated(now: Int64) -> [Quote] {
+        if let last = restatedAt, now - last < intervalMilliseconds { return [] }
+        restatedAt = now
+        return latest.values.filter { $0.bid != nil || $0.ask != nil }
+            .sorted { ($0.venue, $0.instrument) < ($1.venue, $1.instrument) }
+            .map { quote in
+                var restated = quote
+                restated.timestampMilliseconds = now
+                return restated
+            }
+    }
+}

@@ -151,6 +151,7 @@ public enum Trader {
             throw TraderError.leaseHeld(refusal)
         }
         if let previous = assembly.tookOverFrom { logger.warning("took over the lease of \(previous) (dead or stale)") }
+        for warning in config.pairingWarnings { logger.warning("\(warning)") }
         let ledger = assembly.ledger
         let executor = Executor(ledger: ledger, venues: assembly.venues, router: assembly.router, clock: clock,
                                 execution: config.execution, risk: config.risk, faults: options.faults, logger: logger)
@@ -228,8 +229,7 @@ public enum Trader {
                 let books = VenueBookFeeds(config: options.config, venues: venues, clock: clock, logger: logger)
                 let feeding = Task { await books.run() }
                 defer { feeding.cancel() }
-                var bookQuotes: [String: Quote] = [:]
-                var restatedAt: Int64 = 0
+                var current = CurrentBookQuotes()
                 let end = clock.nowMilliseconds() + duration
                 while !stop.isStopped, clock.nowMilliseconds() < end {
                     let now = clock.nowMilliseconds()
@@ -242,20 +242,13 @@ public enum Trader {
                     }
                     for quote in books.drain().flatMap(\.detectorQuotes) {
                         quotes += 1
-                        bookQuotes[quote.venue + "\u{1F}" + quote.instrument] = quote
+                        current.record(quote)
                         marks?.record(quote)
                         if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
                     }
-                    // A trusted book that has not changed is current: its quote is restated as of
-                    // now, so it does not age into staleness while the book is quiet. (An
-                    // untrusted one was cleared to an empty quote above and stays empty.)
-                    if now - restatedAt >= 100 {
-                        restatedAt = now
-                        for var quote in bookQuotes.values where quote.bid != nil || quote.ask != nil {
-                            quote.timestampMilliseconds = now
-                            marks?.record(quote)
-                            if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
-                        }
+                    for quote in current.restated(now: now) {
+                        marks?.record(quote)
+                        if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
                     }
                     try? await clock.sleep(milliseconds: 2)
                 }
