@@ -90,3 +90,32 @@ extension BookFeedEvent {
         }
     }
 }
+
+/// One market's book as its feed holds it now.
+public struct MarketBookStatus: Sendable, Hashable {
+    public var market: String
+    public var trusted: Bool
+    /// When a message last changed or confirmed this book (nil: never).
+    public var updatedAtMilliseconds: Int64?
+
+    public init(market: String, trusted: Bool, updatedAtMilliseconds: Int64?) {
+        self.market = market
+        self.trusted = trusted
+        self.updatedAtMilliseconds = updatedAtMilliseconds
+    }
+}
+
+/// A venue's book feed as it stands: connected or not, its counts, each market's book.
+public struct BookFeedStatus: Sendable, Hashable {
+    public var venue: String
+    public var connected: Bool
+    public var counts: BookFeedCounts
+    public var markets: [MarketBookStatus]
+
+    public init(venue: String, connected: Bool, counts: BookFeedCounts, markets: [MarketBookStatus]) {
+        self.venue = venue
+        self.connected = connected
+        self.counts = counts
+        self.markets = markets
+    }
+}

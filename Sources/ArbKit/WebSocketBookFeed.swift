@@ -29,6 +29,8 @@ public protocol BookFeedSpec: Sendable {
     func tick(_ books: inout Books, now: Int64) -> [BookFeedEvent]
     /// The connection is gone: every book it kept current is untrusted until a new one rebuilds it.
     func disconnected(_ books: inout Books, reason: String, now: Int64) -> [BookFeedEvent]
+    /// Each market's book and the feed's counts (for `arbadmin status` and the run summary).
+    func status(_ books: Books) -> (counts: BookFeedCounts, markets: [MarketBookStatus])
 }
 
 extension BookFeedSpec {
@@ -49,6 +51,7 @@ public final class WebSocketBookFeed<Spec: BookFeedSpec>: Sendable {
     private let logger: Logger
     private let emit: @Sendable (BookFeedEvent) -> Void
     private let connections = Mutex(0)
+    private let connected = Mutex(false)
 
     public init(spec: Spec, clock: any TradingClock, logger: Logger, emit: @escaping @Sendable (BookFeedEvent) -> Void) {
         self.spec = spec
@@ -61,8 +64,11 @@ public final class WebSocketBookFeed<Spec: BookFeedSpec>: Sendable {
     /// Connections opened so far.
     public var connectionCount: Int { connections.withLock { $0 } }
 
-    /// Reads the books (for status).
-    public func withBooks<T: Sendable>(_ body: (Spec.Books) -> T) -> T { books.withLock { body($0) } }
+    /// The feed as it stands now.
+    public func status() -> BookFeedStatus {
+        let (counts, markets) = books.withLock { spec.status($0) }
+        return BookFeedStatus(venue: spec.venue, connected: connected.withLock { $0 }, counts: counts, markets: markets)
+    }
 
     struct Reconnect: Error, CustomStringConvertible { var description: String }
 
@@ -82,6 +88,8 @@ public final class WebSocketBookFeed<Spec: BookFeedSpec>: Sendable {
                 defer { if connectionCount > opened { failures = 0 } }
                 try await WebSocketClient.connect(url: spec.url, configuration: configuration, logger: logger) { inbound, outbound, _ in
                     self.connections.withLock { $0 += 1 }
+                    self.connected.withLock { $0 = true }
+                    defer { self.connected.withLock { $0 = false } }
                     for message in self.spec.subscribeMessages() { try await outbound.writeTextMessage(message) }
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask { try await self.tickLoop(outbound) }

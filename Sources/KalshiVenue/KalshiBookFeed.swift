@@ -45,4 +45,6 @@ public struct KalshiBookFeedSpec: BookFeedSpec {
     public func disconnected(_ books: inout KalshiBooks, reason: String, now: Int64) -> [BookFeedEvent] {
         books.untrustAll(reason: reason, now: now)
     }
+
+    public func status(_ books: KalshiBooks) -> (counts: BookFeedCounts, markets: [MarketBookStatus]) { (books.counts, books.status) }
 }

@@ -20,6 +20,7 @@ public struct KalshiBooks: Sendable {
         var yesBids = BookSide(.bids)
         var noBids = BookSide(.bids)
         var state = State.awaitingFirstSnapshot
+        var updatedAtMilliseconds: Int64?
         var sid: Int64?
         var trusted: Bool { state == .trusted }
     }
@@ -37,8 +38,10 @@ public struct KalshiBooks: Sendable {
 
     public func isTrusted(_ ticker: String) -> Bool { books[ticker]?.trusted ?? false }
 
-    /// Tickers and whether each book is trusted now.
-    public var trust: [(market: String, trusted: Bool)] { books.keys.sorted().map { ($0, books[$0]!.trusted) } }
+    /// Each ticker's book: trusted or not, and when a message last changed it.
+    public var status: [MarketBookStatus] {
+        books.keys.sorted().map { MarketBookStatus(market: $0, trusted: books[$0]!.trusted, updatedAtMilliseconds: books[$0]!.updatedAtMilliseconds) }
+    }
 
     /// Applies one websocket text message received at `now` (Unix ms, the trader's clock).
     public mutating func apply(_ text: [UInt8], now: Int64) -> [BookFeedEvent] {
@@ -82,6 +85,7 @@ public struct KalshiBooks: Sendable {
         let healed = book.state == .untrusted
         book.state = .trusted
         book.sid = sid ?? book.sid
+        book.updatedAtMilliseconds = now
         books[ticker] = book
         var events: [BookFeedEvent] = []
         if healed {
@@ -123,6 +127,7 @@ public struct KalshiBooks: Sendable {
             return untrust(ticker, reason: "a delta of \(change) hundredths at \(price) \(side) below an empty level", now: now)
                 + [.needsSnapshot(markets: [ticker])]
         }
+        book.updatedAtMilliseconds = now
         books[ticker] = book
         return quotes(ticker, now: now)
     }

@@ -36,4 +36,6 @@ public struct PolymarketBookFeedSpec: BookFeedSpec {
     public func disconnected(_ books: inout PolymarketBooks, reason: String, now: Int64) -> [BookFeedEvent] {
         books.untrustAll(reason: reason, now: now)
     }
+
+    public func status(_ books: PolymarketBooks) -> (counts: BookFeedCounts, markets: [MarketBookStatus]) { (books.counts, books.status) }
 }

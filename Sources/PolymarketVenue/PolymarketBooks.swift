@@ -18,6 +18,7 @@ public struct PolymarketBooks: Sendable {
         var bids = BookSide(.bids)
         var asks = BookSide(.asks)
         var state = State.awaitingFirstBook
+        var updatedAtMilliseconds: Int64?
     }
 
     private var books: [String: Book] = [:]
@@ -35,7 +36,12 @@ public struct PolymarketBooks: Sendable {
 
     public func isTrusted(_ token: String) -> Bool { books[token]?.state == .trusted }
 
-    public var trust: [(market: String, trusted: Bool)] { books.keys.sorted().map { ($0, books[$0]!.state == .trusted) } }
+    /// Each token's book: trusted or not, and when a message last changed it.
+    public var status: [MarketBookStatus] {
+        books.keys.sorted().map {
+            MarketBookStatus(market: $0, trusted: books[$0]!.state == .trusted, updatedAtMilliseconds: books[$0]!.updatedAtMilliseconds)
+        }
+    }
 
     /// Applies one websocket text message (one event object, or an array of them) received at `now`.
     public mutating func apply(_ text: [UInt8], now: Int64) -> [BookFeedEvent] {
@@ -86,6 +92,7 @@ public struct PolymarketBooks: Sendable {
         for (price, size) in asks { book.asks.set(price, size: size) }
         let healed = book.state == .untrusted
         book.state = .trusted
+        book.updatedAtMilliseconds = now
         books[token] = book
         if healed { counts.resyncs += 1 }
         return (healed ? [.trusted(market: token)] : []) + quote(token, now: now)
@@ -112,6 +119,7 @@ public struct PolymarketBooks: Sendable {
                 continue
             }
             if side == "BUY" { books[token]?.bids.set(price, size: size) } else { books[token]?.asks.set(price, size: size) }
+            books[token]?.updatedAtMilliseconds = now
             if !touched.contains(token) { touched.append(token) }
         }
         return events + touched.flatMap { quote($0, now: now) }

@@ -71,6 +71,17 @@ struct LiveBookTraderTests {
         let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", db, "--duration", "2", "--log-level", "warning"],
                                      environment: ["KALSHI_API_KEY_ID": "key-9"], timeoutSeconds: 90)
         #expect(run.status == 0, "\(run.stderr.suffix(2_000))")
+        let summaryLine = run.stdout.split(separator: "\n").first { $0.contains("book feed kalshi:") }.map(String.init) ?? ""
+        #expect(summaryLine.contains("messages, 2/2 books trusted at the end, 0 gaps, 0 resyncs"), "\(run.stdout)")
+        let status = try arbadmin(["status", "--db", db])
+        #expect(status.status == 0, "\(status.stderr)")
+        #expect(status.stdout.contains("  kalshi: ") && status.stdout.contains("    KXE1: trusted, last message")
+                && status.stdout.contains("    KXE2: trusted"), "\(status.stdout)")
+        #expect(status.stdout.contains("books       as the trader last wrote them") && status.stdout.contains("no trader is running now"))
+        let statusJSON = try arbadmin(["status", "--db", db, "--json"])
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(statusJSON.stdout.utf8)) as? [String: Any])
+        let feeds = try #require(object["book_feeds"] as? [[String: Any]])
+        #expect(feeds.first?["venue"] as? String == "kalshi" && (feeds.first?["markets"] as? [[String: Any]])?.count == 2)
         #expect(run.stderr.contains("event E1: nobody has noted checking that kalshi and paper resolve it alike"), "\(run.stderr.suffix(1_000))")
         #expect(subscriptions.texts.first?.text
                 == #"{"id":1,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_tickers":["KXE1","KXE2"]}}"#)

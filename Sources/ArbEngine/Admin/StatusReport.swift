@@ -12,6 +12,9 @@ public struct StatusReport: Sendable {
     /// `list --one-sided`'s count.
     public var oneSided: Int
     public var undeliveredAlerts: Int
+    /// The real venues' book feeds as the trader last wrote them, and when (nil: never written).
+    public var bookFeeds: [BookFeedStatus] = []
+    public var bookStatusAtMilliseconds: Int64?
     public var now: Int64
 
     public static func read(_ store: Store, now: Int64) throws -> StatusReport {
@@ -21,7 +24,8 @@ public struct StatusReport: Sendable {
                 databasePath: store.path, databaseID: store.databaseID, halt: try store.haltState(), lease: lease,
                 leaseStanding: lease.map { LeaseStanding.of($0, now: now) }, counts: try store.countsByState(),
                 oneSided: try store.oneSidedOpportunities().count, undeliveredAlerts: try store.undeliveredAlerts().count,
-                now: now)
+                bookFeeds: try store.bookStatus().flatMap { VenueBookFeeds.statuses(json: $0.json) } ?? [],
+                bookStatusAtMilliseconds: try store.bookStatus()?.atMilliseconds, now: now)
         }
     }
 
@@ -46,6 +50,18 @@ public struct StatusReport: Sendable {
         lines.append("non-terminal \(nonTerminal)" + (nonTerminal > 0 && lease == nil ? " — no trader is running: `arbadmin reconcile`" : ""))
         lines.append("one-sided   \(oneSided) not flattened" + (oneSided > 0 ? " — `arbadmin list --one-sided`" : ""))
         lines.append("alerts      \(undeliveredAlerts) undelivered" + (undeliveredAlerts > 0 ? " — `arbadmin alerts --undelivered`" : ""))
+        if let at = bookStatusAtMilliseconds, !bookFeeds.isEmpty {
+            lines.append("books       as the trader last wrote them, \(Timestamp.iso8601(at)) (\(AdminText.age(at, now: now)))"
+                + (lease == nil ? " — no trader is running now" : ""))
+            for feed in bookFeeds {
+                lines.append("  \(feed.venue): \(feed.connected ? "connected" : "NOT CONNECTED"), \(feed.counts.messages) messages, "
+                    + "\(feed.counts.gaps) gaps, \(feed.counts.resyncs) resyncs, \(feed.counts.unreadable) unreadable")
+                for market in feed.markets {
+                    let updated = market.updatedAtMilliseconds.map { "last message \(AdminText.duration(max(0, at - $0))) before that" } ?? "no book yet"
+                    lines.append("    \(market.market): \(market.trusted ? "trusted" : "UNTRUSTED (not traded)"), \(updated)")
+                }
+            }
+        }
         return lines
     }
 
@@ -73,6 +89,17 @@ public struct StatusReport: Sendable {
             "non_terminal": nonTerminal,
             "one_sided": oneSided,
             "undelivered_alerts": undeliveredAlerts,
+            "book_status_at": AdminJSON.nullable(bookStatusAtMilliseconds.map(Timestamp.iso8601)),
+            "book_feeds": bookFeeds.map { feed in
+                [
+                    "venue": feed.venue, "connected": feed.connected, "messages": feed.counts.messages, "gaps": feed.counts.gaps,
+                    "resyncs": feed.counts.resyncs, "unreadable": feed.counts.unreadable,
+                    "markets": feed.markets.map { market in
+                        ["market": market.market, "trusted": market.trusted,
+                         "updated_at": AdminJSON.nullable(market.updatedAtMilliseconds.map(Timestamp.iso8601))] as [String: Any]
+                    },
+                ] as [String: Any]
+            },
         ])
     }
 }

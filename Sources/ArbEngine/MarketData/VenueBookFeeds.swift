@@ -11,6 +11,7 @@ public struct VenueBookFeeds: Sendable {
     public struct Feed: Sendable {
         public let venue: String
         public let run: @Sendable () async -> Void
+        public let status: @Sendable () -> BookFeedStatus
     }
 
     public let feeds: [Feed]
@@ -34,11 +35,11 @@ public struct VenueBookFeeds: Sendable {
                 let tickers = Array(Set(instruments.map { String($0.split(separator: ":").first ?? "") })).sorted()
                 if let spec = kalshi.bookFeedSpec(tickers: tickers) {
                     let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger, emit: emit)
-                    feeds.append(Feed(venue: name, run: { await feed.run() }))
+                    feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
                 }
             } else if let polymarket = venues[name] as? PolymarketVenue, let spec = polymarket.bookFeedSpec() {
                 let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger, emit: emit)
-                feeds.append(Feed(venue: name, run: { await feed.run() }))
+                feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
             }
         }
         self.feeds = feeds
@@ -47,11 +48,68 @@ public struct VenueBookFeeds: Sendable {
     /// What the feeds emitted since the last call, in order.
     public func drain() -> [BookFeedEvent] { inbox.drain() }
 
-    /// Runs every feed until the task is cancelled.
-    public func run() async {
+    public var statuses: [BookFeedStatus] { feeds.map { $0.status() } }
+
+    /// Runs every feed until the task is cancelled; `publish` gets their status every second.
+    public func run(publish: (@Sendable ([BookFeedStatus]) async -> Void)? = nil, clock: any TradingClock) async {
+        guard !feeds.isEmpty else { return }
         await withDiscardingTaskGroup { group in
             for feed in feeds { group.addTask { await feed.run() } }
+            if let publish {
+                group.addTask {
+                    while !Task.isCancelled {
+                        await publish(statuses)
+                        do { try await clock.sleep(milliseconds: 1_000) } catch { return }
+                    }
+                }
+            }
         }
+    }
+
+    /// The statuses as `arbadmin status` reads them back.
+    public static func json(_ statuses: [BookFeedStatus]) -> String {
+        JSONValue.array(statuses.map { feed in
+            .object([
+                JSONMember(key: "venue", value: .string(feed.venue)),
+                JSONMember(key: "connected", value: .bool(feed.connected)),
+                JSONMember(key: "messages", value: .number(String(feed.counts.messages))),
+                JSONMember(key: "unreadable", value: .number(String(feed.counts.unreadable))),
+                JSONMember(key: "gaps", value: .number(String(feed.counts.gaps))),
+                JSONMember(key: "resyncs", value: .number(String(feed.counts.resyncs))),
+                JSONMember(key: "markets", value: .array(feed.markets.map { market in
+                    .object([
+                        JSONMember(key: "market", value: .string(market.market)),
+                        JSONMember(key: "trusted", value: .bool(market.trusted)),
+                        JSONMember(key: "updated_at_ms", value: market.updatedAtMilliseconds.map { .number(String($0)) } ?? .null),
+                    ])
+                })),
+            ])
+        }).compactText
+    }
+
+    /// Reads `json` back (nil if it is not what `json(_:)` writes).
+    public static func statuses(json: String) -> [BookFeedStatus]? {
+        guard case .array(let items)? = try? StrictJSONParser.parse(Array(json.utf8)) else { return nil }
+        func field(_ members: [JSONMember], _ key: String) -> JSONValue? { members.first { $0.key == key }?.value }
+        func int(_ value: JSONValue?) -> Int? { if case .number(let text)? = value { Int(text) } else { nil } }
+        var out: [BookFeedStatus] = []
+        for case .object(let members) in items {
+            guard case .string(let venue)? = field(members, "venue"), case .bool(let connected)? = field(members, "connected"),
+                  case .array(let marketItems)? = field(members, "markets") else { return nil }
+            var counts = BookFeedCounts()
+            counts.messages = int(field(members, "messages")) ?? 0
+            counts.unreadable = int(field(members, "unreadable")) ?? 0
+            counts.gaps = int(field(members, "gaps")) ?? 0
+            counts.resyncs = int(field(members, "resyncs")) ?? 0
+            var markets: [MarketBookStatus] = []
+            for case .object(let market) in marketItems {
+                guard case .string(let name)? = field(market, "market"), case .bool(let trusted)? = field(market, "trusted") else { return nil }
+                let updated: Int64? = if case .number(let text)? = field(market, "updated_at_ms") { Int64(text) } else { nil }
+                markets.append(MarketBookStatus(market: name, trusted: trusted, updatedAtMilliseconds: updated))
+            }
+            out.append(BookFeedStatus(venue: venue, connected: connected, counts: counts, markets: markets))
+        }
+        return out
     }
 }
 

@@ -15,6 +15,8 @@ public struct RunSummary: Sendable {
     public var quotes = 0
     public var quotesSkipped = 0
     public var candidates = 0
+    /// The real venues' book feeds as the run ended.
+    public var bookFeeds: [BookFeedStatus] = []
     public var recovery: ReconcileReport?
     public var elapsedMilliseconds: Int64 = 0
     public var halted: HaltState?
@@ -65,6 +67,12 @@ public struct RunSummary: Sendable {
             "  fees:                 \(fees)",
             "  alerts:               \(alertsRaised) raised, \(alertDeliveries) deliveries made, \(alertDeliveriesPending) pending",
         ]
+        for feed in bookFeeds {
+            let trusted = feed.markets.filter(\.trusted).count
+            lines.append("  book feed \(feed.venue):".padding(toLength: 24, withPad: " ", startingAt: 0)
+                + "\(feed.counts.messages) messages, \(trusted)/\(feed.markets.count) books trusted at the end, "
+                + "\(feed.counts.gaps) gaps, \(feed.counts.resyncs) resyncs, \(feed.counts.unreadable) unreadable")
+        }
         if let recovery {
             lines.append("  recovery at start:    \(recovery.examined) examined, \(recovery.actions.count) actions, \(recovery.needsAttention.count) need attention")
         }

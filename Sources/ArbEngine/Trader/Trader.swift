@@ -174,8 +174,8 @@ public enum Trader {
             }
             var summary = RunSummary()
             await withGracefulShutdownHandler {
-                await trade(options, executor: executor, venues: venues, marks: assembly.marks, stop: stop, clock: clock,
-                            logger: logger, summary: &summary)
+                await trade(options, executor: executor, venues: venues, marks: assembly.marks, ledger: ledger, stop: stop,
+                            clock: clock, logger: logger, summary: &summary)
             } onGracefulShutdown: {
                 stop.stop()
             }
@@ -186,6 +186,7 @@ public enum Trader {
         final.quotes = summary.quotes
         final.quotesSkipped = summary.quotesSkipped
         final.candidates = summary.candidates
+        final.bookFeeds = summary.bookFeeds
         final.recovery = recovery
         final.halted = try await ledger.haltState()
         final.elapsedMilliseconds = clock.nowMilliseconds() - started
@@ -207,11 +208,24 @@ public enum Trader {
         return recovery
     }
 
+    /// Writes the feeds' state to the database (for `arbadmin status`); a failure is logged, not fatal.
+    static func statusPublisher(_ ledger: Ledger, clock: any TradingClock, logger: Logger) -> @Sendable ([BookFeedStatus]) async -> Void {
+        { statuses in
+            let json = VenueBookFeeds.json(statuses)
+            do {
+                try await ledger.withStore { try $0.recordBookStatus(json, atMilliseconds: clock.nowMilliseconds()) }
+            } catch {
+                logger.error("book status not recorded: \(error)")
+            }
+        }
+    }
+
     /// The detection loop; executions run concurrently as child tasks and are all finished when
     /// this returns.
     static func trade(_ options: TraderOptions, executor: Executor, venues: [String: any Venue], marks: MarkBook? = nil,
-                      stop: StopSignal, clock: any TradingClock, logger: Logger, summary: inout RunSummary) async {
+                      ledger: Ledger? = nil, stop: StopSignal, clock: any TradingClock, logger: Logger, summary: inout RunSummary) async {
         var detector = Detector(config: options.config, venueFees: venues.mapValues(\.feeModel))
+        var feedStatuses: [BookFeedStatus] = []
         var quotes = 0
         var skipped = 0
         var candidates = 0
@@ -227,7 +241,9 @@ public enum Trader {
                 var generator = DemoQuoteGenerator(config: options.config, seed: options.seed)
                 let paper = Set(options.config.venues.filter { $0.value.kind == .paper }.map(\.key))
                 let books = VenueBookFeeds(config: options.config, venues: venues, clock: clock, logger: logger)
-                let feeding = Task { await books.run() }
+                // Each second the feeds' state goes to the database for `arbadmin status`.
+                let publish = ledger.map { statusPublisher($0, clock: clock, logger: logger) }
+                let feeding = Task { await books.run(publish: publish, clock: clock) }
                 defer { feeding.cancel() }
                 var current = CurrentBookQuotes()
                 let end = clock.nowMilliseconds() + duration
@@ -252,6 +268,7 @@ public enum Trader {
                     }
                     try? await clock.sleep(milliseconds: 2)
                 }
+                feedStatuses = books.statuses
             case .replay(let path):
                 do {
                     var reader = try QuoteFileReader(
@@ -276,6 +293,7 @@ public enum Trader {
         summary.quotes = quotes
         summary.quotesSkipped = skipped
         summary.candidates = candidates
+        summary.bookFeeds = feedStatuses
     }
 
     /// A fill for an order no execution owns (a fill after close, an unknown order) is still a

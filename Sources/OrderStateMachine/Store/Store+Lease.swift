@@ -121,4 +121,21 @@ extension Store {
             ).execute(now)
         }
     }
+
+    /// The running trader's book feeds as it last wrote them (`book_status`: a JSON text the
+    /// engine writes and reads; the store keeps it opaque), and when.
+    public func bookStatus() throws -> (json: String, atMilliseconds: Int64)? {
+        try connection.cachedStatement("SELECT value, updated_at_ms FROM settings WHERE key = 'book_status'")
+            .query { ($0.text(0), $0.int64(1)) }.first
+    }
+
+    public func recordBookStatus(_ json: String, atMilliseconds now: Int64) throws {
+        try connection.writeTransaction {
+            try connection.cachedStatement("""
+                INSERT INTO settings (key, value, updated_at_ms) VALUES ('book_status', ?, ?)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms
+                """
+            ).execute(json, now)
+        }
+    }
 }
