@@ -114,6 +114,8 @@ let package = Package(
         .executableTarget(
             name: "arb-bench",
             dependencies: [
+                // Built with it, so `swift run -c release arb-bench` finds `arb` beside itself.
+                "arb",
                 "ArbEngine",
                 "OrderStateMachine",
                 "CSQLite",
