@@ -119,6 +119,9 @@ let package = Package(
                 "ArbEngine",
                 "OrderStateMachine",
                 "CSQLite",
+                "COpenSSL",
+                "KalshiVenue",
+                "PolymarketVenue",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

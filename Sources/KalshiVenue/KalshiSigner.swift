@@ -63,10 +63,15 @@ public final class KalshiSigningKey: @unchecked Sendable, CustomStringConvertibl
     /// The RSA-PSS signature of `message`, base64 (PSS is randomized: two signatures of the same
     /// message differ; verify, never compare).
     public func signature(of message: String) throws(KalshiKeyError) -> String {
+        Data(try rawSignature(of: Array(message.utf8))).base64EncodedString()
+    }
+
+    /// The RSA-PSS signature of `bytes` as libcrypto returns it: the library call itself, with
+    /// nothing of Kalshi's around it (arb-bench's baseline for a signed request).
+    public func rawSignature(of bytes: [UInt8]) throws(KalshiKeyError) -> [UInt8] {
         guard let context = EVP_MD_CTX_new() else { throw KalshiKeyError("cannot sign: out of memory") }
         defer { EVP_MD_CTX_free(context) }
         var keyContext: OpaquePointer?
-        let bytes = Array(message.utf8)
         var signature = [UInt8](repeating: 0, count: Int(EVP_PKEY_get_size(key)))
         var length = signature.count
         let signed = EVP_DigestSignInit(context, &keyContext, EVP_sha256(), nil, key) == 1
@@ -76,7 +81,7 @@ public final class KalshiSigningKey: @unchecked Sendable, CustomStringConvertibl
             && EVP_DigestSign(context, &signature, &length, bytes, bytes.count) == 1
         ERR_clear_error()
         guard signed else { throw KalshiKeyError("cannot sign with the Kalshi key (libcrypto refused)") }
-        return Data(signature[0..<length]).base64EncodedString()
+        return Array(signature[0..<length])
     }
 }
 

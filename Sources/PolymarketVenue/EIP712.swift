@@ -24,7 +24,12 @@ public enum EIP712 {
     /// `hashStruct(s) = keccak256(typeHash ‖ encodeData(s))`; `type` is the full encoded type
     /// (the primary type, then referenced types in alphabetical order).
     public static func hashStruct(type: String, _ fields: [Value]) -> [UInt8] {
-        Keccak256.hash(Keccak256.hash(type) + fields.flatMap(\.word))
+        hashStruct(typeHash: Keccak256.hash(type), fields)
+    }
+
+    /// The same with the type's hash worked out once (it is a constant per type).
+    public static func hashStruct(typeHash: [UInt8], _ fields: [Value]) -> [UInt8] {
+        Keccak256.hash(typeHash + fields.flatMap(\.word))
     }
 
     /// The digest that is signed: `keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct(message))`.

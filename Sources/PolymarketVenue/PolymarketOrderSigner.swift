@@ -18,6 +18,7 @@ public enum PolymarketExchange {
     ]
 
     public static func domainSeparator(negRisk: Bool) -> [UInt8] { domainSeparators[negRisk] ?? [] }
+    static let orderTypeHash = Keccak256.hash(orderType)
 }
 
 /// A market's price grid and the decimals its amounts take (VENUES.md's table).
@@ -127,6 +128,10 @@ public struct PolymarketOrderSigner: Sendable {
     public let key: EthereumKey
     public let maker: String
     public let signatureType: Int
+    /// Worked out once: the checksummed signer costs a Keccak, and both addresses' bytes a hex parse.
+    let signer: String
+    let makerBytes: [UInt8]
+    let signerBytes: [UInt8]
 
     public init(key: EthereumKey, maker: String?, signatureType: Int) throws(PolymarketOrderRefusal) {
         guard (0...2).contains(signatureType) else {
@@ -139,6 +144,9 @@ public struct PolymarketOrderSigner: Sendable {
         self.key = key
         self.maker = EthereumKey.checksummed(Hex.string(bytes))
         self.signatureType = signatureType
+        signer = EthereumKey.checksummed(key.address)
+        makerBytes = bytes
+        signerBytes = Hex.bytes(signer) ?? []
     }
 
     public func sign(tokenID: String, side: Side, price: Price, size: Quantity, tick: PolymarketTick, negRisk: Bool,
@@ -148,9 +156,8 @@ public struct PolymarketOrderSigner: Sendable {
         }
         guard timestampMilliseconds >= 0 else { throw PolymarketOrderRefusal(description: "timestamp is negative") }
         let amounts = try PolymarketAmounts(side: side, price: price, size: size, tick: tick)
-        let signer = EthereumKey.checksummed(key.address)
-        let structHash = EIP712.hashStruct(type: PolymarketExchange.orderType, [
-            .uint(EIP712.uint256(salt)), .address(Hex.bytes(maker) ?? []), .address(Hex.bytes(signer) ?? []), .uint(token),
+        let structHash = EIP712.hashStruct(typeHash: PolymarketExchange.orderTypeHash, [
+            .uint(EIP712.uint256(salt)), .address(makerBytes), .address(signerBytes), .uint(token),
             .uint(EIP712.uint256(amounts.maker)), .uint(EIP712.uint256(amounts.taker)),
             .uint(EIP712.uint256(side == .buy ? 0 : 1)), .uint(EIP712.uint256(UInt64(signatureType))),
             .uint(EIP712.uint256(UInt64(timestampMilliseconds))), .bytes32([UInt8](repeating: 0, count: 32)),

@@ -34,8 +34,7 @@ struct ArbBench: AsyncParsableCommand {
         abstract: "Measures arb against the machine's own limits: each figure beside a raw baseline from the same run.",
         discussion: """
             Figures: \(Figure.names.joined(separator: ", ")). Run in release: \
-            `swift build -c release && swift run -c release arb-bench --json` (demo_peak_rss runs the built \
-            `arb` beside this binary). Scratch files go to a temporary directory on the same disk as the \
+            `swift run -c release arb-bench --json` (demo_peak_rss runs the `arb` built beside this binary). Scratch files go to a temporary directory on the same disk as the \
             working directory and are removed at the end.
             """,
         version: ArbEngineVersion.string
@@ -102,6 +101,18 @@ struct ArbBench: AsyncParsableCommand {
         }
         if wanted.contains("recovery_per_opportunity") {
             figures.append(.recovery(try await RecoveryPerOpportunity.run(in: place.path, size: size)))
+        }
+        if wanted.contains("sign_kalshi") || wanted.contains("sign_polymarket") {
+            let signing = try Signing.run(size: size)
+            if wanted.contains("sign_kalshi") {
+                figures.append(.signing(signing.kalshi, name: "sign_kalshi", what: "KalshiSigner.headers (message, RSA-PSS, base64)",
+                                        raw: "libcrypto RSA-PSS alone"))
+            }
+            if wanted.contains("sign_polymarket") {
+                figures.append(.signing(signing.polymarket, name: "sign_polymarket",
+                                        what: "PolymarketOrderSigner.sign (amounts, EIP-712, Keccak, secp256k1, hex)",
+                                        raw: "secp256k1 sign + one Keccak alone"))
+            }
         }
         if let demo { figures.append(.demoPeakRSS(demo)) }
         let loadAtEnd = Scratch.loadAverage()

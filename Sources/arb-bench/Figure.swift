@@ -4,7 +4,7 @@ import Foundation
 /// target and whether it holds.
 struct Figure {
     static let names = ["transition_commit", "detect_to_submit", "fill_to_cancel", "detector_throughput",
-                        "recovery_per_opportunity", "demo_peak_rss"]
+                        "recovery_per_opportunity", "demo_peak_rss", "sign_kalshi", "sign_polymarket"]
 
     var name: String
     /// Table rows: (label, measured, baseline, ratio).
@@ -183,6 +183,20 @@ struct Figure {
     }
 
     // MARK: - Text
+
+    static func signing(_ pair: Signing.Pair, name: String, what: String, raw: String) -> Figure {
+        let met = pair.ratio <= 1.2
+        return Figure(
+            name: name,
+            rows: [("", latency(pair.measured), raw + " " + latency(pair.raw), String(format: "%.2f", pair.ratio))],
+            target: "p99 ≤ 1.2 × the library call", targetMet: met,
+            json: .object([
+                ("unit", .string("µs per signature: " + what)), ("latency", pair.measured.json),
+                ("baseline", .string(raw)), ("baseline_latency", pair.raw.json), ("ratio", .number(pair.ratio)),
+                ("ratio_definition", .string("p99 / baseline p99")),
+                ("target", .string("ratio <= 1.2")), ("target_met", .bool(met)),
+            ]))
+    }
 
     static func latency(_ summary: LatencySummary) -> String {
         "p50 \(number(summary.p50)) / p99 \(number(summary.p99)) µs"
