@@ -67,6 +67,9 @@ public enum BookFeedEvent: Sendable, Hashable {
     case needsSnapshot(markets: [String])
     /// The venue changed a market's tick size (Polymarket `tick_size_change`).
     case tickSize(market: String, tick: Price)
+    /// The venue says one of our orders filled (Kalshi's `fill` channel). The message has no fee,
+    /// so it is not a fill record: the adapter reads the order's fills (with the fee charged).
+    case orderFilled(venueOrderID: String, tradeID: String)
 }
 
 /// A feed's running counts, for `arbadmin status` and the run summary.
@@ -86,7 +89,7 @@ extension BookFeedEvent {
         switch self {
         case .quote(let quote): [quote]
         case .untrusted(_, _, let cleared): cleared
-        case .trusted, .needsSnapshot, .tickSize: []
+        case .trusted, .needsSnapshot, .tickSize, .orderFilled: []
         }
     }
 }

@@ -2,7 +2,8 @@ import ArbKit
 import Foundation
 
 /// Kalshi's `orderbook_delta` channel (VENUES.md): the handshake signed like a request
-/// (`timestamp + "GET" + /trade-api/ws/v2`), one subscription for every watched ticker. A book
+/// (`timestamp + "GET" + /trade-api/ws/v2`), one subscription for every watched ticker, and the
+/// account's `fill` channel on the same socket. A book
 /// that needs a snapshot gets it from a new subscription (the documented `get_snapshot` update's
 /// exact parameters are not confirmed; resubscribing is).
 public struct KalshiBookFeedSpec: BookFeedSpec {
@@ -34,8 +35,10 @@ public struct KalshiBookFeedSpec: BookFeedSpec {
     }
 
     public func subscribeMessages() -> [String] {
+        // Books for the watched tickers, and our own fills (the `fill` channel is the account's).
         [#"{"id":1,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_tickers":["#
-            + tickers.map(JSONText.quoted).joined(separator: ",") + "]}}"]
+            + tickers.map(JSONText.quoted).joined(separator: ",") + "]}}",
+         #"{"id":2,"cmd":"subscribe","params":{"channels":["fill"]}}"#]
     }
 
     public func makeBooks() -> KalshiBooks { KalshiBooks(venue: venue, tickers: tickers) }

@@ -59,6 +59,14 @@ public struct KalshiBooks: Sendable {
             return snapshot(message, sid: sid, seq: seq, now: now)
         case "orderbook_delta":
             return delta(message, sid: sid, seq: seq, now: now)
+        case "fill":
+            // One of our orders filled (the `fill` channel): say which; the fee comes from REST.
+            guard let orderID = message["order_id"] as? String, !orderID.isEmpty,
+                  let tradeID = message["trade_id"] as? String, !tradeID.isEmpty else {
+                counts.unreadable += 1
+                return []
+            }
+            return [.orderFilled(venueOrderID: orderID, tradeID: tradeID)]
         case "error":
             let code = Self.integer(message["code"]) ?? -1
             guard [10, 17, 25].contains(code) else { return [] }

@@ -5,6 +5,7 @@ import KalshiLoopback
 import KalshiVenue
 import Logging
 import OrderStateMachine
+import Synchronization
 import Testing
 
 /// One generated key for the whole file (RSA generation is slow-ish); tests that need another
@@ -159,6 +160,34 @@ struct KalshiVenueTests {
         let order = try await harness.venue.order(clientOrderID: "c-1")
         #expect(order?.status == .partiallyFilled && order?.filledQuantity == Quantity(contracts: 5))
         #expect(harness.exchange.orders.first?.cancelOrderOnPause == true)
+    }
+
+    @Test("a fill announced on the fill channel is read back with its fee and pushed once on events; an unknown order's is not")
+    func announcedFill() async throws {
+        let harness = try await KalshiHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.fill(hundredths: 0)])
+        let ack = try await harness.venue.submit(KalshiHarness.request("c-1", timeInForce: .gtc))
+        let orderID = try #require(ack.order.venueOrderID)
+        harness.exchange.fillResting(clientOrderID: "c-1", hundredths: 300)
+        let trade = try #require(harness.exchange.fills.last)
+        await harness.venue.fillAnnounced(venueOrderID: orderID, tradeID: trade.tradeID)
+        await harness.venue.fillAnnounced(venueOrderID: orderID, tradeID: trade.tradeID)
+        await harness.venue.fillAnnounced(venueOrderID: "someone-elses", tradeID: "trade-x")
+        let pushed = Mutex<[VenueEvent]>([])
+        let reading = Task { [events = harness.venue.events] in for await event in events { pushed.withLock { $0.append(event) } } }
+        defer { reading.cancel() }
+        #expect(await waitUntil(timeoutSeconds: 5) { !pushed.withLock { $0 }.isEmpty })
+        try await Task.sleep(for: .milliseconds(300))
+        // One: the repeat and the stranger's fill pushed nothing.
+        let events = pushed.withLock { $0 }
+        try #require(events.count == 1, "\(events)")
+        guard case .fill(let fill) = events[0] else {
+            Issue.record("not a fill: \(events[0])")
+            return
+        }
+        #expect(fill.clientOrderID == "c-1" && fill.tradeID == trade.tradeID && fill.quantity == Quantity(contracts: 3))
+        #expect(fill.fee.micros == trade.feeMicros, "the fee is Kalshi's fee_cost, not arb's formula")
     }
 
     @Test("a resting order cancels, and a second cancel is alreadyDone with the final fill count")

@@ -34,7 +34,14 @@ public struct VenueBookFeeds: Sendable {
             if let kalshi = venues[name] as? KalshiVenue {
                 let tickers = Array(Set(instruments.map { String($0.split(separator: ":").first ?? "") })).sorted()
                 if let spec = kalshi.bookFeedSpec(tickers: tickers) {
-                    let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger, emit: emit)
+                    // Our fills on the same socket go to the venue, which reads them with their fee.
+                    let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger) { event in
+                        if case .orderFilled(let order, let trade) = event {
+                            Task { await kalshi.fillAnnounced(venueOrderID: order, tradeID: trade) }
+                        } else {
+                            emit(event)
+                        }
+                    }
                     feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
                 }
             } else if let polymarket = venues[name] as? PolymarketVenue, let spec = polymarket.bookFeedSpec() {
