@@ -241,7 +241,8 @@ struct RetryAfterTests {
         let sink = WebhookAlertSink(url: server.url("/api/webhooks/1/SECRET"), name: "discord", payload: ChatAlertFormats.discord)
         let dispatcher = AlertDispatcher(outbox: try StoreAlertOutbox(path: path, durability: .normal), sinks: [sink], clock: SystemClock())
         let running = Task { await dispatcher.run(pollMilliseconds: 10) }
-        #expect(await waitUntil(timeoutSeconds: 5) { times.withLock { $0.count } >= 2 })
+        // The second request reaching the server is not yet the row marked delivered: wait for that.
+        #expect(await waitUntil(timeoutSeconds: 10) { (try? store.pendingDeliveries(limit: 10, sinks: ["discord"]).isEmpty) == true })
         running.cancel()
         await sink.shutdown()
         let seen = times.withLock { $0 }
