@@ -82,7 +82,45 @@ public struct BookFeedCounts: Sendable, Hashable {
     public init() {}
 }
 
+/// Policy: one venue book's trust, the same for every feed. A book is believed from its first
+/// snapshot until something says it may be wrong (a gap, a silence, an error, a change that does
+/// not fit); then it is untrusted — said once — until a fresh snapshot rebuilds it (a resync).
+public struct BookTrust: Sendable, Hashable {
+    public enum State: Sendable, Hashable { case awaitingFirstSnapshot, trusted, untrusted }
+
+    public private(set) var state = State.awaitingFirstSnapshot
+    /// When a message last changed or rebuilt the book.
+    public private(set) var updatedAtMilliseconds: Int64?
+
+    public init() {}
+
+    public var isTrusted: Bool { state == .trusted }
+
+    /// A snapshot rebuilt the book at `now`. True when that heals an untrusted book (a resync).
+    public mutating func rebuilt(at now: Int64) -> Bool {
+        defer { state = .trusted; updatedAtMilliseconds = now }
+        return state == .untrusted
+    }
+
+    /// A message changed the trusted book at `now`.
+    public mutating func changed(at now: Int64) { updatedAtMilliseconds = now }
+
+    /// The book may be wrong. True when this is news (it was not already untrusted): say it once.
+    public mutating func distrust() -> Bool {
+        defer { state = .untrusted }
+        return state != .untrusted
+    }
+}
+
 extension BookFeedEvent {
+    /// A book just went untrusted: the event, with a quote of no bid and no ask for each of its
+    /// instruments so the detector forgets the last prices it had from it.
+    public static func distrusted(venue: String, market: String, instruments: [String], reason: String, now: Int64) -> BookFeedEvent {
+        .untrusted(market: market, reason: reason, cleared: instruments.map {
+            Quote(timestampMilliseconds: now, venue: venue, instrument: $0, bid: nil, bidSize: .zero, ask: nil, askSize: .zero)
+        })
+    }
+
     /// What the detector must see of this event: a trusted book's quote, or the empty quotes of
     /// a book that just became untrusted (so its last prices are forgotten). Nothing else.
     public var detectorQuotes: [Quote] {

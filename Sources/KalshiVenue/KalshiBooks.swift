@@ -14,15 +14,12 @@ import OrderStateMachine
 /// An untrusted book sends no quote until a fresh snapshot rebuilds it; the moment it goes, it
 /// sends empty quotes so the detector forgets its last prices.
 public struct KalshiBooks: Sendable {
-    enum State: Sendable { case awaitingFirstSnapshot, trusted, untrusted }
-
     struct Book: Sendable {
         var yesBids = BookSide(.bids)
         var noBids = BookSide(.bids)
-        var state = State.awaitingFirstSnapshot
-        var updatedAtMilliseconds: Int64?
+        var trust = BookTrust()
         var sid: Int64?
-        var trusted: Bool { state == .trusted }
+        var trusted: Bool { trust.isTrusted }
     }
 
     private var books: [String: Book] = [:]
@@ -40,7 +37,7 @@ public struct KalshiBooks: Sendable {
 
     /// Each ticker's book: trusted or not, and when a message last changed it.
     public var status: [MarketBookStatus] {
-        books.keys.sorted().map { MarketBookStatus(market: $0, trusted: books[$0]!.trusted, updatedAtMilliseconds: books[$0]!.updatedAtMilliseconds) }
+        books.keys.sorted().map { MarketBookStatus(market: $0, trusted: books[$0]!.trusted, updatedAtMilliseconds: books[$0]!.trust.updatedAtMilliseconds) }
     }
 
     /// Applies one websocket text message received at `now` (Unix ms, the trader's clock).
@@ -90,10 +87,8 @@ public struct KalshiBooks: Sendable {
         book.noBids.removeAll()
         for (price, size) in yes { book.yesBids.set(price, size: size) }
         for (price, size) in no { book.noBids.set(price, size: size) }
-        let healed = book.state == .untrusted
-        book.state = .trusted
+        let healed = book.trust.rebuilt(at: now)
         book.sid = sid ?? book.sid
-        book.updatedAtMilliseconds = now
         books[ticker] = book
         var events: [BookFeedEvent] = []
         if healed {
@@ -118,7 +113,7 @@ public struct KalshiBooks: Sendable {
             lastSeq[sid] = seq
         }
         guard let ticker = message["market_ticker"] as? String, var book = books[ticker] else { return [] }
-        switch book.state {
+        switch book.trust.state {
         case .trusted: break
         case .untrusted: return []  // already waiting for its snapshot
         case .awaitingFirstSnapshot:
@@ -135,7 +130,7 @@ public struct KalshiBooks: Sendable {
             return untrust(ticker, reason: "a delta of \(change) hundredths at \(price) \(side) below an empty level", now: now)
                 + [.needsSnapshot(markets: [ticker])]
         }
-        book.updatedAtMilliseconds = now
+        book.trust.changed(at: now)
         books[ticker] = book
         return quotes(ticker, now: now)
     }
@@ -146,15 +141,10 @@ public struct KalshiBooks: Sendable {
         return books.keys.sorted().flatMap { untrust($0, reason: reason, now: now) }
     }
 
-    /// Marks a book untrusted: one event (with empty quotes, so the detector forgets its last
-    /// prices) when it changes; nothing when it was already waiting for a snapshot.
+    /// Marks a book untrusted: one event (its instruments' quotes cleared) when that is news.
     private mutating func untrust(_ ticker: String, reason: String, now: Int64) -> [BookFeedEvent] {
-        guard let state = books[ticker]?.state, state != .untrusted else { return [] }
-        books[ticker]?.state = .untrusted
-        let cleared = ["yes", "no"].map {
-            Quote(timestampMilliseconds: now, venue: venue, instrument: ticker + ":" + $0, bid: nil, bidSize: .zero, ask: nil, askSize: .zero)
-        }
-        return [.untrusted(market: ticker, reason: reason, cleared: cleared)]
+        guard books[ticker]?.trust.distrust() == true else { return [] }
+        return [.distrusted(venue: venue, market: ticker, instruments: [ticker + ":yes", ticker + ":no"], reason: reason, now: now)]
     }
 
     /// The two instruments' quotes from a trusted book.

@@ -12,13 +12,10 @@ import OrderStateMachine
 /// until a fresh `book` rebuilds it. A `price_change` for a token with no `book` yet, or one that
 /// cannot be read, untrusts that token's book too.
 public struct PolymarketBooks: Sendable {
-    enum State: Sendable { case awaitingFirstBook, trusted, untrusted }
-
     struct Book: Sendable {
         var bids = BookSide(.bids)
         var asks = BookSide(.asks)
-        var state = State.awaitingFirstBook
-        var updatedAtMilliseconds: Int64?
+        var trust = BookTrust()
     }
 
     private var books: [String: Book] = [:]
@@ -34,12 +31,12 @@ public struct PolymarketBooks: Sendable {
         for token in tokens { books[token] = Book() }
     }
 
-    public func isTrusted(_ token: String) -> Bool { books[token]?.state == .trusted }
+    public func isTrusted(_ token: String) -> Bool { books[token]?.trust.isTrusted ?? false }
 
     /// Each token's book: trusted or not, and when a message last changed it.
     public var status: [MarketBookStatus] {
         books.keys.sorted().map {
-            MarketBookStatus(market: $0, trusted: books[$0]!.state == .trusted, updatedAtMilliseconds: books[$0]!.updatedAtMilliseconds)
+            MarketBookStatus(market: $0, trusted: books[$0]!.trust.isTrusted, updatedAtMilliseconds: books[$0]!.trust.updatedAtMilliseconds)
         }
     }
 
@@ -73,7 +70,7 @@ public struct PolymarketBooks: Sendable {
     public mutating func checkSilence(now: Int64) -> [BookFeedEvent] {
         guard let last = lastMessageAt, now - last > silenceMilliseconds else { return [] }
         var events: [BookFeedEvent] = []
-        for token in books.keys.sorted() where books[token]?.state == .trusted {
+        for token in books.keys.sorted() where books[token]?.trust.isTrusted == true {
             events += untrust(token, reason: "no market message for \(now - last) ms (longer than \(silenceMilliseconds) ms)", now: now)
         }
         if !events.isEmpty { counts.gaps += 1 }
@@ -90,9 +87,7 @@ public struct PolymarketBooks: Sendable {
         book.asks.removeAll()
         for (price, size) in bids { book.bids.set(price, size: size) }
         for (price, size) in asks { book.asks.set(price, size: size) }
-        let healed = book.state == .untrusted
-        book.state = .trusted
-        book.updatedAtMilliseconds = now
+        let healed = book.trust.rebuilt(at: now)
         books[token] = book
         if healed { counts.resyncs += 1 }
         return (healed ? [.trusted(market: token)] : []) + quote(token, now: now)
@@ -103,10 +98,10 @@ public struct PolymarketBooks: Sendable {
         var touched: [String] = []
         var events: [BookFeedEvent] = []
         for case let change as [String: Any] in changes {
-            guard let token = change["asset_id"] as? String, let state = books[token]?.state else { continue }
+            guard let token = change["asset_id"] as? String, let state = books[token]?.trust.state else { continue }
             switch state {
             case .untrusted: continue
-            case .awaitingFirstBook:
+            case .awaitingFirstSnapshot:
                 events += untrust(token, reason: "a price change before any book", now: now) + [.needsSnapshot(markets: [token])]
                 continue
             case .trusted: break
@@ -119,7 +114,7 @@ public struct PolymarketBooks: Sendable {
                 continue
             }
             if side == "BUY" { books[token]?.bids.set(price, size: size) } else { books[token]?.asks.set(price, size: size) }
-            books[token]?.updatedAtMilliseconds = now
+            books[token]?.trust.changed(at: now)
             if !touched.contains(token) { touched.append(token) }
         }
         return events + touched.flatMap { quote($0, now: now) }
@@ -132,14 +127,12 @@ public struct PolymarketBooks: Sendable {
     }
 
     private mutating func untrust(_ token: String, reason: String, now: Int64) -> [BookFeedEvent] {
-        guard let state = books[token]?.state, state != .untrusted else { return [] }
-        books[token]?.state = .untrusted
-        let cleared = Quote(timestampMilliseconds: now, venue: venue, instrument: token, bid: nil, bidSize: .zero, ask: nil, askSize: .zero)
-        return [.untrusted(market: token, reason: reason, cleared: [cleared])]
+        guard books[token]?.trust.distrust() == true else { return [] }
+        return [.distrusted(venue: venue, market: token, instruments: [token], reason: reason, now: now)]
     }
 
     private func quote(_ token: String, now: Int64) -> [BookFeedEvent] {
-        guard let book = books[token], book.state == .trusted else { return [] }
+        guard let book = books[token], book.trust.isTrusted else { return [] }
         let bid = book.bids.best
         let ask = book.asks.best
         return [.quote(Quote(timestampMilliseconds: now, venue: venue, instrument: token, bid: bid?.price, bidSize: bid?.size ?? .zero,
