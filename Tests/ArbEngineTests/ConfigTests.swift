@@ -521,6 +521,19 @@ struct PolymarketConfigTests {
         #expect(loopback.venues["b"]?.settings == .polymarket(PolymarketVenueSettings(
             baseURL: "http://127.0.0.1:9000", websocketURL: "ws://127.0.0.1:9000", signatureType: .gnosisSafe, funder: funder)))
         #expect(loopback.venues["b"]?.tradesRealMoney == false)
+        // The book feed's channel is under the websocket root; the silence limit defaults to 30 s.
+        if case .polymarket(let settings)? = loopback.venues["b"]?.settings {
+            #expect(settings.marketChannelURL == "ws://127.0.0.1:9000/ws/market" && settings.bookSilenceMilliseconds == 30_000)
+        } else {
+            Issue.record("not a Polymarket venue")
+        }
+        let quiet = try TraderConfig.decode(json: Self.json(#""signature_type": "eoa", "ws_url": "wss://x.example/", "book_silence_ms": 5000"#),
+                                            source: "t")
+        if case .polymarket(let settings)? = quiet.venues["b"]?.settings {
+            #expect(settings.marketChannelURL == "wss://x.example/ws/market" && settings.bookSilenceMilliseconds == 5_000)
+        }
+        #expect(configError(Self.json(#""signature_type": "eoa", "book_silence_ms": 10"#))?.description
+                    .contains("venues.b.book_silence_ms is 10") == true)
         #expect(VenueURL.isLoopback("http://localhost:1/x") && VenueURL.isLoopback("http://[::1]:8/") && !VenueURL.isLoopback("https://127.0.0.1.example.com"))
     }
 

@@ -29,7 +29,8 @@ enum PolymarketVenueFactory {
         var options = PolymarketVenue.Options(name: name, baseURL: settings.baseURL, feeModel: fee,
                                               signatureType: settings.signatureTypeNumber, funder: settings.funder, markets: markets)
         options.rateLimitBudgetMilliseconds = config.execution.fillTimeoutMilliseconds
-        options.websocketURL = settings.websocketURL
+        options.websocketURL = settings.marketChannelURL
+        options.bookSilenceMilliseconds = settings.bookSilenceMilliseconds
         do {
             return try PolymarketVenue(options: options, key: key, credentials: credentials,
                                        directory: ledger.map { LedgerPolymarketDirectory(slot: $0) }, clock: clock, logger: logger)

@@ -37,6 +37,16 @@ public struct PolymarketVenueSettings: Sendable, Hashable {
     /// `credentials_file`: a 0600 JSON file `{"api_key","secret","passphrase"}` (what `arbadmin
     /// venues setup polymarket` writes); absent → `POLY_API_KEY`, `POLY_API_SECRET`, `POLY_PASSPHRASE`.
     public var credentialsFile: String?
+    /// `book_silence_ms`: a market socket silent this long (pongs do not count) untrusts its books
+    /// until fresh ones arrive; default 30,000.
+    public var bookSilenceMilliseconds: Int64 = 30_000
+
+    /// The market channel: `ws_url` + `/ws/market`.
+    public var marketChannelURL: String {
+        var root = websocketURL
+        while root.hasSuffix("/") { root.removeLast() }
+        return root + "/ws/market"
+    }
 
     public init(baseURL: String? = nil, websocketURL: String? = nil, signatureType: SignatureType, funder: String?,
                 privateKeyFile: String? = nil, credentialsFile: String? = nil) {
@@ -164,7 +174,7 @@ extension KalshiVenueSettings: Decodable {
 extension PolymarketVenueSettings: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
         case kind, fee, baseURL = "base_url", websocketURL = "ws_url", funder, signatureType = "signature_type"
-        case privateKeyFile = "private_key_file", credentialsFile = "credentials_file"
+        case privateKeyFile = "private_key_file", credentialsFile = "credentials_file", bookSilenceMilliseconds = "book_silence_ms"
     }
 
     public init(from decoder: any Decoder) throws {
@@ -180,6 +190,10 @@ extension PolymarketVenueSettings: Decodable {
                   websocketURL: try object.url(.websocketURL, schemes: ["wss", "ws"]),
                   signatureType: signatureType, funder: funder, privateKeyFile: try object.filePath(.privateKeyFile),
                   credentialsFile: try object.filePath(.credentialsFile))
+        if object.contains(.bookSilenceMilliseconds) {
+            bookSilenceMilliseconds = try object.integer(.bookSilenceMilliseconds, in: 1_000...3_600_000,
+                                                         unit: "ms a market socket may be silent before its books are untrusted")
+        }
     }
 }
 
