@@ -3,6 +3,8 @@ import ArbTestSupport
 import Foundation
 import KalshiLoopback
 import LoopbackHTTP
+import PolymarketLoopback
+import PolymarketVenue
 @testable import OrderStateMachine
 import Testing
 
@@ -106,6 +108,42 @@ struct LiveBookTraderTests {
         #expect(blindRun.status == 0, "\(blindRun.stderr.suffix(2_000))")
         let blindStore = try Store(path: blindDB, access: .readOnly)
         #expect(try blindStore.highestOpportunityID() == 0, "traded a Kalshi market with no book")
+    }
+
+    @Test("Polymarket's prices come from its market channel (ws_url + /ws/market): every Polymarket leg at the book's 0.10 ask")
+    func polymarketOnTheBook() async throws {
+        let directory = TemporaryDirectory()
+        let key = try EthereumKey(hex: polymarketTestWallet)
+        let events = [("E1", "1011", "1012")]
+        let exchange = PolymarketLoopbackExchange(wallet: key.address, credentials: polymarketTestCredentials,
+                                                  negRisk: ["1011": false, "1012": false])
+        try await exchange.start()
+        defer { Task { await exchange.stop() } }
+        let subscriptions = SocketLog()
+        let books = try await LoopbackWebSocketServer.start(
+            accept: { path, _ in path == "/ws/market" },
+            connected: { subscriptions.connected($0) },
+            text: { connection, text in
+                subscriptions.text(connection, text)
+                guard text.contains(#""type":"market""#) else { return }
+                connection.send(String(decoding: BookMessages.polymarketBook("1011", bids: [("0.08", "50")], asks: [("0.10", "50")]), as: UTF8.self))
+            })
+        defer { Task { await books.stop() } }
+        let configPath = directory.path("config.json")
+        try PolymarketTraderTests.config(baseURL: exchange.baseURL, events: events, extra: #", "ws_url": "\#(books.url("/"))""#)
+            .write(toFile: configPath, atomically: true, encoding: .utf8)
+        let db = directory.path("arb.db")
+        let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", db, "--duration", "2", "--log-level", "warning"],
+                                     environment: PolymarketTraderTests.environment, timeoutSeconds: 90)
+        #expect(run.status == 0, "\(run.stderr.suffix(2_000))")
+        #expect(subscriptions.texts.first?.text == #"{"assets_ids":["1011","1012"],"type":"market"}"#, "\(subscriptions.texts)")
+        let store = try Store(path: db, access: .readOnly)
+        let legs = try allOpportunities(store).flatMap { try store.legs(of: $0.id) }.filter { $0.venue == "polymarket" }
+        #expect(!legs.isEmpty, "nothing traded on the book: \(run.stderr.suffix(1_000))")
+        #expect(legs.allSatisfy { $0.limitPrice == Price(ticks: 1_000)! && $0.instrument == "1011" }, "\(legs.map { "\($0.instrument) \($0.limitPrice)" })")
+        let violations = try Invariants.check(databasePath: db, paperFiles: ["paper": directory.path("paper-paper.db")],
+                                              options: .init(requireAllClosed: true, sinks: ["file"]))
+        #expect(violations.isEmpty, "\(violations)")
     }
 
     @Test("pairing risk: a pair with a real venue and no rules_checked_by/at is warned about; a checked pair or a paper-only one is not; a bad note is refused by path")
