@@ -67,9 +67,11 @@ public enum BookFeedEvent: Sendable, Hashable {
     case needsSnapshot(markets: [String])
     /// The venue changed a market's tick size (Polymarket `tick_size_change`).
     case tickSize(market: String, tick: Price)
-    /// The venue says one of our orders filled (Kalshi's `fill` channel). The message has no fee,
-    /// so it is not a fill record: the adapter reads the order's fills (with the fee charged).
-    case orderFilled(venueOrderID: String, tradeID: String)
+    /// The venue says one of our orders filled (Kalshi's `fill` channel), or a trade of one
+    /// changed status (Polymarket's user channel: MATCHED, MINED, CONFIRMED, FAILED). The message
+    /// is not a fill record (no fee, or no certainty the adapter trusts): the adapter reads the
+    /// order's fills from its REST API.
+    case orderFilled(venueOrderID: String, tradeID: String, status: String?)
 }
 
 /// A feed's running counts, for `arbadmin status` and the run summary.

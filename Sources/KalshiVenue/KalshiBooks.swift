@@ -63,7 +63,7 @@ public struct KalshiBooks: Sendable {
                 counts.unreadable += 1
                 return []
             }
-            return [.orderFilled(venueOrderID: orderID, tradeID: tradeID)]
+            return [.orderFilled(venueOrderID: orderID, tradeID: tradeID, status: nil)]
         case "error":
             let code = Self.integer(message["code"]) ?? -1
             guard [10, 17, 25].contains(code) else { return [] }

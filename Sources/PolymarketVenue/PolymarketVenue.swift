@@ -86,8 +86,12 @@ public final class PolymarketVenue: Venue {
     public let name: String
     public let feeModel: FeeModel
     public let settleWindowMilliseconds: Int64
-    /// No push feed yet (the user websocket comes with live books): the stream ends at once.
+    /// Trades of this run's orders as the user channel announces them (`tradeAnnounced`), each
+    /// read back from `/data/trades` with the certainty its status gives; the executor also
+    /// reads them, and one trade is one record whichever way it came (trade ids).
     public let events: AsyncStream<VenueEvent>
+    private let eventsContinuation: AsyncStream<VenueEvent>.Continuation
+    private let announced = Mutex<Set<String>>([])
 
     let options: Options
     let signer: PolymarketOrderSigner
@@ -151,8 +155,37 @@ public final class PolymarketVenue: Venue {
         self.clock = clock
         self.logger = logger
         let (stream, continuation) = AsyncStream<VenueEvent>.makeStream()
-        continuation.finish()
         self.events = stream
+        self.eventsContinuation = continuation
+    }
+
+    /// The user channel (`ws_url` + `/ws/user`) for this venue's markets (nil without a websocket URL).
+    public func userFeedSpec() -> PolymarketUserFeedSpec? {
+        guard let market = options.websocketURL, market.hasSuffix("/ws/market") else { return nil }
+        let conditions = Set(options.markets.values.compactMap(\.conditionID)).sorted()
+        return PolymarketUserFeedSpec(venue: options.name, url: String(market.dropLast("/ws/market".count)) + "/ws/user",
+                                      credentials: credentials, markets: conditions)
+    }
+
+    /// The user channel says trade `tradeID` of order `orderHash` is now `status`: the order's
+    /// trades are read and that one goes to `events` with the certainty the read gives — once per
+    /// status. An order this run did not place is left to the executor and recovery.
+    public func tradeAnnounced(orderHash: String, tradeID: String, status: String) async {
+        let key = tradeID + "|" + status
+        guard announced.withLock({ $0.insert(key).inserted }) else { return }
+        let hash = orderHash.lowercased()
+        guard let clientOrderID = known.withLock({ $0.first { $0.value.orderHash?.lowercased() == hash }?.key }) else {
+            logger.debug("polymarket trade \(tradeID) for order \(orderHash), not one of this run's: left to recovery")
+            return
+        }
+        do {
+            for fill in try await fills(clientOrderID: clientOrderID) where fill.tradeID == tradeID {
+                eventsContinuation.yield(.fill(fill))
+            }
+        } catch {
+            announced.withLock { _ = $0.remove(key) }
+            logger.warning("polymarket trade \(tradeID) announced (\(status)), but the trades could not be read: \(error)")
+        }
     }
 
     /// The wallet's address (`POLY_ADDRESS`), checksummed.

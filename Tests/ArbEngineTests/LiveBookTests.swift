@@ -92,7 +92,7 @@ struct KalshiBookTests {
         #expect(again == [.needsSnapshot(markets: ["KXA"])], "\(again)")
         #expect(books.apply(Array("not json".utf8), now: 6).isEmpty && books.counts.unreadable == 1)
         let fill = books.apply(Array(#"{"type":"fill","sid":9,"msg":{"trade_id":"t-1","order_id":"o-1","market_ticker":"KXA","is_taker":true,"side":"yes","yes_price_dollars":"0.4500","count_fp":"3.00","action":"buy","ts_ms":1764000000000}}"#.utf8), now: 7)
-        #expect(fill == [.orderFilled(venueOrderID: "o-1", tradeID: "t-1")])
+        #expect(fill == [.orderFilled(venueOrderID: "o-1", tradeID: "t-1", status: nil)])
     }
 }
 

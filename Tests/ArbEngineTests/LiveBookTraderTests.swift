@@ -121,7 +121,7 @@ struct LiveBookTraderTests {
         defer { Task { await exchange.stop() } }
         let subscriptions = SocketLog()
         let books = try await LoopbackWebSocketServer.start(
-            accept: { path, _ in path == "/ws/market" },
+            accept: { path, _ in path == "/ws/market" || path == "/ws/user" },
             connected: { subscriptions.connected($0) },
             text: { connection, text in
                 subscriptions.text(connection, text)
@@ -136,7 +136,15 @@ struct LiveBookTraderTests {
         let run = try await runBuilt("arb", ["run", "--config", configPath, "--db", db, "--duration", "2", "--log-level", "warning"],
                                      environment: PolymarketTraderTests.environment, timeoutSeconds: 90)
         #expect(run.status == 0, "\(run.stderr.suffix(2_000))")
-        #expect(subscriptions.texts.first?.text == #"{"assets_ids":["1011","1012"],"type":"market"}"#, "\(subscriptions.texts)")
+        let texts = subscriptions.texts.map(\.text)
+        #expect(texts.contains(#"{"assets_ids":["1011","1012"],"type":"market"}"#), "\(texts)")
+        // The user channel is subscribed with the credentials (over the socket only: never in the log).
+        #expect(texts.contains { $0.contains(#""type":"user""#) && $0.contains(polymarketTestCredentials.secret)
+                                 && $0.contains(PolymarketTraderTests.conditionID) }, "\(texts)")
+        #expect(subscriptions.connections.map(\.path).sorted() == ["/ws/market", "/ws/user"])
+        for secret in [polymarketTestCredentials.secret, polymarketTestCredentials.passphrase] {
+            #expect(!run.stderr.contains(secret) && !run.stdout.contains(secret), "a secret reached the log")
+        }
         let store = try Store(path: db, access: .readOnly)
         let legs = try allOpportunities(store).flatMap { try store.legs(of: $0.id) }.filter { $0.venue == "polymarket" }
         #expect(!legs.isEmpty, "nothing traded on the book: \(run.stderr.suffix(1_000))")

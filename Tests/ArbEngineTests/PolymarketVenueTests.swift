@@ -5,6 +5,7 @@ import Logging
 import OrderStateMachine
 import PolymarketLoopback
 import PolymarketVenue
+import Synchronization
 import Testing
 
 let polymarketTestWallet = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
@@ -91,6 +92,42 @@ struct PolymarketVenueTests {
         #expect(fills.first?.fee == FeeModel.polymarketTaker(rateBps: 300, exponent: 1).fee(price: Price(uncheckedTicks: 4_700),
                                                                                              quantity: Quantity(contracts: 3)))
         #expect(harness.allSigned)
+    }
+
+    @Test("the user channel's trade updates: each status of a trade of this run's order is read back and pushed once, with the certainty the read gives")
+    func announcedTrades() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.match(hundredths: 300)], token: polymarketTokenNo)
+        let prepared = harness.prepare("c-1", token: polymarketTokenNo, timeInForce: .gtc)
+        _ = try await harness.venue.submit(prepared)
+        let hash = try #require(prepared.venueOrderID)
+        let trade = try #require(harness.exchange.trades.first)
+        let pushed = Mutex<[VenueEvent]>([])
+        let reading = Task { [events = harness.venue.events] in for await event in events { pushed.withLock { $0.append(event) } } }
+        defer { reading.cancel() }
+        await harness.venue.tradeAnnounced(orderHash: hash.uppercased(), tradeID: trade.id, status: "MATCHED")
+        await harness.venue.tradeAnnounced(orderHash: hash, tradeID: trade.id, status: "MATCHED")
+        await harness.venue.tradeAnnounced(orderHash: "0xnotours", tradeID: "t-x", status: "MATCHED")
+        #expect(await waitUntil(timeoutSeconds: 5) { pushed.withLock { $0 }.count >= 1 })
+        // The loopback CLOB confirms a MATCHED trade once it has been read.
+        await harness.venue.tradeAnnounced(orderHash: hash, tradeID: trade.id, status: "CONFIRMED")
+        #expect(await waitUntil(timeoutSeconds: 5) { pushed.withLock { $0 }.count >= 2 })
+        try await Task.sleep(for: .milliseconds(200))
+        let fills = pushed.withLock { $0 }.compactMap { event -> FillReport? in if case .fill(let fill) = event { fill } else { nil } }
+        #expect(fills.map(\.certainty) == [.provisional, .certain], "\(fills)")
+        #expect(fills.allSatisfy { $0.tradeID == trade.id && $0.clientOrderID == "c-1" && $0.quantity == Quantity(contracts: 3) })
+    }
+
+    @Test("the user channel names our orders in each trade (taker and makers) with its status; pongs and others are not trades")
+    func userChannelMessages() {
+        var channel = PolymarketUserChannel()
+        let text = #"[{"event_type":"trade","id":"t-1","status":"matched","taker_order_id":"0xaa","maker_orders":[{"order_id":"0xbb","matched_amount":"3"}]},{"event_type":"order","id":"0xcc","type":"PLACEMENT"}]"#
+        #expect(channel.applyForTesting(Array(text.utf8)) == [.orderFilled(venueOrderID: "0xaa", tradeID: "t-1", status: "MATCHED"),
+                                                             .orderFilled(venueOrderID: "0xbb", tradeID: "t-1", status: "MATCHED")])
+        #expect(channel.applyForTesting(Array("PONG".utf8)).isEmpty && channel.counts.messages == 2)
+        let spec = PolymarketUserFeedSpec(venue: "polymarket", url: "ws://x/ws/user", credentials: polymarketTestCredentials, markets: ["0x01"])
+        #expect(spec.subscribeMessages() == [#"{"auth":{"apiKey":"\#(polymarketTestCredentials.apiKey)","secret":"\#(polymarketTestCredentials.secret)","passphrase":"\#(polymarketTestCredentials.passphrase)"},"markets":["0x01"],"type":"user"}"#])
     }
 
     @Test("live then matched; a cancel of a matched order is alreadyDone with size_matched; a live one cancels")

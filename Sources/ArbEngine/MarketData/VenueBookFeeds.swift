@@ -36,7 +36,7 @@ public struct VenueBookFeeds: Sendable {
                 if let spec = kalshi.bookFeedSpec(tickers: tickers) {
                     // Our fills on the same socket go to the venue, which reads them with their fee.
                     let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger) { event in
-                        if case .orderFilled(let order, let trade) = event {
+                        if case .orderFilled(let order, let trade, _) = event {
                             Task { await kalshi.fillAnnounced(venueOrderID: order, tradeID: trade) }
                         } else {
                             emit(event)
@@ -44,9 +44,20 @@ public struct VenueBookFeeds: Sendable {
                     }
                     feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
                 }
-            } else if let polymarket = venues[name] as? PolymarketVenue, let spec = polymarket.bookFeedSpec() {
-                let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger, emit: emit)
-                feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
+            } else if let polymarket = venues[name] as? PolymarketVenue {
+                if let spec = polymarket.bookFeedSpec() {
+                    let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger, emit: emit)
+                    feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
+                }
+                // The account's trades, as their status changes, read back by the venue.
+                if let spec = polymarket.userFeedSpec() {
+                    let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger) { event in
+                        if case .orderFilled(let order, let trade, let status) = event {
+                            Task { await polymarket.tradeAnnounced(orderHash: order, tradeID: trade, status: status ?? "") }
+                        }
+                    }
+                    feeds.append(Feed(venue: name + " trades", run: { await feed.run() }, status: { feed.status() }))
+                }
             }
         }
         self.feeds = feeds
