@@ -159,6 +159,26 @@ public final class PolymarketVenue: Venue {
         self.eventsContinuation = continuation
     }
 
+    /// Ticks the market channel changed since start (`tick_size_change`), by token: they win over
+    /// the config's for signing (an order off the new grid would be refused, or rounded wrong).
+    private let ticks = Mutex<[String: PolymarketTick]>([:])
+
+    /// The market channel says `token`'s tick is now `tick` (a price of $0.0001 ticks).
+    public func tickChanged(token: String, tick: Price) {
+        guard options.markets[token] != nil else { return }
+        guard let known = PolymarketTick.allCases.first(where: { $0.priceTicks == tick.ticks }) else {
+            logger.error("polymarket token \(token): tick size changed to \(tick), which arb cannot sign for; its orders keep the config's tick")
+            return
+        }
+        ticks.withLock { $0[token] = known }
+        logger.notice("polymarket token \(token): tick size is now \(known.rawValue)")
+    }
+
+    /// The tick orders for `token` are signed with now.
+    public func currentTick(token: String) -> PolymarketTick? {
+        ticks.withLock { $0[token] } ?? options.markets[token]?.tick
+    }
+
     /// The user channel (`ws_url` + `/ws/user`) for this venue's markets (nil without a websocket URL).
     public func userFeedSpec() -> PolymarketUserFeedSpec? {
         guard let market = options.websocketURL, market.hasSuffix("/ws/market") else { return nil }
@@ -198,9 +218,10 @@ public final class PolymarketVenue: Venue {
     public func prepare(_ request: OrderRequest) -> PreparedOrder {
         var entry = Known(request: request)
         if let market = options.markets[request.instrument] {
+            let tick = ticks.withLock { $0[request.instrument] } ?? market.tick
             do {
                 let signed = try signer.sign(tokenID: request.instrument, side: request.side, price: request.limitPrice,
-                                             size: request.quantity, tick: market.tick, negRisk: market.negRisk,
+                                             size: request.quantity, tick: tick, negRisk: market.negRisk,
                                              salt: Self.salt(request.clientOrderID),
                                              timestampMilliseconds: clock.nowMilliseconds())
                 entry.signed = signed

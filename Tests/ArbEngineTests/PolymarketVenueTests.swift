@@ -119,6 +119,23 @@ struct PolymarketVenueTests {
         #expect(fills.allSatisfy { $0.tradeID == trade.id && $0.clientOrderID == "c-1" && $0.quantity == Quantity(contracts: 3) })
     }
 
+    @Test("a tick size change from the market channel is what the next order is signed with; an unknown tick or token changes nothing")
+    func tickChange() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        #expect(harness.venue.currentTick(token: polymarketTokenYes) == .hundredth)
+        harness.venue.tickChanged(token: polymarketTokenYes, tick: Price(ticks: 10)!)
+        #expect(harness.venue.currentTick(token: polymarketTokenYes) == .thousandth)
+        harness.venue.tickChanged(token: polymarketTokenYes, tick: Price(ticks: 7)!)
+        harness.venue.tickChanged(token: "999", tick: Price(ticks: 10)!)
+        #expect(harness.venue.currentTick(token: polymarketTokenYes) == .thousandth && harness.venue.currentTick(token: "999") == nil)
+        // 0.473 is on the new 0.001 grid only: signed, where the config's 0.01 would refuse it.
+        let prepared = harness.prepare("c-t", price: 4_730)
+        #expect(prepared.venueOrderID != nil, "not signed on the new grid")
+        let other = harness.prepare("c-u", token: polymarketTokenNo, price: 4_730)
+        #expect(other.venueOrderID == nil, "the other token kept its 0.01 grid")
+    }
+
     @Test("the user channel names our orders in each trade (taker and makers) with its status; pongs and others are not trades")
     func userChannelMessages() {
         var channel = PolymarketUserChannel()

@@ -46,7 +46,11 @@ public struct VenueBookFeeds: Sendable {
                 }
             } else if let polymarket = venues[name] as? PolymarketVenue {
                 if let spec = polymarket.bookFeedSpec() {
-                    let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger, emit: emit)
+                    // A tick size change reaches the signer before the next order.
+                    let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger) { event in
+                        if case .tickSize(let token, let tick) = event { polymarket.tickChanged(token: token, tick: tick) }
+                        emit(event)
+                    }
                     feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
                 }
                 // The account's trades, as their status changes, read back by the venue.
