@@ -168,7 +168,7 @@ struct KalshiVenueTests {
         defer { Task { await harness.stop() } }
         harness.exchange.script([.fill(hundredths: 0)])
         let ack = try await harness.venue.submit(KalshiHarness.request("c-1", timeInForce: .gtc))
-        let orderID = try #require(ack.order.venueOrderID)
+        let orderID = ack.order.venueOrderID
         harness.exchange.fillResting(clientOrderID: "c-1", hundredths: 300)
         let trade = try #require(harness.exchange.fills.last)
         await harness.venue.fillAnnounced(venueOrderID: orderID, tradeID: trade.tradeID)
