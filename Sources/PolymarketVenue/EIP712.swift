@@ -11,12 +11,24 @@ public enum EIP712 {
         case string(String)
         /// A nested struct, by its `hashStruct`.
         case structHash([UInt8])
+        /// A uint256 that fits 64 bits (written straight into the encoding, no array of its own).
+        case uint64(UInt64)
+        /// 32 zero bytes.
+        case zero32
 
-        var word: [UInt8] {
+        /// Appends the field's 32-byte word to `data`.
+        func append(to data: inout [UInt8]) {
             switch self {
-            case .uint(let bytes), .bytes32(let bytes), .structHash(let bytes): bytes
-            case .address(let bytes): [UInt8](repeating: 0, count: 12) + bytes
-            case .string(let text): Keccak256.hash(text)
+            case .uint(let bytes), .bytes32(let bytes), .structHash(let bytes): data.append(contentsOf: bytes)
+            case .address(let bytes):
+                for _ in 0..<12 { data.append(0) }
+                data.append(contentsOf: bytes)
+            case .string(let text): data.append(contentsOf: Keccak256.hash(text))
+            case .uint64(let value):
+                for _ in 0..<24 { data.append(0) }
+                for shift in stride(from: 56, through: 0, by: -8) { data.append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+            case .zero32:
+                for _ in 0..<32 { data.append(0) }
             }
         }
     }
@@ -29,12 +41,20 @@ public enum EIP712 {
 
     /// The same with the type's hash worked out once (it is a constant per type).
     public static func hashStruct(typeHash: [UInt8], _ fields: [Value]) -> [UInt8] {
-        Keccak256.hash(typeHash + fields.flatMap(\.word))
+        var data: [UInt8] = []
+        data.reserveCapacity(32 * (fields.count + 1))
+        data.append(contentsOf: typeHash)
+        for field in fields { field.append(to: &data) }
+        return Keccak256.hash(data)
     }
 
     /// The digest that is signed: `keccak256(0x19 0x01 ‖ domainSeparator ‖ hashStruct(message))`.
     public static func digest(domainSeparator: [UInt8], structHash: [UInt8]) -> [UInt8] {
-        Keccak256.hash([0x19, 0x01] + domainSeparator + structHash)
+        var data: [UInt8] = [0x19, 0x01]
+        data.reserveCapacity(2 + domainSeparator.count + structHash.count)
+        data.append(contentsOf: domainSeparator)
+        data.append(contentsOf: structHash)
+        return Keccak256.hash(data)
     }
 
     /// `EIP712Domain(string name,string version,uint256 chainId[,address verifyingContract])`.

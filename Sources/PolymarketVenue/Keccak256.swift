@@ -53,7 +53,10 @@ public enum Hex {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2 + 2)
         if prefix { out += [UInt8(ascii: "0"), UInt8(ascii: "x")] }
-        for byte in bytes { out += [digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]] }
+        for byte in bytes {
+            out.append(digits[Int(byte >> 4)])
+            out.append(digits[Int(byte & 0x0F)])
+        }
         return String(decoding: out, as: UTF8.self)
     }
 

@@ -157,11 +157,10 @@ public struct PolymarketOrderSigner: Sendable {
         guard timestampMilliseconds >= 0 else { throw PolymarketOrderRefusal(description: "timestamp is negative") }
         let amounts = try PolymarketAmounts(side: side, price: price, size: size, tick: tick)
         let structHash = EIP712.hashStruct(typeHash: PolymarketExchange.orderTypeHash, [
-            .uint(EIP712.uint256(salt)), .address(makerBytes), .address(signerBytes), .uint(token),
-            .uint(EIP712.uint256(amounts.maker)), .uint(EIP712.uint256(amounts.taker)),
-            .uint(EIP712.uint256(side == .buy ? 0 : 1)), .uint(EIP712.uint256(UInt64(signatureType))),
-            .uint(EIP712.uint256(UInt64(timestampMilliseconds))), .bytes32([UInt8](repeating: 0, count: 32)),
-            .bytes32([UInt8](repeating: 0, count: 32)),
+            .uint64(salt), .address(makerBytes), .address(signerBytes), .uint(token),
+            .uint64(amounts.maker), .uint64(amounts.taker),
+            .uint64(side == .buy ? 0 : 1), .uint64(UInt64(signatureType)),
+            .uint64(UInt64(timestampMilliseconds)), .zero32, .zero32,
         ])
         let digest = EIP712.digest(domainSeparator: PolymarketExchange.domainSeparator(negRisk: negRisk), structHash: structHash)
         return PolymarketSignedOrder(salt: salt, maker: maker, signer: signer, tokenID: tokenID, amounts: amounts, side: side,
