@@ -1,4 +1,5 @@
 import OrderStateMachine
+import Synchronization
 
 /// An order as the executor asks a venue for it.
 public struct OrderRequest: Sendable, Hashable {
@@ -175,4 +176,41 @@ public protocol Venue: AnyObject, Sendable {
 
 extension Venue {
     public func startChecks() async -> [String] { [] }
+}
+
+/// Fills a venue's websocket announces, read back and pushed on the venue's `events`: the one
+/// rule both adapters follow. An announcement is not a fill record (no fee, or no certainty the
+/// adapter trusts); the venue's REST answer is. Each announcement key (a trade id, or a trade id
+/// and its new status) is pushed once; an order this process does not know is left to the
+/// executor's reads and recovery; a read that fails is forgotten, so a later announcement retries.
+public final class PushedFills: Sendable {
+    public enum Outcome: Sendable, Equatable {
+        case pushed(Int)
+        case repeated
+        case unknownOrder
+        case unread(String)
+    }
+
+    public let events: AsyncStream<VenueEvent>
+    private let continuation: AsyncStream<VenueEvent>.Continuation
+    private let seen = Mutex<Set<String>>([])
+
+    public init() {
+        (events, continuation) = AsyncStream<VenueEvent>.makeStream()
+    }
+
+    /// Reads `clientOrderID`'s fills with `read` and pushes those of `tradeID`.
+    public func announce(key: String, tradeID: String, clientOrderID: String?,
+                         read: (String) async throws -> [FillReport]) async -> Outcome {
+        guard seen.withLock({ $0.insert(key).inserted }) else { return .repeated }
+        guard let clientOrderID else { return .unknownOrder }
+        do {
+            let fills = try await read(clientOrderID).filter { $0.tradeID == tradeID }
+            for fill in fills { continuation.yield(.fill(fill)) }
+            return .pushed(fills.count)
+        } catch {
+            seen.withLock { _ = $0.remove(key) }
+            return .unread("\(error)")
+        }
+    }
 }

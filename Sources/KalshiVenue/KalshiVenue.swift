@@ -66,9 +66,8 @@ public final class KalshiVenue: Venue {
     /// Fills as Kalshi's `fill` channel announces them (`fillAnnounced`), each read back with its
     /// fee; the executor also reads them through `fills` and `order`, and a fill seen both ways
     /// is one record (trade ids).
-    public let events: AsyncStream<VenueEvent>
-    private let eventsContinuation: AsyncStream<VenueEvent>.Continuation
-    private let announced = Mutex<Set<String>>([])
+    public var events: AsyncStream<VenueEvent> { pushed.events }
+    private let pushed = PushedFills()
 
     let options: Options
     let signer: KalshiSigner
@@ -99,28 +98,17 @@ public final class KalshiVenue: Venue {
         var root = options.baseURL
         while root.hasSuffix("/") { root.removeLast() }
         self.rootPath = VenueHTTPTransport.pathOnly(root) == "/" ? "" : VenueHTTPTransport.pathOnly(root)
-        let (stream, continuation) = AsyncStream<VenueEvent>.makeStream()
-        self.events = stream
-        self.eventsContinuation = continuation
     }
 
     /// The `fill` channel said `venueOrderID` filled: its fills are read (with the fee Kalshi
     /// charged) and each one not pushed before goes to `events`. An order this process does not
     /// know (placed by an earlier run) is left to the executor's reads and recovery.
     public func fillAnnounced(venueOrderID: String, tradeID: String) async {
-        guard announced.withLock({ $0.insert(tradeID).inserted }) else { return }
-        guard let clientOrderID = known.withLock({ $0.values.first { $0.venueOrderID == venueOrderID }?.request.clientOrderID }) else {
-            logger.debug("kalshi fill \(tradeID) for order \(venueOrderID), not one of this run's: left to recovery")
-            return
-        }
-        do {
-            for fill in try await fills(clientOrderID: clientOrderID) where fill.tradeID == tradeID {
-                eventsContinuation.yield(.fill(fill))
-            }
-        } catch {
-            // Not recorded from here: the executor's own read (or recovery) records it.
-            announced.withLock { _ = $0.remove(tradeID) }
-            logger.warning("kalshi fill \(tradeID) announced, but its fills could not be read: \(error)")
+        let clientOrderID = known.withLock { $0.values.first { $0.venueOrderID == venueOrderID }?.request.clientOrderID }
+        switch await pushed.announce(key: tradeID, tradeID: tradeID, clientOrderID: clientOrderID, read: { try await fills(clientOrderID: $0) }) {
+        case .unknownOrder: logger.debug("kalshi fill \(tradeID) for order \(venueOrderID), not one of this run's: left to recovery")
+        case .unread(let error): logger.warning("kalshi fill \(tradeID) announced, but its fills could not be read: \(error)")
+        case .pushed, .repeated: break
         }
     }
 

@@ -89,9 +89,8 @@ public final class PolymarketVenue: Venue {
     /// Trades of this run's orders as the user channel announces them (`tradeAnnounced`), each
     /// read back from `/data/trades` with the certainty its status gives; the executor also
     /// reads them, and one trade is one record whichever way it came (trade ids).
-    public let events: AsyncStream<VenueEvent>
-    private let eventsContinuation: AsyncStream<VenueEvent>.Continuation
-    private let announced = Mutex<Set<String>>([])
+    public var events: AsyncStream<VenueEvent> { pushed.events }
+    private let pushed = PushedFills()
 
     let options: Options
     let signer: PolymarketOrderSigner
@@ -154,9 +153,6 @@ public final class PolymarketVenue: Venue {
         self.directory = directory
         self.clock = clock
         self.logger = logger
-        let (stream, continuation) = AsyncStream<VenueEvent>.makeStream()
-        self.events = stream
-        self.eventsContinuation = continuation
     }
 
     /// Ticks the market channel changed since start (`tick_size_change`), by token: they win over
@@ -191,20 +187,13 @@ public final class PolymarketVenue: Venue {
     /// trades are read and that one goes to `events` with the certainty the read gives — once per
     /// status. An order this run did not place is left to the executor and recovery.
     public func tradeAnnounced(orderHash: String, tradeID: String, status: String) async {
-        let key = tradeID + "|" + status
-        guard announced.withLock({ $0.insert(key).inserted }) else { return }
         let hash = orderHash.lowercased()
-        guard let clientOrderID = known.withLock({ $0.first { $0.value.orderHash?.lowercased() == hash }?.key }) else {
-            logger.debug("polymarket trade \(tradeID) for order \(orderHash), not one of this run's: left to recovery")
-            return
-        }
-        do {
-            for fill in try await fills(clientOrderID: clientOrderID) where fill.tradeID == tradeID {
-                eventsContinuation.yield(.fill(fill))
-            }
-        } catch {
-            announced.withLock { _ = $0.remove(key) }
-            logger.warning("polymarket trade \(tradeID) announced (\(status)), but the trades could not be read: \(error)")
+        let clientOrderID = known.withLock { $0.first { $0.value.orderHash?.lowercased() == hash }?.key }
+        switch await pushed.announce(key: tradeID + "|" + status, tradeID: tradeID, clientOrderID: clientOrderID,
+                                     read: { try await fills(clientOrderID: $0) }) {
+        case .unknownOrder: logger.debug("polymarket trade \(tradeID) for order \(orderHash), not one of this run's: left to recovery")
+        case .unread(let error): logger.warning("polymarket trade \(tradeID) announced (\(status)), but the trades could not be read: \(error)")
+        case .pushed, .repeated: break
         }
     }
 

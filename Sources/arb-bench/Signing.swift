@@ -31,28 +31,11 @@ enum Signing {
         let path = "/trade-api/v2/portfolio/events/orders"
         let message = Array(KalshiSigner.message(timestampMilliseconds: 1_764_600_000_000, method: "POST", path: path).utf8)
         progress("sign_kalshi: \(iterations) signatures and as many bare RSA-PSS calls, interleaved (order alternating)")
-        var kalshi = Samples(capacity: iterations)
-        var kalshiRaw = Samples(capacity: iterations)
-        // Which of the pair goes first alternates, so neither inherits the other's cache state.
-        for index in 0..<(iterations + iterations / 10) {
-            var measured: UInt64 = 0
-            var bare: UInt64 = 0
-            for turn in (index % 2 == 0 ? [0, 1] : [1, 0]) {
-                let start = monotonicNanoseconds()
-                if turn == 0 {
-                    let headers = try signer.headers(timestampMilliseconds: 1_764_600_000_000 + Int64(index), method: "POST", path: path)
-                    measured = monotonicNanoseconds() - start
-                    guard !headers.signature.isEmpty else { throw BenchError("sign_kalshi: an empty signature") }
-                } else {
-                    let raw = try key.rawSignature(of: message)
-                    bare = monotonicNanoseconds() - start
-                    guard !raw.isEmpty else { throw BenchError("sign_kalshi: an empty signature") }
-                }
-            }
-            if index >= iterations / 10 {
-                kalshi.append(measured)
-                kalshiRaw.append(bare)
-            }
+        let (kalshi, kalshiRaw) = try interleaved(iterations) { index in
+            let headers = try signer.headers(timestampMilliseconds: 1_764_600_000_000 + Int64(index), method: "POST", path: path)
+            guard !headers.signature.isEmpty else { throw BenchError("sign_kalshi: an empty signature") }
+        } bare: { _ in
+            guard try !key.rawSignature(of: message).isEmpty else { throw BenchError("sign_kalshi: an empty signature") }
         }
 
         let wallet = try EthereumKey(hex: "0x4c0883a69102937d6231471b5dbb6204fe5129617082792ae468d01a3f362318")
@@ -60,32 +43,36 @@ enum Signing {
         let token = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
         let payload = [UInt8](repeating: 0x19, count: 66)
         progress("sign_polymarket: \(iterations) signed orders and as many bare sign + Keccak calls, interleaved")
-        var polymarket = Samples(capacity: iterations)
-        var polymarketRaw = Samples(capacity: iterations)
-        for index in 0..<(iterations + iterations / 10) {
-            var measured: UInt64 = 0
-            var bare: UInt64 = 0
-            for turn in (index % 2 == 0 ? [0, 1] : [1, 0]) {
-                let start = monotonicNanoseconds()
-                if turn == 0 {
-                    let order = try orders.sign(tokenID: token, side: .buy, price: Price(ticks: 4_500)!, size: Quantity(contracts: 10),
-                                                tick: .hundredth, negRisk: false, salt: UInt64(index) &+ 1,
-                                                timestampMilliseconds: 1_764_600_000_000)
-                    measured = monotonicNanoseconds() - start
-                    guard !order.signature.isEmpty else { throw BenchError("sign_polymarket: a bad signature") }
-                } else {
-                    let signature = wallet.sign(digest: Keccak256.hash(payload))
-                    bare = monotonicNanoseconds() - start
-                    guard signature.count == 65 else { throw BenchError("sign_polymarket: a bad signature") }
-                }
-            }
-            if index >= iterations / 10 {
-                polymarket.append(measured)
-                polymarketRaw.append(bare)
-            }
+        let (polymarket, polymarketRaw) = try interleaved(iterations) { index in
+            let order = try orders.sign(tokenID: token, side: .buy, price: Price(ticks: 4_500)!, size: Quantity(contracts: 10),
+                                        tick: .hundredth, negRisk: false, salt: UInt64(index) &+ 1,
+                                        timestampMilliseconds: 1_764_600_000_000)
+            guard !order.signature.isEmpty else { throw BenchError("sign_polymarket: a bad signature") }
+        } bare: { _ in
+            guard wallet.sign(digest: Keccak256.hash(payload)).count == 65 else { throw BenchError("sign_polymarket: a bad signature") }
         }
         return Result(kalshi: Pair(measured: kalshi.summary(), raw: kalshiRaw.summary()),
                       polymarket: Pair(measured: polymarket.summary(), raw: polymarketRaw.summary()))
+    }
+
+    /// `iterations` timed calls of each, after a tenth as many unrecorded, the pair's order
+    /// alternating so neither inherits the other's cache state.
+    static func interleaved(_ iterations: Int, measured: (Int) throws -> Void, bare: (Int) throws -> Void) throws -> (Samples, Samples) {
+        var measuredSamples = Samples(capacity: iterations)
+        var bareSamples = Samples(capacity: iterations)
+        for index in 0..<(iterations + iterations / 10) {
+            var times: [UInt64] = [0, 0]
+            for turn in (index % 2 == 0 ? [0, 1] : [1, 0]) {
+                let start = monotonicNanoseconds()
+                if turn == 0 { try measured(index) } else { try bare(index) }
+                times[turn] = monotonicNanoseconds() - start
+            }
+            if index >= iterations / 10 {
+                measuredSamples.append(times[0])
+                bareSamples.append(times[1])
+            }
+        }
+        return (measuredSamples, bareSamples)
     }
 
     /// A new RSA-2048 private key, PKCS#8 PEM.
