@@ -7,11 +7,8 @@ public struct PolymarketUserChannel: Sendable {
 
     public init() {}
 
-    /// `apply`, for tests.
-    public mutating func applyForTesting(_ text: [UInt8]) -> [BookFeedEvent] { apply(text) }
-
     /// Each `trade` event names our orders in it (as taker or maker) with the trade's status.
-    mutating func apply(_ text: [UInt8]) -> [BookFeedEvent] {
+    public mutating func apply(_ text: [UInt8]) -> [BookFeedEvent] {
         counts.messages += 1
         if text == Array("PONG".utf8) { return [] }
         guard let parsed = try? JSONSerialization.jsonObject(with: Data(text)) else {

@@ -140,9 +140,9 @@ struct PolymarketVenueTests {
     func userChannelMessages() {
         var channel = PolymarketUserChannel()
         let text = #"[{"event_type":"trade","id":"t-1","status":"matched","taker_order_id":"0xaa","maker_orders":[{"order_id":"0xbb","matched_amount":"3"}]},{"event_type":"order","id":"0xcc","type":"PLACEMENT"}]"#
-        #expect(channel.applyForTesting(Array(text.utf8)) == [.orderFilled(venueOrderID: "0xaa", tradeID: "t-1", status: "MATCHED"),
+        #expect(channel.apply(Array(text.utf8)) == [.orderFilled(venueOrderID: "0xaa", tradeID: "t-1", status: "MATCHED"),
                                                              .orderFilled(venueOrderID: "0xbb", tradeID: "t-1", status: "MATCHED")])
-        #expect(channel.applyForTesting(Array("PONG".utf8)).isEmpty && channel.counts.messages == 2)
+        #expect(channel.apply(Array("PONG".utf8)).isEmpty && channel.counts.messages == 2)
         let spec = PolymarketUserFeedSpec(venue: "polymarket", url: "ws://x/ws/user", credentials: polymarketTestCredentials, markets: ["0x01"])
         #expect(spec.subscribeMessages() == [#"{"auth":{"apiKey":"\#(polymarketTestCredentials.apiKey)","secret":"\#(polymarketTestCredentials.secret)","passphrase":"\#(polymarketTestCredentials.passphrase)"},"markets":["0x01"],"type":"user"}"#])
     }

@@ -234,6 +234,11 @@ public enum Trader {
                 candidates += 1
                 executions.addTask { _ = await executor.run(candidate) }
             }
+            /// One quote as the detector takes it: kept for marking open exposure, then detected on.
+            func see(_ quote: Quote, now: Int64) {
+                marks?.record(quote)
+                if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
+            }
             switch options.marketData {
             case .generator(let duration):
                 // The generator invents prices for paper venues only; a real venue's come from
@@ -253,19 +258,14 @@ public enum Trader {
                         let quote = generator.next(nowMilliseconds: now)
                         guard paper.contains(quote.venue) else { continue }
                         quotes += 1
-                        marks?.record(quote)
-                        if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
+                        see(quote, now: now)
                     }
                     for quote in books.drain().flatMap(\.detectorQuotes) {
                         quotes += 1
                         current.record(quote)
-                        marks?.record(quote)
-                        if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
+                        see(quote, now: now)
                     }
-                    for quote in current.restated(now: now) {
-                        marks?.record(quote)
-                        if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
-                    }
+                    for quote in current.restated(now: now) { see(quote, now: now) }
                     try? await clock.sleep(milliseconds: 2)
                 }
                 feedStatuses = books.statuses
@@ -276,10 +276,7 @@ public enum Trader {
                         onSkip: { logger.warning("market data: \(path) \($0)") })
                     while !stop.isStopped, let quote = try reader.next() {
                         quotes += 1
-                        marks?.record(quote)
-                        if let candidate = detector.update(quote, nowMilliseconds: quote.timestampMilliseconds) {
-                            consider(candidate)
-                        }
+                        see(quote, now: quote.timestampMilliseconds)
                         if quotes % 256 == 0 { await Task.yield() }
                     }
                     skipped = reader.stats.skippedTotal
