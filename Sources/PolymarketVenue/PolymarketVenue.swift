@@ -179,7 +179,7 @@ public final class PolymarketVenue: Venue {
     public func userFeedSpec() -> PolymarketUserFeedSpec? {
         guard let market = options.websocketURL, market.hasSuffix("/ws/market") else { return nil }
         let conditions = Set(options.markets.values.compactMap(\.conditionID)).sorted()
-        return PolymarketUserFeedSpec(venue: options.name, url: String(market.dropLast("/ws/market".count)) + "/ws/user",
+        return PolymarketUserFeedSpec(venue: options.name + " trades", url: String(market.dropLast("/ws/market".count)) + "/ws/user",
                                       credentials: credentials, markets: conditions)
     }
 

@@ -142,6 +142,8 @@ struct LiveBookTraderTests {
         #expect(texts.contains { $0.contains(#""type":"user""#) && $0.contains(polymarketTestCredentials.secret)
                                  && $0.contains(PolymarketTraderTests.conditionID) }, "\(texts)")
         #expect(subscriptions.connections.map(\.path).sorted() == ["/ws/market", "/ws/user"])
+        // Each feed is its own line in the summary (and in arbadmin status).
+        #expect(run.stdout.contains("book feed polymarket:") && run.stdout.contains("book feed polymarket trades:"), "\(run.stdout)")
         for secret in [polymarketTestCredentials.secret, polymarketTestCredentials.passphrase] {
             #expect(!run.stderr.contains(secret) && !run.stdout.contains(secret), "a secret reached the log")
         }

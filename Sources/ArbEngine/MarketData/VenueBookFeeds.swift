@@ -9,7 +9,6 @@ import Synchronization
 /// replay file the operator gave): the demo generator quotes paper venues only.
 public struct VenueBookFeeds: Sendable {
     public struct Feed: Sendable {
-        public let venue: String
         public let run: @Sendable () async -> Void
         public let status: @Sendable () -> BookFeedStatus
     }
@@ -42,7 +41,7 @@ public struct VenueBookFeeds: Sendable {
                             emit(event)
                         }
                     }
-                    feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
+                    feeds.append(Feed(run: { await feed.run() }, status: { feed.status() }))
                 }
             } else if let polymarket = venues[name] as? PolymarketVenue {
                 if let spec = polymarket.bookFeedSpec() {
@@ -51,7 +50,7 @@ public struct VenueBookFeeds: Sendable {
                         if case .tickSize(let token, let tick) = event { polymarket.tickChanged(token: token, tick: tick) }
                         emit(event)
                     }
-                    feeds.append(Feed(venue: name, run: { await feed.run() }, status: { feed.status() }))
+                    feeds.append(Feed(run: { await feed.run() }, status: { feed.status() }))
                 }
                 // The account's trades, as their status changes, read back by the venue.
                 if let spec = polymarket.userFeedSpec() {
@@ -60,7 +59,7 @@ public struct VenueBookFeeds: Sendable {
                             Task { await polymarket.tradeAnnounced(orderHash: order, tradeID: trade, status: status ?? "") }
                         }
                     }
-                    feeds.append(Feed(venue: name + " trades", run: { await feed.run() }, status: { feed.status() }))
+                    feeds.append(Feed(run: { await feed.run() }, status: { feed.status() }))
                 }
             }
         }

@@ -69,7 +69,9 @@ public struct RunSummary: Sendable {
         ]
         for feed in bookFeeds {
             let trusted = feed.markets.filter(\.trusted).count
-            lines.append("  book feed \(feed.venue):".padding(toLength: 24, withPad: " ", startingAt: 0)
+            let label = "  book feed \(feed.venue):"
+            // Padded to the column, never cut (`padding(toLength:)` would cut a long venue name).
+            lines.append(label + String(repeating: " ", count: max(1, 24 - label.count))
                 + "\(feed.counts.messages) messages, \(trusted)/\(feed.markets.count) books trusted at the end, "
                 + "\(feed.counts.gaps) gaps, \(feed.counts.resyncs) resyncs, \(feed.counts.unreadable) unreadable")
         }
