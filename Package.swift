@@ -7,6 +7,7 @@ let package = Package(
     products: [
         .executable(name: "arb", targets: ["arb"]),
         .executable(name: "arbadmin", targets: ["arbadmin"]),
+        .executable(name: "arb-exchange", targets: ["arb-exchange"]),
         .library(name: "OrderStateMachine", targets: ["OrderStateMachine"]),
         .library(name: "ArbEngine", targets: ["ArbEngine"]),
     ],
@@ -96,10 +97,44 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
+        // An HTTP/1 server on 127.0.0.1 that hands each request to one function, upgrading
+        // websocket handshakes on the same port: the base of the loopback exchange and of the
+        // tests' exchanges and webhook receivers. SwiftNIO's own handlers, already built for
+        // AsyncHTTPClient and the websocket client: no package added.
+        .target(
+            name: "LoopbackHTTP",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOWebSocket", package: "swift-nio"),
+            ]
+        ),
+        // The loopback exchange: Kalshi's and Polymarket's API subsets on 127.0.0.1 over paper
+        // venues (`arb-exchange`, `arb run --demo loopback`).
+        .target(
+            name: "LoopbackExchange",
+            dependencies: [
+                "ArbEngine",
+                "OrderStateMachine",
+                "KalshiVenue",
+                "PolymarketVenue",
+                "COpenSSL",
+                "LoopbackHTTP",
+            ]
+        ),
+        .executableTarget(
+            name: "arb-exchange",
+            dependencies: [
+                "LoopbackExchange",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
         .executableTarget(
             name: "arb",
             dependencies: [
                 "ArbEngine",
+                "LoopbackExchange",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -135,18 +170,6 @@ let package = Package(
         // One support target for both test targets: temporary directories, the process runner,
         // waiting on an event.
         .target(name: "ArbTestSupport", path: "Tests/ArbTestSupport"),
-        // An HTTP/1 server on 127.0.0.1 that hands each request to one function: the base of the
-        // tests' exchanges and webhook receivers.
-        .target(
-            name: "LoopbackHTTP",
-            dependencies: [
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "NIOHTTP1", package: "swift-nio"),
-                .product(name: "NIOWebSocket", package: "swift-nio"),
-            ],
-            path: "Tests/LoopbackHTTP"
-        ),
         // An SMTP server on 127.0.0.1 (STARTTLS, implicit TLS, AUTH) for the email sink's tests.
         .target(
             name: "LoopbackSMTP",
@@ -161,7 +184,7 @@ let package = Package(
         // signature, keeps its own record of orders and fills, answers as the venue documents.
         .target(
             name: "KalshiLoopback",
-            dependencies: ["KalshiVenue", "COpenSSL", "LoopbackHTTP"],
+            dependencies: ["KalshiVenue", "COpenSSL", "LoopbackHTTP", "LoopbackExchange"],
             path: "Tests/KalshiLoopback"
         ),
         // A Polymarket CLOB on 127.0.0.1 for the adapter's tests: checks every L2 HMAC and
@@ -187,9 +210,11 @@ let package = Package(
                 "PolymarketLoopback",
                 "LoopbackHTTP",
                 "LoopbackSMTP",
+                "LoopbackExchange",
                 // The built binaries, for the CLI and crash tests.
                 "arb",
                 "arbadmin",
+                "arb-exchange",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

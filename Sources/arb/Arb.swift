@@ -3,6 +3,7 @@ import ArgumentParser
 import Dispatch
 import Foundation
 import Logging
+import LoopbackExchange
 
 @main
 struct Arb: AsyncParsableCommand {
@@ -20,13 +21,23 @@ extension Arb {
             abstract: "Trade: recover what a previous run left, then detect and execute until done or stopped.",
             discussion: """
                 With no flags, trades the built-in paper demo (seeded synthetic quotes, two paper venues \
-                whose files sit beside the database) for 5 seconds and prints a summary. SIGINT/SIGTERM \
-                stop detection, let in-flight opportunities finish, and exit 0.
+                whose files sit beside the database) for 5 seconds and prints a summary. \
+                `--demo loopback` instead starts the loopback exchange in this process (a Kalshi and a \
+                Polymarket on 127.0.0.1, files loopback-kalshi.db and loopback-polymarket.db beside the \
+                database, accounts made for the run) and trades it through the real adapters and \
+                websocket book feeds. SIGINT/SIGTERM stop detection, let in-flight opportunities \
+                finish, and exit 0.
                 """
         )
 
         @Option(name: .long, help: "A JSON config file (default: the built-in paper demo).")
         var config: String?
+
+        @Option(name: .long, help: "Which built-in demo: paper (the default) or loopback (both real adapters against an in-process exchange).")
+        var demo: String?
+
+        @Option(name: .long, help: "With --demo loopback: faults the exchange injects (name=value,...: drop, delay, 5xx, 429, 425, gap, silent; or soak).")
+        var faults: String?
 
         @Option(name: .long, help: "The trader database (default: the config's, else arb.db in the working directory).")
         var db: String?
@@ -59,6 +70,16 @@ extension Arb {
             if duration != nil && marketData != nil {
                 throw ValidationError("--duration applies to generated quotes; drop it when replaying --market-data")
             }
+            if let demo, !["paper", "loopback"].contains(demo) {
+                throw ValidationError("--demo \(demo) is not a demo; use paper or loopback")
+            }
+            if demo != nil && (config != nil || marketData != nil) {
+                throw ValidationError("--demo brings its own config and quotes; drop --config and --market-data")
+            }
+            if let faults {
+                guard demo == "loopback" else { throw ValidationError("--faults applies to --demo loopback; add it, or drop --faults") }
+                do { _ = try LoopbackFaults(parsing: faults) } catch { throw ValidationError(error.description) }
+            }
         }
 
         func run() async throws {
@@ -71,20 +92,45 @@ extension Arb {
                 handler.logLevel = level
                 return handler
             }
+            var exchange: LoopbackExchange?
+            if demo == "loopback" {
+                exchange = await startLoopback()
+            }
             let options: TraderOptions
             do {
                 options = try TraderOptions.resolve(
-                    configPath: config, databasePath: db, seed: seed, durationSeconds: duration, marketDataPath: marketData,
-                    forceLease: force, live: live, environment: ProcessInfo.processInfo.environment)
+                    configPath: exchange?.configPath ?? config, databasePath: exchange == nil ? db : db ?? "arb.db", seed: seed,
+                    durationSeconds: duration, marketDataPath: marketData, forceLease: force, live: live,
+                    environment: ProcessInfo.processInfo.environment)
             } catch {
+                await exchange?.stop()
                 fail(error.description, code: 2)
             }
             do {
                 // SIGINT and SIGTERM stop it gracefully: the trader's service group handles them.
                 let summary = try await Trader.run(options, stop: StopSignal(), logger: Logger(label: "arb"))
                 print(summary.lines.joined(separator: "\n"))
+                if let exchange {
+                    await exchange.stop()
+                    print("  loopback exchange:    \(exchange.counters.summary)")
+                    print("  loopback files:       \(exchange.kalshiFile), \(exchange.polymarketFile)")
+                }
             } catch {
+                await exchange?.stop()
                 fail("\(error)", code: 1)
+            }
+        }
+
+        /// The loopback exchange, in this process, with its files beside the database.
+        func startLoopback() async -> LoopbackExchange {
+            let database = db ?? "arb.db"
+            let slash = database.lastIndex(of: "/")
+            let directory = slash.map { $0 == database.startIndex ? "/" : String(database[..<$0]) } ?? "."
+            do {
+                let faults = try LoopbackFaults(parsing: self.faults ?? "none")
+                return try await LoopbackExchange.start(.init(seed: seed, directory: directory, faults: faults))
+            } catch {
+                fail("cannot start the loopback exchange in \(directory): \(error)", code: 1)
             }
         }
     }

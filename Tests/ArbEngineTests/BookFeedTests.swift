@@ -39,7 +39,7 @@ final class SocketLog: Sendable {
 struct BookFeedTests {
     @Test("Kalshi: a signed handshake, one subscription, quotes from snapshot and deltas; a seq gap resubscribes and the new snapshot heals the book")
     func kalshi() async throws {
-        let key = KalshiTestKey(bits: 2048)
+        let key = try KalshiTestKey(bits: 2048)
         let directory = TemporaryDirectory()
         let keyPath = directory.path("kalshi.pem")
         try key.writePrivateKey(to: keyPath)
@@ -88,8 +88,8 @@ struct BookFeedTests {
 
     @Test("Kalshi: a refused handshake is retried with a back-off, never trusted")
     func kalshiRefused() async throws {
-        let key = KalshiTestKey(bits: 2048)
-        let other = KalshiTestKey(bits: 2048)
+        let key = try KalshiTestKey(bits: 2048)
+        let other = try KalshiTestKey(bits: 2048)
         let directory = TemporaryDirectory()
         let keyPath = directory.path("wrong.pem")
         try other.writePrivateKey(to: keyPath)

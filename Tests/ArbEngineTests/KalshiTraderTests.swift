@@ -76,7 +76,7 @@ struct KalshiTraderTests {
     @Test("arb sign kalshi-order: every output verifies with the public key and maps each outcome × action onto the YES book")
     func signCommand() async throws {
         let directory = TemporaryDirectory()
-        let pkcs1 = KalshiTestKey(format: .pkcs1)
+        let pkcs1 = try KalshiTestKey(format: .pkcs1)
         let keys = [(directory.path("k8.pem"), kalshiTestKey), (directory.path("k1.pem"), pkcs1)]
         for (path, key) in keys { try key.writePrivateKey(to: path) }
         let cases: [(String, String, String, String, String, String)] = [

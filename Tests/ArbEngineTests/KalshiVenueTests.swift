@@ -10,7 +10,7 @@ import Testing
 
 /// One generated key for the whole file (RSA generation is slow-ish); tests that need another
 /// make their own.
-let kalshiTestKey = KalshiTestKey()
+let kalshiTestKey = try! KalshiTestKey()
 
 /// A loopback Kalshi exchange and an adapter signed with the exchange's key.
 final class KalshiHarness: @unchecked Sendable {
@@ -86,7 +86,7 @@ struct KalshiMappingTests {
     func signatures() throws {
         let directory = TemporaryDirectory()
         for format in [KalshiTestKey.Format.pkcs1, .pkcs8] {
-            let key = format == .pkcs8 ? kalshiTestKey : KalshiTestKey(format: .pkcs1)
+            let key = format == .pkcs8 ? kalshiTestKey : try KalshiTestKey(format: .pkcs1)
             let path = directory.path("key-\(format).pem")
             try key.writePrivateKey(to: path)
             let signer = KalshiSigner(keyID: "id", key: try KalshiSigningKey.load(path: path))

@@ -31,6 +31,10 @@ public struct AdminContext: Sendable {
             let path = config.paperStatePath(venue: name)
             if FileManager.default.fileExists(atPath: path) { files[name] = path }
         }
+        // A real venue's adapter pointed at the loopback exchange: its paper file beside the database.
+        for name in config.venues.keys {
+            if let path = config.loopbackStatePath(venue: name), FileManager.default.fileExists(atPath: path) { files[name] = path }
+        }
         return files
     }
 

@@ -18,6 +18,19 @@ extension TraderConfig {
         return resolvedBesideDatabase(configured ?? "paper-\(venue).db")
     }
 
+    /// A real venue's adapter pointed at the loopback exchange (`arb-exchange`): the exchange's
+    /// own file for it, `loopback-<venue>.db` beside the database, which audits read as they read a
+    /// paper venue's. Nil for a paper venue, or a real venue's adapter pointed anywhere else.
+    public func loopbackStatePath(venue: String) -> String? {
+        let url: String
+        switch venues[venue]?.settings {
+        case .kalshi(let kalshi): url = kalshi.baseURL
+        case .polymarket(let polymarket): url = polymarket.baseURL
+        case .paper, nil: return nil
+        }
+        return VenueURL.isLoopback(url) ? resolvedBesideDatabase("loopback-\(venue).db") : nil
+    }
+
     /// The JSON-lines alert log (absolute, or relative to the database's directory), or `nil` when
     /// `alerts.file` is `null`.
     public var alertFilePath: String? {

@@ -81,6 +81,12 @@ public enum Invariants {
 
         // Every venue's orders, by client order id.
         var venueOrders: [String: [String: VenueOrderRow]] = [:]
+        // A venue without client order ids (Polymarket, at the loopback exchange) files each order
+        // under its venue order id: such a row is the leg's whose venue order id it is.
+        let clientIDByVenueOrderID = try db.prepare(
+            "SELECT venue, venue_order_id, client_order_id FROM legs WHERE venue_order_id IS NOT NULL\(onlyLegs.replacingOccurrences(of: "WHERE", with: " AND"))"
+        ).query { ("\($0.text(0)) \($0.text(1))", $0.text(2)) }
+        let clientIDs = Dictionary(clientIDByVenueOrderID, uniquingKeysWith: { first, _ in first })
         for (venue, path) in paperFiles {
             let paper = try Connection(path: path, mode: .readOnly)
             var orders: [String: VenueOrderRow] = [:]
@@ -90,7 +96,10 @@ public enum Invariants {
                 ($0.text(0), VenueOrderRow(instrument: $0.text(1), side: $0.text(2), price: $0.int64(3),
                                            quantity: $0.int64(4), filled: $0.int64(5), status: $0.text(6)))
             }
-            for (clientOrderID, order) in rows { orders[clientOrderID] = order }
+            for (key, order) in rows {
+                let clientOrderID = legsByClientID[key] == nil ? clientIDs["\(venue) \(key)"] ?? key : key
+                orders[clientOrderID] = order
+            }
             venueOrders[venue] = orders
         }
         let ownIDs: Set<String>? = options.opportunities.map { _ in Set(legs.map(\.clientOrderID)) }

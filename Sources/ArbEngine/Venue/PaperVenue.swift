@@ -95,7 +95,7 @@ public final class PaperVenue: Venue {
 
     /// `<venue>-<16 hex digits>`: FNV-1a of the client order id, mixed by splitmix64. Not
     /// `Hasher`, which is seeded per process: the id must be the same in every process.
-    static func venueOrderID(venue: String, clientOrderID: String) -> String {
+    public static func venueOrderID(venue: String, clientOrderID: String) -> String {
         var generator = SeededGenerator.derived(seed: 0, name: clientOrderID)
         let hex = String(generator.next(), radix: 16)
         return "\(venue)-" + String(repeating: "0", count: 16 - hex.count) + hex

@@ -1,0 +1,32 @@
+import Synchronization
+
+/// What the loopback exchange did, counted: printed when it stops and read by the wire soak.
+public final class LoopbackCounters: Sendable {
+    public enum Kind: String, CaseIterable, Sendable {
+        case ordersPlaced = "orders placed"
+        case droppedAnswers = "answers dropped"
+        case serverErrors = "5xx answers"
+        case rateLimited = "429 answers"
+        case restarting = "425 answers"
+        case refusedSignatures = "bad signatures refused"
+        case bookMessages = "book messages"
+        case sequenceGaps = "sequence gaps sent"
+        case silences = "market channel silences"
+        case pushedFills = "fills pushed"
+    }
+
+    private let values = Mutex([Kind: Int]())
+
+    public init() {}
+
+    func add(_ kind: Kind, _ amount: Int = 1) { values.withLock { $0[kind, default: 0] += amount } }
+
+    public subscript(_ kind: Kind) -> Int { values.withLock { $0[kind] ?? 0 } }
+
+    /// `orders placed 12, 5xx answers 1, …` (kinds that happened, in a fixed order).
+    public var summary: String {
+        let snapshot = values.withLock { $0 }
+        let items = Kind.allCases.compactMap { kind in snapshot[kind].map { "\(kind.rawValue) \($0)" } }
+        return items.isEmpty ? "nothing yet" : items.joined(separator: ", ")
+    }
+}

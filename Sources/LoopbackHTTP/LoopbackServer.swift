@@ -1,0 +1,189 @@
+import Foundation
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOWebSocket
+
+/// What a websocket endpoint of a `LoopbackServer` does: decide per handshake whether to upgrade
+/// (a refused one falls through to the HTTP answer), and hear each connection and text message.
+public struct LoopbackWebSocketRoutes: Sendable {
+    public var accept: @Sendable (_ path: String, _ headers: [String: String]) -> Bool
+    public var connected: @Sendable (LoopbackConnection) -> Void
+    public var text: @Sendable (LoopbackConnection, String) -> Void
+
+    public init(accept: @escaping @Sendable (_ path: String, _ headers: [String: String]) -> Bool,
+                connected: @escaping @Sendable (LoopbackConnection) -> Void,
+                text: @escaping @Sendable (LoopbackConnection, String) -> Void) {
+        self.accept = accept
+        self.connected = connected
+        self.text = text
+    }
+}
+
+/// One accepted websocket connection.
+public final class LoopbackConnection: Sendable {
+    let channel: any Channel
+    public let path: String
+    /// Header names upper-cased.
+    public let headers: [String: String]
+
+    init(channel: any Channel, path: String, headers: [String: String]) {
+        self.channel = channel
+        self.path = path
+        self.headers = headers
+    }
+
+    /// False once the connection closed, from either end.
+    public var isOpen: Bool { channel.isActive }
+
+    public func send(_ text: String) {
+        let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))
+        channel.writeAndFlush(frame, promise: nil)
+    }
+
+    /// Drops the connection without a close frame (as a network failure looks).
+    public func drop() { channel.close(promise: nil) }
+}
+
+/// An HTTP/1.1 server on 127.0.0.1 (a port the kernel picks, unless one is asked for) that hands
+/// every request to one async function and, when given routes, upgrades websocket handshakes on
+/// the same port: the base of the loopback exchange, the tests' exchanges and webhook receivers.
+public final class LoopbackServer: Sendable {
+    public let port: Int
+    private let channel: any Channel
+
+    private init(channel: any Channel) {
+        self.channel = channel
+        self.port = channel.localAddress?.port ?? 0
+    }
+
+    public func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
+
+    public func stop() async { try? await channel.close() }
+
+    public static func start(port: Int = 0, websocket: LoopbackWebSocketRoutes? = nil,
+                             http answer: @escaping @Sendable (LoopbackRequest) async -> LoopbackAnswer) async throws -> LoopbackServer {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelInitializer { channel in
+                guard let websocket else {
+                    return channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.configureHTTPServerPipeline()
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(answer: answer), name: "http")
+                    }
+                }
+                let upgrader = NIOWebSocketServerUpgrader(
+                    shouldUpgrade: { channel, head in
+                        channel.eventLoop.makeSucceededFuture(websocket.accept(head.uri, Self.headers(head)) ? HTTPHeaders() : nil)
+                    },
+                    upgradePipelineHandler: { channel, head in
+                        let connection = LoopbackConnection(channel: channel, path: head.uri, headers: Self.headers(head))
+                        return channel.pipeline.removeHandler(name: "http").flatMap {
+                            channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(FrameHandler(connection: connection, text: websocket.text))
+                            }
+                        }.map { websocket.connected(connection) }
+                    })
+                return channel.pipeline.configureHTTPServerPipeline(
+                    withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
+                ).flatMap {
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(answer: answer), name: "http")
+                    }
+                }
+            }
+            .bind(host: "127.0.0.1", port: port).get()
+        return LoopbackServer(channel: channel)
+    }
+
+    static func headers(_ head: HTTPRequestHead) -> [String: String] {
+        Dictionary(head.headers.map { ($0.name.uppercased(), $0.value) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// `Wed, 02 Dec 2026 10:15:30 GMT`, as a `Date` header.
+    public static func httpDate(_ date: Date = Date()) -> String {
+        let formatter = DateFormatter()
+        formatter.locale = Locale(identifier: "en_US_POSIX")
+        formatter.timeZone = TimeZone(identifier: "GMT")
+        formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss 'GMT'"
+        return formatter.string(from: date)
+    }
+
+    /// Reads a request, awaits its answer off the event loop, writes it back (or closes).
+    private final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
+        typealias InboundIn = HTTPServerRequestPart
+        typealias OutboundOut = HTTPServerResponsePart
+        let answer: @Sendable (LoopbackRequest) async -> LoopbackAnswer
+        var head: HTTPRequestHead?
+        var body: [UInt8] = []
+
+        init(answer: @escaping @Sendable (LoopbackRequest) async -> LoopbackAnswer) { self.answer = answer }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            switch unwrapInboundIn(data) {
+            case .head(let head):
+                self.head = head
+                body = []
+            case .body(var buffer):
+                body += buffer.readBytes(length: buffer.readableBytes) ?? []
+            case .end:
+                guard let head else { return }
+                let request = LoopbackRequest(method: head.method.rawValue, uri: head.uri, headers: LoopbackServer.headers(head), body: body)
+                let loop = context.eventLoop
+                let bound = NIOLoopBound((self, context), eventLoop: loop)
+                let answer = self.answer
+                let version = head.version
+                Task {
+                    let reply = await answer(request)
+                    loop.execute {
+                        let (handler, context) = bound.value
+                        handler.write(reply, version: version, context: context)
+                    }
+                }
+            }
+        }
+
+        func write(_ reply: LoopbackAnswer, version: HTTPVersion, context: ChannelHandlerContext) {
+            switch reply {
+            case .reset:
+                context.close(promise: nil)
+            case .respond(let status, let text):
+                var headers = HTTPHeaders()
+                headers.add(name: "Content-Type", value: "application/json")
+                headers.add(name: "Content-Length", value: String(text.utf8.count))
+                headers.add(name: "Date", value: LoopbackServer.httpDate())
+                context.write(wrapOutboundOut(.head(HTTPResponseHead(
+                    version: version, status: HTTPResponseStatus(statusCode: status), headers: headers))), promise: nil)
+                context.write(wrapOutboundOut(.body(.byteBuffer(ByteBuffer(string: text)))), promise: nil)
+                context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
+            }
+        }
+    }
+
+    private final class FrameHandler: ChannelInboundHandler {
+        typealias InboundIn = WebSocketFrame
+        typealias OutboundOut = WebSocketFrame
+        let connection: LoopbackConnection
+        let text: @Sendable (LoopbackConnection, String) -> Void
+
+        init(connection: LoopbackConnection, text: @escaping @Sendable (LoopbackConnection, String) -> Void) {
+            self.connection = connection
+            self.text = text
+        }
+
+        func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+            let frame = unwrapInboundIn(data)
+            switch frame.opcode {
+            case .text:
+                var data = frame.unmaskedData
+                text(connection, data.readString(length: data.readableBytes) ?? "")
+            case .ping:
+                context.writeAndFlush(wrapOutboundOut(WebSocketFrame(fin: true, opcode: .pong, data: frame.unmaskedData)), promise: nil)
+            case .connectionClose:
+                context.close(promise: nil)
+            default:
+                break
+            }
+        }
+    }
+}
