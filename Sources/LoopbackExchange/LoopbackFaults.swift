@@ -12,8 +12,8 @@ import Synchronization
 /// - `429=P`: P% of Kalshi requests get HTTP 429 and do nothing.
 /// - `425=P`: P% of Polymarket order posts get HTTP 425 (the matching engine restarting).
 /// - `gap=P`: P% of Kalshi book deltas skip a sequence number.
-/// - `silent=MS`: every 5 s, the Polymarket market channel sends nothing for MS ms (pings are
-///   still answered).
+/// - `silent=MS`: 2 s after the books start moving and every 5 s after a silence, the Polymarket
+///   market channel sends nothing for MS ms (pings are still answered).
 public struct LoopbackFaults: Sendable, Hashable, CustomStringConvertible {
     public var dropPercent = 0
     public var delayMilliseconds: Int64 = 0

@@ -339,7 +339,7 @@ final class LoopbackPolymarket: Sendable {
             state.books[token] = book
             guard !changes.isEmpty else { return }
             if faults.silentMilliseconds > 0 {
-                if state.nextSilence == 0 { state.nextSilence = now + 5_000 }
+                if state.nextSilence == 0 { state.nextSilence = now + 2_000 }
                 if now >= state.nextSilence {
                     state.silentUntil = now + faults.silentMilliseconds
                     state.nextSilence = state.silentUntil + 5_000
