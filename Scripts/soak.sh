@@ -7,9 +7,22 @@
 #   Scripts/soak.sh ROUNDS                 e.g. Scripts/soak.sh 20
 #   SOAK_SEED=12345 Scripts/soak.sh 20     replay a run: the same seeds and the same kill delays
 #   SOAK_KEEP=1 Scripts/soak.sh 5          keep the working directory even when everything holds
+#   Scripts/soak.sh --wire ROUNDS          the same over the wire: against a standalone arb-exchange
+#                                          (below)
 #   Scripts/soak.sh --check DIR            run the soak's final checks on DIR (a kept working directory):
-#                                          the invariants of DIR/arb.db, its paper files and alerts log,
+#                                          the invariants of DIR/arb.db, its venue files and alerts log,
 #                                          and the proofs against DIR/soak-kills (below)
+#
+# Over the wire (--wire): the venues are the loopback exchange (`arb-exchange`, started once in
+# the working directory with faults: answers delayed up to 200 ms, dropped after placing, 5xx,
+# 429, 425, websocket sequence gaps, a silent market channel; SOAK_WIRE_FAULTS overrides), and
+# every round trades it through the real Kalshi and Polymarket adapters and book feeds with its
+# loopback-config.json, so each kill lands while HTTP requests and websocket messages are in
+# flight. After the rounds the exchange restarts without faults on the same files (an exchange
+# restart too), then the restart, `arbadmin reconcile` and the checks run as below, over arb.db
+# and loopback-kalshi.db / loopback-polymarket.db, plus `arbadmin audit --all-closed`. A venue
+# without client order ids (Polymarket) files an order under its venue order id; the checks match
+# a venue's order to the leg by either.
 #
 # A soak that never caught the trader with an opportunity open would prove nothing, so it proves
 # that it did: after every kill it records, in DIR/soak-kills, each opportunity the kill left open
@@ -28,15 +41,17 @@
 # ends with nothing open, the kill waits (polling, at most 2 s more) for an opportunity to be open. (What the trader does within a
 # round also depends on real-time pacing: a replay repeats the inputs, not every interleaving.)
 #
-# Builds nothing: expects .build/debug/arb (`swift build` first). Exits 0 when every invariant
+# Builds nothing: expects .build/debug/arb, arbadmin and arb-exchange (`swift build` first). Exits 0 when every invariant
 # holds, 1 with the violating rows when one does not, 2 for usage or a missing tool.
 set -euo pipefail
 checked=""
 if [ "${1:-}" = "--check" ] && [ -d "${2:-}" ]; then checked=$(cd "$2" && pwd); fi
+wire=""
+if [ "${1:-}" = "--wire" ]; then wire=1; shift; fi
 cd "$(dirname "$0")/.."
 
 usage() {
-  echo "usage: Scripts/soak.sh ROUNDS   (ROUNDS ≥ 1; SOAK_SEED=N to replay a run)" >&2
+  echo "usage: Scripts/soak.sh [--wire] ROUNDS   (ROUNDS ≥ 1; SOAK_SEED=N to replay a run)" >&2
   echo "       Scripts/soak.sh --check DIR" >&2
   exit 2
 }
@@ -44,6 +59,10 @@ usage() {
 root=$(pwd)
 arb="$root/.build/debug/arb"
 admin="$root/.build/debug/arbadmin"
+exchange="$root/.build/debug/arb-exchange"
+exchange_pid=""
+# The venues' own files: the paper venues', or the loopback exchange's (--wire).
+files_prefix="paper-"
 seed=""
 reproduce=""
 ok=0
@@ -80,18 +99,19 @@ violation() {
 # none means the check holds.
 check() {
   local name=$1 sql=$2 rows
-  rows=$(sqlite3 -batch -header -column "$check_dir/arb.db" "ATTACH '$check_dir/paper-kalshi.db' AS kalshi;
-    ATTACH '$check_dir/paper-polymarket.db' AS polymarket; $sql") || fail "the query for \"$name\" failed (its error above)"
+  rows=$(sqlite3 -batch -header -column "$check_dir/arb.db" "ATTACH '$check_dir/${files_prefix}kalshi.db' AS kalshi;
+    ATTACH '$check_dir/${files_prefix}polymarket.db' AS polymarket; $sql") || fail "the query for \"$name\" failed (its error above)"
   if [ -n "$rows" ]; then violation "$name" "$rows"; fi
 }
 
-# check_invariants DIR: DESIGN §8 over DIR/arb.db, DIR/paper-kalshi.db, DIR/paper-polymarket.db and
-# DIR/data/alerts.log.
+# check_invariants DIR: DESIGN §8 over DIR/arb.db, the venues' files (DIR/paper-kalshi.db and
+# DIR/paper-polymarket.db, or loopback-*.db) and DIR/data/alerts.log. A venue's order is the leg's
+# whose client order id, or venue order id, it is filed under.
 check_invariants() {
   check_dir=$1
   local dir=$1 db="$1/arb.db" file result venue key missing_lines
 
-  for file in arb.db paper-kalshi.db paper-polymarket.db; do
+  for file in arb.db "${files_prefix}kalshi.db" "${files_prefix}polymarket.db"; do
     [ -f "$dir/$file" ] || fail "$dir/$file does not exist"
     # A file SQLite cannot even read is a violation too, not a crash of the soak (set -e).
     result=$(sqlite3 -batch "$dir/$file" "PRAGMA integrity_check; PRAGMA foreign_key_check;" 2>&1) || true
@@ -102,19 +122,20 @@ check_invariants() {
     # 1. Every order the venue received maps to exactly one leg, of that venue.
     check "1: $venue orders without exactly one leg of $venue" "
       SELECT o.client_order_id, o.status,
-             (SELECT count(*) FROM main.legs l WHERE l.client_order_id = o.client_order_id AND l.venue = '$venue') AS legs,
-             (SELECT group_concat(l.venue) FROM main.legs l WHERE l.client_order_id = o.client_order_id) AS leg_venues
+             (SELECT count(*) FROM main.legs l WHERE o.client_order_id IN (l.client_order_id, l.venue_order_id)
+                AND l.venue = '$venue') AS legs,
+             (SELECT group_concat(l.venue) FROM main.legs l WHERE o.client_order_id IN (l.client_order_id, l.venue_order_id)) AS leg_venues
       FROM $venue.paper_orders o WHERE legs <> 1"
     # 1. And every leg the database says reached the venue is there.
     check "1: $venue legs the database says were placed, unknown to $venue" "
       SELECT l.opportunity_id, l.leg, l.client_order_id, l.status FROM main.legs l
       WHERE l.venue = '$venue' AND l.status IN ('open', 'partially_filled', 'filled', 'cancelled')
-        AND NOT EXISTS (SELECT 1 FROM $venue.paper_orders o WHERE o.client_order_id = l.client_order_id)"
+        AND NOT EXISTS (SELECT 1 FROM $venue.paper_orders o WHERE o.client_order_id IN (l.client_order_id, l.venue_order_id))"
     # 6. Each leg's filled quantity equals the venue's (its order's, and the sum of its fills there).
     check "6: $venue legs whose filled quantity differs from the venue's" "
       SELECT l.opportunity_id, l.leg, l.client_order_id, l.filled_quantity AS ours, o.filled_quantity AS venue,
              (SELECT coalesce(sum(f.quantity), 0) FROM $venue.paper_fills f WHERE f.client_order_id = o.client_order_id) AS venue_fills
-      FROM main.legs l JOIN $venue.paper_orders o ON o.client_order_id = l.client_order_id
+      FROM main.legs l JOIN $venue.paper_orders o ON o.client_order_id IN (l.client_order_id, l.venue_order_id)
       WHERE l.filled_quantity <> o.filled_quantity OR o.filled_quantity <> venue_fills"
   done
 
@@ -253,6 +274,7 @@ caught_counts() {
 
 if [ "${1:-}" = "--check" ]; then
   [ $# -eq 2 ] && [ -n "$checked" ] || usage
+  if [ -f "$checked/loopback-kalshi.db" ]; then files_prefix="loopback-"; fi
   check_invariants "$checked"
   check_proofs "$checked"
   if [ "$violations" -ne 0 ]; then echo "soak: $violations checks failed in $checked (rows above)" >&2; exit 1; fi
@@ -266,15 +288,17 @@ fi
 [ $# -eq 1 ] || usage
 rounds=$1
 [[ "$rounds" =~ ^[1-9][0-9]*$ ]] || usage
-if [ ! -x "$arb" ]; then
-  echo "soak: $arb is missing: run \`swift build\` first (the soak builds nothing itself)" >&2
-  exit 2
-fi
+for tool in "$arb" "$admin" ${wire:+"$exchange"}; do
+  if [ ! -x "$tool" ]; then
+    echo "soak: $tool is missing: run \`swift build\` first (the soak builds nothing itself)" >&2
+    exit 2
+  fi
+done
 
 seed=${SOAK_SEED:-$(( (RANDOM << 15 | RANDOM) % 1000000000 ))}
 [[ "$seed" =~ ^[0-9]+$ ]] || { echo "soak: SOAK_SEED must be a non-negative integer" >&2; exit 2; }
 RANDOM=$seed
-reproduce="SOAK_SEED=$seed Scripts/soak.sh $rounds"
+reproduce="SOAK_SEED=$seed Scripts/soak.sh ${wire:+--wire }$rounds"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/arb-soak.XXXXXX")
 db="$work/arb.db"
@@ -283,6 +307,7 @@ started=$SECONDS
 
 finish() {
   if [ -n "$running" ] && kill -0 "$running" 2>/dev/null; then kill -9 "$running" 2>/dev/null || true; fi
+  if [ -n "$exchange_pid" ] && kill -0 "$exchange_pid" 2>/dev/null; then kill -9 "$exchange_pid" 2>/dev/null || true; fi
   if [ "$ok" = 1 ] && [ -z "${SOAK_KEEP:-}" ]; then
     rm -rf "$work"
   else
@@ -300,7 +325,7 @@ run_to_end() {
   shift
   echo "== $what: arb run $*" >>"$log"
   local status=0
-  "$arb" run --db "$db" --log-level error "$@" >>"$log" 2>&1 || status=$?
+  "$arb" run ${venues_config[@]+"${venues_config[@]}"} --db "$db" --log-level error "$@" >>"$log" 2>&1 || status=$?
   [ "$status" -eq 0 ] || fail "$what: arb run $* exited $status; last lines of $log:
 $(tail -n 5 "$log")"
 }
@@ -332,13 +357,47 @@ open_now() {
   sqlite3 -batch -noheader -readonly "$db" "SELECT count(*) FROM opportunities WHERE state <> 'Closed'" 2>/dev/null || echo 0
 }
 
+# Over the wire: the exchange, started in the working directory; its first lines are its URLs,
+# its config's path and its faults. Every run then trades it (`venues_config`).
+venues_config=()
+start_exchange() {
+  local faults=$1
+  : >"$work/exchange.out"
+  echo "== arb-exchange --seed $seed --faults $faults" >>"$log"
+  "$exchange" --seed "$seed" --dir "$work" --faults "$faults" >"$work/exchange.out" 2>>"$log" &
+  exchange_pid=$!
+  for _ in $(seq 1 600); do
+    grep -q '^faults ' "$work/exchange.out" && break
+    kill -0 "$exchange_pid" 2>/dev/null || fail "arb-exchange exited at start; last lines of $log:
+$(tail -n 5 "$log")"
+    sleep 0.1
+  done
+  grep -q '^faults ' "$work/exchange.out" || fail "arb-exchange did not start within 60 s"
+  head -n 3 "$work/exchange.out" >>"$log"
+  venues_config=(--config "$work/loopback-config.json")
+}
+stop_exchange() {
+  kill -TERM "$exchange_pid" 2>/dev/null || true
+  wait "$exchange_pid" 2>/dev/null || true
+  tail -n 1 "$work/exchange.out" >>"$log"
+  exchange_pid=""
+}
+if [ -n "$wire" ]; then
+  files_prefix="loopback-"
+  start_exchange "${SOAK_WIRE_FAULTS:-delay=200,drop=3,5xx=2,429=2,425=2,gap=1,silent=1500}"
+fi
+
 kills=0
 : >"$work/soak-kills"
 for round in $(seq 1 "$rounds"); do
   run_seed=$RANDOM
   delay_ms=$((200 + RANDOM % 2301))
   config=()
-  if [ $((round % 2)) -eq 0 ]; then config=(--config "$slow_config"); fi
+  if [ -n "$wire" ]; then
+    config=("${venues_config[@]}")
+  elif [ $((round % 2)) -eq 0 ]; then
+    config=(--config "$slow_config")
+  fi
   echo "== round $round: arb run ${config[*]} --seed $run_seed --duration 3, SIGKILL after $delay_ms ms" >>"$log"
   "$arb" run ${config[@]+"${config[@]}"} --db "$db" --seed "$run_seed" --duration 3 --log-level error >>"$log" 2>&1 &
   running=$!
@@ -368,6 +427,12 @@ done
 
 # MARK: - Restart, reconcile
 
+# Over the wire, the exchange restarts on its files without faults: every venue reachable.
+if [ -n "$wire" ]; then
+  stop_exchange
+  start_exchange none
+fi
+
 # A clean restart: recovery first (DESIGN §6), a little trading, pending alerts delivered, exit 0.
 run_to_end "restart" --seed "$RANDOM" --duration 0.5
 
@@ -384,7 +449,7 @@ for attempt in 1 2 3 4 5; do
   echo "== reconcile $attempt: $reconcile_with" >>"$log"
   status=0
   if [ "$reconcile_with" = "arbadmin reconcile" ]; then
-    "$admin" reconcile --db "$db" >>"$log" 2>&1 || status=$?
+    "$admin" reconcile --db "$db" ${venues_config[@]+"${venues_config[@]}"} >>"$log" 2>&1 || status=$?
     [ "$status" -le 1 ] || fail "arbadmin reconcile exited $status; last lines of $log:
 $(tail -n 5 "$log")"
   else
@@ -402,6 +467,13 @@ if [ "$pending" -ne 0 ]; then run_to_end "alert delivery" --seed "$RANDOM" --dur
 check_invariants "$work"
 check_proofs "$work"
 [ "$violations" -eq 0 ] || fail "$violations checks failed (rows above)"
+# Over the wire, arbadmin's own audit (the Swift checker of the same invariants) must agree.
+if [ -n "$wire" ]; then
+  "$admin" audit --db "$db" "${venues_config[@]}" --all-closed --sink file >>"$log" 2>&1 \
+    || fail "arbadmin audit --all-closed found violations; last lines of $log:
+$(tail -n 5 "$log")"
+  stop_exchange
+fi
 
 read -r caught_kills caught_opportunities < <(caught_counts "$work")
 recovery_moves=$(sqlite3 -batch -noheader "$db" "SELECT count(*) FROM transitions WHERE reason LIKE 'recovery:%'")
@@ -410,7 +482,7 @@ counts=$(sqlite3 -batch -noheader "$db" "SELECT count(*),
   sum(outcome = 'abandoned'), sum(outcome = 'rejected'), sum(outcome = 'manual') FROM opportunities")
 IFS='|' read -r total hedged one_sided no_fill abandoned rejected manual <<<"$counts"
 ok=1
-echo "soak: $rounds rounds, $kills kills, $caught_kills kills caught $caught_opportunities open opportunities" \
+echo "soak:${wire:+ over the wire,} $rounds rounds, $kills kills, $caught_kills kills caught $caught_opportunities open opportunities" \
   "(each moved by recovery; $recovery_moves recovery transitions in all)," \
   "$total opportunities (hedged ${hedged:-0}, one_sided ${one_sided:-0}," \
   "no_fill ${no_fill:-0}, abandoned ${abandoned:-0}, rejected ${rejected:-0}, manual ${manual:-0})," \

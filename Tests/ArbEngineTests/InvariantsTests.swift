@@ -325,6 +325,31 @@ struct InvariantsTests {
         try await expectRejected(breakage)
     }
 
+    // MARK: - A venue without client order ids
+
+    @Test("a venue that files an order under its venue order id (Polymarket at the loopback exchange) maps it to its leg; a refused order its API never answers for may leave the leg not_found")
+    func filedUnderVenueOrderID() async throws {
+        // Every Polymarket order filed under the venue order id its leg carries: still all hold.
+        let rekeyed = try await audit(Breakage(
+            "rekeyed", polymarket: "PRAGMA foreign_keys = OFF; UPDATE paper_fills SET client_order_id = "
+                + "(SELECT venue_order_id FROM paper_orders o WHERE o.client_order_id = paper_fills.client_order_id); "
+                + "UPDATE paper_orders SET client_order_id = venue_order_id", expect: []))
+        #expect(rekeyed.violations.isEmpty, "\(rekeyed.violations)")
+        // Filed under an id no leg carries: an orphan order, and the leg's order missing.
+        let stranger = try await audit(Breakage(
+            "stranger", polymarket: "PRAGMA foreign_keys = OFF; UPDATE paper_orders SET client_order_id = 'polymarket-ffff' "
+                + "WHERE client_order_id = '\(Self.clientOrderID(1, "b"))'", expect: []))
+        #expect(stranger.violations.contains("1: polymarket order polymarket-ffff maps to 0 legs"), "\(stranger.violations)")
+        // Refused at the venue, not found by a recovery that asked: agrees. Any other status does not.
+        let forgotten = try await audit(Breakage(
+            "forgotten", trader: "UPDATE legs SET status = 'not_found' WHERE opportunity_id = 6 AND leg = 'b'", expect: []))
+        #expect(forgotten.violations.isEmpty, "\(forgotten.violations)")
+        let cancelled = try await audit(Breakage(
+            "cancelled", trader: "UPDATE legs SET status = 'not_found' WHERE opportunity_id = 5 AND leg = 'b'", expect: []))
+        #expect(cancelled.violations.contains("8: opportunity 5 leg b is recorded not_found but polymarket says cancelled"),
+                "\(cancelled.violations)")
+    }
+
     // MARK: - Alerts say what their rows said
 
     /// `UPDATE alerts SET body_json = …` on opportunity 2's first alert.
