@@ -92,13 +92,13 @@ public final class LoopbackExchange: Sendable {
         let polymarketFee = FeeModel.polymarketTaker(rateBps: polymarketFeeRateBps, exponent: 1)
         let polymarketVenue = try PaperVenue(name: "polymarket", path: polymarketFile, fillModel: fillModel(seed: 2_002),
                                              feeModel: polymarketFee, runSeed: options.seed, clock: clock)
-        let kalshi = LoopbackKalshi(ledger: try LoopbackLedger(venue: kalshiVenue), key: accounts.kalshiKey, faults: options.faults,
+        let kalshi = LoopbackKalshi(ledger: try LoopbackLedger(venue: kalshiVenue, counters: counters), key: accounts.kalshiKey, faults: options.faults,
                                     seed: options.seed, counters: counters)
         let markets = events.indices.map { index in
             LoopbackPolymarket.Market(conditionID: conditionID(index), tokens: tokens(index), negRisk: false, tick: "0.001",
                                       feeRateBps: polymarketFeeRateBps)
         }
-        let polymarket = LoopbackPolymarket(ledger: try LoopbackLedger(venue: polymarketVenue), wallet: accounts.wallet.address,
+        let polymarket = LoopbackPolymarket(ledger: try LoopbackLedger(venue: polymarketVenue, counters: counters), wallet: accounts.wallet.address,
                                             credentials: accounts.credentials, markets: markets, faults: options.faults,
                                             seed: options.seed, counters: counters)
         let kalshiServer = try await LoopbackServer.start(
@@ -203,7 +203,7 @@ public final class LoopbackExchange: Sendable {
                   "base_url": "http://127.0.0.1:\(kalshiPort)\(LoopbackKalshi.rootPath)",
                   "ws_url": "ws://127.0.0.1:\(kalshiPort)\(LoopbackKalshi.websocketPath)",
                   "key_id": "\(accounts.kalshiKeyID)",
-                  "private_key_file": \(LoopbackText.quoted(accounts.kalshiKeyFile))
+                  "private_key_file": \(JSONText.quoted(accounts.kalshiKeyFile))
                 },
                 "polymarket": {
                   "kind": "polymarket",
@@ -212,8 +212,8 @@ public final class LoopbackExchange: Sendable {
                   "base_url": "http://127.0.0.1:\(polymarketPort)",
                   "ws_url": "ws://127.0.0.1:\(polymarketPort)",
                   "book_silence_ms": 1000,
-                  "private_key_file": \(LoopbackText.quoted(accounts.walletKeyFile)),
-                  "credentials_file": \(LoopbackText.quoted(accounts.credentialsFile))
+                  "private_key_file": \(JSONText.quoted(accounts.walletKeyFile)),
+                  "credentials_file": \(JSONText.quoted(accounts.credentialsFile))
                 }
               },
               "detection": {"min_edge_bps": 50, "min_size": "1", "max_size": "25", "quote_staleness_ms": 1000},

@@ -97,7 +97,7 @@ final class LoopbackKalshi: Sendable {
         } catch let error as VenueError {
             return Self.answer(error)
         } catch {
-            return .respond(500, "{\"error\":{\"code\":\"internal_server_error\",\"message\":\(LoopbackText.quoted("\(error)"))}}")
+            return .respond(500, "{\"error\":{\"code\":\"internal_server_error\",\"message\":\(JSONText.quoted("\(error)"))}}")
         }
     }
 
@@ -106,7 +106,7 @@ final class LoopbackKalshi: Sendable {
         case .ambiguous: .reset
         case .unavailable: .respond(503, #"{"error":{"code":"service_unavailable"}}"#)
         case .unknownOrder: .respond(404, #"{"error":{"code":"not_found"}}"#)
-        default: .respond(500, "{\"error\":{\"code\":\"internal_server_error\",\"message\":\(LoopbackText.quoted("\(error)"))}}")
+        default: .respond(500, "{\"error\":{\"code\":\"internal_server_error\",\"message\":\(JSONText.quoted("\(error)"))}}")
         }
     }
 
@@ -140,36 +140,21 @@ final class LoopbackKalshi: Sendable {
         let request = OrderRequest(clientOrderID: clientOrderID, instrument: "\(ticker):\(outcome)", side: .buy, limitPrice: price,
                                    quantity: quantity, timeInForce: timeInForce)
         let now = Int64(Date().timeIntervalSince1970 * 1_000)
-        let ack: SubmitAck
-        do {
-            ack = try await venue.submit(venue.prepare(request))
-        } catch VenueError.ambiguous {
-            // The paper venue lost the answer (its fill model's lost answers): whether the order
-            // was placed is in its file, and the connection closes with no answer.
-            if let placed = try? await venue.order(clientOrderID: request.clientOrderID) {
-                ledger.note(placed, createdMilliseconds: now)
-                counters.add(.ordersPlaced)
-            }
-            counters.add(.droppedAnswers)
-            return .reset
-        } catch VenueError.rejected(let reason) {
-            if reason.hasPrefix("duplicate client_order_id") {
-                return .respond(409, #"{"error":{"code":"order_already_exists","message":"client_order_id already used"}}"#)
-            }
-            ledger.note(VenueOrder(clientOrderID: clientOrderID, venueOrderID: venue.prepare(request).venueOrderID ?? clientOrderID,
-                                   instrument: request.instrument, side: .buy, limitPrice: price, quantity: quantity, filledQuantity: .zero,
-                                   status: .rejected), createdMilliseconds: now)
-            return .respond(400, "{\"error\":{\"code\":\"order_rejected\",\"message\":\(LoopbackText.quoted(reason))}}")
+        let order: VenueOrder
+        switch try await ledger.place(request, now: now) {
+        case .placed(let placed): order = placed
+        case .lost: return .reset
+        case .duplicate:
+            return .respond(409, #"{"error":{"code":"order_already_exists","message":"client_order_id already used"}}"#)
+        case .refused(let reason):
+            return .respond(400, "{\"error\":{\"code\":\"order_rejected\",\"message\":\(JSONText.quoted(reason))}}")
         }
-        ledger.note(ack.order, createdMilliseconds: now)
-        counters.add(.ordersPlaced)
         if dice.roll(faults.dropPercent) {
             counters.add(.droppedAnswers)
             return .reset
         }
-        let order = ack.order
         let remaining = order.status.isFinal ? 0 : order.quantity.hundredths - order.filledQuantity.hundredths
-        return .respond(201, "{\"order_id\":\(LoopbackText.quoted(order.venueOrderID)),\"client_order_id\":\(LoopbackText.quoted(clientOrderID)),"
+        return .respond(201, "{\"order_id\":\(JSONText.quoted(order.venueOrderID)),\"client_order_id\":\(JSONText.quoted(clientOrderID)),"
             + "\"fill_count\":\"\(LoopbackText.hundredths(order.filledQuantity.hundredths))\","
             + "\"remaining_count\":\"\(LoopbackText.hundredths(remaining))\",\"ts_ms\":\(now)}")
     }
@@ -180,13 +165,13 @@ final class LoopbackKalshi: Sendable {
         }
         switch try await venue.cancel(clientOrderID: entry.clientOrderID) {
         case .cancelled(let order):
-            return .respond(200, "{\"order_id\":\(LoopbackText.quoted(order.venueOrderID)),\"client_order_id\":\(LoopbackText.quoted(order.clientOrderID)),"
+            return .respond(200, "{\"order_id\":\(JSONText.quoted(order.venueOrderID)),\"client_order_id\":\(JSONText.quoted(order.clientOrderID)),"
                 + "\"reduced_by\":\"\(LoopbackText.hundredths(order.quantity.hundredths - order.filledQuantity.hundredths))\","
                 + "\"ts_ms\":\(Int64(Date().timeIntervalSince1970 * 1_000))}")
         case .alreadyDone:
             return .respond(404, #"{"error":{"code":"not_found","message":"order is not resting"}}"#)
         case .failed(let reason):
-            return .respond(500, "{\"error\":{\"code\":\"internal_server_error\",\"message\":\(LoopbackText.quoted(reason))}}")
+            return .respond(500, "{\"error\":{\"code\":\"internal_server_error\",\"message\":\(JSONText.quoted(reason))}}")
         }
     }
 
@@ -215,7 +200,7 @@ final class LoopbackKalshi: Sendable {
             guard let instrument = KalshiInstrument(parsing: position.instrument) else { continue }
             net[instrument.ticker, default: 0] += instrument.outcome == .yes ? position.quantity.hundredths : -position.quantity.hundredths
         }
-        let items = net.keys.sorted().map { "{\"ticker\":\(LoopbackText.quoted($0)),\"position_fp\":\"\(LoopbackText.hundredths(net[$0] ?? 0))\"}" }
+        let items = net.keys.sorted().map { "{\"ticker\":\(JSONText.quoted($0)),\"position_fp\":\"\(LoopbackText.hundredths(net[$0] ?? 0))\"}" }
         return Self.page(items, list: "market_positions", query: [:])
     }
 
@@ -237,8 +222,8 @@ final class LoopbackKalshi: Sendable {
         }
         let remaining = order.status.isFinal ? 0 : order.quantity.hundredths - order.filledQuantity.hundredths
         let ticker = String(order.instrument.dropLast(yes ? 4 : 3))
-        return "{\"order_id\":\(LoopbackText.quoted(order.venueOrderID)),\"client_order_id\":\(LoopbackText.quoted(order.clientOrderID)),"
-            + "\"ticker\":\(LoopbackText.quoted(ticker)),\"side\":\"\(yes ? "bid" : "ask")\",\"status\":\"\(status)\","
+        return "{\"order_id\":\(JSONText.quoted(order.venueOrderID)),\"client_order_id\":\(JSONText.quoted(order.clientOrderID)),"
+            + "\"ticker\":\(JSONText.quoted(ticker)),\"side\":\"\(yes ? "bid" : "ask")\",\"status\":\"\(status)\","
             + "\"fill_count_fp\":\"\(LoopbackText.hundredths(order.filledQuantity.hundredths))\","
             + "\"remaining_count_fp\":\"\(LoopbackText.hundredths(remaining))\","
             + "\"yes_price_dollars\":\"\(LoopbackText.ticks(yesTicks))\",\"no_price_dollars\":\"\(LoopbackText.ticks(10_000 - yesTicks))\","
@@ -249,8 +234,8 @@ final class LoopbackKalshi: Sendable {
         let yes = instrument.hasSuffix(":yes")
         let yesTicks = yes ? fill.price.ticks : 10_000 - fill.price.ticks
         let ticker = String(instrument.dropLast(yes ? 4 : 3))
-        return "{\"fill_id\":\(LoopbackText.quoted(fill.tradeID)),\"trade_id\":\(LoopbackText.quoted(fill.tradeID)),"
-            + "\"order_id\":\(LoopbackText.quoted(venueOrderID)),\"ticker\":\(LoopbackText.quoted(ticker)),"
+        return "{\"fill_id\":\(JSONText.quoted(fill.tradeID)),\"trade_id\":\(JSONText.quoted(fill.tradeID)),"
+            + "\"order_id\":\(JSONText.quoted(venueOrderID)),\"ticker\":\(JSONText.quoted(ticker)),"
             + "\"side\":\"\(yes ? "yes" : "no")\",\"action\":\"buy\",\"count_fp\":\"\(LoopbackText.hundredths(fill.quantity.hundredths))\","
             + "\"yes_price_dollars\":\"\(LoopbackText.ticks(yesTicks))\",\"no_price_dollars\":\"\(LoopbackText.ticks(10_000 - yesTicks))\","
             + "\"is_taker\":true,\"fee_cost\":\"\(LoopbackText.micros(fill.fee.micros))\","
@@ -304,7 +289,7 @@ final class LoopbackKalshi: Sendable {
         func levels(_ level: (price: Int64, size: Int64)?) -> String {
             level.map { "[[\"\(LoopbackText.ticks($0.price))\",\"\(LoopbackText.hundredths($0.size))\"]]" } ?? "[]"
         }
-        return "{\"type\":\"orderbook_snapshot\",\"sid\":\(sid),\"seq\":\(seq),\"msg\":{\"market_ticker\":\(LoopbackText.quoted(ticker)),"
+        return "{\"type\":\"orderbook_snapshot\",\"sid\":\(sid),\"seq\":\(seq),\"msg\":{\"market_ticker\":\(JSONText.quoted(ticker)),"
             + "\"market_id\":\"m\",\"yes_dollars_fp\":\(levels(book.yes)),\"no_dollars_fp\":\(levels(book.no))}}"
     }
 
@@ -344,7 +329,7 @@ final class LoopbackKalshi: Sendable {
                         counters.add(.sequenceGaps)
                     }
                     subscriber.connection.send(
-                        "{\"type\":\"orderbook_delta\",\"sid\":\(sid),\"seq\":\(subscriber.seq),\"msg\":{\"market_ticker\":\(LoopbackText.quoted(ticker)),"
+                        "{\"type\":\"orderbook_delta\",\"sid\":\(sid),\"seq\":\(subscriber.seq),\"msg\":{\"market_ticker\":\(JSONText.quoted(ticker)),"
                             + "\"market_id\":\"m\",\"price_dollars\":\"\(LoopbackText.ticks(price))\",\"delta_fp\":\"\(LoopbackText.hundredths(delta))\","
                             + "\"side\":\"\(side)\",\"ts_ms\":\(now)}}")
                     counters.add(.bookMessages)
@@ -357,8 +342,8 @@ final class LoopbackKalshi: Sendable {
     /// A fill of the paper venue, pushed on the `fill` channel to every subscriber.
     func pushFill(_ fill: FillReport) {
         let venueOrderID = PaperVenue.venueOrderID(venue: venue.name, clientOrderID: fill.clientOrderID)
-        let text = "{\"type\":\"fill\",\"sid\":%SID%,\"msg\":{\"trade_id\":\(LoopbackText.quoted(fill.tradeID)),"
-            + "\"order_id\":\(LoopbackText.quoted(venueOrderID)),\"count_fp\":\"\(LoopbackText.hundredths(fill.quantity.hundredths))\","
+        let text = "{\"type\":\"fill\",\"sid\":%SID%,\"msg\":{\"trade_id\":\(JSONText.quoted(fill.tradeID)),"
+            + "\"order_id\":\(JSONText.quoted(venueOrderID)),\"count_fp\":\"\(LoopbackText.hundredths(fill.quantity.hundredths))\","
             + "\"action\":\"buy\",\"is_taker\":true,\"ts\":\(fill.filledAtMilliseconds / 1_000)}}"
         state.withLock { state in
             for subscriber in state.subscribers.values {

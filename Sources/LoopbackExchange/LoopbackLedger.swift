@@ -18,10 +18,12 @@ final class LoopbackLedger: Sendable {
     }
 
     let venue: PaperVenue
+    let counters: LoopbackCounters
     private let index: Mutex<(byVenueID: [String: Entry], byInstrument: [String: [String]])>
 
-    init(venue: PaperVenue) throws {
+    init(venue: PaperVenue, counters: LoopbackCounters) throws {
         self.venue = venue
+        self.counters = counters
         var byVenueID: [String: Entry] = [:]
         var byInstrument: [String: [String]] = [:]
         let file = try Connection(path: venue.path, mode: .readOnly)
@@ -34,6 +36,42 @@ final class LoopbackLedger: Sendable {
             byInstrument[entry.instrument, default: []].append(entry.venueOrderID)
         }
         index = Mutex((byVenueID, byInstrument))
+    }
+
+    /// What became of an order sent to the paper venue.
+    enum Placement {
+        case placed(VenueOrder)
+        /// The paper venue lost the answer (its fill model's lost answers), placed or not: the
+        /// exchange closes the connection with no answer.
+        case lost
+        case refused(String)
+        /// The client order id (Polymarket: the order hash) was used before.
+        case duplicate
+    }
+
+    /// Sends `request` to the paper venue and indexes what it placed (a refused order too, as the
+    /// file keeps it). `VenueError.unavailable` and the like are thrown.
+    func place(_ request: OrderRequest, now: Int64) async throws -> Placement {
+        let prepared = venue.prepare(request)
+        do {
+            let ack = try await venue.submit(prepared)
+            note(ack.order, createdMilliseconds: now)
+            counters.add(.ordersPlaced)
+            return .placed(ack.order)
+        } catch VenueError.ambiguous {
+            if let placed = try? await venue.order(clientOrderID: request.clientOrderID) {
+                note(placed, createdMilliseconds: now)
+                counters.add(.ordersPlaced)
+            }
+            counters.add(.droppedAnswers)
+            return .lost
+        } catch VenueError.rejected(let reason) {
+            if reason.hasPrefix("duplicate client_order_id") { return .duplicate }
+            note(VenueOrder(clientOrderID: request.clientOrderID, venueOrderID: prepared.venueOrderID ?? request.clientOrderID,
+                            instrument: request.instrument, side: request.side, limitPrice: request.limitPrice, quantity: request.quantity,
+                            filledQuantity: .zero, status: .rejected), createdMilliseconds: now)
+            return .refused(reason)
+        }
     }
 
     func note(_ order: VenueOrder, createdMilliseconds: Int64) {

@@ -108,7 +108,7 @@ final class LoopbackPolymarket: Sendable {
                 guard let market = markets[String(route.dropFirst("/clob-markets/".count))] else {
                     return .respond(404, #"{"error":"market not found"}"#)
                 }
-                let tokens = market.tokens.map { "{\"t\":\(LoopbackText.quoted($0))}" }.joined(separator: ",")
+                let tokens = market.tokens.map { "{\"t\":\(JSONText.quoted($0))}" }.joined(separator: ",")
                 let rate = LoopbackText.ticks(market.feeRateBps)
                 return .respond(200, "{\"t\":[\(tokens)],\"mts\":\(market.tick),\"nr\":\(market.negRisk),\"fd\":{\"r\":\(rate),\"e\":1}}")
             case ("GET", "/balance-allowance"):
@@ -125,7 +125,7 @@ final class LoopbackPolymarket: Sendable {
         } catch let error as VenueError {
             return LoopbackKalshi.answer(error)
         } catch {
-            return .respond(500, "{\"error\":\(LoopbackText.quoted("\(error)"))}")
+            return .respond(500, "{\"error\":\(JSONText.quoted("\(error)"))}")
         }
     }
 
@@ -186,37 +186,25 @@ final class LoopbackPolymarket: Sendable {
         }
         let request = OrderRequest(clientOrderID: hash, instrument: token, side: side == "BUY" ? .buy : .sell, limitPrice: price,
                                    quantity: quantity, timeInForce: timeInForce)
-        let now = Self.now()
-        let ack: SubmitAck
-        do {
-            ack = try await venue.submit(venue.prepare(request))
-        } catch VenueError.ambiguous {
-            // The paper venue lost the answer (its fill model's lost answers): whether the order
-            // was placed is in its file, and the connection closes with no answer.
-            if let placed = try? await venue.order(clientOrderID: request.clientOrderID) {
-                ledger.note(placed, createdMilliseconds: now)
-                counters.add(.ordersPlaced)
-            }
-            counters.add(.droppedAnswers)
-            return .reset
-        } catch VenueError.rejected(let reason) {
-            if reason.hasPrefix("duplicate client_order_id") {
-                return .respond(200, "{\"success\":false,\"errorMsg\":\"order already exists\",\"orderID\":\(LoopbackText.quoted(hash))}")
-            }
-            return .respond(200, "{\"success\":false,\"errorMsg\":\(LoopbackText.quoted(reason)),\"orderID\":\"\",\"status\":\"\"}")
+        let placed: VenueOrder
+        switch try await ledger.place(request, now: Self.now()) {
+        case .placed(let order): placed = order
+        case .lost: return .reset
+        case .duplicate:
+            return .respond(200, "{\"success\":false,\"errorMsg\":\"order already exists\",\"orderID\":\(JSONText.quoted(hash))}")
+        case .refused(let reason):
+            return .respond(200, "{\"success\":false,\"errorMsg\":\(JSONText.quoted(reason)),\"orderID\":\"\",\"status\":\"\"}")
         }
-        ledger.note(ack.order, createdMilliseconds: now)
-        counters.add(.ordersPlaced)
         if dice.roll(faults.dropPercent) {
             counters.add(.droppedAnswers)
             return .reset
         }
-        let status = switch ack.order.status {
+        let status = switch placed.status {
         case .open: "live"
-        case .cancelled where ack.order.filledQuantity.isZero: "unmatched"
+        case .cancelled where placed.filledQuantity.isZero: "unmatched"
         default: "matched"
         }
-        return .respond(200, "{\"success\":true,\"errorMsg\":\"\",\"orderID\":\(LoopbackText.quoted(hash)),\"status\":\"\(status)\","
+        return .respond(200, "{\"success\":true,\"errorMsg\":\"\",\"orderID\":\(JSONText.quoted(hash)),\"status\":\"\(status)\","
             + "\"makingAmount\":\"\",\"takingAmount\":\"\",\"tradeIDs\":[],\"transactionsHashes\":[]}")
     }
 
@@ -225,15 +213,15 @@ final class LoopbackPolymarket: Sendable {
         do {
             answer = try await venue.cancel(clientOrderID: hash)
         } catch VenueError.unknownOrder {
-            return .respond(200, "{\"canceled\":[],\"not_canceled\":{\(LoopbackText.quoted(hash)):\"order not found\"}}")
+            return .respond(200, "{\"canceled\":[],\"not_canceled\":{\(JSONText.quoted(hash)):\"order not found\"}}")
         }
         switch answer {
         case .cancelled:
-            return .respond(200, "{\"canceled\":[\(LoopbackText.quoted(hash))],\"not_canceled\":{}}")
+            return .respond(200, "{\"canceled\":[\(JSONText.quoted(hash))],\"not_canceled\":{}}")
         case .alreadyDone:
-            return .respond(200, "{\"canceled\":[],\"not_canceled\":{\(LoopbackText.quoted(hash)):\"order already matched or canceled\"}}")
+            return .respond(200, "{\"canceled\":[],\"not_canceled\":{\(JSONText.quoted(hash)):\"order already matched or canceled\"}}")
         case .failed(let reason):
-            return .respond(200, "{\"canceled\":[],\"not_canceled\":{\(LoopbackText.quoted(hash)):\(LoopbackText.quoted(reason))}}")
+            return .respond(200, "{\"canceled\":[],\"not_canceled\":{\(JSONText.quoted(hash)):\(JSONText.quoted(reason))}}")
         }
     }
 
@@ -257,7 +245,7 @@ final class LoopbackPolymarket: Sendable {
 
     private func tradeJSON(_ fill: FillReport, hash: String, token: String, status: String) -> String {
         let rate = market(token: token)?.feeRateBps ?? 0
-        return "{\"id\":\(LoopbackText.quoted(fill.tradeID)),\"taker_order_id\":\(LoopbackText.quoted(hash)),\"asset_id\":\(LoopbackText.quoted(token)),"
+        return "{\"id\":\(JSONText.quoted(fill.tradeID)),\"taker_order_id\":\(JSONText.quoted(hash)),\"asset_id\":\(JSONText.quoted(token)),"
             + "\"side\":\"BUY\",\"size\":\"\(LoopbackText.hundredths(fill.quantity.hundredths))\",\"price\":\"\(LoopbackText.ticks(fill.price.ticks))\","
             + "\"status\":\"\(status)\",\"fee_rate_bps\":\"\(rate)\",\"match_time\":\"\(fill.filledAtMilliseconds / 1_000)\",\"maker_orders\":[]}"
     }
@@ -268,7 +256,7 @@ final class LoopbackPolymarket: Sendable {
         case .filled: "MATCHED"
         case .cancelled, .rejected: "CANCELED"
         }
-        return "{\"id\":\(LoopbackText.quoted(order.clientOrderID)),\"status\":\"\(status)\",\"asset_id\":\(LoopbackText.quoted(order.instrument)),"
+        return "{\"id\":\(JSONText.quoted(order.clientOrderID)),\"status\":\"\(status)\",\"asset_id\":\(JSONText.quoted(order.instrument)),"
             + "\"side\":\"\(order.side == .buy ? "BUY" : "SELL")\",\"original_size\":\"\(LoopbackText.hundredths(order.quantity.hundredths))\","
             + "\"size_matched\":\"\(LoopbackText.hundredths(order.filledQuantity.hundredths))\","
             + "\"price\":\"\(LoopbackText.ticks(order.limitPrice.ticks))\",\"associate_trades\":[]}"
@@ -314,7 +302,7 @@ final class LoopbackPolymarket: Sendable {
         func levels(_ level: (price: Int64, size: Int64)?) -> String {
             level.map { "[{\"price\":\"\(LoopbackText.ticks($0.price))\",\"size\":\"\(LoopbackText.hundredths($0.size))\"}]" } ?? "[]"
         }
-        return "{\"event_type\":\"book\",\"asset_id\":\(LoopbackText.quoted(token)),\"market\":\(LoopbackText.quoted(conditionID)),"
+        return "{\"event_type\":\"book\",\"asset_id\":\(JSONText.quoted(token)),\"market\":\(JSONText.quoted(conditionID)),"
             + "\"bids\":\(levels(book.bid)),\"asks\":\(levels(book.ask)),\"timestamp\":\"\(now())\",\"hash\":\"0x0\"}"
     }
 
@@ -349,10 +337,10 @@ final class LoopbackPolymarket: Sendable {
             }
             let condition = market(token: token)?.conditionID ?? ""
             let items = changes.map {
-                "{\"asset_id\":\(LoopbackText.quoted(token)),\"price\":\"\(LoopbackText.ticks($0.price))\",\"size\":\"\(LoopbackText.hundredths($0.size))\","
+                "{\"asset_id\":\(JSONText.quoted(token)),\"price\":\"\(LoopbackText.ticks($0.price))\",\"size\":\"\(LoopbackText.hundredths($0.size))\","
                     + "\"side\":\"\($0.side)\",\"hash\":\"0x0\"}"
             }
-            let text = "{\"event_type\":\"price_change\",\"market\":\(LoopbackText.quoted(condition)),\"timestamp\":\"\(now)\","
+            let text = "{\"event_type\":\"price_change\",\"market\":\(JSONText.quoted(condition)),\"timestamp\":\"\(now)\","
                 + "\"price_changes\":[\(items.joined(separator: ","))]}"
             for key in state.subscribers.keys {
                 guard let subscriber = state.subscribers[key] else { continue }

@@ -14,23 +14,6 @@ public enum LoopbackText {
     /// 1_500_000 → `"1.500000"` (micro-dollars).
     public static func micros(_ value: Int64) -> String { "\(value / 1_000_000)." + String(format: "%06lld", value % 1_000_000) }
 
-    /// A JSON string literal.
-    public static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if scalar.value < 0x20 { out += String(format: "\\u%04x", scalar.value) } else { out.unicodeScalars.append(scalar) }
-            }
-        }
-        return out + "\""
-    }
-
     /// RFC 3339 with milliseconds, UTC.
     public static func rfc3339(_ milliseconds: Int64) -> String {
         let formatter = ISO8601DateFormatter()

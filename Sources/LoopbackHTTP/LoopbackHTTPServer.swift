@@ -46,7 +46,7 @@ public final class LoopbackHTTPServer: Sendable {
     private init(server: LoopbackServer) { self.server = server }
 
     public static func start(_ answer: @escaping @Sendable (LoopbackRequest) -> LoopbackAnswer) async throws -> LoopbackHTTPServer {
-        LoopbackHTTPServer(server: try await LoopbackServer.start { answer($0) })
+        LoopbackHTTPServer(server: try await LoopbackServer.start(answerer: .immediate(answer)))
     }
 
     public func url(_ path: String) -> String { server.url(path) }

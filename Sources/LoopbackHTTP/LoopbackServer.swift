@@ -61,8 +61,20 @@ public final class LoopbackServer: Sendable {
 
     public func stop() async { try? await channel.close() }
 
+    /// How requests are answered: on the event loop at once (a function that never waits), or
+    /// through an async function on the cooperative pool (one that awaits, e.g. a paper venue).
+    public enum Answerer: Sendable {
+        case immediate(@Sendable (LoopbackRequest) -> LoopbackAnswer)
+        case async(@Sendable (LoopbackRequest) async -> LoopbackAnswer)
+    }
+
     public static func start(port: Int = 0, websocket: LoopbackWebSocketRoutes? = nil,
                              http answer: @escaping @Sendable (LoopbackRequest) async -> LoopbackAnswer) async throws -> LoopbackServer {
+        try await start(port: port, websocket: websocket, answerer: .async(answer))
+    }
+
+    public static func start(port: Int = 0, websocket: LoopbackWebSocketRoutes? = nil,
+                             answerer answer: Answerer) async throws -> LoopbackServer {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -113,11 +125,11 @@ public final class LoopbackServer: Sendable {
     private final class HTTPHandler: ChannelInboundHandler, RemovableChannelHandler {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
-        let answer: @Sendable (LoopbackRequest) async -> LoopbackAnswer
+        let answer: Answerer
         var head: HTTPRequestHead?
         var body: [UInt8] = []
 
-        init(answer: @escaping @Sendable (LoopbackRequest) async -> LoopbackAnswer) { self.answer = answer }
+        init(answer: Answerer) { self.answer = answer }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -129,15 +141,19 @@ public final class LoopbackServer: Sendable {
             case .end:
                 guard let head else { return }
                 let request = LoopbackRequest(method: head.method.rawValue, uri: head.uri, headers: LoopbackServer.headers(head), body: body)
-                let loop = context.eventLoop
-                let bound = NIOLoopBound((self, context), eventLoop: loop)
-                let answer = self.answer
-                let version = head.version
-                Task {
-                    let reply = await answer(request)
-                    loop.execute {
-                        let (handler, context) = bound.value
-                        handler.write(reply, version: version, context: context)
+                switch answer {
+                case .immediate(let answer):
+                    write(answer(request), version: head.version, context: context)
+                case .async(let answer):
+                    let loop = context.eventLoop
+                    let bound = NIOLoopBound((self, context), eventLoop: loop)
+                    let version = head.version
+                    Task {
+                        let reply = await answer(request)
+                        loop.execute {
+                            let (handler, context) = bound.value
+                            handler.write(reply, version: version, context: context)
+                        }
                     }
                 }
             }

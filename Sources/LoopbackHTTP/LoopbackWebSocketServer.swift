@@ -17,8 +17,8 @@ public final class LoopbackWebSocketServer: Sendable {
                              connected: @escaping @Sendable (Connection) -> Void,
                              text: @escaping @Sendable (Connection, String) -> Void) async throws -> LoopbackWebSocketServer {
         let routes = LoopbackWebSocketRoutes(accept: accept, connected: connected, text: text)
-        return LoopbackWebSocketServer(server: try await LoopbackServer.start(websocket: routes) { _ in
+        return LoopbackWebSocketServer(server: try await LoopbackServer.start(websocket: routes, answerer: .immediate { _ in
             .respond(401, #"{"error":"handshake refused"}"#)
-        })
+        }))
     }
 }

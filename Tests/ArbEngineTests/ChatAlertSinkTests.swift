@@ -11,6 +11,18 @@ let awkwardText = "leg a KX_FED*25<DEC>&Co filled alone: 10.00 @ 0.45 ~ `x` | > 
 
 @Suite("Alerts in chat: Telegram, Discord, Slack and a command", .serialized)
 struct ChatAlertSinkTests {
+    /// Runs `body`, then shuts the sinks down, also when it throws: a sink dropped without its
+    /// shutdown trips AsyncHTTPClient's debug check and takes the whole test process down.
+    func shuttingDown(_ sinks: [any AlertSink], _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            for sink in sinks { await sink.shutdown() }
+            throw error
+        }
+        for sink in sinks { await sink.shutdown() }
+    }
+
     static func sinks(_ server: TestHTTPServer, command: CommandSinkConfig? = nil, minimum: AlertSeverity = .info) throws -> [any AlertSink] {
         let config = AlertConfig(console: false, filePath: nil, webhookURL: nil,
                                  telegram: TelegramSinkConfig(chatID: "-1001234", apiURL: server.url(""), minSeverity: minimum),
@@ -26,34 +38,35 @@ struct ChatAlertSinkTests {
         let server = try await TestHTTPServer.start()
         defer { Task { await server.stop() } }
         let sinks = try Self.sinks(server)
-        #expect(sinks.map(\.name) == ["telegram", "discord", "slack"])
-        for sink in sinks { try await sink.deliver(samplePending(sink: sink.name, text: awkwardText)) }
-        let requests = server.requests
-        try #require(requests.count == 3)
+        try await shuttingDown(sinks) {
+            #expect(sinks.map(\.name) == ["telegram", "discord", "slack"])
+            for sink in sinks { try await sink.deliver(samplePending(sink: sink.name, text: awkwardText)) }
+            let requests = server.requests
+            try #require(requests.count == 3)
 
-        #expect(requests[0].uri == "/bot123456:SECRET-TOKEN/sendMessage")
-        let telegram = try #require(requests[0].json)
-        #expect(telegram["chat_id"] as? String == "-1001234" && telegram["parse_mode"] as? String == "HTML")
-        let text = try #require(telegram["text"] as? String)
-        #expect(text.hasPrefix("<b>[CRITICAL] arb one_sided</b>\n"))
-        #expect(text.contains("KX_FED*25&lt;DEC&gt;&amp;Co"), "\(text)")
-        #expect(!text.contains("<DEC>"))
+            #expect(requests[0].uri == "/bot123456:SECRET-TOKEN/sendMessage")
+            let telegram = try #require(requests[0].json)
+            #expect(telegram["chat_id"] as? String == "-1001234" && telegram["parse_mode"] as? String == "HTML")
+            let text = try #require(telegram["text"] as? String)
+            #expect(text.hasPrefix("<b>[CRITICAL] arb one_sided</b>\n"))
+            #expect(text.contains("KX_FED*25&lt;DEC&gt;&amp;Co"), "\(text)")
+            #expect(!text.contains("<DEC>"))
 
-        #expect(requests[1].uri == "/api/webhooks/42/DISCORD-SECRET")
-        let discord = try #require(requests[1].json)
-        let embed = try #require((discord["embeds"] as? [[String: Any]])?.first)
-        #expect(embed["title"] as? String == "[CRITICAL] arb one_sided" && embed["color"] as? Int == 0xD0_3030)
-        #expect((embed["description"] as? String)?.contains(#"KX\_FED\*25<DEC\>&Co"#) == true, "\(embed)")
-        #expect((embed["fields"] as? [[String: Any]])?.map { $0["value"] as? String } == ["critical", "one-sided-7"])
-        #expect((discord["content"] as? String)?.hasPrefix("[CRITICAL] arb one_sided: ") == true)
-        #expect((discord["allowed_mentions"] as? [String: Any])?["parse"] as? [String] == [])
+            #expect(requests[1].uri == "/api/webhooks/42/DISCORD-SECRET")
+            let discord = try #require(requests[1].json)
+            let embed = try #require((discord["embeds"] as? [[String: Any]])?.first)
+            #expect(embed["title"] as? String == "[CRITICAL] arb one_sided" && embed["color"] as? Int == 0xD0_3030)
+            #expect((embed["description"] as? String)?.contains(#"KX\_FED\*25<DEC\>&Co"#) == true, "\(embed)")
+            #expect((embed["fields"] as? [[String: Any]])?.map { $0["value"] as? String } == ["critical", "one-sided-7"])
+            #expect((discord["content"] as? String)?.hasPrefix("[CRITICAL] arb one_sided: ") == true)
+            #expect((discord["allowed_mentions"] as? [String: Any])?["parse"] as? [String] == [])
 
-        let slack = try #require(requests[2].json)
-        #expect((slack["text"] as? String)?.contains("KX_FED*25&lt;DEC&gt;&amp;Co") == true)
-        let blocks = try #require(slack["blocks"] as? [[String: Any]])
-        #expect(blocks.map { $0["type"] as? String } == ["header", "section", "context"])
-        #expect(((blocks[1]["text"] as? [String: Any])?["text"] as? String)?.contains("&lt;DEC&gt;") == true)
-        for sink in sinks { await sink.shutdown() }
+            let slack = try #require(requests[2].json)
+            #expect((slack["text"] as? String)?.contains("KX_FED*25&lt;DEC&gt;&amp;Co") == true)
+            let blocks = try #require(slack["blocks"] as? [[String: Any]])
+            #expect(blocks.map { $0["type"] as? String } == ["header", "section", "context"])
+            #expect(((blocks[1]["text"] as? [String: Any])?["text"] as? String)?.contains("&lt;DEC&gt;") == true)
+        }
     }
 
     @Test("a long alert is cut to each service's limit with a pointer to the whole of it")
@@ -61,17 +74,18 @@ struct ChatAlertSinkTests {
         let server = try await TestHTTPServer.start()
         defer { Task { await server.stop() } }
         let sinks = try Self.sinks(server)
-        let long = String(repeating: "<exposure & more> ", count: 600)
-        for sink in sinks { try await sink.deliver(samplePending(sink: sink.name, text: long)) }
-        let requests = server.requests
-        let telegram = try #require(requests[0].json?["text"] as? String)
-        #expect(telegram.count <= 4_096 && telegram.hasSuffix("(cut; the whole alert: arbadmin alerts, key one-sided-7)"))
-        #expect(!telegram.hasSuffix("&am(cut") && !telegram.contains("&amp(cut"), "an entity was cut in half")
-        let discord = try #require(requests[1].json)
-        #expect((discord["content"] as? String).map { $0.count <= 2_000 } == true)
-        let description = ((discord["embeds"] as? [[String: Any]])?.first?["description"] as? String) ?? ""
-        #expect(description.count <= 4_096 && description.hasSuffix("arbadmin alerts, key one-sided-7)"))
-        for sink in sinks { await sink.shutdown() }
+        try await shuttingDown(sinks) {
+            let long = String(repeating: "<exposure & more> ", count: 600)
+            for sink in sinks { try await sink.deliver(samplePending(sink: sink.name, text: long)) }
+            let requests = server.requests
+            let telegram = try #require(requests[0].json?["text"] as? String)
+            #expect(telegram.count <= 4_096 && telegram.hasSuffix("(cut; the whole alert: arbadmin alerts, key one-sided-7)"))
+            #expect(!telegram.hasSuffix("&am(cut") && !telegram.contains("&amp(cut"), "an entity was cut in half")
+            let discord = try #require(requests[1].json)
+            #expect((discord["content"] as? String).map { $0.count <= 2_000 } == true)
+            let description = ((discord["embeds"] as? [[String: Any]])?.first?["description"] as? String) ?? ""
+            #expect(description.count <= 4_096 && description.hasSuffix("arbadmin alerts, key one-sided-7)"))
+        }
     }
 
     @Test("429 and 500 fail the delivery (the outbox retries); no error shows the token or a webhook's secret")
@@ -79,12 +93,13 @@ struct ChatAlertSinkTests {
         let server = try await TestHTTPServer.start(statuses: [429, 500, 429])
         defer { Task { await server.stop() } }
         let sinks = try Self.sinks(server)
-        for sink in sinks {
-            let error = await #expect(throws: AlertSinkError.self) { try await sink.deliver(samplePending(sink: sink.name)) }
-            let text = "\(error.map { "\($0)" } ?? "") \(sink)"
-            for secret in ["SECRET-TOKEN", "DISCORD-SECRET", "SLACK-SECRET", "123456"] { #expect(!text.contains(secret), "\(text)") }
+        try await shuttingDown(sinks) {
+            for sink in sinks {
+                let error = await #expect(throws: AlertSinkError.self) { try await sink.deliver(samplePending(sink: sink.name)) }
+                let text = "\(error.map { "\($0)" } ?? "") \(sink)"
+                for secret in ["SECRET-TOKEN", "DISCORD-SECRET", "SLACK-SECRET", "123456"] { #expect(!text.contains(secret), "\(text)") }
+            }
         }
-        for sink in sinks { await sink.shutdown() }
     }
 
     @Test("a sink's minimum severity: below it no delivery row is written (nothing owed, nothing retried), at or above it one is")

@@ -29,7 +29,7 @@ func outcomeCounts(_ databasePath: String) throws -> (hedged: Int, oneSided: Int
             states.filter { !$0.isTerminal }.count)
 }
 
-@Suite("The loopback exchange: both real adapters and both websocket feeds end to end", .serialized)
+@Suite("The loopback exchange: both real adapters and both websocket feeds end to end", .serialized, .exclusive)
 struct LoopbackExchangeTests {
     @Test("arb run --demo loopback --duration 5 trades both venues over HTTP and websockets; DESIGN §8 holds between arb.db and loopback-*.db, with hedged and one-sided opportunities")
     func demoEndToEnd() async throws {
