@@ -72,6 +72,9 @@ public enum BookFeedEvent: Sendable, Hashable {
     /// is not a fill record (no fee, or no certainty the adapter trusts): the adapter reads the
     /// order's fills from its REST API.
     case orderFilled(venueOrderID: String, tradeID: String, status: String?)
+    /// The venue says one of our orders changed (Kalshi's `user_orders` channel). The message is
+    /// not the order as the adapter trusts it: the adapter reads the order from its REST API.
+    case orderChanged(venueOrderID: String)
 }
 
 /// A feed's running counts, for `arbadmin status` and the run summary.
@@ -129,7 +132,7 @@ extension BookFeedEvent {
         switch self {
         case .quote(let quote): [quote]
         case .untrusted(_, _, let cleared): cleared
-        case .trusted, .needsSnapshot, .tickSize, .orderFilled: []
+        case .trusted, .needsSnapshot, .tickSize, .orderFilled, .orderChanged: []
         }
     }
 }

@@ -199,6 +199,19 @@ public final class PushedFills: Sendable {
         (events, continuation) = AsyncStream<VenueEvent>.makeStream()
     }
 
+    /// Reads the order `clientOrderID` names with `read` and pushes it as an `orderUpdate` when
+    /// this state of it (status and filled quantity) was not pushed before.
+    public func announceOrder(clientOrderID: String?, read: (String) async throws -> VenueOrder?) async -> Outcome {
+        guard let clientOrderID else { return .unknownOrder }
+        let order: VenueOrder?
+        do { order = try await read(clientOrderID) } catch { return .unread("\(error)") }
+        guard let order else { return .unknownOrder }
+        let key = "order \(order.clientOrderID) \(order.status.rawValue) \(order.filledQuantity.hundredths)"
+        guard seen.withLock({ $0.insert(key).inserted }) else { return .repeated }
+        continuation.yield(.orderUpdate(order))
+        return .pushed(1)
+    }
+
     /// Reads `clientOrderID`'s fills with `read` and pushes those of `tradeID`.
     public func announce(key: String, tradeID: String, clientOrderID: String?,
                          read: (String) async throws -> [FillReport]) async -> Outcome {

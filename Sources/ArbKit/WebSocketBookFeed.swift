@@ -135,7 +135,7 @@ public final class WebSocketBookFeed<Spec: BookFeedSpec>: Sendable {
                     throw Reconnect(description: "fresh snapshots needed for \(markets.joined(separator: ", "))")
                 }
                 for request in requests { try await outbound.writeTextMessage(request) }
-            case .quote, .tickSize, .orderFilled:
+            case .quote, .tickSize, .orderFilled, .orderChanged:
                 break
             }
         }

@@ -3,7 +3,7 @@ import Foundation
 
 /// Kalshi's `orderbook_delta` channel (VENUES.md): the handshake signed like a request
 /// (`timestamp + "GET" + /trade-api/ws/v2`), one subscription for every watched ticker, and the
-/// account's `fill` channel on the same socket. A book
+/// account's `fill` and `user_orders` channels on the same socket. A book
 /// that needs a snapshot gets it from a new subscription (the documented `get_snapshot` update's
 /// exact parameters are not confirmed; resubscribing is).
 public struct KalshiBookFeedSpec: BookFeedSpec {
@@ -38,7 +38,8 @@ public struct KalshiBookFeedSpec: BookFeedSpec {
         // Books for the watched tickers, and our own fills (the `fill` channel is the account's).
         [#"{"id":1,"cmd":"subscribe","params":{"channels":["orderbook_delta"],"market_tickers":["#
             + tickers.map(JSONText.quoted).joined(separator: ",") + "]}}",
-         #"{"id":2,"cmd":"subscribe","params":{"channels":["fill"]}}"#]
+         #"{"id":2,"cmd":"subscribe","params":{"channels":["fill"]}}"#,
+         #"{"id":3,"cmd":"subscribe","params":{"channels":["user_orders"]}}"#]
     }
 
     public func makeBooks() -> KalshiBooks { KalshiBooks(venue: venue, tickers: tickers) }

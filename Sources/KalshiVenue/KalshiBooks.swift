@@ -24,6 +24,9 @@ public struct KalshiBooks: Sendable {
 
     private var books: [String: Book] = [:]
     private var lastSeq: [Int64: Int64] = [:]
+    /// The `user_orders` subscription, as its `subscribed` answer named it: a message carrying
+    /// this sid and an `order_id` says that order changed. Until the answer came, none is read.
+    private var userOrdersSid: Int64?
     public private(set) var counts = BookFeedCounts()
     public let venue: String
 
@@ -51,7 +54,18 @@ public struct KalshiBooks: Sendable {
         let sid = Self.integer(object["sid"])
         let seq = Self.integer(object["seq"])
         let message = object["msg"] as? [String: Any] ?? [:]
+        if let sid, sid == userOrdersSid, type != "subscribed" {
+            // One of our orders changed (`user_orders`): say which; its state comes from REST.
+            guard let orderID = message["order_id"] as? String, !orderID.isEmpty else {
+                counts.unreadable += 1
+                return []
+            }
+            return [.orderChanged(venueOrderID: orderID)]
+        }
         switch type {
+        case "subscribed":
+            if message["channel"] as? String == "user_orders", let sid = Self.integer(message["sid"]) { userOrdersSid = sid }
+            return []
         case "orderbook_snapshot":
             return snapshot(message, sid: sid, seq: seq, now: now)
         case "orderbook_delta":
@@ -138,6 +152,8 @@ public struct KalshiBooks: Sendable {
     /// Every book is untrusted (the connection that kept them current is gone).
     public mutating func untrustAll(reason: String, now: Int64) -> [BookFeedEvent] {
         lastSeq.removeAll()
+        // Sids are the connection's: the next one names its own `user_orders` subscription.
+        userOrdersSid = nil
         return books.keys.sorted().flatMap { untrust($0, reason: reason, now: now) }
     }
 

@@ -112,6 +112,18 @@ public final class KalshiVenue: Venue {
         }
     }
 
+    /// The `user_orders` channel said `venueOrderID` changed: the order is read over REST and,
+    /// when its status or filled quantity is new, goes to `events` as an `orderUpdate`. An order
+    /// this process does not know is left to the executor's reads and recovery.
+    public func orderAnnounced(venueOrderID: String) async {
+        let clientOrderID = known.withLock { $0.values.first { $0.venueOrderID == venueOrderID }?.request.clientOrderID }
+        switch await pushed.announceOrder(clientOrderID: clientOrderID, read: { try await order(clientOrderID: $0) }) {
+        case .unknownOrder: logger.debug("kalshi order \(venueOrderID) changed, not one of this run's: left to recovery")
+        case .unread(let error): logger.warning("kalshi order \(venueOrderID) changed, but it could not be read: \(error)")
+        case .pushed, .repeated: break
+        }
+    }
+
     // MARK: - Orders
 
     public func prepare(_ request: OrderRequest) -> PreparedOrder {

@@ -13,6 +13,7 @@ public final class LoopbackCounters: Sendable {
         case sequenceGaps = "sequence gaps sent"
         case silences = "market channel silences"
         case pushedFills = "fills pushed"
+        case pushedOrders = "order changes pushed"
     }
 
     private let values = Mutex([Kind: Int]())

@@ -139,7 +139,10 @@ public final class LoopbackExchange: Sendable {
         }
         let kalshiFills = Task {
             for await event in kalshiVenue.events {
-                if case .fill(let fill) = event { kalshi.pushFill(fill) }
+                switch event {
+                case .fill(let fill): kalshi.pushFill(fill)
+                case .orderUpdate(let order): kalshi.pushOrder(order)
+                }
             }
         }
         let polymarketFills = Task {

@@ -8,7 +8,8 @@ import Synchronization
 /// Kalshi's Trade API v2 subset arb uses, on the loopback exchange: the REST routes under
 /// `/trade-api/v2` (each request's RSA-PSS signature checked: 401 when it does not verify) and the
 /// websocket at `/trade-api/ws/v2` (handshake signed the same way) with the `orderbook_delta`
-/// channel (a snapshot per ticker at subscribe, then deltas carrying `seq`) and the `fill` channel.
+/// channel (a snapshot per ticker at subscribe, then deltas carrying `seq`), the `fill` channel and
+/// the `user_orders` channel (each order's state as it changes, with its client order id).
 ///
 /// Kalshi has one YES book per market: a YES bid at p is buying YES, an ask at p is buying NO at
 /// 1 − p (arb only buys; an ask is never read as selling YES here).
@@ -29,6 +30,7 @@ final class LoopbackKalshi: Sendable {
         var tickers: Set<String> = []
         var seq: Int64 = 0
         var fillSid: Int64?
+        var ordersSid: Int64?
         var nextSid: Int64 = 1
     }
 
@@ -277,6 +279,8 @@ final class LoopbackKalshi: Sendable {
                     }
                 case "fill":
                     subscriber.fillSid = sid
+                case "user_orders":
+                    subscriber.ordersSid = sid
                 default:
                     break
                 }
@@ -335,6 +339,28 @@ final class LoopbackKalshi: Sendable {
                     counters.add(.bookMessages)
                 }
                 state.subscribers[key] = subscriber
+            }
+        }
+    }
+
+    /// An order of the paper venue that changed, pushed on the `user_orders` channel.
+    func pushOrder(_ order: VenueOrder) {
+        guard let instrument = KalshiInstrument(parsing: order.instrument) else { return }
+        let status = switch order.status {
+        case .open, .partiallyFilled: "resting"
+        case .filled: "executed"
+        case .cancelled, .rejected: "canceled"
+        }
+        let remaining = order.status.isFinal ? 0 : order.quantity.hundredths - order.filledQuantity.hundredths
+        let text = "{\"type\":\"user_order\",\"sid\":%SID%,\"msg\":{\"order_id\":\(JSONText.quoted(order.venueOrderID)),"
+            + "\"client_order_id\":\(JSONText.quoted(order.clientOrderID)),\"ticker\":\(JSONText.quoted(instrument.ticker)),"
+            + "\"status\":\"\(status)\",\"fill_count_fp\":\"\(LoopbackText.hundredths(order.filledQuantity.hundredths))\","
+            + "\"remaining_count_fp\":\"\(LoopbackText.hundredths(remaining))\"}}"
+        state.withLock { state in
+            for subscriber in state.subscribers.values {
+                guard let sid = subscriber.ordersSid, subscriber.connection.isOpen else { continue }
+                subscriber.connection.send(text.replacingOccurrences(of: "%SID%", with: "\(sid)"))
+                counters.add(.pushedOrders)
             }
         }
     }

@@ -190,6 +190,29 @@ struct KalshiVenueTests {
         #expect(fill.fee.micros == trade.feeMicros, "the fee is Kalshi's fee_cost, not arb's formula")
     }
 
+    @Test("an order change announced (user_orders) is read over REST and pushed once per new state; a stranger's order pushes nothing")
+    func announcedOrder() async throws {
+        let harness = try await KalshiHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.fill(hundredths: 0)])
+        let ack = try await harness.venue.submit(KalshiHarness.request("c-1", timeInForce: .gtc))
+        let orderID = ack.order.venueOrderID
+        let pushed = Mutex<[VenueEvent]>([])
+        let reading = Task { [events = harness.venue.events] in for await event in events { pushed.withLock { $0.append(event) } } }
+        defer { reading.cancel() }
+        await harness.venue.orderAnnounced(venueOrderID: orderID)
+        await harness.venue.orderAnnounced(venueOrderID: orderID)
+        await harness.venue.orderAnnounced(venueOrderID: "someone-elses")
+        harness.exchange.fillResting(clientOrderID: "c-1", hundredths: 400)
+        await harness.venue.orderAnnounced(venueOrderID: orderID)
+        #expect(await waitUntil(timeoutSeconds: 5) { pushed.withLock { $0 }.count >= 2 })
+        try await Task.sleep(for: .milliseconds(300))
+        let orders = pushed.withLock { $0 }.compactMap { event -> VenueOrder? in if case .orderUpdate(let order) = event { order } else { nil } }
+        #expect(orders.map(\.status) == [.open, .partiallyFilled] && orders.map(\.filledQuantity) == [.zero, Quantity(contracts: 4)],
+                "\(pushed.withLock { $0 })")
+        #expect(orders.allSatisfy { $0.clientOrderID == "c-1" && $0.venueOrderID == orderID })
+    }
+
     @Test("a resting order cancels, and a second cancel is alreadyDone with the final fill count")
     func cancelIdempotent() async throws {
         let harness = try await KalshiHarness()

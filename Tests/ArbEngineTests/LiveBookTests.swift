@@ -94,6 +94,24 @@ struct KalshiBookTests {
         let fill = books.apply(Array(#"{"type":"fill","sid":9,"msg":{"trade_id":"t-1","order_id":"o-1","market_ticker":"KXA","is_taker":true,"side":"yes","yes_price_dollars":"0.4500","count_fp":"3.00","action":"buy","ts_ms":1764000000000}}"#.utf8), now: 7)
         #expect(fill == [.orderFilled(venueOrderID: "o-1", tradeID: "t-1", status: nil)])
     }
+
+    @Test("user_orders: once its subscribed answer names the sid, a message on that sid names the changed order; before it, and after a reconnect, none is read")
+    func userOrders() {
+        var books = KalshiBooks(venue: "kalshi", tickers: ["KXA"])
+        let change = Array(#"{"type":"user_order","sid":3,"msg":{"order_id":"o-7","client_order_id":"arb-x-1-a","ticker":"KXA","status":"canceled","fill_count_fp":"1.00","remaining_count_fp":"0.00"}}"#.utf8)
+        #expect(books.apply(change, now: 1).isEmpty, "an order change read before its subscription was named")
+        #expect(books.apply(Array(#"{"type":"subscribed","id":3,"msg":{"channel":"user_orders","sid":3}}"#.utf8), now: 2).isEmpty)
+        #expect(books.apply(change, now: 3) == [.orderChanged(venueOrderID: "o-7")])
+        // Another subscription's message on another sid is not an order change.
+        _ = books.apply(Array(#"{"type":"subscribed","id":1,"msg":{"channel":"orderbook_delta","sid":1}}"#.utf8), now: 4)
+        #expect(!books.apply(BookMessages.kalshiSnapshot("KXA", sid: 1, seq: 1, yes: [], no: [("0.6000", "1.00")]), now: 5)
+            .contains(.orderChanged(venueOrderID: "o-7")))
+        let unreadable = books.counts.unreadable
+        #expect(books.apply(Array(#"{"type":"user_order","sid":3,"msg":{"status":"canceled"}}"#.utf8), now: 6).isEmpty
+                && books.counts.unreadable == unreadable + 1)
+        _ = books.untrustAll(reason: "connection lost", now: 7)
+        #expect(books.apply(change, now: 8).isEmpty, "a sid of the old connection read on the new one")
+    }
 }
 
 @Suite("Live books: Polymarket's book and price changes, with a silent socket")

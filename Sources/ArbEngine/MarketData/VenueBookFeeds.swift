@@ -35,9 +35,12 @@ public struct VenueBookFeeds: Sendable {
                 if let spec = kalshi.bookFeedSpec(tickers: tickers) {
                     // Our fills on the same socket go to the venue, which reads them with their fee.
                     let feed = WebSocketBookFeed(spec: spec, clock: clock, logger: logger) { event in
-                        if case .orderFilled(let order, let trade, _) = event {
+                        switch event {
+                        case .orderFilled(let order, let trade, _):
                             Task { await kalshi.fillAnnounced(venueOrderID: order, tradeID: trade) }
-                        } else {
+                        case .orderChanged(let order):
+                            Task { await kalshi.orderAnnounced(venueOrderID: order) }
+                        default:
                             emit(event)
                         }
                     }
