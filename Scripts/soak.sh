@@ -15,7 +15,8 @@
 #
 # Over the wire (--wire): the venues are the loopback exchange (`arb-exchange`, started once in
 # the working directory with faults: answers delayed up to 200 ms, dropped after placing, 5xx,
-# 429, 425, websocket sequence gaps, a silent market channel; SOAK_WIRE_FAULTS overrides), and
+# 429, 425, websocket sequence gaps, a silent market channel, Polymarket trades that fail after
+# matching; SOAK_WIRE_FAULTS overrides), and
 # every round trades it through the real Kalshi and Polymarket adapters and book feeds with its
 # loopback-config.json, so each kill lands while HTTP requests and websocket messages are in
 # flight. After the rounds the exchange restarts without faults on the same files (an exchange
@@ -109,7 +110,7 @@ check() {
 # whose client order id, or venue order id, it is filed under.
 check_invariants() {
   check_dir=$1
-  local dir=$1 db="$1/arb.db" file result venue key missing_lines
+  local dir=$1 db="$1/arb.db" file result venue key missing_lines failed_filter
 
   for file in arb.db "${files_prefix}kalshi.db" "${files_prefix}polymarket.db"; do
     [ -f "$dir/$file" ] || fail "$dir/$file does not exist"
@@ -119,6 +120,11 @@ check_invariants() {
   done
 
   for venue in kalshi polymarket; do
+    # A trade the loopback exchange failed after matching (Polymarket's FAILED) no longer counts.
+    failed_filter=""
+    if [ "$files_prefix" = "loopback-" ]; then
+      failed_filter="AND f.trade_id NOT IN (SELECT trade_id FROM $venue.loopback_failed_trades)"
+    fi
     # 1. Every order the venue received maps to exactly one leg, of that venue.
     check "1: $venue orders without exactly one leg of $venue" "
       SELECT o.client_order_id, o.status,
@@ -134,7 +140,8 @@ check_invariants() {
     # 6. Each leg's filled quantity equals the venue's (its order's, and the sum of its fills there).
     check "6: $venue legs whose filled quantity differs from the venue's" "
       SELECT l.opportunity_id, l.leg, l.client_order_id, l.filled_quantity AS ours, o.filled_quantity AS venue,
-             (SELECT coalesce(sum(f.quantity), 0) FROM $venue.paper_fills f WHERE f.client_order_id = o.client_order_id) AS venue_fills
+             (SELECT coalesce(sum(f.quantity), 0) FROM $venue.paper_fills f WHERE f.client_order_id = o.client_order_id
+                $failed_filter) AS venue_fills
       FROM main.legs l JOIN $venue.paper_orders o ON o.client_order_id IN (l.client_order_id, l.venue_order_id)
       WHERE l.filled_quantity <> o.filled_quantity OR o.filled_quantity <> venue_fills"
   done
@@ -194,11 +201,12 @@ check_invariants() {
   check "5: opportunities left non-terminal" "
     SELECT id, dedup_key, state, state_reason FROM opportunities WHERE state <> 'Closed'"
 
-  # 6. A leg's recorded fills add up to its filled quantity; every opportunity with unequal leg
+  # 6. A leg's recorded fills (less those its venue undid) add up to its filled quantity; every opportunity with unequal leg
   #    fills has a one-sided alert, delivered to the file sink …
   check "6: legs whose fills do not add up" "
     SELECT l.id, l.client_order_id, l.filled_quantity,
-           (SELECT coalesce(sum(quantity), 0) FROM fills f WHERE f.leg_id = l.id) AS fills
+           (SELECT coalesce(sum(quantity), 0) FROM fills f WHERE f.leg_id = l.id
+              AND NOT EXISTS (SELECT 1 FROM fill_reversals r WHERE r.fill_id = f.id)) AS fills
     FROM legs l WHERE l.filled_quantity <> fills"
   check "6: one-sided exposure without a one-sided alert delivered to the file sink" "
     SELECT o.id, o.state, o.outcome, a.filled_quantity AS filled_a, b.filled_quantity AS filled_b FROM opportunities o
@@ -384,7 +392,7 @@ stop_exchange() {
 }
 if [ -n "$wire" ]; then
   files_prefix="loopback-"
-  start_exchange "${SOAK_WIRE_FAULTS:-delay=200,drop=3,5xx=2,429=2,425=2,gap=1,silent=1500}"
+  start_exchange "${SOAK_WIRE_FAULTS:-delay=200,drop=3,5xx=2,429=2,425=2,gap=1,silent=1500,failed=10}"
 fi
 
 kills=0
@@ -477,6 +485,7 @@ fi
 
 read -r caught_kills caught_opportunities < <(caught_counts "$work")
 recovery_moves=$(sqlite3 -batch -noheader "$db" "SELECT count(*) FROM transitions WHERE reason LIKE 'recovery:%'")
+reversals=$(sqlite3 -batch -noheader "$db" "SELECT count(*) FROM fill_reversals")
 counts=$(sqlite3 -batch -noheader "$db" "SELECT count(*),
   sum(outcome = 'hedged'), sum(outcome = 'one_sided'), sum(outcome = 'no_fill'),
   sum(outcome = 'abandoned'), sum(outcome = 'rejected'), sum(outcome = 'manual') FROM opportunities")
@@ -486,4 +495,4 @@ echo "soak:${wire:+ over the wire,} $rounds rounds, $kills kills, $caught_kills 
   "(each moved by recovery; $recovery_moves recovery transitions in all)," \
   "$total opportunities (hedged ${hedged:-0}, one_sided ${one_sided:-0}," \
   "no_fill ${no_fill:-0}, abandoned ${abandoned:-0}, rejected ${rejected:-0}, manual ${manual:-0})," \
-  "reconciled with $reconcile_with, $((SECONDS - started)) s, seed $seed: invariants hold"
+  "$reversals fills undone by their venue, reconciled with $reconcile_with, $((SECONDS - started)) s, seed $seed: invariants hold"

@@ -14,6 +14,7 @@ public final class LoopbackCounters: Sendable {
         case silences = "market channel silences"
         case pushedFills = "fills pushed"
         case pushedOrders = "order changes pushed"
+        case failedTrades = "trades failed"
     }
 
     private let values = Mutex([Kind: Int]())

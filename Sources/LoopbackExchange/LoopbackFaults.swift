@@ -14,6 +14,8 @@ import Synchronization
 /// - `gap=P`: P% of Kalshi book deltas skip a sequence number.
 /// - `silent=MS`: 2 s after the books start moving and every 5 s after a silence, the Polymarket
 ///   market channel sends nothing for MS ms (pings are still answered).
+/// - `failed=P`: P% of Polymarket trades go FAILED instead of CONFIRMED (drawn per trade id);
+///   the fill is then taken back in `loopback-polymarket.db` too.
 public struct LoopbackFaults: Sendable, Hashable, CustomStringConvertible {
     public var dropPercent = 0
     public var delayMilliseconds: Int64 = 0
@@ -22,6 +24,7 @@ public struct LoopbackFaults: Sendable, Hashable, CustomStringConvertible {
     public var restartingPercent = 0
     public var gapPercent = 0
     public var silentMilliseconds: Int64 = 0
+    public var failedTradePercent = 0
 
     public init() {}
 
@@ -35,10 +38,11 @@ public struct LoopbackFaults: Sendable, Hashable, CustomStringConvertible {
         faults.restartingPercent = 2
         faults.gapPercent = 1
         faults.silentMilliseconds = 1_500
+        faults.failedTradePercent = 3
         return faults
     }()
 
-    static let names = "drop, delay, 5xx, 429, 425, gap, silent"
+    static let names = "drop, delay, 5xx, 429, 425, gap, silent, failed"
 
     /// - Throws: a one-line error naming the bad item and what is allowed.
     public init(parsing spec: String) throws(LoopbackFaultsError) {
@@ -71,6 +75,7 @@ public struct LoopbackFaults: Sendable, Hashable, CustomStringConvertible {
             case "425": restartingPercent = try percent()
             case "gap": gapPercent = try percent()
             case "silent": silentMilliseconds = try milliseconds()
+            case "failed": failedTradePercent = try percent()
             default:
                 throw LoopbackFaultsError(description: "--faults names \"\(parts[0])\", which is not a fault (names: \(Self.names))")
             }
@@ -81,7 +86,7 @@ public struct LoopbackFaults: Sendable, Hashable, CustomStringConvertible {
         let items: [(String, Int64)] = [
             ("drop", Int64(dropPercent)), ("delay", delayMilliseconds), ("5xx", Int64(serverErrorPercent)),
             ("429", Int64(rateLimitPercent)), ("425", Int64(restartingPercent)), ("gap", Int64(gapPercent)),
-            ("silent", silentMilliseconds),
+            ("silent", silentMilliseconds), ("failed", Int64(failedTradePercent)),
         ]
         let set = items.filter { $0.1 > 0 }.map { "\($0.0)=\($0.1)" }
         return set.isEmpty ? "none" : set.joined(separator: ",")

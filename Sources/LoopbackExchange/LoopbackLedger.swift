@@ -8,6 +8,10 @@ import Synchronization
 /// paper venue does not keep by itself: which client order id a venue order id names, and the
 /// orders of each market. The index is rebuilt from the file at start, so an exchange restarted
 /// on the same directory still knows every order.
+///
+/// A trade that fails after matching (Polymarket's FAILED) is the exchange's own write to the
+/// file: a row in `loopback_failed_trades` (beside, not in, the paper venue's tables) and its
+/// order's filled quantity taken back, in one transaction.
 final class LoopbackLedger: Sendable {
     struct Entry: Sendable {
         var clientOrderID: String
@@ -19,6 +23,8 @@ final class LoopbackLedger: Sendable {
 
     let venue: PaperVenue
     let counters: LoopbackCounters
+    private let writer: Mutex<Connection>
+    private let failed: Mutex<Set<String>>
     private let index: Mutex<(byVenueID: [String: Entry], byInstrument: [String: [String]])>
 
     init(venue: PaperVenue, counters: LoopbackCounters) throws {
@@ -36,6 +42,42 @@ final class LoopbackLedger: Sendable {
             byInstrument[entry.instrument, default: []].append(entry.venueOrderID)
         }
         index = Mutex((byVenueID, byInstrument))
+        let writer = try Connection(path: venue.path, mode: .readWrite)
+        try writer.execute("PRAGMA busy_timeout = 5000")
+        try writer.execute("""
+            CREATE TABLE IF NOT EXISTS loopback_failed_trades (
+                trade_id         TEXT    PRIMARY KEY REFERENCES paper_fills (trade_id),
+                client_order_id  TEXT    NOT NULL REFERENCES paper_orders (client_order_id),
+                quantity         INTEGER NOT NULL CHECK (quantity > 0),
+                failed_at_ms     INTEGER NOT NULL
+            )
+            """)
+        failed = Mutex(Set(try writer.prepare("SELECT trade_id FROM loopback_failed_trades").query { $0.text(0) }))
+        self.writer = Mutex(writer)
+    }
+
+    func hasFailed(tradeID: String) -> Bool { failed.withLock { $0.contains(tradeID) } }
+
+    /// The trade failed after matching: recorded once, and its quantity taken back from its
+    /// order (a filled order is then cancelled with what is left; a resting one rests with less).
+    func fail(_ fill: FillReport, now: Int64) throws {
+        guard !hasFailed(tradeID: fill.tradeID) else { return }
+        try writer.withLock { connection in
+            try connection.writeTransaction {
+                try connection.prepare("INSERT OR IGNORE INTO loopback_failed_trades (trade_id, client_order_id, quantity, failed_at_ms) VALUES (?, ?, ?, ?)")
+                    .execute(fill.tradeID, fill.clientOrderID, fill.quantity.hundredths, now)
+                guard connection.changes == 1 else { return }
+                try connection.prepare("""
+                    UPDATE paper_orders SET filled_quantity = filled_quantity - ?1,
+                        status = CASE WHEN status IN ('filled', 'cancelled') THEN 'cancelled'
+                                      WHEN filled_quantity - ?1 = 0 THEN 'open' ELSE 'partially_filled' END,
+                        updated_at_ms = ?2
+                    WHERE client_order_id = ?3
+                    """).execute(fill.quantity.hundredths, now, fill.clientOrderID)
+            }
+        }
+        failed.withLock { _ = $0.insert(fill.tradeID) }
+        counters.add(.failedTrades)
     }
 
     /// What became of an order sent to the paper venue.

@@ -10,7 +10,8 @@ import Synchronization
 /// account's wallet (400 otherwise); the market channel (`/ws/market`: a `book` per token at
 /// subscribe, then `price_change` with absolute sizes; `PING` answered `PONG`) and the user
 /// channel (`/ws/user`: the credentials checked, then `trade` messages, MATCHED at the fill and
-/// CONFIRMED a moment later).
+/// CONFIRMED a moment later — or FAILED, for the trades the `failed` fault picks, whose fill is
+/// then taken back).
 ///
 /// Polymarket has no client order id: the paper venue files each order under its order hash.
 final class LoopbackPolymarket: Sendable {
@@ -29,7 +30,8 @@ final class LoopbackPolymarket: Sendable {
     let faults: LoopbackFaults
     let dice: LoopbackDice
     let counters: LoopbackCounters
-    /// A trade is MATCHED this long, then CONFIRMED.
+    let seed: UInt64
+    /// A trade is MATCHED this long, then CONFIRMED (or FAILED).
     let confirmAfterMilliseconds: Int64
     private let state = Mutex(State())
 
@@ -60,6 +62,7 @@ final class LoopbackPolymarket: Sendable {
         self.markets = Dictionary(markets.map { ($0.conditionID, $0) }, uniquingKeysWith: { first, _ in first })
         self.faults = faults
         self.dice = LoopbackDice(seed: seed, name: "polymarket faults")
+        self.seed = seed
         self.counters = counters
         self.confirmAfterMilliseconds = confirmAfterMilliseconds
     }
@@ -69,6 +72,38 @@ final class LoopbackPolymarket: Sendable {
     private func market(token: String) -> Market? { markets.values.first { $0.tokens.contains(token) } }
 
     static func now() -> Int64 { Int64(Date().timeIntervalSince1970 * 1_000) }
+
+    /// Whether the trade fails on chain (the `failed` fault): drawn from the seed and its id, so
+    /// every read, and a restarted exchange, agree.
+    func failing(_ tradeID: String) -> Bool {
+        guard faults.failedTradePercent > 0 else { return false }
+        var generator = SeededGenerator.derived(seed: seed, name: "failed \(tradeID)")
+        return Int(generator.next() % 100) < faults.failedTradePercent
+    }
+
+    /// The trade's status now: MATCHED until `confirmAfterMilliseconds` have passed, then
+    /// CONFIRMED or FAILED.
+    func status(_ fill: FillReport, now: Int64) -> String {
+        guard now - fill.filledAtMilliseconds >= confirmAfterMilliseconds else { return "MATCHED" }
+        return failing(fill.tradeID) ? "FAILED" : "CONFIRMED"
+    }
+
+    /// Takes back the fills of `hash` whose trades have failed by now, before anything about the
+    /// order is answered.
+    func settle(_ hash: String) async throws {
+        guard faults.failedTradePercent > 0 else { return }
+        let now = Self.now()
+        for fill in try await venue.fills(clientOrderID: hash) where status(fill, now: now) == "FAILED" {
+            try ledger.fail(fill, now: now)
+        }
+    }
+
+    func settleAll() async throws {
+        guard faults.failedTradePercent > 0 else { return }
+        for entry in ledger.entries(instruments: markets.values.flatMap(\.tokens)) where !entry.rejected {
+            try await settle(entry.clientOrderID)
+        }
+    }
 
     // MARK: - REST
 
@@ -98,9 +133,12 @@ final class LoopbackPolymarket: Sendable {
                 return try await post(request.body)
             case ("DELETE", "/order"):
                 let object = LoopbackText.object(request.body)
-                return try await cancel((object?["orderID"] as? String ?? "").lowercased())
+                let hash = (object?["orderID"] as? String ?? "").lowercased()
+                try await settle(hash)
+                return try await cancel(hash)
             case ("GET", let route) where route.hasPrefix("/data/order/"):
                 let hash = String(route.dropFirst("/data/order/".count)).lowercased()
+                try await settle(hash)
                 guard let order = try await venue.order(clientOrderID: hash), order.status != .rejected else { return .respond(200, "null") }
                 return .respond(200, orderJSON(order))
             case ("GET", "/data/trades"): return try await trades(request.query)
@@ -112,6 +150,7 @@ final class LoopbackPolymarket: Sendable {
                 let rate = LoopbackText.ticks(market.feeRateBps)
                 return .respond(200, "{\"t\":[\(tokens)],\"mts\":\(market.tick),\"nr\":\(market.negRisk),\"fd\":{\"r\":\(rate),\"e\":1}}")
             case ("GET", "/balance-allowance"):
+                try await settleAll()
                 if request.query["asset_type"] == "CONDITIONAL" {
                     let token = request.query["token_id"] ?? ""
                     let held = try await venue.positions().filter { $0.instrument == token }.reduce(Int64(0)) { $0 + $1.quantity.hundredths }
@@ -230,9 +269,9 @@ final class LoopbackPolymarket: Sendable {
         let now = Self.now()
         var items: [String] = []
         for entry in ledger.entries(instruments: [token]) where !entry.rejected {
+            try await settle(entry.clientOrderID)
             for fill in try await venue.fills(clientOrderID: entry.clientOrderID) {
-                let status = now - fill.filledAtMilliseconds >= confirmAfterMilliseconds ? "CONFIRMED" : "MATCHED"
-                items.append(tradeJSON(fill, hash: entry.clientOrderID, token: token, status: status))
+                items.append(tradeJSON(fill, hash: entry.clientOrderID, token: token, status: status(fill, now: now)))
             }
         }
         let start = query["next_cursor"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
@@ -362,7 +401,8 @@ final class LoopbackPolymarket: Sendable {
         let delay = confirmAfterMilliseconds
         Task {
             try? await Task.sleep(for: .milliseconds(delay))
-            self.push(fill, token: token, status: "CONFIRMED")
+            try? await self.settle(fill.clientOrderID)
+            self.push(fill, token: token, status: self.status(fill, now: Self.now()))
         }
     }
 

@@ -99,6 +99,33 @@ struct LoopbackExchangeTests {
         #expect(polymarket.trusted == "8/8", "\(run.stdout)")
     }
 
+    @Test("failed=100: every Polymarket trade goes FAILED after matching; the trader undoes each fill, closes nothing hedged on one, and §8 holds against the file that took them back")
+    func failedTrades() async throws {
+        let directory = TemporaryDirectory()
+        let db = directory.path("arb.db")
+        var reversals = 0
+        for seed in 1...3 where reversals == 0 {
+            let run = try await runBuilt("arb", ["run", "--demo", "loopback", "--db", db, "--duration", "4", "--seed", "\(seed)",
+                                                 "--faults", "failed=100", "--log-level", "error"], timeoutSeconds: 120)
+            #expect(run.status == 0, "\(run.stderr.suffix(2_000))")
+            reversals = Int(try await sqlite(db, "SELECT count(*) FROM fill_reversals", readOnly: true).first ?? "") ?? 0
+        }
+        #expect(reversals >= 1, "no Polymarket fill in three runs")
+        let failed = try await sqlite(directory.path("loopback-polymarket.db"), "SELECT trade_id FROM loopback_failed_trades ORDER BY 1", readOnly: true)
+        let undone = try await sqlite(db, "SELECT f.trade_id FROM fill_reversals r JOIN fills f ON f.id = r.fill_id ORDER BY 1", readOnly: true)
+        #expect(!undone.isEmpty && Set(undone).isSubset(of: Set(failed)), "undone \(undone), failed at the venue \(failed)")
+        // A hedged close stands on certain fills only: none has a Polymarket fill left.
+        let hedgedOnPolymarket = try await sqlite(db, """
+            SELECT o.id FROM opportunities o JOIN legs l ON l.opportunity_id = o.id AND l.venue = 'polymarket'
+            WHERE o.outcome = 'hedged' AND l.filled_quantity > 0
+            """, readOnly: true)
+        #expect(hedgedOnPolymarket.isEmpty, "\(hedgedOnPolymarket)")
+        let violations = try Invariants.check(
+            databasePath: db, paperFiles: ["kalshi": directory.path("loopback-kalshi.db"), "polymarket": directory.path("loopback-polymarket.db")],
+            options: .init(requireAllClosed: false, sinks: []))
+        #expect(violations.isEmpty, "\(violations)")
+    }
+
     @Test("the exchange refuses what the venues refuse: a Kalshi request signed by another key and a Polymarket request with another secret get 401; the account's own keys work")
     func refusesBadSignatures() async throws {
         let directory = TemporaryDirectory()
