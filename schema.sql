@@ -1,4 +1,4 @@
--- arb schema, version 3.
+-- arb schema, version 4.
 -- The one source of the schema: the OrderStateMachine library embeds this exact text
 -- (Schema.swift) and a test proves the two are byte-identical.
 --
@@ -25,9 +25,10 @@ CREATE TABLE opportunities (
     expected_fees_micros INTEGER NOT NULL DEFAULT 0 CHECK (expected_fees_micros >= 0),
     state             TEXT    NOT NULL DEFAULT 'Detected' CHECK (state IN
                           ('Detected', 'InFlight', 'LegsPlaced', 'Filled', 'OneSided',
-                           'CancelAttempted', 'Closed')),
+                           'CancelAttempted', 'Unwinding', 'Closed')),
     outcome           TEXT    CHECK (outcome IN
-                          ('hedged', 'one_sided', 'no_fill', 'abandoned', 'rejected', 'manual')),
+                          ('hedged', 'one_sided', 'no_fill', 'abandoned', 'rejected', 'manual',
+                           'completed', 'flattened')),
     state_reason      TEXT    NOT NULL DEFAULT 'detected',  -- why the last transition happened
     flattened         INTEGER NOT NULL DEFAULT 0 CHECK (flattened IN (0, 1)),
     created_at_ms     INTEGER NOT NULL,
@@ -64,6 +65,8 @@ WHEN NOT (
     OR (OLD.state = 'OneSided'        AND NEW.state IN ('CancelAttempted', 'Filled'))
     OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Filled')
     OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Closed' AND NEW.outcome IN ('one_sided', 'no_fill'))
+    OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Unwinding')
+    OR (OLD.state = 'Unwinding'       AND NEW.state = 'Closed' AND NEW.outcome IN ('completed', 'flattened', 'one_sided'))
     OR (OLD.state = 'Filled'          AND NEW.state = 'Closed' AND NEW.outcome = 'hedged')
     OR (OLD.state = 'Filled'          AND NEW.state = 'OneSided')
     OR (OLD.state <> 'Closed'         AND NEW.state = 'Closed' AND NEW.outcome = 'manual')

@@ -12,7 +12,7 @@ extension ArbAdmin {
                 money and quantities as exact decimal strings).
 
                 --one-sided lists every opportunity whose legs are unequally filled and not yet \
-                flattened: OneSided, CancelAttempted, and Closed(one_sided) until `arbadmin close ID \
+                flattened: OneSided, CancelAttempted, Unwinding, and Closed(one_sided) until `arbadmin close ID \
                 --flattened`. Filters combine.
                 """
         )
@@ -22,7 +22,7 @@ extension ArbAdmin {
         @Flag(name: .customLong("one-sided"), help: "Only unequally filled, not yet flattened opportunities.")
         var oneSided = false
 
-        @Option(name: .long, help: "Only this state: Detected, InFlight, LegsPlaced, Filled, OneSided, CancelAttempted or Closed.")
+        @Option(name: .long, help: "Only this state: Detected, InFlight, LegsPlaced, Filled, OneSided, CancelAttempted, Unwinding or Closed.")
         var state: String?
 
         @Option(name: .long, help: "Only Closed ones with this outcome: hedged, one_sided, no_fill, abandoned, rejected or manual.")

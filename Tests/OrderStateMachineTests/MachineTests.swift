@@ -15,6 +15,9 @@ let designLegalPairs: Set<String> = [
     "Filled->OneSided",
     "Detected->Closed(manual)", "InFlight->Closed(manual)", "LegsPlaced->Closed(manual)", "Filled->Closed(manual)",
     "OneSided->Closed(manual)", "CancelAttempted->Closed(manual)",
+    // Unwinding a one-sided exposure (issue 14) — ARCHITECTURE.md.
+    "CancelAttempted->Unwinding", "Unwinding->Closed(completed)", "Unwinding->Closed(flattened)",
+    "Unwinding->Closed(one_sided)", "Unwinding->Closed(manual)",
 ]
 
 /// A legal path from Detected to each state, to put an opportunity there through the Store.
@@ -31,6 +34,9 @@ let pathTo: [OpportunityState: [OpportunityEvent]] = [
     .closed(.abandoned): [.abandoned],
     .closed(.rejected): [.riskGatePassed, .bothRejected],
     .closed(.manual): [.closedByOperator],
+    .unwinding: [.riskGatePassed, .imbalanced, .cancelSent, .unwindStarted],
+    .closed(.completed): [.riskGatePassed, .imbalanced, .cancelSent, .unwindStarted, .unwindCompleted],
+    .closed(.flattened): [.riskGatePassed, .imbalanced, .cancelSent, .unwindStarted, .unwindFlattened],
 ]
 
 struct StatePair: CustomTestStringConvertible, Sendable {

@@ -14,6 +14,8 @@ struct StoreModel {
         "OneSided|cancelSent": .cancelAttempted, "OneSided|legsEven": .filled,
         "CancelAttempted|legsEven": .filled, "CancelAttempted|closedExposed": .closed(.oneSided),
         "CancelAttempted|closedUnfilled": .closed(.noFill), "Filled|reconciled": .closed(.hedged), "Filled|imbalanced": .oneSided,
+        "CancelAttempted|unwindStarted": .unwinding, "Unwinding|unwindCompleted": .closed(.completed),
+        "Unwinding|unwindFlattened": .closed(.flattened), "Unwinding|unwindGaveUp": .closed(.oneSided),
     ]
 
     static func target(_ state: OpportunityState, _ event: OpportunityEvent) -> OpportunityState? {

@@ -80,7 +80,7 @@ struct ProvisionalFillTests {
                 """)
         }
         let store = try Store(path: path, durability: .normal)
-        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == 3)
+        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == Schema.version)
         #expect(try store.fills(of: 1).map(\.provisional) == [false])
         #expect(try store.recordFill(report(store, 1, trade: "new", contracts: 2, .provisional), at: 20) == .recorded)
         #expect(try store.recordFill(report(store, 1, trade: "new", contracts: 2, .failed), at: 21) == .reversed)

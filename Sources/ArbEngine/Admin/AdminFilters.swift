@@ -4,7 +4,7 @@ import OrderStateMachine
 /// The values people type into `arbadmin`'s filters, checked with messages that say what to type
 /// instead (usage errors: exit 2).
 public enum AdminFilters {
-    static let stateNames = ["Detected", "InFlight", "LegsPlaced", "Filled", "OneSided", "CancelAttempted", "Closed"]
+    static let stateNames = ["Detected", "InFlight", "LegsPlaced", "Filled", "OneSided", "CancelAttempted", "Unwinding", "Closed"]
 
     /// A state name as stored (`OneSided`), typed in any case (`onesided`).
     public static func state(_ text: String) throws(AdminFailure) -> String {

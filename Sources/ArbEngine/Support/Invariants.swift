@@ -249,7 +249,9 @@ public enum Invariants {
         let none = filled.allSatisfy { $0 == 0 }
         let agrees = switch outcome {
         case .hedged: legs.count == 2 && even && !none
-        case .oneSided: legs.count == 2 && !even
+        // An unwound exposure: the pair's own legs stayed unequal; the unwind's orders (checked
+        // by the loss-bound invariant) took the difference back.
+        case .oneSided, .completed, .flattened: legs.count == 2 && !even
         case .noFill, .rejected: none
         case .abandoned: legs.isEmpty || none
         case .manual: true

@@ -23,6 +23,7 @@ public enum ClosingPath {
     }
 
     /// nil when no legal path fits the facts (from `Detected` or `Closed`): that needs a person.
+    /// `Unwinding` closes by its unwind orders, not by the pair's fills: nil here too.
     /// Even, non-zero fills with one still provisional stop in `Filled` (an empty path from
     /// there): the close waits for the venue to confirm or undo it.
     public static func events(from state: OpportunityState, _ facts: Facts) -> [OpportunityEvent]? {
@@ -32,7 +33,7 @@ public enum ClosingPath {
             case .inFlight: return [.legsAcknowledged, .legsEven] + close
             case .legsPlaced, .oneSided, .cancelAttempted: return [.legsEven] + close
             case .filled: return close
-            case .detected, .closed: return nil
+            case .detected, .unwinding, .closed: return nil
             }
         }
         if facts.isEven {
@@ -43,14 +44,14 @@ public enum ClosingPath {
             case .cancelAttempted: return [.closedUnfilled]
             // Every fill of a filled opportunity undone by its venue: nothing is held.
             case .filled: return [.imbalanced, .cancelSent, .closedUnfilled]
-            case .detected, .closed: return nil
+            case .detected, .unwinding, .closed: return nil
             }
         }
         switch state {
         case .inFlight, .legsPlaced, .filled: return [.imbalanced, .cancelSent, .closedExposed]
         case .oneSided: return [.cancelSent, .closedExposed]
         case .cancelAttempted: return [.closedExposed]
-        case .detected, .closed: return nil
+        case .detected, .unwinding, .closed: return nil
         }
     }
 }

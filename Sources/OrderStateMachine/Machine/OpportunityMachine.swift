@@ -27,6 +27,14 @@ public enum OpportunityEvent: String, Sendable, Hashable, CaseIterable, Codable 
     case reconciled
     /// An operator closed it by hand (`arbadmin close`).
     case closedByOperator
+    /// Cancels done with fills unequal, and the unwind policy is on: its first order is persisted.
+    case unwindStarted
+    /// The unwind bought the missing outcome for the whole exposure.
+    case unwindCompleted
+    /// The unwind sold the whole excess back.
+    case unwindFlattened
+    /// The unwind reached its bound or its attempts with exposure left: one-sided, for a person.
+    case unwindGaveUp
 }
 
 /// A transition the machine refuses.
@@ -65,6 +73,10 @@ public enum OpportunityMachine {
             case (.cancelAttempted, .legsEven): .filled
             case (.cancelAttempted, .closedExposed): .closed(.oneSided)
             case (.cancelAttempted, .closedUnfilled): .closed(.noFill)
+            case (.cancelAttempted, .unwindStarted): .unwinding
+            case (.unwinding, .unwindCompleted): .closed(.completed)
+            case (.unwinding, .unwindFlattened): .closed(.flattened)
+            case (.unwinding, .unwindGaveUp): .closed(.oneSided)
             case (.filled, .reconciled): .closed(.hedged)
             // A provisional fill the venue undid (a FAILED trade) left the legs unequal.
             case (.filled, .imbalanced): .oneSided

@@ -12,6 +12,10 @@ public enum CloseOutcome: String, Sendable, Hashable, CaseIterable, Codable {
     case rejected
     /// Closed by an operator, with a note.
     case manual
+    /// A one-sided exposure unwound by buying the missing outcome: the pair is whole.
+    case completed
+    /// A one-sided exposure unwound by selling the excess back: nothing is held.
+    case flattened
 }
 
 /// Where an opportunity is in its life (DESIGN §3). `closed` is the only terminal state and always
@@ -23,10 +27,13 @@ public enum OpportunityState: Sendable, Hashable, CustomStringConvertible {
     case filled
     case oneSided
     case cancelAttempted
+    /// Cancels done, fills unequal, and the unwind policy is placing orders to take the
+    /// exposure back to zero within its loss bound.
+    case unwinding
     case closed(CloseOutcome)
 
     /// The state's stored name: `Detected`, `InFlight`, `LegsPlaced`, `Filled`, `OneSided`,
-    /// `CancelAttempted`, `Closed`.
+    /// `CancelAttempted`, `Unwinding`, `Closed`.
     public var name: String {
         switch self {
         case .detected: "Detected"
@@ -35,6 +42,7 @@ public enum OpportunityState: Sendable, Hashable, CustomStringConvertible {
         case .filled: "Filled"
         case .oneSided: "OneSided"
         case .cancelAttempted: "CancelAttempted"
+        case .unwinding: "Unwinding"
         case .closed: "Closed"
         }
     }
@@ -55,6 +63,7 @@ public enum OpportunityState: Sendable, Hashable, CustomStringConvertible {
         case ("Filled", nil): self = .filled
         case ("OneSided", nil): self = .oneSided
         case ("CancelAttempted", nil): self = .cancelAttempted
+        case ("Unwinding", nil): self = .unwinding
         case ("Closed", let outcome?):
             guard let closeOutcome = CloseOutcome(rawValue: outcome) else { return nil }
             self = .closed(closeOutcome)
@@ -64,11 +73,11 @@ public enum OpportunityState: Sendable, Hashable, CustomStringConvertible {
 
     /// Every state, with `Closed` once per outcome.
     public static let all: [OpportunityState] =
-        [.detected, .inFlight, .legsPlaced, .filled, .oneSided, .cancelAttempted]
+        [.detected, .inFlight, .legsPlaced, .filled, .oneSided, .cancelAttempted, .unwinding]
         + CloseOutcome.allCases.map { .closed($0) }
 
     /// The non-terminal states' names, for queries.
-    public static let liveNames = ["Detected", "InFlight", "LegsPlaced", "Filled", "OneSided", "CancelAttempted"]
+    public static let liveNames = ["Detected", "InFlight", "LegsPlaced", "Filled", "OneSided", "CancelAttempted", "Unwinding"]
 
     public var description: String {
         if let outcome { return "Closed(\(outcome.rawValue))" }

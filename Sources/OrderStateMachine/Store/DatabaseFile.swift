@@ -165,6 +165,35 @@ public enum DatabaseFile {
                 try connection.execute("PRAGMA user_version = 3")
             }
         }
+        if version < 4 {
+            // 4: the state Unwinding and the outcomes completed and flattened (an unwound
+            // one-sided exposure). Only CHECK constraints of `opportunities` change, which SQLite
+            // allows by rewriting the table's text in sqlite_schema (https://sqlite.org/lang_altertable.html,
+            // "Making Other Kinds Of Table Schema Changes": the stored rows need no change); the
+            // transition trigger is replaced. The rewrite is checked before the commit.
+            try connection.writeTransaction {
+                let schemaVersion = try connection.prepare("PRAGMA schema_version").queryOne { $0.int64(0) } ?? 0
+                var table = Schema.statement(creatingTable: "opportunities")
+                if table.hasSuffix(";") { table.removeLast() }
+                try connection.execute("PRAGMA writable_schema = ON")
+                do {
+                    try connection.prepare("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'opportunities'")
+                        .execute(table)
+                    try connection.execute("PRAGMA schema_version = \(schemaVersion + 1)")
+                    try connection.execute("PRAGMA writable_schema = OFF")
+                } catch {
+                    try? connection.execute("PRAGMA writable_schema = OFF")
+                    throw error
+                }
+                let check = try connection.prepare("PRAGMA integrity_check").query { $0.text(0) }
+                guard check == ["ok"] else {
+                    throw DatabaseFileError.damaged(path: connection.path, detail: "after the version 4 migration: \(check.joined(separator: "; "))")
+                }
+                try connection.execute("DROP TRIGGER opportunities_legal_transition")
+                try connection.execute(Schema.statement(creating: "opportunities_legal_transition"))
+                try connection.execute("PRAGMA user_version = 4")
+            }
+        }
     }
 
     /// Eight hex digits that name a database in client order ids, so two databases never

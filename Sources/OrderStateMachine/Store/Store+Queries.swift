@@ -148,11 +148,11 @@ extension Store {
     }
 
     /// Every opportunity whose legs are unequally filled and not yet flattened: `OneSided`,
-    /// `CancelAttempted` and `Closed(one_sided)` without the operator's flattened mark.
+    /// `CancelAttempted`, `Unwinding` and `Closed(one_sided)` without the operator's flattened mark.
     public func oneSidedOpportunities() throws -> [Opportunity] {
         try connection.cachedStatement("""
             SELECT \(Self.opportunityColumns) FROM opportunities
-            WHERE state IN ('OneSided', 'CancelAttempted') OR (outcome = 'one_sided' AND flattened = 0)
+            WHERE state IN ('OneSided', 'CancelAttempted', 'Unwinding') OR (outcome = 'one_sided' AND flattened = 0)
             ORDER BY id DESC
             """
         ).query(row: Self.decodeOpportunity)
