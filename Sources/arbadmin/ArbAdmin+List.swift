@@ -25,7 +25,7 @@ extension ArbAdmin {
         @Option(name: .long, help: "Only this state: Detected, InFlight, LegsPlaced, Filled, OneSided, CancelAttempted, Unwinding or Closed.")
         var state: String?
 
-        @Option(name: .long, help: "Only Closed ones with this outcome: hedged, one_sided, no_fill, abandoned, rejected or manual.")
+        @Option(name: .long, help: "Only Closed ones with this outcome: hedged, one_sided, no_fill, abandoned, rejected, manual, completed or flattened.")
         var outcome: String?
 
         @Option(name: .long, help: "Only those detected since: an ISO 8601 time (2025-06-01T09:30:00Z), a UTC date, or an age (90m, 2h, 3d).")

@@ -114,7 +114,7 @@ enum ConfigLimits {
 
 extension TraderConfig: Decodable {
     enum CodingKeys: String, CodingKey, CaseIterable {
-        case database, durability, events, venues, detection, execution, risk, alerts
+        case database, durability, events, venues, detection, execution, risk, alerts, unwind
     }
 
     public init(from decoder: any Decoder) throws {
@@ -151,7 +151,8 @@ extension TraderConfig: Decodable {
                   detection: try object.decode(DetectionConfig.self, forKey: .detection),
                   execution: try object.decode(ExecutionConfig.self, forKey: .execution),
                   risk: try object.decode(RiskConfig.self, forKey: .risk),
-                  alerts: try object.optional(AlertConfig.self, .alerts) ?? AlertConfig.defaults)
+                  alerts: try object.optional(AlertConfig.self, .alerts) ?? AlertConfig.defaults,
+                  unwind: try object.optional(UnwindConfig.self, .unwind) ?? .off)
     }
 
     private static func isVenueName(_ name: String) -> Bool {
@@ -394,6 +395,35 @@ extension RiskConfig: Decodable, JSONExpectation {
                   cooldownMilliseconds: try object.integer(.cooldownMilliseconds, in: 0...ConfigLimits.millisecondsMax, unit: "ms"),
                   oneSidedCooldownMilliseconds: try object.integer(.oneSidedCooldownMilliseconds,
                                                                    in: 0...ConfigLimits.millisecondsMax, unit: "ms"))
+    }
+}
+
+extension UnwindConfig: Decodable, JSONExpectation {
+    static var expectedJSON: String { "an object with " + JSONTreeDecoder.knownKeys(CodingKeys.self)!.joined(separator: ", ") }
+    enum CodingKeys: String, CodingKey, CaseIterable {
+        case policy, maxLossPerContract = "max_loss_per_contract", maxAttempts = "max_attempts", retryMilliseconds = "retry_ms"
+        case maxUnwindsPerMarketPerDay = "max_unwinds_per_market_per_day"
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let object = try decoder.container(keyedBy: CodingKeys.self)
+        let defaults = UnwindConfig(policy: .off)
+        var loss = defaults.maxLossPerContract
+        if object.contains(.maxLossPerContract) {
+            loss = try object.decode(ConfigDecimal<Money>.self, forKey: .maxLossPerContract).value
+            guard loss >= .zero, loss < Money(cents: 100) else {
+                throw object.failure(.maxLossPerContract, "is \(loss); allowed 0 up to (not including) 1.00 dollar per contract")
+            }
+        }
+        self.init(policy: try object.required(.policy, allowed: "\"off\", \"complete\", \"flatten\" or \"best\""),
+                  maxLossPerContract: loss,
+                  maxAttempts: object.contains(.maxAttempts)
+                      ? Int(try object.integer(.maxAttempts, in: 1...20, unit: "orders")) : defaults.maxAttempts,
+                  retryMilliseconds: object.contains(.retryMilliseconds)
+                      ? try object.integer(.retryMilliseconds, in: 10...60_000, unit: "ms") : defaults.retryMilliseconds,
+                  maxUnwindsPerMarketPerDay: object.contains(.maxUnwindsPerMarketPerDay)
+                      ? Int(try object.integer(.maxUnwindsPerMarketPerDay, in: 1...1_000, unit: "unwinds per market per UTC day"))
+                      : defaults.maxUnwindsPerMarketPerDay)
     }
 }
 

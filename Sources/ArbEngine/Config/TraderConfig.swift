@@ -15,9 +15,13 @@ public struct TraderConfig: Sendable, Hashable {
     public var execution: ExecutionConfig
     public var risk: RiskConfig
     public var alerts: AlertConfig
+    /// `unwind`: what to do with a one-sided exposure (default: nothing — alert and wait).
+    public var unwind: UnwindConfig
 
     public init(databasePath: String, durability: Durability, events: [EventPair], venues: [String: VenueConfig],
-                detection: DetectionConfig, execution: ExecutionConfig, risk: RiskConfig, alerts: AlertConfig) {
+                detection: DetectionConfig, execution: ExecutionConfig, risk: RiskConfig, alerts: AlertConfig,
+                unwind: UnwindConfig = .off) {
+        self.unwind = unwind
         self.databasePath = databasePath
         self.durability = durability
         self.events = events
@@ -227,6 +231,39 @@ public struct ExecutionConfig: Sendable, Hashable {
         self.fillTimeoutMilliseconds = fillTimeoutMilliseconds
         self.settleTimeoutMilliseconds = settleTimeoutMilliseconds
         self.settlePollMilliseconds = settlePollMilliseconds
+    }
+}
+
+/// `unwind`: `{"policy", "max_loss_per_contract", "max_attempts", "retry_ms",
+/// "max_unwinds_per_market_per_day"}` — how a one-sided exposure is taken back (issue 14).
+public struct UnwindConfig: Sendable, Hashable {
+    /// `policy`: `off` (the default: alert and wait for a person), `complete` (buy the missing
+    /// outcome), `flatten` (sell the excess back) or `best` (whichever the books make cheaper).
+    public enum Policy: String, Sendable, Hashable, CaseIterable {
+        case off, complete, flatten, best
+    }
+
+    public var policy: Policy
+    /// `max_loss_per_contract`: the most an unwind may lose per exposed contract, fees included,
+    /// in dollars (default "0.02").
+    public var maxLossPerContract: Money
+    /// `max_attempts`: IOC orders tried before giving up (default 5).
+    public var maxAttempts: Int
+    /// `retry_ms`: the wait between attempts (default 250).
+    public var retryMilliseconds: Int64
+    /// `max_unwinds_per_market_per_day`: past it, the market is blocked until `arbadmin resume
+    /// --market` (default 3).
+    public var maxUnwindsPerMarketPerDay: Int
+
+    public static let off = UnwindConfig(policy: .off)
+
+    public init(policy: Policy, maxLossPerContract: Money = Money(cents: 2), maxAttempts: Int = 5, retryMilliseconds: Int64 = 250,
+                maxUnwindsPerMarketPerDay: Int = 3) {
+        self.policy = policy
+        self.maxLossPerContract = maxLossPerContract
+        self.maxAttempts = maxAttempts
+        self.retryMilliseconds = retryMilliseconds
+        self.maxUnwindsPerMarketPerDay = maxUnwindsPerMarketPerDay
     }
 }
 
