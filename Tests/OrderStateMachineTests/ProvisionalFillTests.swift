@@ -71,6 +71,7 @@ struct ProvisionalFillTests {
             let id = try begun(store)
             _ = try store.recordFill(report(store, id, trade: "old", contracts: 3, .certain), at: 10)
             // Back to what a version 2 build wrote.
+            try UnwindingStateTests.dropUnwindTables(store)
             try store.connection.execute("""
                 DROP TRIGGER fill_reversals_only_provisional; DROP TRIGGER fill_reversals_subtract_from_leg;
                 DROP TRIGGER fill_reversals_no_update; DROP TRIGGER fill_reversals_no_delete; DROP TABLE fill_reversals;

@@ -7,8 +7,18 @@ import Testing
 struct UnwindingStateTests {
     let directory = TemporaryDirectory()
 
+    /// Drops what version 4 added beside `opportunities`: the unwind tables, their index and triggers.
+    static func dropUnwindTables(_ store: Store) throws {
+        try store.connection.execute("""
+            DROP TRIGGER unwind_orders_only_unwinding; DROP TRIGGER unwind_orders_no_delete; DROP TRIGGER unwind_fills_accumulate;
+            DROP TRIGGER unwind_fills_reverse; DROP TRIGGER unwind_fills_no_update; DROP TRIGGER unwind_fills_no_delete;
+            DROP INDEX unwind_fills_by_order; DROP TABLE unwind_fills; DROP TABLE unwind_orders;
+            """)
+    }
+
     /// The opportunities table and transition trigger as a version 3 build wrote them.
     static func versionThree(_ store: Store) throws {
+        try dropUnwindTables(store)
         var table = Schema.statement(creatingTable: "opportunities")
         table.removeLast()  // the ";"
         table = table.replacingOccurrences(of: "'CancelAttempted', 'Unwinding', 'Closed'", with: "'CancelAttempted', 'Closed'")
@@ -60,7 +70,8 @@ struct UnwindingStateTests {
     func migration() throws {
         let path = directory.path("v3.db")
         let fresh = try Store(path: directory.path("fresh.db"), durability: .normal)
-        let freshSQL = try fresh.connection.prepare("SELECT name, sql FROM sqlite_schema WHERE name LIKE 'opportunities%' ORDER BY name")
+        let schemaQuery = "SELECT name, sql FROM sqlite_schema WHERE name LIKE 'opportunities%' OR name LIKE 'unwind%' ORDER BY name"
+        let freshSQL = try fresh.connection.prepare(schemaQuery)
             .query { "\($0.text(0)): \($0.text(1))" }
         do {
             let store = try Store(path: path, durability: .normal)
@@ -77,7 +88,7 @@ struct UnwindingStateTests {
         #expect(try store.state(of: 1) == .cancelAttempted, "the row did not survive")
         #expect(try store.advance(1, from: .cancelAttempted, steps: [TransitionStep(.unwindStarted, reason: "t")], at: 5_000) == .applied(.unwinding))
         #expect(try store.advance(1, from: .unwinding, steps: [TransitionStep(.unwindFlattened, reason: "t")], at: 6_000) == .applied(.closed(.flattened)))
-        let migratedSQL = try store.connection.prepare("SELECT name, sql FROM sqlite_schema WHERE name LIKE 'opportunities%' ORDER BY name")
+        let migratedSQL = try store.connection.prepare(schemaQuery)
             .query { "\($0.text(0)): \($0.text(1))" }
         #expect(migratedSQL == freshSQL)
         // The CHECKs still hold after the rewrite: a state or outcome no version allows is refused.
@@ -86,5 +97,102 @@ struct UnwindingStateTests {
             try store.connection.execute("PRAGMA ignore_check_constraints = OFF")
             try store.connection.prepare("UPDATE opportunities SET state = 'Closed', outcome = 'won' WHERE id = ?").execute(id)
         }
+    }
+}
+
+@Suite("Unwind orders: persisted before they are sent, only while Unwinding, their fills summed by the database")
+struct UnwindOrderStoreTests {
+    let directory = TemporaryDirectory()
+
+    func unwinding(_ store: Store) throws -> (OpportunityID, UnwindOrderIntent) {
+        guard case .created(let id) = try store.createOpportunity(sampleOpportunity("EV")) else { throw StoreError.transitionRefused(.notFound(0)) }
+        let path = [OpportunityEvent.riskGatePassed, .imbalanced, .cancelSent].map { TransitionStep($0, reason: "path") }
+        #expect(try store.advance(id, from: .detected, steps: path, at: 2_000) == .applied(.cancelAttempted))
+        let first = intent(store, id, attempt: 1)
+        // Entering Unwinding and persisting the first order are one commit.
+        #expect(try store.transition(id, from: .cancelAttempted, TransitionStep(.unwindStarted, reason: "unwind: complete"), at: 3_000,
+                                     changes: TransitionChanges(unwindOrders: [first])) == .applied(.unwinding))
+        return (id, first)
+    }
+
+    func intent(_ store: Store, _ id: OpportunityID, attempt: Int, limit: Int64 = 5_500, bound: Int64 = 5_700,
+                action: UnwindAction = .complete, contracts: Int64 = 10) -> UnwindOrderIntent {
+        UnwindOrderIntent(attempt: attempt, action: action, venue: "polymarket", instrument: "P-NO", limitPrice: Price(ticks: limit)!,
+                          boundPrice: Price(ticks: bound)!, quantity: Quantity(contracts: contracts),
+                          clientOrderID: store.clientOrderID(opportunity: id, unwindAttempt: attempt))
+    }
+
+    func fill(_ store: Store, _ id: OpportunityID, attempt: Int, trade: String, contracts: Int64,
+              _ certainty: FillCertainty = .certain) -> FillReport {
+        FillReport(venue: "polymarket", tradeID: trade, clientOrderID: store.clientOrderID(opportunity: id, unwindAttempt: attempt),
+                   price: Price(ticks: 5_500)!, quantity: Quantity(contracts: contracts), fee: Money(cents: 3), filledAtMilliseconds: 9,
+                   certainty: certainty)
+    }
+
+    @Test("the first order commits with the move to Unwinding, later ones while it stays there, none before or after; ids arb-<db>-<id>-u<n>")
+    func onlyWhileUnwinding() throws {
+        let store = try Store(path: directory.path("u.db"), durability: .normal)
+        let (id, first) = try unwinding(store)
+        try store.record(TransitionChanges(unwindOrders: [intent(store, id, attempt: 2, limit: 5_600)]), opportunity: id, at: 4_000)
+        let orders = try store.unwindOrders(of: id)
+        #expect(orders.map(\.intent) == [first, intent(store, id, attempt: 2, limit: 5_600)])
+        #expect(orders.allSatisfy { $0.status == .pending && $0.filledQuantity.isZero })
+        #expect(first.clientOrderID == "arb-\(store.databaseID)-\(id)-u1")
+        // Attempt numbers are unique per opportunity.
+        #expect(throws: SQLiteError.self) { try store.record(TransitionChanges(unwindOrders: [intent(store, id, attempt: 2)]), opportunity: id, at: 4_500) }
+        // Closed: no more unwind orders.
+        #expect(try store.transition(id, from: .unwinding, TransitionStep(.unwindCompleted, reason: "done"), at: 5_000) == .applied(.closed(.completed)))
+        #expect(throws: SQLiteError.self) { try store.record(TransitionChanges(unwindOrders: [intent(store, id, attempt: 3)]), opportunity: id, at: 6_000) }
+        // A transition that would persist one from CancelAttempted without entering Unwinding is refused whole.
+        guard case .created(let other) = try store.createOpportunity(sampleOpportunity("EV2")) else { return }
+        let path = [OpportunityEvent.riskGatePassed, .imbalanced, .cancelSent].map { TransitionStep($0, reason: "path") }
+        #expect(throws: SQLiteError.self) {
+            try store.advance(other, from: .detected, steps: path, at: 7_000, changes: TransitionChanges(unwindOrders: [intent(store, other, attempt: 1)]))
+        }
+        #expect(try store.state(of: other) == .detected, "a refused commit left a change")
+    }
+
+    @Test("the schema refuses a limit past the bound and a side that does not fit the action")
+    func schemaRefusals() throws {
+        let store = try Store(path: directory.path("u.db"), durability: .normal)
+        let (id, _) = try unwinding(store)
+        #expect(throws: SQLiteError.self) {
+            try store.record(TransitionChanges(unwindOrders: [intent(store, id, attempt: 2, limit: 5_800, bound: 5_700)]), opportunity: id, at: 4_000)
+        }
+        #expect(throws: SQLiteError.self) {
+            try store.record(TransitionChanges(unwindOrders: [intent(store, id, attempt: 2, limit: 4_200, bound: 4_300, action: .flatten)]),
+                             opportunity: id, at: 4_000)
+        }
+        try store.record(TransitionChanges(unwindOrders: [intent(store, id, attempt: 2, limit: 4_400, bound: 4_300, action: .flatten)]),
+                         opportunity: id, at: 4_000)
+        #expect(try store.unwindOrders(of: id).last?.intent.action == .flatten)
+    }
+
+    @Test("fills by client order id: recorded once, summed onto the order, confirmed or reversed, never past its quantity; legs untouched")
+    func fills() throws {
+        let store = try Store(path: directory.path("u.db"), durability: .normal)
+        let (id, first) = try unwinding(store)
+        #expect(try store.recordFill(fill(store, id, attempt: 1, trade: "u-t1", contracts: 4), at: 10) == .recorded)
+        #expect(try store.recordFill(fill(store, id, attempt: 1, trade: "u-t1", contracts: 4), at: 11) == .duplicate)
+        #expect(try store.recordFill(fill(store, id, attempt: 1, trade: "u-t2", contracts: 3, .provisional), at: 12) == .recorded)
+        var order = try #require(try store.unwindOrders(of: id).first)
+        #expect(order.filledQuantity == Quantity(contracts: 7) && order.filledCost == Money(micros: 5_500 * 700) && order.fees == Money(cents: 6))
+        #expect(try store.recordFill(fill(store, id, attempt: 1, trade: "u-t2", contracts: 3, .failed), at: 13) == .reversed)
+        order = try #require(try store.unwindOrders(of: id).first)
+        #expect(order.filledQuantity == Quantity(contracts: 4) && order.fees == Money(cents: 3))
+        #expect(try store.recordFill(fill(store, id, attempt: 1, trade: "u-t2", contracts: 3, .certain), at: 14) == .duplicate,
+                "a reversed fill was confirmed")
+        #expect(try store.recordFill(fill(store, id, attempt: 1, trade: "u-t3", contracts: 7), at: 15) == .exceedsOrder)
+        #expect(try store.recordFill(fill(store, id, attempt: 1, trade: "u-t4", contracts: 6, .provisional), at: 16) == .recorded)
+        #expect(try store.recordFill(fill(store, id, attempt: 1, trade: "u-t4", contracts: 6, .certain), at: 17) == .confirmed)
+        #expect(try store.unwindOrders(of: id).first?.filledQuantity == first.quantity)
+        #expect(try store.legs(of: id).allSatisfy { $0.filledQuantity.isZero }, "an unwind fill landed on a leg")
+        try store.record(TransitionChanges(unwindUpdates: [UnwindOrderUpdate(clientOrderID: first.clientOrderID, status: .filled,
+                                                                             venueOrderID: "0xabc")]), opportunity: id, at: 18)
+        #expect(try store.unwindOrders(of: id).first.map { ($0.status, $0.intent.venueOrderID) } ?? (.pending, nil) == (.filled, "0xabc"))
+        // History stays.
+        #expect(throws: SQLiteError.self) { try store.connection.execute("DELETE FROM unwind_fills") }
+        #expect(throws: SQLiteError.self) { try store.connection.execute("DELETE FROM unwind_orders") }
+        #expect(throws: SQLiteError.self) { try store.connection.execute("UPDATE unwind_fills SET price = 1") }
     }
 }

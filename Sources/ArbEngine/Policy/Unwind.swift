@@ -15,9 +15,7 @@ import OrderStateMachine
 /// order. Attempt k of n steps its limit from the book's price toward the bound (the first at
 /// the book, the last at the bound), on the instrument's price grid, never past the bound.
 public enum UnwindPolicy {
-    public enum Action: String, Sendable, Hashable {
-        case complete, flatten
-    }
+    public typealias Action = UnwindAction
 
     /// A price the unwind could trade at now: one instrument's ask (to buy) or bid (to sell).
     public struct Candidate: Sendable, Hashable {

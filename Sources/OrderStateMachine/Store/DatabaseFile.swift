@@ -167,7 +167,8 @@ public enum DatabaseFile {
         }
         if version < 4 {
             // 4: the state Unwinding and the outcomes completed and flattened (an unwound
-            // one-sided exposure). Only CHECK constraints of `opportunities` change, which SQLite
+            // one-sided exposure), and the unwind orders and their fills (new tables). Of the
+            // existing tables only CHECK constraints of `opportunities` change, which SQLite
             // allows by rewriting the table's text in sqlite_schema (https://sqlite.org/lang_altertable.html,
             // "Making Other Kinds Of Table Schema Changes": the stored rows need no change); the
             // transition trigger is replaced. The rewrite is checked before the commit.
@@ -191,6 +192,14 @@ public enum DatabaseFile {
                 }
                 try connection.execute("DROP TRIGGER opportunities_legal_transition")
                 try connection.execute(Schema.statement(creating: "opportunities_legal_transition"))
+                // The unwind orders and their fills, new tables.
+                try connection.execute(Schema.statement(creatingTable: "unwind_orders"))
+                try connection.execute(Schema.statement(creatingTable: "unwind_fills"))
+                try connection.execute("CREATE INDEX unwind_fills_by_order ON unwind_fills (unwind_order_id)")
+                for trigger in ["unwind_orders_only_unwinding", "unwind_orders_no_delete", "unwind_fills_accumulate",
+                                "unwind_fills_reverse", "unwind_fills_no_update", "unwind_fills_no_delete"] {
+                    try connection.execute(Schema.statement(creating: trigger))
+                }
                 try connection.execute("PRAGMA user_version = 4")
             }
         }

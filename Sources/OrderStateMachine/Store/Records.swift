@@ -294,3 +294,69 @@ public struct OpportunityHistory: Sendable, Hashable {
     public var transitions: [TransitionRecord]
     public var alerts: [Alert]
 }
+
+// MARK: - Unwinding (issue 14)
+
+/// How an unwind takes an exposure back: buy the missing outcome (`complete`) or sell the
+/// excess (`flatten`).
+public enum UnwindAction: String, Sendable, Hashable, CaseIterable, Codable {
+    case complete, flatten
+
+    /// The side its order takes.
+    public var side: Side { self == .complete ? .buy : .sell }
+}
+
+/// An unwind order as persisted before it is sent (`unwind_orders`).
+public struct UnwindOrderIntent: Sendable, Hashable {
+    public var attempt: Int
+    public var action: UnwindAction
+    public var venue: String
+    public var instrument: String
+    public var limitPrice: Price
+    /// The furthest limit the loss bound allowed for it (the schema refuses a limit past it).
+    public var boundPrice: Price
+    public var quantity: Quantity
+    public var clientOrderID: String
+    public var venueOrderID: String?
+
+    public init(attempt: Int, action: UnwindAction, venue: String, instrument: String, limitPrice: Price, boundPrice: Price,
+                quantity: Quantity, clientOrderID: String, venueOrderID: String? = nil) {
+        self.attempt = attempt
+        self.action = action
+        self.venue = venue
+        self.instrument = instrument
+        self.limitPrice = limitPrice
+        self.boundPrice = boundPrice
+        self.quantity = quantity
+        self.clientOrderID = clientOrderID
+        self.venueOrderID = venueOrderID
+    }
+}
+
+/// A change to a persisted unwind order (nil fields are left as they are).
+public struct UnwindOrderUpdate: Sendable, Hashable {
+    public var clientOrderID: String
+    public var status: LegStatus?
+    public var statusReason: String?
+    public var venueOrderID: String?
+
+    public init(clientOrderID: String, status: LegStatus? = nil, statusReason: String? = nil, venueOrderID: String? = nil) {
+        self.clientOrderID = clientOrderID
+        self.status = status
+        self.statusReason = statusReason
+        self.venueOrderID = venueOrderID
+    }
+}
+
+/// An unwind order as stored, with its fills summed by the database (reversed ones left out).
+public struct UnwindOrder: Sendable, Hashable {
+    public var opportunityID: OpportunityID
+    public var intent: UnwindOrderIntent
+    public var status: LegStatus
+    public var statusReason: String?
+    public var filledQuantity: Quantity
+    public var filledCost: Money
+    public var fees: Money
+    public var createdAtMilliseconds: Int64
+    public var updatedAtMilliseconds: Int64
+}

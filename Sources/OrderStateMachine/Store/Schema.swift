@@ -272,6 +272,115 @@ BEGIN
     SELECT RAISE(ABORT, 'history is append-only: reversals are never deleted');
 END;
 
+-- MARK: unwind orders (schema v4) -------------------------------------------------------------
+
+-- Orders that take a one-sided exposure back (issue 14): attempt n of an opportunity's unwind,
+-- each persisted before it is sent, in the transaction that enters or stays in Unwinding. A buy
+-- completes the pair (the missing outcome), a sell flattens the excess; the limit is never past
+-- the bound the loss limit allows (a CHECK, so no writer can place one that is).
+CREATE TABLE unwind_orders (
+    id                 INTEGER PRIMARY KEY,
+    opportunity_id     INTEGER NOT NULL REFERENCES opportunities (id),
+    attempt            INTEGER NOT NULL CHECK (attempt >= 1),
+    action             TEXT    NOT NULL CHECK (action IN ('complete', 'flatten')),
+    venue              TEXT    NOT NULL,
+    instrument         TEXT    NOT NULL,
+    side               TEXT    NOT NULL CHECK (side IN ('buy', 'sell')),
+    limit_price        INTEGER NOT NULL CHECK (limit_price > 0 AND limit_price < 10000),
+    bound_price        INTEGER NOT NULL CHECK (bound_price > 0 AND bound_price < 10000),
+    quantity           INTEGER NOT NULL CHECK (quantity > 0),
+    client_order_id    TEXT    NOT NULL UNIQUE,   -- arb-<database id>-<opportunity id>-u<attempt>
+    venue_order_id     TEXT,
+    status             TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN
+                           ('pending', 'unknown', 'open', 'partially_filled', 'filled',
+                            'cancelled', 'rejected', 'not_found')),
+    status_reason      TEXT,
+    filled_quantity    INTEGER NOT NULL DEFAULT 0,
+    filled_cost_micros INTEGER NOT NULL DEFAULT 0,  -- sum of price × quantity over fills
+    fees_micros        INTEGER NOT NULL DEFAULT 0,
+    created_at_ms      INTEGER NOT NULL,
+    updated_at_ms      INTEGER NOT NULL,
+    UNIQUE (opportunity_id, attempt),
+    CHECK (filled_quantity >= 0 AND filled_quantity <= quantity),
+    CHECK ((side = 'buy') = (action = 'complete')),
+    CHECK (CASE side WHEN 'buy' THEN limit_price <= bound_price ELSE limit_price >= bound_price END)
+);
+
+CREATE TRIGGER unwind_orders_only_unwinding
+BEFORE INSERT ON unwind_orders
+WHEN (SELECT state FROM opportunities WHERE id = NEW.opportunity_id) IS NOT 'Unwinding'
+BEGIN
+    SELECT RAISE(ABORT, 'an unwind order is placed only while its opportunity is Unwinding');
+END;
+
+CREATE TRIGGER unwind_orders_no_delete
+BEFORE DELETE ON unwind_orders
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: unwind orders are never deleted');
+END;
+
+-- An unwind order's fills, idempotent by the venue's trade id, summed onto the order by the
+-- database; a provisional one (Polymarket's MATCHED) may be confirmed, or reversed (FAILED),
+-- which takes it back out of the sums. The row stays.
+CREATE TABLE unwind_fills (
+    id              INTEGER PRIMARY KEY,
+    venue           TEXT    NOT NULL,
+    trade_id        TEXT    NOT NULL,
+    unwind_order_id INTEGER NOT NULL REFERENCES unwind_orders (id),
+    opportunity_id  INTEGER NOT NULL REFERENCES opportunities (id),
+    price           INTEGER NOT NULL CHECK (price > 0 AND price < 10000),
+    quantity        INTEGER NOT NULL CHECK (quantity > 0),
+    fee_micros      INTEGER NOT NULL CHECK (fee_micros >= 0),
+    filled_at_ms    INTEGER NOT NULL,
+    recorded_at_ms  INTEGER NOT NULL,
+    provisional     INTEGER NOT NULL DEFAULT 0 CHECK (provisional IN (0, 1)),
+    reversed_at_ms  INTEGER,
+    UNIQUE (venue, trade_id),
+    CHECK (reversed_at_ms IS NULL OR provisional = 1)
+);
+CREATE INDEX unwind_fills_by_order ON unwind_fills (unwind_order_id);
+
+CREATE TRIGGER unwind_fills_accumulate
+AFTER INSERT ON unwind_fills
+BEGIN
+    UPDATE unwind_orders
+       SET filled_quantity    = filled_quantity + NEW.quantity,
+           filled_cost_micros = filled_cost_micros + NEW.price * NEW.quantity,
+           fees_micros        = fees_micros + NEW.fee_micros
+     WHERE id = NEW.unwind_order_id;
+END;
+
+CREATE TRIGGER unwind_fills_reverse
+AFTER UPDATE OF reversed_at_ms ON unwind_fills
+WHEN OLD.reversed_at_ms IS NULL AND NEW.reversed_at_ms IS NOT NULL
+BEGIN
+    UPDATE unwind_orders
+       SET filled_quantity    = filled_quantity - NEW.quantity,
+           filled_cost_micros = filled_cost_micros - NEW.price * NEW.quantity,
+           fees_micros        = fees_micros - NEW.fee_micros
+     WHERE id = NEW.unwind_order_id;
+END;
+
+-- Only two changes: provisional → certain (not once reversed), or provisional → reversed.
+CREATE TRIGGER unwind_fills_no_update
+BEFORE UPDATE ON unwind_fills
+WHEN NOT (NEW.id = OLD.id AND NEW.venue = OLD.venue AND NEW.trade_id = OLD.trade_id
+          AND NEW.unwind_order_id = OLD.unwind_order_id AND NEW.opportunity_id = OLD.opportunity_id
+          AND NEW.price = OLD.price AND NEW.quantity = OLD.quantity AND NEW.fee_micros = OLD.fee_micros
+          AND NEW.filled_at_ms = OLD.filled_at_ms AND NEW.recorded_at_ms = OLD.recorded_at_ms
+          AND OLD.provisional = 1 AND OLD.reversed_at_ms IS NULL
+          AND ((NEW.provisional = 0 AND NEW.reversed_at_ms IS NULL)
+               OR (NEW.provisional = 1 AND NEW.reversed_at_ms IS NOT NULL)))
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: an unwind fill is only confirmed or reversed, once');
+END;
+
+CREATE TRIGGER unwind_fills_no_delete
+BEFORE DELETE ON unwind_fills
+BEGIN
+    SELECT RAISE(ABORT, 'history is append-only: unwind fills are never deleted');
+END;
+
 -- MARK: alerts (outbox) ---------------------------------------------------------------------------
 
 -- Inserted in the same transaction as the transition that causes it; delivered by a dispatcher.

@@ -66,11 +66,19 @@ public struct TransitionStep: Sendable, Hashable {
 /// Everything else a transition writes in the same transaction.
 public struct TransitionChanges: Sendable, Hashable {
     public var legUpdates: [LegUpdate]
+    /// Unwind orders to persist (before they are sent): the opportunity must be `Unwinding`
+    /// once the transition's steps are applied (a trigger refuses them otherwise).
+    public var unwindOrders: [UnwindOrderIntent]
+    public var unwindUpdates: [UnwindOrderUpdate]
+    /// Fills of legs and of unwind orders alike, by client order id.
     public var fills: [FillReport]
     public var alerts: [NewAlert]
 
-    public init(legUpdates: [LegUpdate] = [], fills: [FillReport] = [], alerts: [NewAlert] = []) {
+    public init(legUpdates: [LegUpdate] = [], unwindOrders: [UnwindOrderIntent] = [], unwindUpdates: [UnwindOrderUpdate] = [],
+                fills: [FillReport] = [], alerts: [NewAlert] = []) {
         self.legUpdates = legUpdates
+        self.unwindOrders = unwindOrders
+        self.unwindUpdates = unwindUpdates
         self.fills = fills
         self.alerts = alerts
     }
@@ -122,6 +130,11 @@ public final class Store {
     /// resolved by asking the venue for exactly this id.
     public func clientOrderID(opportunity: OpportunityID, leg: LegName) -> String {
         "arb-\(databaseID)-\(opportunity)-\(leg.rawValue)"
+    }
+
+    /// The client order id of an opportunity's unwind attempt `attempt`: `arb-<db>-<id>-u<n>`.
+    public func clientOrderID(opportunity: OpportunityID, unwindAttempt attempt: Int) -> String {
+        "arb-\(databaseID)-\(opportunity)-u\(attempt)"
     }
 
     // MARK: - Opportunity ids
@@ -339,6 +352,8 @@ public final class Store {
 
     private func write(_ changes: TransitionChanges, opportunity id: OpportunityID, at now: Int64) throws {
         for update in changes.legUpdates { try updateLeg(update, at: now) }
+        for order in changes.unwindOrders { try insertUnwindOrder(order, opportunity: id, at: now) }
+        for update in changes.unwindUpdates { try updateUnwindOrder(update, at: now) }
         for fill in changes.fills {
             let result = try insertFill(fill, at: now)
             guard [.recorded, .duplicate, .confirmed, .reversed].contains(result) else {
@@ -365,6 +380,9 @@ public final class Store {
     /// certain); a provisional one the venue now calls certain is confirmed; a failed one that
     /// was recorded provisional is reversed. Anything else adds nothing (`.duplicate`).
     private func insertFill(_ fill: FillReport, at now: Int64) throws -> FillResult {
+        if try !knownLeg(fill.clientOrderID), try knownUnwindOrder(fill.clientOrderID) {
+            return try insertUnwindFill(fill, at: now)
+        }
         if fill.certainty == .failed {
             try connection.cachedStatement("""
                 INSERT INTO fill_reversals (fill_id, reason, recorded_at_ms)

@@ -1,0 +1,84 @@
+/// Unwind orders (issue 14): persisted before they are sent, their fills idempotent by trade id
+/// and summed by the database, exactly as legs are. Written only inside the Store's transactions
+/// (`TransitionChanges.unwindOrders` / `unwindUpdates`, and fills by client order id).
+extension Store {
+    static let unwindColumns = """
+        opportunity_id, attempt, action, venue, instrument, limit_price, bound_price, quantity, client_order_id,
+        venue_order_id, status, status_reason, filled_quantity, filled_cost_micros, fees_micros, created_at_ms, updated_at_ms
+        """
+
+    /// An opportunity's unwind orders, by attempt.
+    public func unwindOrders(of id: OpportunityID) throws -> [UnwindOrder] {
+        try connection.cachedStatement("SELECT \(Self.unwindColumns) FROM unwind_orders WHERE opportunity_id = ? ORDER BY attempt")
+            .query(id) { row in
+                UnwindOrder(
+                    opportunityID: row.int64(0),
+                    intent: UnwindOrderIntent(
+                        attempt: Int(row.int64(1)), action: UnwindAction(rawValue: row.text(2)) ?? .complete, venue: row.text(3),
+                        instrument: row.text(4), limitPrice: Price(uncheckedTicks: row.int64(5)), boundPrice: Price(uncheckedTicks: row.int64(6)),
+                        quantity: Self.storedQuantity(row.int64(7)), clientOrderID: row.text(8), venueOrderID: row.optionalText(9)),
+                    status: LegStatus(rawValue: row.text(10)) ?? .unknown, statusReason: row.optionalText(11),
+                    filledQuantity: Self.storedQuantity(row.int64(12)), filledCost: Money(micros: row.int64(13)),
+                    fees: Money(micros: row.int64(14)), createdAtMilliseconds: row.int64(15), updatedAtMilliseconds: row.int64(16))
+            }
+    }
+
+    func insertUnwindOrder(_ order: UnwindOrderIntent, opportunity id: OpportunityID, at now: Int64) throws {
+        try connection.cachedStatement("""
+            INSERT INTO unwind_orders (opportunity_id, attempt, action, venue, instrument, side, limit_price, bound_price, quantity,
+                client_order_id, venue_order_id, created_at_ms, updated_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """
+        ).execute(id, Int64(order.attempt), order.action.rawValue, order.venue, order.instrument, order.action.side.rawValue,
+                  order.limitPrice.ticks, order.boundPrice.ticks, order.quantity.hundredths, order.clientOrderID, order.venueOrderID,
+                  now, now)
+    }
+
+    func updateUnwindOrder(_ update: UnwindOrderUpdate, at now: Int64) throws {
+        try connection.cachedStatement("""
+            UPDATE unwind_orders SET status = coalesce(?, status), status_reason = coalesce(?, status_reason),
+                venue_order_id = coalesce(?, venue_order_id), updated_at_ms = ?
+            WHERE client_order_id = ?
+            """
+        ).execute(update.status?.rawValue, update.statusReason, update.venueOrderID, now, update.clientOrderID)
+        precondition(connection.changes == 1, "unwind order update for unknown client order id \(update.clientOrderID)")
+    }
+
+    func knownUnwindOrder(_ clientOrderID: String) throws -> Bool {
+        try connection.cachedStatement("SELECT 1 FROM unwind_orders WHERE client_order_id = ?").queryOne(clientOrderID) { _ in true } ?? false
+    }
+
+    /// An unwind order's fill, as `insertFill` treats a leg's: new → recorded, provisional then
+    /// certain → confirmed, provisional then failed → reversed (out of the order's sums); a fill
+    /// past the order's quantity → exceedsOrder; anything else adds nothing.
+    func insertUnwindFill(_ fill: FillReport, at now: Int64) throws -> FillResult {
+        if fill.certainty == .failed {
+            try connection.cachedStatement("""
+                UPDATE unwind_fills SET reversed_at_ms = ?
+                WHERE venue = ? AND trade_id = ? AND provisional = 1 AND reversed_at_ms IS NULL
+                """).execute(now, fill.venue, fill.tradeID)
+            return connection.changes >= 1 ? .reversed : .duplicate
+        }
+        do {
+            try connection.cachedStatement("""
+                INSERT INTO unwind_fills (venue, trade_id, unwind_order_id, opportunity_id, price, quantity, fee_micros, filled_at_ms,
+                    recorded_at_ms, provisional)
+                SELECT ?, ?, id, opportunity_id, ?, ?, ?, ?, ?, ? FROM unwind_orders WHERE client_order_id = ?
+                ON CONFLICT (venue, trade_id) DO NOTHING
+                """
+            ).execute(fill.venue, fill.tradeID, fill.price.ticks, fill.quantity.hundredths, fill.fee.micros, fill.filledAtMilliseconds,
+                      now, fill.certainty == .provisional ? 1 : 0, fill.clientOrderID)
+        } catch let error as SQLiteError where error.code == .constraintCheck {
+            return .exceedsOrder
+        }
+        if connection.changes >= 1 { return .recorded }
+        if fill.certainty == .certain {
+            try connection.cachedStatement("""
+                UPDATE unwind_fills SET provisional = 0
+                WHERE venue = ? AND trade_id = ? AND provisional = 1 AND reversed_at_ms IS NULL
+                """).execute(fill.venue, fill.tradeID)
+            if connection.changes >= 1 { return .confirmed }
+        }
+        return .duplicate
+    }
+}
