@@ -88,7 +88,7 @@ struct PolymarketSettlementTests {
         #expect(try harness.store.state(of: 1) == .filled)
         #expect(try harness.history().alerts.map(\.kind) == ["fills_provisional"])
         let waiting = try await harness.reconcile()
-        #expect(waiting.needsAttention.map(\.reason) == ["fills still provisional at the venue (hedged only once confirmed); reconcile again later"])
+        #expect(waiting.needsAttention.map(\.reason) == ["fills still provisional at the venue (closed only once they are certain); reconcile again later"])
         #expect(try harness.store.state(of: 1) == .filled)
         harness.polymarket.exchange.autoConfirm = true
         _ = try await harness.reconcile()  // this read sees MATCHED; the CLOB confirms after it

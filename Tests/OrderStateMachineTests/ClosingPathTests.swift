@@ -50,6 +50,19 @@ struct ClosingPathTests {
         }
     }
 
+    @Test("provisional fills hold the close: even ones in Filled, unequal ones in CancelAttempted (with their cancel); certain ones close")
+    func provisionalHoldsTheClose() {
+        let unequal = ClosingPath.Facts(filledA: Quantity(contracts: 5), filledB: .zero, bothRejected: false, provisional: true)
+        #expect(ClosingPath.events(from: .legsPlaced, unequal) == [.imbalanced, .cancelSent])
+        #expect(ClosingPath.events(from: .oneSided, unequal) == [.cancelSent])
+        #expect(ClosingPath.events(from: .cancelAttempted, unequal) == [])
+        let even = ClosingPath.Facts(filledA: Quantity(contracts: 5), filledB: Quantity(contracts: 5), bothRejected: false, provisional: true)
+        #expect(ClosingPath.events(from: .legsPlaced, even) == [.legsEven])
+        var certain = unequal
+        certain.provisional = false
+        #expect(ClosingPath.events(from: .cancelAttempted, certain) == [.closedExposed])
+    }
+
     @Test("a one-sided exposure always passes through OneSided or CancelAttempted with its cancel")
     func exposureIsNeverClosedDirectly() {
         let facts = Self.facts[3]

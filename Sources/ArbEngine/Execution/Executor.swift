@@ -406,10 +406,12 @@ public final class Executor: Sendable {
             try await persist(&run, steps: [], now: clock.nowMilliseconds())
             return Finished(result: .needsRecovery("no closing path from \(run.state)"))
         }
-        if facts.isEven && !facts.filledA.isZero && facts.provisional {
-            // Hedged, as far as the venues say yet: wait in Filled until every fill is certain.
+        if facts.provisional && !events.contains(where: Self.closes) {
+            // Hedged or one-sided as far as the venues say yet: wait in Filled or CancelAttempted
+            // until every fill is certain (one-sided: with its alert, the exposure is real now).
             let steps = events.map { TransitionStep($0, reason: closeReason(run, facts) + "; waiting for provisional fills") }
-            try await persist(&run, steps: steps, now: clock.nowMilliseconds())
+            let alerts = AlertRule.phases(for: events).map { oneSidedAlert(run, phase: $0) }
+            try await persist(&run, steps: steps, now: clock.nowMilliseconds(), alerts: alerts)
             return try await settle(&run)
         }
         let alerts = AlertRule.phases(for: events).map { oneSidedAlert(run, phase: $0) }
@@ -423,12 +425,19 @@ public final class Executor: Sendable {
         return Finished(result: .closed(outcome), exposure: exposure)
     }
 
+    /// Whether `event` ends an opportunity.
+    static func closes(_ event: OpportunityEvent) -> Bool {
+        [.reconciled, .closedExposed, .closedUnfilled, .bothRejected, .bothUnfilled, .abandoned, .closedByOperator].contains(event)
+    }
+
     /// Polls the venues for the provisional fills until each is confirmed or undone: then the
     /// close goes on (hedged, or — an undone fill having left the legs unequal — one-sided with its
-    /// alert). Past `settleTimeoutMilliseconds` it alerts and leaves the opportunity in Filled for
-    /// recovery, which asks again.
+    /// alert; one-sided, or no fill when the undone fills were all there was). Past
+    /// `settleTimeoutMilliseconds` it alerts and leaves the opportunity in Filled or
+    /// CancelAttempted for recovery, which asks again.
     private func settle(_ run: inout OpportunityRun) async throws -> Finished {
         let deadline = clock.nowMilliseconds() + execution.settleTimeoutMilliseconds
+        let waitingHedged = !run.imbalanced
         while run.provisional {
             guard clock.nowMilliseconds() < deadline, !Task.isCancelled else {
                 let alert = NewAlert(
@@ -447,7 +456,9 @@ public final class Executor: Sendable {
                     logger.warning("opportunity \(run.id) leg \(name.rawValue): reading fills failed (\(error))")
                 }
             }
-            if run.imbalanced || (run.a.filled.isZero && run.b.filled.isZero) { break }
+            // A hedged wait ends early when an undone fill leaves the legs unequal or empty: that
+            // close needs no more waiting for the rest.
+            if waitingHedged && (run.imbalanced || (run.a.filled.isZero && run.b.filled.isZero)) { break }
         }
         return try await close(&run)
     }

@@ -199,9 +199,10 @@ public struct Reconciler: Sendable {
             return needs("no legal close from \(opportunity.state) with fills a \(facts.filledA), b \(facts.filledB)")
         }
         if events.isEmpty {
-            // Filled, with fills the venue may still undo: record what changed and ask again later.
+            // Filled or CancelAttempted, with fills the venue may still undo: record what changed
+            // and ask again later.
             try await record(id, legs: legs, fills: fills, at: now, dryRun: dryRun)
-            return needs("fills still provisional at the venue (hedged only once confirmed); reconcile again later")
+            return needs("fills still provisional at the venue (closed only once they are certain); reconcile again later")
         }
         let reason = "recovery: venue truth a \(legs[0].filledQuantity) (\(legs[0].status.rawValue)), b \(legs[1].filledQuantity) (\(legs[1].status.rawValue))"
         let alerts = AlertRule.phases(for: events).map {
@@ -224,7 +225,7 @@ public struct Reconciler: Sendable {
                                               at: now, changes: changes)
         guard result.isApplied else { return needs("state changed under reconcile: \(result)") }
         if let outcome = target.outcome { report.closedByOutcome[outcome, default: 0] += 1 }
-        if target == .filled { needs("fills still provisional at the venue (hedged only once confirmed); reconcile again later") }
+        if !target.isTerminal { needs("fills still provisional at the venue (closed only once they are certain); reconcile again later") }
     }
 
     /// Records what was learned without a state change. Unequal fills left for a person still

@@ -25,7 +25,9 @@ public enum ClosingPath {
     /// nil when no legal path fits the facts (from `Detected` or `Closed`): that needs a person.
     /// `Unwinding` closes by its unwind orders, not by the pair's fills: nil here too.
     /// Even, non-zero fills with one still provisional stop in `Filled` (an empty path from
-    /// there): the close waits for the venue to confirm or undo it.
+    /// there): the close waits for the venue to confirm or undo it. Unequal fills with one still
+    /// provisional stop in `CancelAttempted` the same way: the exposure itself is not certain (an
+    /// undone fill may even leave nothing filled), so neither is the outcome.
     public static func events(from state: OpportunityState, _ facts: Facts) -> [OpportunityEvent]? {
         if facts.isEven && !facts.filledA.isZero {
             let close: [OpportunityEvent] = facts.provisional ? [] : [.reconciled]
@@ -47,10 +49,11 @@ public enum ClosingPath {
             case .detected, .unwinding, .closed: return nil
             }
         }
+        let close: [OpportunityEvent] = facts.provisional ? [] : [.closedExposed]
         switch state {
-        case .inFlight, .legsPlaced, .filled: return [.imbalanced, .cancelSent, .closedExposed]
-        case .oneSided: return [.cancelSent, .closedExposed]
-        case .cancelAttempted: return [.closedExposed]
+        case .inFlight, .legsPlaced, .filled: return [.imbalanced, .cancelSent] + close
+        case .oneSided: return [.cancelSent] + close
+        case .cancelAttempted: return close
         case .detected, .unwinding, .closed: return nil
         }
     }
