@@ -23,6 +23,7 @@ final class ExecutorHarness: @unchecked Sendable {
 
     init(a: PaperFate, b: PaperFate, timeInForce: TimeInForce = .gtc, fillTimeoutMilliseconds: Int64 = 150,
          wrapB: ((PaperVenue, String) -> any Venue)? = nil, bCancelFails: Bool = false,
+         unwind: ((Store) -> UnwindContext)? = nil, unwindFates: [String: PaperFate] = [:],
          risk: RiskConfig = RiskConfig(maxExposurePerEvent: Money(cents: 1_000_000), maxExposureTotal: Money(cents: 10_000_000),
                                        maxOneSidedClosesPerDay: 100, cooldownMilliseconds: 0, oneSidedCooldownMilliseconds: 0)
     ) async throws {
@@ -30,19 +31,23 @@ final class ExecutorHarness: @unchecked Sendable {
         store = try Store(path: dbPath, durability: .normal, alertSinks: ["file"])
         ledger = Ledger(store: store)
         let clock = SystemClock()
+        // Unwind orders' fates by their id's suffix (`u1`, `u2`, …), on either venue.
+        let databaseID = store.databaseID
+        let byClientID = Dictionary(uniqueKeysWithValues: unwindFates.map { ("arb-\(databaseID)-1-\($0.key)", $0.value) })
         kalshi = try PaperVenue(name: "kalshi", path: directory.path("paper-kalshi.db"), fillModel: quietModel,
                                 feeModel: .kalshiTaker, runSeed: 1, clock: clock,
-                                behaviour: PaperBehaviour(fateForInstrument: ["K-1": a]))
+                                behaviour: PaperBehaviour(fateForClientOrderID: byClientID, fateForInstrument: ["K-1": a]))
         polymarket = try PaperVenue(name: "polymarket", path: directory.path("paper-polymarket.db"), fillModel: quietModel,
                                     feeModel: .free, runSeed: 1, clock: clock,
-                                    behaviour: PaperBehaviour(fateForInstrument: ["P-1": b], cancelFails: bCancelFails))
+                                    behaviour: PaperBehaviour(fateForClientOrderID: byClientID, fateForInstrument: ["P-1": b],
+                                                              cancelFails: bCancelFails))
         venueB = wrapB?(polymarket, dbPath) ?? polymarket
         let router = EventRouter()
         var logger = Logger(label: "test")
         logger.logLevel = .error
         executor = Executor(ledger: ledger, venues: ["kalshi": kalshi, "polymarket": venueB], router: router, clock: clock,
                             execution: ExecutionConfig(timeInForce: timeInForce, fillTimeoutMilliseconds: fillTimeoutMilliseconds),
-                            risk: risk, faults: FaultPoints(armed: nil), logger: logger)
+                            risk: risk, faults: FaultPoints(armed: nil), logger: logger, unwind: unwind?(store))
         let venues: [any Venue] = [kalshi, polymarket]
         routing = venues.map { venue in Task { for await event in venue.events { await router.route(event) } } }
     }

@@ -23,11 +23,14 @@ public final class Executor: Sendable {
     public let gate: RiskGate
     let faults: FaultPoints
     let logger: Logger
+    /// How a one-sided exposure is unwound (nil: it is not; closed one-sided for a person).
+    let unwind: UnwindContext?
     /// How many times an ambiguous submit is looked up within its venue's settle window.
     let lookupAttemptsMax = 5
 
     public init(ledger: Ledger, venues: [String: any Venue], router: EventRouter, clock: any TradingClock,
-                execution: ExecutionConfig, risk: RiskConfig, faults: FaultPoints, logger: Logger) {
+                execution: ExecutionConfig, risk: RiskConfig, faults: FaultPoints, logger: Logger, unwind: UnwindContext? = nil) {
+        self.unwind = unwind
         self.ledger = ledger
         self.venues = venues
         self.router = router
@@ -414,6 +417,7 @@ public final class Executor: Sendable {
             try await persist(&run, steps: steps, now: clock.nowMilliseconds(), alerts: alerts)
             return try await settle(&run)
         }
+        if unwinds(events) { return try await unwind(&run, events: events, facts: facts) }
         let alerts = AlertRule.phases(for: events).map { oneSidedAlert(run, phase: $0) }
         let reason = closeReason(run, facts)
         let steps = events.map { TransitionStep($0, reason: reason) }
@@ -466,7 +470,7 @@ public final class Executor: Sendable {
     // MARK: - Persisting
 
     /// Commits `steps` with every unpersisted fill, the legs' current status and `alerts`.
-    private func persist(_ run: inout OpportunityRun, steps: [TransitionStep], now: Int64, alerts: [NewAlert] = []) async throws {
+    func persist(_ run: inout OpportunityRun, steps: [TransitionStep], now: Int64, alerts: [NewAlert] = []) async throws {
         var alerts = alerts
         if run.imbalanced && !alerts.contains(where: { $0.kind == OneSidedAlert.Phase.detected.rawValue }) {
             // Unequal fills are exposure whatever the path that got here (a late fill after a
@@ -533,14 +537,14 @@ public final class Executor: Sendable {
 
     // MARK: - Words
 
-    private func oneSidedAlert(_ run: OpportunityRun, phase: OneSidedAlert.Phase) -> NewAlert {
+    func oneSidedAlert(_ run: OpportunityRun, phase: OneSidedAlert.Phase) -> NewAlert {
         OneSidedAlert.make(
             databaseID: ledger.databaseID, opportunity: run.id, eventID: run.opportunity.eventID,
             edgeBps: run.opportunity.edgeBps, legA: run.a.alertLeg(limitPrice: run.opportunity.legA.price),
             legB: run.b.alertLeg(limitPrice: run.opportunity.legB.price), phase: phase)
     }
 
-    private func exposedCost(_ run: OpportunityRun) -> Money {
+    func exposedCost(_ run: OpportunityRun) -> Money {
         Exposure(a: LegFills(filled: run.a.filled, cost: run.a.cost, fees: run.a.fees),
                  b: LegFills(filled: run.b.filled, cost: run.b.cost, fees: run.b.fees)).atRisk
     }
@@ -554,7 +558,7 @@ public final class Executor: Sendable {
         return legs.map { "cancel leg \($0.rawValue): \(run[$0].cancelResult?.rawValue ?? "no answer")" }.joined(separator: ", ")
     }
 
-    private func closeReason(_ run: OpportunityRun, _ facts: ClosingPath.Facts) -> String {
+    func closeReason(_ run: OpportunityRun, _ facts: ClosingPath.Facts) -> String {
         "final fills a \(run.a.filled) (\(run.a.status.rawValue)), b \(run.b.filled) (\(run.b.status.rawValue))"
             + (facts.isEven ? "" : "; exposed \(facts.imbalance)")
     }

@@ -1,8 +1,8 @@
 import OrderStateMachine
 import Synchronization
 
-/// The latest bid the trader saw for each (venue, instrument), for marking an open exposure to
-/// market. A bid is trusted only while it is younger than the trader's `quote_staleness_ms` (the
+/// The latest bid and ask the trader saw for each (venue, instrument), for marking an open
+/// exposure to market and for unwinding one. A bid is trusted only while it is younger than the trader's `quote_staleness_ms` (the
 /// same age past which a quote is not traded on); an older one, or none, gives no mark: a reminder
 /// then says so rather than show a price the market may no longer give.
 public final class MarkBook: Sendable {
@@ -13,6 +13,7 @@ public final class MarkBook: Sendable {
 
     struct Mark {
         var bid: Price?
+        var ask: Price?
         var atMilliseconds: Int64
     }
 
@@ -25,7 +26,14 @@ public final class MarkBook: Sendable {
 
     public func record(_ quote: Quote) {
         let key = Key(venue: quote.venue, instrument: quote.instrument)
-        marks.withLock { $0[key] = Mark(bid: quote.bid, atMilliseconds: quote.timestampMilliseconds) }
+        marks.withLock { $0[key] = Mark(bid: quote.bid, ask: quote.ask, atMilliseconds: quote.timestampMilliseconds) }
+    }
+
+    /// The ask, if one is trusted at `now`.
+    public func trustedAsk(venue: String, instrument: String, now: Int64) -> Price? {
+        guard let mark = marks.withLock({ $0[Key(venue: venue, instrument: instrument)] }), let ask = mark.ask,
+              now - mark.atMilliseconds <= trustedForMilliseconds else { return nil }
+        return ask
     }
 
     /// The bid and its age, if one is trusted at `now`.

@@ -102,7 +102,16 @@ public enum Invariants {
             }
             venueOrders[venue] = orders
         }
-        let ownIDs: Set<String>? = options.opportunities.map { _ in Set(legs.map(\.clientOrderID)) }
+        // Unwind orders (issue 14): orders at a venue that are no leg's, each its own row.
+        let unwindOrders = try db.prepare("""
+            SELECT client_order_id, opportunity_id, venue, instrument, side, limit_price, bound_price, quantity, filled_quantity, status
+            FROM unwind_orders\(onlyLegs)
+            """).query {
+            (clientOrderID: $0.text(0), opportunityID: $0.int64(1), venue: $0.text(2), instrument: $0.text(3), side: $0.text(4),
+             limit: $0.int64(5), bound: $0.int64(6), quantity: $0.int64(7), filled: $0.int64(8), status: $0.text(9))
+        }
+        let unwindByClientID = Dictionary(unwindOrders.map { ($0.clientOrderID, $0) }, uniquingKeysWith: { first, _ in first })
+        let ownIDs: Set<String>? = options.opportunities.map { _ in Set(legs.map(\.clientOrderID) + unwindOrders.map(\.clientOrderID)) }
 
         // 1. Every order at a venue maps to exactly one leg (no orphan orders), and every leg the
         //    database thinks reached a venue is there, with the same filled quantity (6).
@@ -112,6 +121,17 @@ public enum Invariants {
         for (venue, orders) in venueOrders.sorted(by: { $0.key < $1.key }) {
             for (clientOrderID, order) in orders.sorted(by: { $0.key < $1.key })
             where ownIDs?.contains(clientOrderID) ?? true {
+                if let unwind = unwindByClientID[clientOrderID] {
+                    // An unwind order: the venue holds the order its row describes, with its fills.
+                    if unwind.venue != venue || order.instrument != unwind.instrument || order.side != unwind.side
+                        || order.price != unwind.limit || (order.status != "rejected" && order.quantity != unwind.quantity) {
+                        violations.append("9: \(venue) order \(clientOrderID) is \(order.side) \(order.quantity) \(order.instrument) @ \(order.price), but unwind order \(clientOrderID) of opportunity \(unwind.opportunityID) is \(unwind.side) \(unwind.quantity) \(unwind.instrument) @ \(unwind.limit) at \(unwind.venue)")
+                    }
+                    if order.filled != unwind.filled {
+                        violations.append("6: unwind order \(clientOrderID) filled \(unwind.filled) in the database, \(order.filled) at \(venue)")
+                    }
+                    continue
+                }
                 let matching = legsByClientID[clientOrderID] ?? []
                 guard matching.count == 1, let leg = matching.first, leg.venue == venue else {
                     violations.append("1: \(venue) order \(clientOrderID) maps to \(matching.count) legs")

@@ -154,7 +154,8 @@ public enum Trader {
         for warning in config.pairingWarnings { logger.warning("\(warning)") }
         let ledger = assembly.ledger
         let executor = Executor(ledger: ledger, venues: assembly.venues, router: assembly.router, clock: clock,
-                                execution: config.execution, risk: config.risk, faults: options.faults, logger: logger)
+                                execution: config.execution, risk: config.risk, faults: options.faults, logger: logger,
+                                unwind: assembly.unwindContext())
 
         // Trading runs last in the assembly's service group. On SIGINT/SIGTERM, or when it ends
         // (its duration, its file, a lost lease), the group shuts down gracefully in reverse

@@ -117,6 +117,36 @@ public struct TraderAssembly: Sendable {
         }
     }
 
+    /// What the executor unwinds with (`unwind` in the config): the trader's latest quotes, each
+    /// event's other outcome per venue, the fee model per event and venue (the detector's), and
+    /// each instrument's price grid (a Polymarket market's tick size; cents at Kalshi; $0.001 on
+    /// paper, the demo's grid). Nil when unwinding is off.
+    func unwindContext() -> UnwindContext? {
+        guard config.unwind.policy != .off else { return nil }
+        let venueFees = venues.mapValues(\.feeModel)
+        let events = Dictionary(config.events.map { ($0.eventID, $0) }, uniquingKeysWith: { first, _ in first })
+        var grids: [String: Int64] = [:]
+        for event in config.events {
+            for (venue, market) in event.markets {
+                for token in (event.instruments[venue] ?? [:]).values { grids["\(venue) \(token)"] = market.tickSize.priceTicks }
+            }
+        }
+        let kinds = config.venues.mapValues(\.kind)
+        let gridByInstrument = grids
+        return UnwindContext(
+            config: config.unwind, marks: marks,
+            oppositeInstrument: { eventID, venue, instrument in
+                guard let byOutcome = events[eventID]?.instruments[venue],
+                      let held = byOutcome.first(where: { $0.value == instrument })?.key else { return nil }
+                return byOutcome.first { $0.key != held }?.value
+            },
+            fee: { eventID, venue in events[eventID]?.fees[venue] ?? venueFees[venue] ?? .free },
+            gridTicks: { venue, instrument in
+                if let grid = gridByInstrument["\(venue) \(instrument)"] { return grid }
+                return kinds[venue] == .paper ? 10 : 100
+            })
+    }
+
     /// Recovery (DESIGN §6) through the one `Reconciler`.
     public func reconcile(dryRun: Bool = false) async throws -> ReconcileReport {
         try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run(dryRun: dryRun)

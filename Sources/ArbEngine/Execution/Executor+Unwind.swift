@@ -1,0 +1,246 @@
+import OrderStateMachine
+
+/// What the executor needs to unwind a one-sided exposure (issue 14). Without it, or with the
+/// policy `off`, a one-sided execution closes `one_sided` and the exposure waits for a person.
+public struct UnwindContext: Sendable {
+    public var config: UnwindConfig
+    /// The latest quotes the trader saw (bids and asks), trusted only while fresh.
+    public var marks: MarkBook
+    /// The instrument of the event's other outcome at `venue` (to complete on the held venue).
+    public var oppositeInstrument: @Sendable (_ eventID: String, _ venue: String, _ instrument: String) -> String?
+    /// The fee model of `venue` for `eventID`'s market.
+    public var fee: @Sendable (_ eventID: String, _ venue: String) -> FeeModel
+    /// An instrument's price grid, in ticks.
+    public var gridTicks: @Sendable (_ venue: String, _ instrument: String) -> Int64
+
+    public init(config: UnwindConfig, marks: MarkBook,
+                oppositeInstrument: @escaping @Sendable (_ eventID: String, _ venue: String, _ instrument: String) -> String?,
+                fee: @escaping @Sendable (_ eventID: String, _ venue: String) -> FeeModel,
+                gridTicks: @escaping @Sendable (_ venue: String, _ instrument: String) -> Int64) {
+        self.config = config
+        self.marks = marks
+        self.oppositeInstrument = oppositeInstrument
+        self.fee = fee
+        self.gridTicks = gridTicks
+    }
+}
+
+extension Executor {
+    /// One placed unwind order and what it did.
+    struct UnwindAttempt {
+        var intent: UnwindOrderIntent
+        var filled: Quantity = .zero
+        var cost: Money = .zero
+        var fees: Money = .zero
+    }
+
+    /// Whether a close by `events` unwinds instead: certain, unequal fills with the cancels done,
+    /// and a policy other than `off`.
+    func unwinds(_ events: [OpportunityEvent]) -> Bool {
+        guard let unwind, unwind.config.policy != .off else { return false }
+        return events.last == .closedExposed
+    }
+
+    /// Unwinds the exposure within the bound (`UnwindPolicy`), one IOC order per attempt, each
+    /// persisted before it is sent (the first with the move to `Unwinding`); then
+    /// `Closed(completed | flattened)` when nothing is left, else `Closed(one_sided)` with an alert
+    /// saying what was tried and what is left. An order whose answer is lost and cannot be found
+    /// stops the unwind in `Unwinding` for recovery.
+    func unwind(_ run: inout OpportunityRun, events: [OpportunityEvent], facts: ClosingPath.Facts) async throws -> Finished {
+        guard let context = unwind else { throw ExecutorError.notClosed(run.state) }
+        let prefix = Array(events.dropLast())
+        if !prefix.isEmpty {
+            let alerts = AlertRule.phases(for: prefix).map { oneSidedAlert(run, phase: $0) }
+            try await persist(&run, steps: prefix.map { TransitionStep($0, reason: closeReason(run, facts)) },
+                              now: clock.nowMilliseconds(), alerts: alerts)
+        }
+        let held: LegName = run.a.filled > run.b.filled ? .a : .b
+        let other = held.other
+        let exposed = run[held].filled - run[other].filled
+        // The exposed contracts' share of what the held leg cost, its fees included.
+        let heldCost = Self.share(run[held].cost + run[held].fees, of: exposed, in: run[held].filled)
+        let bound = Money(micros: context.config.maxLossPerContract.micros * exposed.hundredths / 100)
+        let eventID = run.opportunity.eventID
+        let heldVenue = run[held].venue.name
+        let heldInstrument = run[held].order.request.instrument
+        var attempts: [UnwindAttempt] = []
+        var notes: [String] = []
+        for attempt in 1...context.config.maxAttempts {
+            let done = attempts.reduce(Quantity.zero) { $0 + $1.filled }
+            guard done < exposed else { break }
+            if attempt > 1 { try await clock.sleep(milliseconds: context.config.retryMilliseconds) }
+            let remaining = exposed - done
+            let realised = attempts.reduce(Money.zero) { $0 + Self.realisedLoss($1, heldCost: heldCost, exposed: exposed) }
+            let exposure = UnwindPolicy.Exposure(remaining: remaining, heldCost: Self.share(heldCost, of: remaining, in: exposed),
+                                                 lossBudget: bound - realised)
+            let now = clock.nowMilliseconds()
+            var candidates = [
+                UnwindPolicy.Candidate(action: .complete, venue: run[other].venue.name, instrument: run[other].order.request.instrument,
+                                       price: context.marks.trustedAsk(venue: run[other].venue.name,
+                                                                       instrument: run[other].order.request.instrument, now: now),
+                                       fee: context.fee(eventID, run[other].venue.name),
+                                       gridTicks: context.gridTicks(run[other].venue.name, run[other].order.request.instrument)),
+                UnwindPolicy.Candidate(action: .flatten, venue: heldVenue, instrument: heldInstrument,
+                                       price: context.marks.trustedBid(venue: heldVenue, instrument: heldInstrument, now: now)?.bid,
+                                       fee: context.fee(eventID, heldVenue), gridTicks: context.gridTicks(heldVenue, heldInstrument)),
+            ]
+            if let opposite = context.oppositeInstrument(eventID, heldVenue, heldInstrument) {
+                candidates.append(UnwindPolicy.Candidate(
+                    action: .complete, venue: heldVenue, instrument: opposite,
+                    price: context.marks.trustedAsk(venue: heldVenue, instrument: opposite, now: now),
+                    fee: context.fee(eventID, heldVenue), gridTicks: context.gridTicks(heldVenue, opposite)))
+            }
+            switch UnwindPolicy.decide(policy: context.config.policy, exposure: exposure, candidates: candidates,
+                                       attempt: attempt - 1, attempts: context.config.maxAttempts) {
+            case .done:
+                break
+            case .noOrder(let why):
+                notes.append("attempt \(attempt): no order (\(why))")
+            case .place(let order):
+                guard let venue = venues[order.venue] else {
+                    notes.append("attempt \(attempt): venue \(order.venue) is not configured")
+                    continue
+                }
+                let placed = try await placeUnwind(&run, order: order, attempt: attempt, on: venue)
+                guard let placed else {
+                    return Finished(result: .needsRecovery("unwind order \(attempt): its answer was lost"))
+                }
+                attempts.append(placed)
+                notes.append("attempt \(attempt): \(order.action.rawValue) \(order.side.rawValue) \(order.quantity) \(order.instrument) "
+                    + "at \(order.venue) limit \(order.limit) (bound \(order.bound)): filled \(placed.filled)")
+            }
+        }
+        return try await closeUnwind(&run, exposed: exposed, heldCost: heldCost, bound: bound, attempts: attempts, notes: notes,
+                                     facts: facts)
+    }
+
+    /// Persists the order (entering `Unwinding` with the first), sends it, records its answer and
+    /// fills. Nil when the answer was lost and the venue does not know the order yet: recovery
+    /// resolves it.
+    private func placeUnwind(_ run: inout OpportunityRun, order: UnwindPolicy.Order, attempt: Int,
+                             on venue: any Venue) async throws -> UnwindAttempt? {
+        let clientOrderID = "arb-\(ledger.databaseID)-\(run.id)-u\(attempt)"
+        let prepared = venue.prepare(OrderRequest(clientOrderID: clientOrderID, instrument: order.instrument, side: order.side,
+                                                  limitPrice: order.limit, quantity: order.quantity, timeInForce: .ioc))
+        let intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
+                                       limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity,
+                                       clientOrderID: clientOrderID, venueOrderID: prepared.venueOrderID)
+        let now = clock.nowMilliseconds()
+        if run.state == .cancelAttempted {
+            let reason = "unwind: \(order.action.rawValue) \(order.quantity) within \(unwind?.config.maxLossPerContract ?? .zero) a contract"
+            let changes = TransitionChanges(legUpdates: [run.a.update, run.b.update], unwindOrders: [intent],
+                                            fills: run.a.unpersisted + run.b.unpersisted)
+            let result = try await ledger.advance(run.id, from: .cancelAttempted, steps: [TransitionStep(.unwindStarted, reason: reason)],
+                                                  at: now, changes: changes)
+            guard case .applied(let state) = result else { throw ExecutorError.refused(result) }
+            run.state = state
+            run.a.unpersisted.removeAll()
+            run.b.unpersisted.removeAll()
+        } else {
+            try await ledger.record(TransitionChanges(unwindOrders: [intent]), opportunity: run.id, at: now)
+        }
+        // Its events would otherwise reach the orphan recorder mid-attempt; the fills are read here.
+        _ = router.register([clientOrderID])
+        defer { router.unregister([clientOrderID]) }
+        var status: LegStatus
+        var reason: String?
+        var venueOrderID = prepared.venueOrderID
+        var fills: [FillReport] = []
+        do {
+            let ack = try await venue.submit(prepared)
+            status = ack.order.status.legStatus
+            venueOrderID = ack.order.venueOrderID
+            fills = ack.fills
+        } catch VenueError.rejected(let why) {
+            status = .rejected
+            reason = why
+        } catch VenueError.unavailable(let why) {
+            status = .notFound
+            reason = "not sent: \(why)"
+        } catch {
+            // Lost answer: ask the venue (never resend blindly).
+            guard let found = try? await venue.order(clientOrderID: clientOrderID) else {
+                try await ledger.record(TransitionChanges(unwindUpdates: [UnwindOrderUpdate(
+                    clientOrderID: clientOrderID, status: .unknown, statusReason: "\(error)")]), opportunity: run.id, at: clock.nowMilliseconds())
+                logger.error("opportunity \(run.id) unwind order \(attempt): answer lost and not found yet (\(error)); left for recovery")
+                return nil
+            }
+            status = found.status.legStatus
+            venueOrderID = found.venueOrderID
+        }
+        if status != .rejected && status != .notFound, let read = try? await venue.fills(clientOrderID: clientOrderID) {
+            fills += read
+        }
+        var seen: Set<String> = []
+        fills = fills.filter { seen.insert($0.tradeID).inserted }
+        var placed = UnwindAttempt(intent: intent)
+        for fill in fills where fill.certainty != .failed {
+            placed.filled += fill.quantity
+            placed.cost += Money(price: fill.price, quantity: fill.quantity)
+            placed.fees += fill.fee
+        }
+        try await ledger.record(TransitionChanges(
+            unwindUpdates: [UnwindOrderUpdate(clientOrderID: clientOrderID, status: status, statusReason: reason, venueOrderID: venueOrderID)],
+            fills: fills), opportunity: run.id, at: clock.nowMilliseconds())
+        return placed
+    }
+
+    private func closeUnwind(_ run: inout OpportunityRun, exposed: Quantity, heldCost: Money, bound: Money,
+                             attempts: [UnwindAttempt], notes: [String], facts: ClosingPath.Facts) async throws -> Finished {
+        let done = attempts.reduce(Quantity.zero) { $0 + $1.filled }
+        let realised = attempts.reduce(Money.zero) { $0 + Self.realisedLoss($1, heldCost: heldCost, exposed: exposed) }
+        let left = exposed - done
+        let now = clock.nowMilliseconds()
+        let summary = "exposed \(exposed), unwound \(done), left \(left), realised loss \(realised) (bound \(bound)); " + notes.joined(separator: "; ")
+        guard run.state == .unwinding else {
+            // No order was ever within the bound: closed one-sided as without unwinding, saying so.
+            let alerts = [oneSidedAlert(run, phase: .closed), unwindAlert(run, outcome: .oneSided, summary: summary)]
+            try await persist(&run, steps: [TransitionStep(.closedExposed, reason: closeReason(run, facts) + "; unwind: \(summary)")],
+                              now: now, alerts: alerts)
+            logger.warning("opportunity \(run.id) closed one_sided: nothing within the unwind bound; \(summary)")
+            return Finished(result: .closed(.oneSided), exposure: exposedCost(run))
+        }
+        let completed = attempts.filter { $0.intent.action == .complete }.reduce(Quantity.zero) { $0 + $1.filled }
+        let event: OpportunityEvent = left.isZero ? (completed >= done - completed ? .unwindCompleted : .unwindFlattened) : .unwindGaveUp
+        var alerts = [unwindAlert(run, outcome: left.isZero ? (event == .unwindCompleted ? .completed : .flattened) : .oneSided,
+                                  summary: summary)]
+        if !left.isZero { alerts.insert(oneSidedAlert(run, phase: .closed), at: 0) }
+        let result = try await ledger.advance(run.id, from: .unwinding, steps: [TransitionStep(event, reason: "unwind: \(summary)")],
+                                              at: now, changes: TransitionChanges(alerts: alerts))
+        guard case .applied(let state) = result, let outcome = state.outcome else { throw ExecutorError.refused(result) }
+        run.state = state
+        logger.notice("opportunity \(run.id) closed \(outcome.rawValue): \(summary)")
+        return Finished(result: .closed(outcome), exposure: outcome == .oneSided ? Self.share(exposedCost(run), of: left, in: exposed) : .zero)
+    }
+
+    /// The alert that ends an unwind: its result, loss and what was tried.
+    private func unwindAlert(_ run: OpportunityRun, outcome: CloseOutcome, summary: String) -> NewAlert {
+        let body = JSONValue.object([
+            JSONMember(key: "opportunity_id", value: .number(String(run.id))),
+            JSONMember(key: "event_id", value: .string(run.opportunity.eventID)),
+            JSONMember(key: "outcome", value: .string(outcome.rawValue)),
+            JSONMember(key: "summary", value: .string(summary)),
+        ]).compactText
+        let verb = outcome == .oneSided ? "gave up" : outcome.rawValue
+        return NewAlert(key: "unwind-\(ledger.databaseID)-\(run.id)", kind: "unwind_closed",
+                        severity: outcome == .oneSided ? .critical : .warning,
+                        text: "opportunity \(run.id) (\(run.opportunity.eventID)) unwind \(verb): \(summary)", bodyJSON: body)
+    }
+
+    /// `total` × `part` / `whole`, in micro-dollars (whole zero: zero).
+    static func share(_ total: Money, of part: Quantity, in whole: Quantity) -> Money {
+        guard whole.hundredths > 0 else { return .zero }
+        return Money(micros: total.micros * part.hundredths / whole.hundredths)
+    }
+
+    /// What an unwind order's fills lost against the held contracts they took back.
+    static func realisedLoss(_ attempt: UnwindAttempt, heldCost: Money, exposed: Quantity) -> Money {
+        let held = share(heldCost, of: attempt.filled, in: exposed)
+        switch attempt.intent.action {
+        case .complete:
+            return held + attempt.cost + attempt.fees - Money(micros: attempt.filled.hundredths * 10_000)
+        case .flatten:
+            return held - (attempt.cost - attempt.fees)
+        }
+    }
+}

@@ -1,0 +1,137 @@
+import ArbTestSupport
+import ArbEngine
+import Foundation
+@testable import OrderStateMachine
+import Testing
+
+/// The executor's unwind on the paper venues: leg a (kalshi K-1, YES) fills 10 at 0.45, leg b
+/// (polymarket P-1, NO) is refused, so 10 YES are exposed; the unwind buys NO (P-1 at polymarket,
+/// or K-1-NO at kalshi) or sells YES (K-1) within $0.02 a contract.
+@Suite("Unwinding a one-sided exposure through the executor", .serialized, .exclusive)
+struct UnwindExecutionTests {
+    static func context(_ policy: UnwindConfig.Policy, quotes: [Quote], attempts: Int = 3) -> (Store) -> UnwindContext {
+        { _ in
+            let marks = MarkBook(trustedForMilliseconds: 60_000)
+            for quote in quotes { marks.record(quote) }
+            return UnwindContext(
+                config: UnwindConfig(policy: policy, maxLossPerContract: Money(cents: 2), maxAttempts: attempts, retryMilliseconds: 10),
+                marks: marks, oppositeInstrument: { _, venue, instrument in venue == "kalshi" && instrument == "K-1" ? "K-1-NO" : nil },
+                fee: { _, venue in venue == "kalshi" ? .kalshiTaker : .free }, gridTicks: { _, _ in 100 })
+        }
+    }
+
+    static func quote(_ venue: String, _ instrument: String, bid: Int64? = nil, ask: Int64? = nil) -> Quote {
+        Quote(timestampMilliseconds: SystemClock().nowMilliseconds(), venue: venue, instrument: instrument,
+              bid: bid.flatMap { Price(ticks: $0) }, bidSize: Quantity(contracts: 50), ask: ask.flatMap { Price(ticks: $0) },
+              askSize: Quantity(contracts: 50))
+    }
+
+    func audit(_ harness: ExecutorHarness, allClosed: Bool = true) throws -> [String] {
+        try Invariants.check(databasePath: harness.directory.path("arb.db"),
+                             paperFiles: ["kalshi": harness.kalshi.path, "polymarket": harness.polymarket.path],
+                             options: .init(requireAllClosed: allClosed, sinks: []))
+    }
+
+    @Test("complete: the missing NO bought at the other venue within the bound; Closed(completed), the order and its fills recorded, §8 holds")
+    func completes() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]),
+                                                unwindFates: ["u1": .fill])
+        let outcome = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(outcome == .closed(.completed))
+        let orders = try harness.store.unwindOrders(of: 1)
+        #expect(orders.count == 1)
+        let order = try #require(orders.first)
+        #expect(order.intent.action == .complete && order.intent.venue == "polymarket" && order.intent.instrument == "P-1"
+                && order.intent.limitPrice == Price(ticks: 5_400)! && order.filledQuantity == Quantity(contracts: 10) && order.status == .filled)
+        let history = try harness.history()
+        #expect(history.transitions.map(\.to).suffix(3) == [.cancelAttempted, .unwinding, .closed(.completed)])
+        #expect(try harness.store.alerts(of: 1).map(\.kind).contains("unwind_closed"))
+        #expect(try harness.paperOrders(harness.polymarket)[order.intent.clientOrderID]?.1 == 1_000)
+        let violationsHarness = try audit(harness)
+        #expect(violationsHarness.isEmpty, "\(violationsHarness)")
+    }
+
+    @Test("flatten: the excess YES sold back at kalshi's bid within the bound, both Kalshi fees counted (0.47 loses 0.15 of the 0.20 allowed; 0.44 would lose 0.45); Closed(flattened)")
+    func flattens() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.flatten, quotes: [Self.quote("kalshi", "K-1", bid: 4_700)]),
+                                                unwindFates: ["u1": .fill])
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.flattened))
+        let order = try #require(try harness.store.unwindOrders(of: 1).first)
+        #expect(order.intent.action == .flatten && order.intent.venue == "kalshi" && order.intent.limitPrice == Price(ticks: 4_700)!)
+        let violationsHarness = try audit(harness)
+        #expect(violationsHarness.isEmpty, "\(violationsHarness)")
+    }
+
+    @Test("partial fills: the first order fills 4, the second the 6 left; Closed(completed) with two orders")
+    func partialThenDone() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]),
+                                                unwindFates: ["u1": .partial(Quantity(contracts: 4)), "u2": .fill])
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.completed))
+        let orders = try harness.store.unwindOrders(of: 1)
+        #expect(orders.map(\.filledQuantity) == [Quantity(contracts: 4), Quantity(contracts: 6)])
+        #expect(orders.map(\.intent.quantity) == [Quantity(contracts: 10), Quantity(contracts: 6)], "an order larger than the exposure left")
+        #expect(orders.allSatisfy { $0.intent.limitPrice <= $0.intent.boundPrice })
+        let violationsHarness = try audit(harness)
+        #expect(violationsHarness.isEmpty, "\(violationsHarness)")
+    }
+
+    @Test("a book past the bound: no order at all; Closed(one_sided) with the unwind alert saying why")
+    func pastTheBound() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.best, quotes: [Self.quote("polymarket", "P-1", ask: 6_000),
+                                                                                     Self.quote("kalshi", "K-1", bid: 3_000)]))
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided))
+        #expect(try harness.store.unwindOrders(of: 1).isEmpty)
+        let alert = try #require(try harness.store.alerts(of: 1).first { $0.kind == "unwind_closed" })
+        #expect(alert.text.contains("past the bound") && alert.severity == .critical, "\(alert.text)")
+        let violationsHarness = try audit(harness)
+        #expect(violationsHarness.isEmpty, "\(violationsHarness)")
+    }
+
+    @Test("an unwind order that keeps being refused: attempts spent, Closed(one_sided) from Unwinding, with both alerts")
+    func givesUp() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)], attempts: 2),
+                                                unwindFates: ["u1": .reject("halted"), "u2": .rest])
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided))
+        #expect(try harness.store.unwindOrders(of: 1).map(\.status) == [.rejected, .cancelled])
+        #expect(try harness.history().transitions.map(\.to).suffix(2) == [.unwinding, .closed(.oneSided)])
+        let kinds = try harness.store.alerts(of: 1).map(\.kind)
+        #expect(kinds.contains("one_sided_closed") && kinds.contains("unwind_closed"), "\(kinds)")
+        let violationsHarness = try audit(harness)
+        #expect(violationsHarness.isEmpty, "\(violationsHarness)")
+    }
+
+    @Test("an unwind order's answer lost: looked up, never resent; placed and filled, it counts; not found, left Unwinding for recovery")
+    func lostAnswer() async throws {
+        let placed = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                               unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]),
+                                               unwindFates: ["u1": .ambiguousPlaced])
+        #expect(await placed.executor.run(ExecutorHarness.candidate()) == .closed(.completed))
+        #expect(try placed.store.unwindOrders(of: 1).count == 1, "resent after a lost answer")
+        let violationsPlaced = try audit(placed)
+        #expect(violationsPlaced.isEmpty, "\(violationsPlaced)")
+
+        let lost = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                             unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]),
+                                             unwindFates: ["u1": .ambiguousNotPlaced])
+        let outcome = await lost.executor.run(ExecutorHarness.candidate())
+        guard case .needsRecovery = outcome else {
+            Issue.record("not left for recovery: \(outcome)")
+            return
+        }
+        #expect(try lost.store.state(of: 1) == .unwinding)
+        #expect(try lost.store.unwindOrders(of: 1).map(\.status) == [.unknown])
+    }
+
+    @Test("unwinding off (the default): a one-sided execution closes one_sided as before, no unwind order")
+    func off() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.off, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]))
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided))
+        #expect(try harness.store.unwindOrders(of: 1).isEmpty)
+    }
+}
