@@ -1,6 +1,7 @@
 import ArbTestSupport
 import ArbEngine
 import Foundation
+import Logging
 @testable import OrderStateMachine
 import Testing
 
@@ -125,6 +126,48 @@ struct UnwindExecutionTests {
         }
         #expect(try lost.store.state(of: 1) == .unwinding)
         #expect(try lost.store.unwindOrders(of: 1).map(\.status) == [.unknown])
+    }
+
+    func reconcile(_ harness: ExecutorHarness) async throws -> ReconcileReport {
+        var logger = Logger(label: "test")
+        logger.logLevel = .critical
+        return try await Reconciler(ledger: harness.ledger, venues: ["kalshi": harness.kalshi, "polymarket": harness.polymarket],
+                                    clock: SystemClock(), logger: logger).run()
+    }
+
+    @Test("recovery of an unwind whose order never arrived: looked up (not found), nothing unwound; Closed(one_sided) with both alerts, §8 holds")
+    func recoveryNotPlaced() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]),
+                                                unwindFates: ["u1": .ambiguousNotPlaced])
+        _ = await harness.executor.run(ExecutorHarness.candidate())
+        #expect(try harness.store.state(of: 1) == .unwinding)
+        let report = try await reconcile(harness)
+        #expect(report.isClean && report.closedByOutcome == [.oneSided: 1], "\(report)")
+        #expect(try harness.store.unwindOrders(of: 1).map(\.status) == [.notFound])
+        let kinds = try harness.store.alerts(of: 1).map(\.kind)
+        #expect(kinds.contains("one_sided_closed") && kinds.contains("unwind_closed"), "\(kinds)")
+        let violations = try audit(harness)
+        #expect(violations.isEmpty, "\(violations)")
+    }
+
+    @Test("recovery of an unwind whose order landed after all and filled: its fills recorded from the venue; Closed(completed), §8 holds")
+    func recoveryLanded() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]),
+                                                unwindFates: ["u1": .ambiguousNotPlaced])
+        _ = await harness.executor.run(ExecutorHarness.candidate())
+        let order = try #require(try harness.store.unwindOrders(of: 1).first)
+        // The request reaches the venue late and fills there (what the lost answer hid).
+        await harness.polymarket.setBehaviour(PaperBehaviour(fateForClientOrderID: [order.intent.clientOrderID: .fill]))
+        _ = try await harness.polymarket.submit(harness.polymarket.prepare(OrderRequest(
+            clientOrderID: order.intent.clientOrderID, instrument: order.intent.instrument, side: .buy, limitPrice: order.intent.limitPrice,
+            quantity: order.intent.quantity, timeInForce: .ioc)))
+        let report = try await reconcile(harness)
+        #expect(report.isClean && report.closedByOutcome == [.completed: 1], "\(report)")
+        #expect(try harness.store.unwindOrders(of: 1).first?.filledQuantity == Quantity(contracts: 10))
+        let violations = try audit(harness)
+        #expect(violations.isEmpty, "\(violations)")
     }
 
     @Test("unwinding off (the default): a one-sided execution closes one_sided as before, no unwind order")

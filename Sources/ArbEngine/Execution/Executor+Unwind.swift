@@ -215,16 +215,22 @@ extension Executor {
 
     /// The alert that ends an unwind: its result, loss and what was tried.
     private func unwindAlert(_ run: OpportunityRun, outcome: CloseOutcome, summary: String) -> NewAlert {
+        Self.unwindAlert(databaseID: ledger.databaseID, opportunity: run.id, eventID: run.opportunity.eventID, outcome: outcome,
+                         summary: summary)
+    }
+
+    /// The alert that ends an unwind (the executor's, and recovery's): key `unwind-<db>-<id>`.
+    static func unwindAlert(databaseID: String, opportunity id: OpportunityID, eventID: String, outcome: CloseOutcome,
+                            summary: String) -> NewAlert {
         let body = JSONValue.object([
-            JSONMember(key: "opportunity_id", value: .number(String(run.id))),
-            JSONMember(key: "event_id", value: .string(run.opportunity.eventID)),
+            JSONMember(key: "opportunity_id", value: .number(String(id))),
+            JSONMember(key: "event_id", value: .string(eventID)),
             JSONMember(key: "outcome", value: .string(outcome.rawValue)),
             JSONMember(key: "summary", value: .string(summary)),
         ]).compactText
         let verb = outcome == .oneSided ? "gave up" : outcome.rawValue
-        return NewAlert(key: "unwind-\(ledger.databaseID)-\(run.id)", kind: "unwind_closed",
-                        severity: outcome == .oneSided ? .critical : .warning,
-                        text: "opportunity \(run.id) (\(run.opportunity.eventID)) unwind \(verb): \(summary)", bodyJSON: body)
+        return NewAlert(key: "unwind-\(databaseID)-\(id)", kind: "unwind_closed", severity: outcome == .oneSided ? .critical : .warning,
+                        text: "opportunity \(id) (\(eventID)) unwind \(verb): \(summary)", bodyJSON: body)
     }
 
     /// `total` × `part` / `whole`, in micro-dollars (whole zero: zero).

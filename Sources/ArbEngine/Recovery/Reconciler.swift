@@ -79,6 +79,10 @@ public struct Reconciler: Sendable {
             return
         }
 
+        if opportunity.state == .unwinding {
+            return try await reconcileUnwinding(opportunity, dryRun: dryRun, report: &report)
+        }
+
         var legs = try await ledger.withStore { try $0.legs(of: id) }
         guard legs.count == 2 else { return needs("expected 2 legs, found \(legs.count)") }
         var fills: [FillReport] = []
