@@ -131,7 +131,14 @@ check_invariants() {
              (SELECT count(*) FROM main.legs l WHERE o.client_order_id IN (l.client_order_id, l.venue_order_id)
                 AND l.venue = '$venue') AS legs,
              (SELECT group_concat(l.venue) FROM main.legs l WHERE o.client_order_id IN (l.client_order_id, l.venue_order_id)) AS leg_venues
-      FROM $venue.paper_orders o WHERE legs <> 1"
+      FROM $venue.paper_orders o WHERE legs <> 1
+        AND NOT EXISTS (SELECT 1 FROM main.unwind_orders u WHERE u.client_order_id = o.client_order_id AND u.venue = '$venue')"
+    # 1 and 6. An unwind order (issue 14) at the venue is its row's order, with the same fills.
+    check "6: $venue unwind orders whose filled quantity or order differs from the venue's" "
+      SELECT u.opportunity_id, u.attempt, u.client_order_id, u.filled_quantity AS ours, o.filled_quantity AS venue
+      FROM main.unwind_orders u JOIN $venue.paper_orders o ON o.client_order_id = u.client_order_id
+      WHERE u.venue = '$venue' AND (u.filled_quantity <> o.filled_quantity OR u.instrument <> o.instrument OR u.side <> o.side
+                                    OR u.limit_price <> o.price)"
     # 1. And every leg the database says reached the venue is there.
     check "1: $venue legs the database says were placed, unknown to $venue" "
       SELECT l.opportunity_id, l.leg, l.client_order_id, l.status FROM main.legs l
