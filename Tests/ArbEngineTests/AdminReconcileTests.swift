@@ -19,9 +19,11 @@ extension AdminCLITests {
             let directory = TemporaryDirectory()
             let db = directory.path("arb.db")
             let config = try Self.reliableConfig(directory)
-            let crashed = try runProduct("arb", ["run", "--config", config, "--db", db, "--seed", "7", "--duration", "6",
+            // A long duration costs nothing when the point is reached (the crash ends the run); a
+            // loaded machine makes fewer opportunities a second, so a rare point may take longer.
+            let crashed = try runProduct("arb", ["run", "--config", config, "--db", db, "--seed", "7", "--duration", "30",
                                                  "--log-level", "error"],
-                                         environment: ["ARB_CRASH_AT": point.rawValue])
+                                         environment: ["ARB_CRASH_AT": point.rawValue], timeoutSeconds: 90)
             try #require(crashed.status == 137, "expected to die at \(point.rawValue): \(crashed.summary)")
             let open = try readStore(db) { try $0.nonTerminalOpportunities() }
 

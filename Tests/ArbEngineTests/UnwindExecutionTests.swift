@@ -128,6 +128,23 @@ struct UnwindExecutionTests {
         #expect(try lost.store.unwindOrders(of: 1).map(\.status) == [.unknown])
     }
 
+    @Test("partly unwound then given up: the exposure left is what the unwind did not take back — in list --one-sided, show and the reminders' rule")
+    func exposureLeft() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)], attempts: 2),
+                                                unwindFates: ["u1": .partial(Quantity(contracts: 4)), "u2": .reject("halted")])
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided))
+        let summary = try #require(try harness.store.opportunitySummaries(OpportunityQuery(oneSided: true)).first)
+        #expect(summary.unwound == Quantity(contracts: 4))
+        let exposure = Exposure(summary)
+        #expect(exposure.exposed == Quantity(contracts: 6) && exposure.leadingLeg == .a, "\(exposure)")
+        let history = try harness.history()
+        #expect(Exposure(history) == exposure)
+        let text = OpportunityReport.text(history, now: SystemClock().nowMilliseconds())
+        #expect(text.contains("unwind orders") && text.contains { $0.contains("complete") && $0.contains("-u1") }, "\(text.joined(separator: "\n"))")
+        #expect(text.contains { $0.contains("6.00 contracts of YES on kalshi") }, "\(text.joined(separator: "\n"))")
+    }
+
     func reconcile(_ harness: ExecutorHarness) async throws -> ReconcileReport {
         var logger = Logger(label: "test")
         logger.logLevel = .critical

@@ -42,7 +42,7 @@ public enum AdminJSON {
 
     /// Everything about one opportunity: `show --json`, and each element of `export --format json`.
     public static func history(_ history: OpportunityHistory) -> [String: Any] {
-        var json = opportunity(history.opportunity, exposure: Exposure(legs: history.legs))
+        var json = opportunity(history.opportunity, exposure: Exposure(history))
         json["legs"] = history.legs.map { leg in
             var object = self.leg(leg)
             object["fills"] = history.fills.filter { $0.legID == leg.id }.map(fill)

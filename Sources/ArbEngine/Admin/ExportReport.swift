@@ -25,7 +25,7 @@ public enum ExportReport {
         var records = [AdminText.csvRecord(csvHeader)]
         for history in histories {
             let opportunity = history.opportunity
-            let exposure = Exposure(legs: history.legs)
+            let exposure = Exposure(history)
             for leg in history.legs {
                 let fills = history.fills.filter { $0.legID == leg.id }
                 records.append(AdminText.csvRecord([

@@ -52,7 +52,7 @@ public enum OperatorActions {
         guard let history = try store.history(of: id) else { throw AdminFailure.unknownOpportunity(id, path: store.path) }
         let opportunity = history.opportunity
         let state = opportunity.state
-        let exposure = Exposure(legs: history.legs)
+        let exposure = Exposure(history)
         let action = state.isTerminal ? "flattened" : "close"
         let alert = NewAlert(
             key: "arb-\(store.databaseID)-\(id)-operator-\(action)", kind: "operator_note", severity: .info,

@@ -15,7 +15,7 @@ public enum OpportunityReport {
 
     public static func text(_ history: OpportunityHistory, now: Int64) -> [String] {
         let opportunity = history.opportunity
-        let exposure = Exposure(legs: history.legs)
+        let exposure = Exposure(history)
         var lines = ["opportunity \(opportunity.id) — \(opportunity.eventID) — \(opportunity.stateText)"]
         func field(_ name: String, _ value: String) {
             lines.append("  " + name.padding(toLength: 12, withPad: " ", startingAt: 0) + MessageText.singleLine(value))
@@ -63,6 +63,21 @@ public enum OpportunityReport {
                      fill.fee.description, Timestamp.iso8601(fill.filledAtMilliseconds)]
                 },
                 alignments: [.left, .left, .left, .right, .right, .right, .left]
+            ).map { "  " + $0 }
+        }
+
+        if !history.unwindOrders.isEmpty {
+            lines.append("")
+            lines.append("unwind orders")
+            lines += AdminText.table(
+                ["#", "ACTION", "VENUE", "INSTRUMENT", "SIDE", "LIMIT", "BOUND", "QTY", "FILLED", "STATUS", "CLIENT ORDER ID"],
+                history.unwindOrders.map { order in
+                    ["\(order.intent.attempt)", order.intent.action.rawValue, order.intent.venue, order.intent.instrument,
+                     order.intent.action.side.rawValue, order.intent.limitPrice.description, order.intent.boundPrice.description,
+                     order.intent.quantity.description, order.filledQuantity.description,
+                     order.status.rawValue + (order.statusReason.map { " (\($0))" } ?? ""), order.intent.clientOrderID]
+                },
+                alignments: [.right, .left, .left, .left, .left, .right, .right, .right, .right, .left, .left]
             ).map { "  " + $0 }
         }
 

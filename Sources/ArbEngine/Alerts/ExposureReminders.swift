@@ -27,7 +27,8 @@ public enum ExposureReminders {
             let key = "reminder-\(databaseID)-\(opportunity.id)-\(number)"
             guard !alerts.contains(where: { $0.key == key }) else { continue }
             let legs = try store.legs(of: opportunity.id)
-            let exposure = Exposure(legs: legs)
+            let exposure = Exposure(legs: legs, unwindOrders: try store.unwindOrders(of: opportunity.id))
+            guard !exposure.exposed.isZero else { continue }
             let minutes = (now - since) / 60_000
             let mark = marker?(opportunity.eventID, exposure, legs, now)
             let marked = mark.map { mark in

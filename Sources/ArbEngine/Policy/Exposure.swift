@@ -21,7 +21,9 @@ public struct Exposure: Sendable, Hashable {
         self.leadingLeg = leadingLeg
     }
 
-    public init(a: LegFills?, b: LegFills?) {
+    /// - Parameter unwound: what unwind orders took back of the difference (issue 14): the
+    ///   exposure left is the rest, at its share of the leading leg's cost.
+    public init(a: LegFills?, b: LegFills?, unwound: Quantity = .zero) {
         let a = a ?? .none
         let b = b ?? .none
         guard a.filled != b.filled else {
@@ -29,21 +31,30 @@ public struct Exposure: Sendable, Hashable {
             return
         }
         let (leader, lagger, leg) = a.filled > b.filled ? (a, b, LegName.a) : (b, a, LegName.b)
-        let exposed = leader.filled - lagger.filled
+        let difference = leader.filled - lagger.filled
+        let exposed = difference - min(unwound, difference)
+        guard !exposed.isZero else {
+            self = Exposure(hedged: lagger.filled, exposed: .zero, atRisk: .zero, leadingLeg: nil)
+            return
+        }
         self = Exposure(hedged: lagger.filled, exposed: exposed,
                         atRisk: Exposure.share(of: leader.cost + leader.fees, part: exposed, whole: leader.filled),
                         leadingLeg: leg)
     }
 
     public init(_ summary: OpportunitySummary) {
-        self.init(a: summary.legA, b: summary.legB)
+        self.init(a: summary.legA, b: summary.legB, unwound: summary.unwound)
     }
 
-    public init(legs: [Leg]) {
+    public init(legs: [Leg], unwindOrders: [UnwindOrder] = []) {
         func fills(_ name: LegName) -> LegFills? {
             legs.first { $0.leg == name }.map { LegFills(filled: $0.filledQuantity, cost: $0.filledCost, fees: $0.fees) }
         }
-        self.init(a: fills(.a), b: fills(.b))
+        self.init(a: fills(.a), b: fills(.b), unwound: unwindOrders.reduce(Quantity.zero) { $0 + $1.filledQuantity })
+    }
+
+    public init(_ history: OpportunityHistory) {
+        self.init(legs: history.legs, unwindOrders: history.unwindOrders)
     }
 
     /// `total × part / whole`, rounded up (a loss is never understated).

@@ -293,6 +293,8 @@ public struct OpportunityHistory: Sendable, Hashable {
     public var fills: [Fill]
     public var transitions: [TransitionRecord]
     public var alerts: [Alert]
+    /// Its unwind orders (issue 14), by attempt.
+    public var unwindOrders: [UnwindOrder] = []
 }
 
 // MARK: - Unwinding (issue 14)

@@ -53,11 +53,14 @@ public struct OpportunitySummary: Sendable, Hashable {
     public var opportunity: Opportunity
     public var legA: LegFills?
     public var legB: LegFills?
+    /// What its unwind orders took back of the exposure (issue 14).
+    public var unwound: Quantity
 
-    public init(opportunity: Opportunity, legA: LegFills?, legB: LegFills?) {
+    public init(opportunity: Opportunity, legA: LegFills?, legB: LegFills?, unwound: Quantity = .zero) {
         self.opportunity = opportunity
         self.legA = legA
         self.legB = legB
+        self.unwound = unwound
     }
 }
 
@@ -128,7 +131,8 @@ extension Store {
 
     /// Each opportunity with its legs' fill sums (`decodeSummary` reads a row).
     static let summarySelect = """
-        SELECT \(OpportunityColumn.list(table: "o")), \(LegSumColumn.list(table: "a")), \(LegSumColumn.list(table: "b"))
+        SELECT \(OpportunityColumn.list(table: "o")), \(LegSumColumn.list(table: "a")), \(LegSumColumn.list(table: "b")),
+               (SELECT coalesce(sum(u.filled_quantity), 0) FROM unwind_orders u WHERE u.opportunity_id = o.id)
         FROM opportunities o
         LEFT JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
         LEFT JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
@@ -150,7 +154,8 @@ extension Store {
                             fees: Money(micros: row.int64(C.feesMicros, at: offset)))
         }
         return OpportunitySummary(opportunity: decodeOpportunity(row), legA: legFills(at: OpportunityColumn.width),
-                                  legB: legFills(at: OpportunityColumn.width + LegSumColumn.width))
+                                  legB: legFills(at: OpportunityColumn.width + LegSumColumn.width),
+                                  unwound: storedQuantity(row.int64(OpportunityColumn.width + 2 * LegSumColumn.width)))
     }
 
     /// Every stored history `query` selects (export), newest first, in one snapshot.

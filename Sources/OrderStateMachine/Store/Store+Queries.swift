@@ -200,7 +200,7 @@ extension Store {
             guard let opportunity = try self.opportunity(id) else { return OpportunityHistory?.none }
             return OpportunityHistory(
                 opportunity: opportunity, legs: try self.legs(of: id), fills: try self.fills(of: id),
-                transitions: try self.transitions(of: id), alerts: try self.alerts(of: id))
+                transitions: try self.transitions(of: id), alerts: try self.alerts(of: id), unwindOrders: try self.unwindOrders(of: id))
         }
         return connection.isInTransaction ? try read() : try connection.readTransaction(read)
     }
