@@ -145,6 +145,37 @@ struct UnwindExecutionTests {
         #expect(text.contains { $0.contains("6.00 contracts of YES on kalshi") }, "\(text.joined(separator: "\n"))")
     }
 
+    @Test("no unwind loop: after max_unwinds_per_market_per_day unwinds the market is blocked (with an alert) and its candidates skipped, until resume --market")
+    func noLoop() async throws {
+        let quotes = [Self.quote("kalshi", "K-1-NO", ask: 5_200)]  // with both Kalshi fees: a loss of $0.05 of the $0.20 allowed
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"), unwind: { store in
+            var context = Self.context(.complete, quotes: quotes)(store)
+            context.config.maxUnwindsPerMarketPerDay = 2
+            return context
+        })
+        // The same opportunity keeps reappearing; each time it goes one-sided and is unwound.
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.completed))
+        #expect(try harness.store.marketBlock("EV") == nil)
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.completed))
+        let reason = try #require(try harness.store.marketBlock("EV"))
+        #expect(reason.contains("2 unwinds today (limit 2)"), "\(reason)")
+        #expect(try harness.store.allAlerts(limit: 50).contains { $0.kind == "market_blocked" })
+        guard case .skipped(let why) = await harness.executor.run(ExecutorHarness.candidate()) else {
+            Issue.record("a blocked market traded")
+            return
+        }
+        #expect(why.hasPrefix("market blocked"), "\(why)")
+        // Another market is not blocked.
+        #expect(await harness.executor.run(ExecutorHarness.candidate(key: "EV2")) != .skipped("market blocked"))
+        let resumed = try OperatorActions.resumeMarket(harness.store, eventID: "EV", now: SystemClock().nowMilliseconds())
+        #expect(resumed.lines.first?.contains("unblocked") == true)
+        #expect(try harness.store.marketBlock("EV") == nil)
+        guard case .closed = await harness.executor.run(ExecutorHarness.candidate()) else {
+            Issue.record("still blocked after resume --market")
+            return
+        }
+    }
+
     func reconcile(_ harness: ExecutorHarness) async throws -> ReconcileReport {
         var logger = Logger(label: "test")
         logger.logLevel = .critical

@@ -39,6 +39,18 @@ public enum OperatorActions {
             json: AdminText.json(["halted": false, "was_halted": true, "previous_reason": AdminJSON.nullable(before.reason)]))
     }
 
+    /// `arbadmin resume --market EVENT`: clears the block set after too many unwinds.
+    public static func resumeMarket(_ store: Store, eventID: String, now: Int64) throws -> Outcome {
+        guard let reason = try store.marketBlock(eventID) else {
+            let blocked = try store.blockedMarkets().keys.sorted()
+            return Outcome(lines: ["market \(MessageText.quoted(eventID)) is not blocked" + (blocked.isEmpty ? "" : "; blocked: \(blocked.joined(separator: ", "))")],
+                           json: AdminText.json(["market": eventID, "was_blocked": false]))
+        }
+        try store.setMarketBlock(eventID, reason: nil, atMilliseconds: now)
+        return Outcome(lines: ["market \(MessageText.quoted(eventID)) unblocked: it may trade again (it was blocked: \(MessageText.singleLine(reason)))"],
+                       json: AdminText.json(["market": eventID, "was_blocked": true, "previous_reason": reason]))
+    }
+
     // MARK: - Close
 
     /// `arbadmin close ID --note TEXT [--flattened]`: a non-terminal opportunity → `Closed(manual)`

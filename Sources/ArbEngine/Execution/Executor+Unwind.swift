@@ -198,7 +198,7 @@ extension Executor {
             try await persist(&run, steps: [TransitionStep(.closedExposed, reason: closeReason(run, facts) + "; unwind: \(summary)")],
                               now: now, alerts: alerts)
             logger.warning("opportunity \(run.id) closed one_sided: nothing within the unwind bound; \(summary)")
-            return Finished(result: .closed(.oneSided), exposure: exposedCost(run))
+            return Finished(result: .closed(.oneSided), exposure: exposedCost(run), unwound: !attempts.isEmpty)
         }
         let completed = attempts.filter { $0.intent.action == .complete }.reduce(Quantity.zero) { $0 + $1.filled }
         let event: OpportunityEvent = left.isZero ? (completed >= done - completed ? .unwindCompleted : .unwindFlattened) : .unwindGaveUp
@@ -210,7 +210,30 @@ extension Executor {
         guard case .applied(let state) = result, let outcome = state.outcome else { throw ExecutorError.refused(result) }
         run.state = state
         logger.notice("opportunity \(run.id) closed \(outcome.rawValue): \(summary)")
-        return Finished(result: .closed(outcome), exposure: outcome == .oneSided ? Self.share(exposedCost(run), of: left, in: exposed) : .zero)
+        return Finished(result: .closed(outcome), exposure: outcome == .oneSided ? Self.share(exposedCost(run), of: left, in: exposed) : .zero,
+                        unwound: true)
+    }
+
+    /// No unwind loop: once `max_unwinds_per_market_per_day` of the event's opportunities have
+    /// unwound since UTC midnight, the market is blocked (with an alert) until `arbadmin resume
+    /// --market`: the executor skips its candidates.
+    func blockMarketIfUnwoundTooOften(_ eventID: String, now: Int64) async {
+        guard let limit = unwind?.config.maxUnwindsPerMarketPerDay else { return }
+        let midnight = now - now % 86_400_000
+        do {
+            let count = try await ledger.withStore { try $0.unwinds(eventID: eventID, since: midnight) }
+            guard count >= limit, try await ledger.withStore({ try $0.marketBlock(eventID) }) == nil else { return }
+            let reason = "\(count) unwinds today (limit \(limit)); arbadmin resume --market \(eventID) to trade it again"
+            let alert = NewAlert(
+                key: "market-blocked-\(ledger.databaseID)-\(eventID)-\(midnight / 86_400_000)", kind: "market_blocked", severity: .critical,
+                text: "market \(eventID) blocked: \(reason)",
+                bodyJSON: JSONValue.object([JSONMember(key: "event_id", value: .string(eventID)),
+                                            JSONMember(key: "unwinds_today", value: .number(String(count)))]).compactText)
+            try await ledger.withStore { try $0.setMarketBlock(eventID, reason: reason, alert: alert, atMilliseconds: now) }
+            logger.critical("market \(eventID) blocked: \(reason)")
+        } catch {
+            logger.error("cannot count or block \(eventID)'s unwinds: \(error)")
+        }
     }
 
     /// The alert that ends an unwind: its result, loss and what was tried.

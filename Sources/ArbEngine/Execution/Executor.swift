@@ -50,6 +50,10 @@ public final class Executor: Sendable {
         // from the next candidate.
         do {
             if try await ledger.haltState().halted { return .skipped("halted") }
+            let eventID = candidate.opportunity.eventID
+            if unwind != nil, let why = try await ledger.withStore({ try $0.marketBlock(eventID) }) {
+                return .skipped("market blocked: \(why)")
+            }
         } catch {
             logger.error("cannot read the halt flag: \(error)")
             return .skipped("store error")
@@ -80,6 +84,8 @@ public final class Executor: Sendable {
     struct Finished {
         var result: ExecutionOutcome
         var exposure: Money = .zero
+        /// It went through `Unwinding` (counts toward `max_unwinds_per_market_per_day`).
+        var unwound = false
     }
 
     private func finish(_ candidate: Candidate, _ finished: Finished) async {
@@ -87,6 +93,7 @@ public final class Executor: Sendable {
         switch finished.result {
         case .closed(let outcome):
             let closesToday = gate.release(candidate, outcome: outcome, exposure: finished.exposure, now: now)
+            if finished.unwound { await blockMarketIfUnwoundTooOften(candidate.opportunity.eventID, now: now) }
             if outcome == .oneSided, closesToday >= gate.risk.maxOneSidedClosesPerDay {
                 let reason = "risk: \(closesToday) one-sided closes today (limit \(gate.risk.maxOneSidedClosesPerDay))"
                 do {

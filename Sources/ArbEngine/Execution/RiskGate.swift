@@ -66,7 +66,9 @@ public final class RiskGate: Sendable {
             state.live.remove(key)
             state.reservedByEvent[event, default: .zero] += exposure - reserve
             state.reservedTotal += exposure - reserve
-            let cooldown = outcome == .oneSided ? risk.oneSidedCooldownMilliseconds : risk.cooldownMilliseconds
+            // An unwound exposure was one-sided too: the same pause before its key trades again.
+            let wasOneSided = outcome == .oneSided || outcome == .completed || outcome == .flattened
+            let cooldown = wasOneSided ? risk.oneSidedCooldownMilliseconds : risk.cooldownMilliseconds
             state.coolingUntil[key] = now + cooldown
             if outcome == .oneSided {
                 let day = now / 86_400_000

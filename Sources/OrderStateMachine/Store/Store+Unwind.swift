@@ -82,3 +82,42 @@ extension Store {
         return .duplicate
     }
 }
+
+// MARK: - Markets blocked after too many unwinds (issue 14: no unwind loop)
+
+extension Store {
+    static func marketBlockKey(_ eventID: String) -> String { "market_blocked:\(eventID)" }
+
+    /// Why `eventID` is blocked (nil: it is not): set after too many unwinds in a day, cleared
+    /// only by `arbadmin resume --market`.
+    public func marketBlock(_ eventID: String) throws -> String? {
+        try connection.cachedStatement("SELECT value FROM settings WHERE key = ? AND value <> ''")
+            .queryOne(Self.marketBlockKey(eventID)) { $0.text(0) }
+    }
+
+    /// Every blocked market and why, by event id.
+    public func blockedMarkets() throws -> [String: String] {
+        let rows = try connection.cachedStatement("SELECT key, value FROM settings WHERE key LIKE 'market_blocked:%' AND value <> ''")
+            .query { (String($0.text(0).dropFirst("market_blocked:".count)), $0.text(1)) }
+        return Dictionary(rows, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Blocks `eventID` (with an alert in the same commit) or, with `reason` nil, clears it.
+    public func setMarketBlock(_ eventID: String, reason: String?, alert: NewAlert? = nil, atMilliseconds now: Int64) throws {
+        try connection.writeTransaction {
+            try connection.cachedStatement("""
+                INSERT INTO settings (key, value, updated_at_ms) VALUES (?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at_ms = excluded.updated_at_ms
+                """).execute(Self.marketBlockKey(eventID), reason ?? "", now)
+            if let alert { try insertAlert(alert, opportunity: nil, at: now) }
+        }
+    }
+
+    /// How many of `eventID`'s opportunities entered `Unwinding` since `since` (ms).
+    public func unwinds(eventID: String, since: Int64) throws -> Int {
+        try connection.cachedStatement("""
+            SELECT count(DISTINCT t.opportunity_id) FROM transitions t JOIN opportunities o ON o.id = t.opportunity_id
+            WHERE o.event_id = ? AND t.to_state = 'Unwinding' AND t.at_ms >= ?
+            """).queryOne(eventID, since) { Int($0.int64(0)) } ?? 0
+    }
+}

@@ -423,7 +423,7 @@ public final class Store {
         try connection.cachedStatement("SELECT 1 FROM legs WHERE client_order_id = ?").queryOne(clientOrderID) { _ in true } ?? false
     }
 
-    private func insertAlert(_ alert: NewAlert, opportunity id: OpportunityID?, at now: Int64) throws {
+    func insertAlert(_ alert: NewAlert, opportunity id: OpportunityID?, at now: Int64) throws {
         try connection.cachedStatement("""
             INSERT INTO alerts (alert_key, opportunity_id, kind, severity, text, body_json, created_at_ms)
             VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (alert_key) DO NOTHING
