@@ -48,6 +48,10 @@ struct UnwindExecutionTests {
         let history = try harness.history()
         #expect(history.transitions.map(\.to).suffix(3) == [.cancelAttempted, .unwinding, .closed(.completed)])
         #expect(try harness.store.alerts(of: 1).map(\.kind).contains("unwind_closed"))
+        // The one-sided alert said an unwind would follow, and its bound.
+        let oneSided = try #require(try harness.store.alerts(of: 1).first { $0.kind == "one_sided" })
+        #expect(oneSided.text.contains("unwind: starts once the cancels are done (complete, at most $0.02 a contract"), "\(oneSided.text)")
+        #expect(oneSided.bodyJSON.contains(#""unwind":{"max_attempts":3,"max_loss_per_contract_usd":"0.02","policy":"complete"}"#), "\(oneSided.bodyJSON)")
         #expect(try harness.paperOrders(harness.polymarket)[order.intent.clientOrderID]?.1 == 1_000)
         let violationsHarness = try audit(harness)
         #expect(violationsHarness.isEmpty, "\(violationsHarness)")

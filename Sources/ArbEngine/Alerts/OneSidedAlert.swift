@@ -52,7 +52,7 @@ public enum OneSidedAlert {
 
     public static func make(
         databaseID: String, opportunity id: OpportunityID, eventID: String, edgeBps: Int64,
-        legA: AlertLeg, legB: AlertLeg, phase: Phase
+        legA: AlertLeg, legB: AlertLeg, phase: Phase, unwind: UnwindConfig? = nil
     ) -> NewAlert {
         let (filled, other) = legA.filled >= legB.filled ? (legA, legB) : (legB, legA)
         // The exposed contracts cost their share of the filled leg's cost and fees; if their
@@ -77,6 +77,7 @@ public enum OneSidedAlert {
             other leg: \(other.venue) \(other.instrument) (\(other.outcome)) filled \(other.filled); cancel attempted: \(other.cancelAttempted ? "yes" : "no"), cancel: \(cancelState)
             exposure: \(exposure) contracts of \(filled.outcome) on \(filled.venue), \(exposedCost) at risk; worst case -\(worstCaseLoss), best case +\(bestCaseGain) at settlement
             position: directional, NOT arbitrage
+            unwind: \(unwindText(unwind, phase: phase))
             action: check `arbadmin show \(id)`; hedge by buying \(exposure) \(other.outcome) on \(other.venue) or sell \(exposure) \(filled.outcome) on \(filled.venue) if the price is acceptable; then `arbadmin close \(id) --flattened --note "…"`
             """
         // Members in a fixed (alphabetical) order, written by the one JSON writer (JSONSerialization
@@ -95,10 +96,28 @@ public enum OneSidedAlert {
             "phase": .string(phase.rawValue),
             "recommended_action": .string("hedge \(exposure) \(other.outcome) on \(other.venue) or flatten \(filled.outcome) on \(filled.venue); then arbadmin close \(id) --flattened"),
             "unfilled_leg": legJSON(other),
+            "unwind": unwind.map { unwind -> JSONValue in
+                .members([
+                    "max_attempts": .integer(Int64(unwind.maxAttempts)),
+                    "max_loss_per_contract_usd": .string(unwind.maxLossPerContract.decimalString),
+                    "policy": .string(unwind.policy.rawValue),
+                ])
+            } ?? .null,
             "worst_case_loss_usd": .string(worstCaseLoss.decimalString),
         ]).compactText
         return NewAlert(key: "arb-\(databaseID)-\(id)-\(phase.rawValue)", kind: phase.rawValue, severity: .critical,
                         text: text, bodyJSON: json)
+    }
+
+    /// Whether an unwind follows, and within what bound (the alert says so before it starts).
+    static func unwindText(_ unwind: UnwindConfig?, phase: Phase) -> String {
+        guard let unwind, unwind.policy != .off else { return "off — a person decides" }
+        let plan = "\(unwind.policy.rawValue), at most \(unwind.maxLossPerContract) a contract, fees included, \(unwind.maxAttempts) orders"
+        switch phase {
+        case .detected: return "starts once the cancels are done (\(plan))"
+        case .closed: return "tried (\(plan)); what was done is in the unwind_closed alert"
+        case .unresolved: return "not by recovery (it places no new unwind order)"
+        }
     }
 
     static func legJSON(_ leg: AlertLeg) -> JSONValue {

@@ -548,7 +548,7 @@ public final class Executor: Sendable {
         OneSidedAlert.make(
             databaseID: ledger.databaseID, opportunity: run.id, eventID: run.opportunity.eventID,
             edgeBps: run.opportunity.edgeBps, legA: run.a.alertLeg(limitPrice: run.opportunity.legA.price),
-            legB: run.b.alertLeg(limitPrice: run.opportunity.legB.price), phase: phase)
+            legB: run.b.alertLeg(limitPrice: run.opportunity.legB.price), phase: phase, unwind: unwind?.config)
     }
 
     func exposedCost(_ run: OpportunityRun) -> Money {
