@@ -280,6 +280,10 @@ CREATE TABLE unwind_orders (
     limit_price        INTEGER NOT NULL CHECK (limit_price > 0 AND limit_price < 10000),
     bound_price        INTEGER NOT NULL CHECK (bound_price > 0 AND bound_price < 10000),
     quantity           INTEGER NOT NULL CHECK (quantity > 0),
+    -- The unwind as a whole, the same on every attempt: the exposure it set out to take back and
+    -- the loss it may realise doing so (max_loss_per_contract × that exposure), for the auditor.
+    exposure_quantity  INTEGER NOT NULL CHECK (exposure_quantity > 0 AND quantity <= exposure_quantity),
+    loss_budget_micros INTEGER NOT NULL CHECK (loss_budget_micros >= 0),
     client_order_id    TEXT    NOT NULL UNIQUE,   -- arb-<database id>-<opportunity id>-u<attempt>
     venue_order_id     TEXT,
     status             TEXT    NOT NULL DEFAULT 'pending' CHECK (status IN

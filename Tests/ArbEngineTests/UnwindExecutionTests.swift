@@ -57,6 +57,23 @@ struct UnwindExecutionTests {
         #expect(violationsHarness.isEmpty, "\(violationsHarness)")
     }
 
+    @Test("the auditor's loss bound (invariant 10): an unwind that lost more than its budget, or claims another exposure than its legs', is reported")
+    func auditCatchesLossPastTheBound() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),
+                                                unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]),
+                                                unwindFates: ["u1": .fill])
+        #expect(await harness.executor.run(ExecutorHarness.candidate()) == .closed(.completed))
+        #expect(try audit(harness).isEmpty)
+        let db = harness.directory.path("arb.db")
+        _ = try await sqlite(db, "UPDATE unwind_orders SET loss_budget_micros = 1000")
+        let overBudget = try audit(harness)
+        #expect(overBudget.contains { $0.hasPrefix("10: opportunity 1 unwind lost $0.08") && $0.contains("more than its budget $0.001") },
+                "\(overBudget)")
+        _ = try await sqlite(db, "UPDATE unwind_orders SET loss_budget_micros = 200000, exposure_quantity = 1100")
+        let otherExposure = try audit(harness)
+        #expect(otherExposure.contains("10: opportunity 1 unwinds 1100 but its legs differ by 1000"), "\(otherExposure)")
+    }
+
     @Test("flatten: the excess YES sold back at kalshi's bid within the bound, both Kalshi fees counted (0.47 loses 0.15 of the 0.20 allowed; 0.44 would lose 0.45); Closed(flattened)")
     func flattens() async throws {
         let harness = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"),

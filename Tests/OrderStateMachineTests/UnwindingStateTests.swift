@@ -118,8 +118,8 @@ struct UnwindOrderStoreTests {
     func intent(_ store: Store, _ id: OpportunityID, attempt: Int, limit: Int64 = 5_500, bound: Int64 = 5_700,
                 action: UnwindAction = .complete, contracts: Int64 = 10) -> UnwindOrderIntent {
         UnwindOrderIntent(attempt: attempt, action: action, venue: "polymarket", instrument: "P-NO", limitPrice: Price(ticks: limit)!,
-                          boundPrice: Price(ticks: bound)!, quantity: Quantity(contracts: contracts),
-                          clientOrderID: store.clientOrderID(opportunity: id, unwindAttempt: attempt))
+                          boundPrice: Price(ticks: bound)!, quantity: Quantity(contracts: contracts), exposure: Quantity(contracts: 10),
+                          lossBudget: Money(cents: 20), clientOrderID: store.clientOrderID(opportunity: id, unwindAttempt: attempt))
     }
 
     func fill(_ store: Store, _ id: OpportunityID, attempt: Int, trade: String, contracts: Int64,

@@ -101,7 +101,7 @@ extension Executor {
                     notes.append("attempt \(attempt): venue \(order.venue) is not configured")
                     continue
                 }
-                let placed = try await placeUnwind(&run, order: order, attempt: attempt, on: venue)
+                let placed = try await placeUnwind(&run, order: order, attempt: attempt, exposed: exposed, budget: bound, on: venue)
                 guard let placed else {
                     return Finished(result: .needsRecovery("unwind order \(attempt): its answer was lost"))
                 }
@@ -117,14 +117,14 @@ extension Executor {
     /// Persists the order (entering `Unwinding` with the first), sends it, records its answer and
     /// fills. Nil when the answer was lost and the venue does not know the order yet: recovery
     /// resolves it.
-    private func placeUnwind(_ run: inout OpportunityRun, order: UnwindPolicy.Order, attempt: Int,
+    private func placeUnwind(_ run: inout OpportunityRun, order: UnwindPolicy.Order, attempt: Int, exposed: Quantity, budget: Money,
                              on venue: any Venue) async throws -> UnwindAttempt? {
         let clientOrderID = "arb-\(ledger.databaseID)-\(run.id)-u\(attempt)"
         let prepared = venue.prepare(OrderRequest(clientOrderID: clientOrderID, instrument: order.instrument, side: order.side,
                                                   limitPrice: order.limit, quantity: order.quantity, timeInForce: .ioc))
         let intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
-                                       limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity,
-                                       clientOrderID: clientOrderID, venueOrderID: prepared.venueOrderID)
+                                       limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity, exposure: exposed,
+                                       lossBudget: budget, clientOrderID: clientOrderID, venueOrderID: prepared.venueOrderID)
         let now = clock.nowMilliseconds()
         if run.state == .cancelAttempted {
             let reason = "unwind: \(order.action.rawValue) \(order.quantity) within \(unwind?.config.maxLossPerContract ?? .zero) a contract"

@@ -236,7 +236,74 @@ public enum Invariants {
             }
         }
 
+        violations += try unwindViolations(db, onlyLegs: onlyLegs)
         violations += try alertViolations(db, only: only.replacingOccurrences(of: "WHERE id", with: "WHERE opportunity_id"))
+        return violations
+    }
+
+    // MARK: - Unwinds stay within their bound (10)
+
+    /// 10. An unwind never takes back more than the exposure it set out to (no unwind order made
+    /// exposure larger), that exposure is the legs' difference, and the loss it realised — each
+    /// fill against its share of what the held contracts cost, fees included — is within its loss
+    /// budget (`max_loss_per_contract` × exposure), give or take a micro-dollar of rounding per fill.
+    static func unwindViolations(_ db: Connection, onlyLegs: String) throws -> [String] {
+        struct Row {
+            var action: String
+            var exposure: Int64
+            var budget: Int64
+            var filled: Int64
+            var cost: Int64
+            var fees: Int64
+        }
+        let rows = try db.prepare("""
+            SELECT opportunity_id, action, exposure_quantity, loss_budget_micros, filled_quantity, filled_cost_micros, fees_micros
+            FROM unwind_orders\(onlyLegs) ORDER BY opportunity_id, attempt
+            """).query { ($0.int64(0), Row(action: $0.text(1), exposure: $0.int64(2), budget: $0.int64(3), filled: $0.int64(4),
+                                           cost: $0.int64(5), fees: $0.int64(6))) }
+        let legSums = try db.prepare("SELECT opportunity_id, filled_quantity, filled_cost_micros, fees_micros FROM legs\(onlyLegs)")
+            .query { ($0.int64(0), (filled: $0.int64(1), cost: $0.int64(2), fees: $0.int64(3))) }
+        let legsByOpportunity = Dictionary(grouping: legSums, by: \.0).mapValues { $0.map(\.1) }
+        let fillsCount = try db.prepare("""
+            SELECT u.opportunity_id, count(*) FROM unwind_fills f JOIN unwind_orders u ON u.id = f.unwind_order_id
+            WHERE f.reversed_at_ms IS NULL GROUP BY u.opportunity_id
+            """).query { ($0.int64(0), $0.int64(1)) }
+        let fillsByOpportunity = Dictionary(fillsCount, uniquingKeysWith: +)
+        var violations: [String] = []
+        for (id, group) in Dictionary(grouping: rows, by: \.0).sorted(by: { $0.key < $1.key }) {
+            let orders = group.map(\.1)
+            guard let first = orders.first else { continue }
+            if orders.contains(where: { $0.exposure != first.exposure || $0.budget != first.budget }) {
+                violations.append("10: opportunity \(id) unwind orders disagree on the exposure or the budget")
+            }
+            let legs = legsByOpportunity[id] ?? []
+            guard legs.count == 2 else {
+                violations.append("10: opportunity \(id) unwinds without two legs")
+                continue
+            }
+            let (leader, lagger) = legs[0].filled >= legs[1].filled ? (legs[0], legs[1]) : (legs[1], legs[0])
+            if leader.filled - lagger.filled != first.exposure {
+                violations.append("10: opportunity \(id) unwinds \(first.exposure) but its legs differ by \(leader.filled - lagger.filled)")
+                continue
+            }
+            let unwound = orders.reduce(Int64(0)) { $0 + $1.filled }
+            if unwound > first.exposure {
+                violations.append("10: opportunity \(id) unwound \(unwound), more than its exposure \(first.exposure)")
+            }
+            // What the exposed contracts cost, their share of the leading leg's cost and fees.
+            let heldCost = (leader.cost + leader.fees) * first.exposure / leader.filled
+            var realised: Int64 = 0
+            for order in orders where order.filled > 0 {
+                let share = heldCost * order.filled / first.exposure
+                realised += order.action == "complete"
+                    ? share + order.cost + order.fees - order.filled * 10_000
+                    : share - (order.cost - order.fees)
+            }
+            let slack = fillsByOpportunity[id] ?? 0
+            if realised > first.budget + slack {
+                violations.append("10: opportunity \(id) unwind lost \(Money(micros: realised)), more than its budget \(Money(micros: first.budget))")
+            }
+        }
         return violations
     }
 

@@ -318,11 +318,17 @@ public struct UnwindOrderIntent: Sendable, Hashable {
     /// The furthest limit the loss bound allowed for it (the schema refuses a limit past it).
     public var boundPrice: Price
     public var quantity: Quantity
+    /// The exposure the unwind set out to take back (the same on every attempt).
+    public var exposure: Quantity
+    /// The loss the whole unwind may realise: `max_loss_per_contract` × `exposure`.
+    public var lossBudget: Money
     public var clientOrderID: String
     public var venueOrderID: String?
 
     public init(attempt: Int, action: UnwindAction, venue: String, instrument: String, limitPrice: Price, boundPrice: Price,
-                quantity: Quantity, clientOrderID: String, venueOrderID: String? = nil) {
+                quantity: Quantity, exposure: Quantity, lossBudget: Money, clientOrderID: String, venueOrderID: String? = nil) {
+        self.exposure = exposure
+        self.lossBudget = lossBudget
         self.attempt = attempt
         self.action = action
         self.venue = venue

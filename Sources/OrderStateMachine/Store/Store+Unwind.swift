@@ -4,7 +4,8 @@
 extension Store {
     static let unwindColumns = """
         opportunity_id, attempt, action, venue, instrument, limit_price, bound_price, quantity, client_order_id,
-        venue_order_id, status, status_reason, filled_quantity, filled_cost_micros, fees_micros, created_at_ms, updated_at_ms
+        venue_order_id, status, status_reason, filled_quantity, filled_cost_micros, fees_micros, created_at_ms, updated_at_ms,
+        exposure_quantity, loss_budget_micros
         """
 
     /// An opportunity's unwind orders, by attempt.
@@ -16,7 +17,8 @@ extension Store {
                     intent: UnwindOrderIntent(
                         attempt: Int(row.int64(1)), action: UnwindAction(rawValue: row.text(2)) ?? .complete, venue: row.text(3),
                         instrument: row.text(4), limitPrice: Price(uncheckedTicks: row.int64(5)), boundPrice: Price(uncheckedTicks: row.int64(6)),
-                        quantity: Self.storedQuantity(row.int64(7)), clientOrderID: row.text(8), venueOrderID: row.optionalText(9)),
+                        quantity: Self.storedQuantity(row.int64(7)), exposure: Self.storedQuantity(row.int64(17)),
+                        lossBudget: Money(micros: row.int64(18)), clientOrderID: row.text(8), venueOrderID: row.optionalText(9)),
                     status: LegStatus(rawValue: row.text(10)) ?? .unknown, statusReason: row.optionalText(11),
                     filledQuantity: Self.storedQuantity(row.int64(12)), filledCost: Money(micros: row.int64(13)),
                     fees: Money(micros: row.int64(14)), createdAtMilliseconds: row.int64(15), updatedAtMilliseconds: row.int64(16))
@@ -26,12 +28,12 @@ extension Store {
     func insertUnwindOrder(_ order: UnwindOrderIntent, opportunity id: OpportunityID, at now: Int64) throws {
         try connection.cachedStatement("""
             INSERT INTO unwind_orders (opportunity_id, attempt, action, venue, instrument, side, limit_price, bound_price, quantity,
-                client_order_id, venue_order_id, created_at_ms, updated_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                exposure_quantity, loss_budget_micros, client_order_id, venue_order_id, created_at_ms, updated_at_ms)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
         ).execute(id, Int64(order.attempt), order.action.rawValue, order.venue, order.instrument, order.action.side.rawValue,
-                  order.limitPrice.ticks, order.boundPrice.ticks, order.quantity.hundredths, order.clientOrderID, order.venueOrderID,
-                  now, now)
+                  order.limitPrice.ticks, order.boundPrice.ticks, order.quantity.hundredths, order.exposure.hundredths,
+                  order.lossBudget.micros, order.clientOrderID, order.venueOrderID, now, now)
     }
 
     func updateUnwindOrder(_ update: UnwindOrderUpdate, at now: Int64) throws {
