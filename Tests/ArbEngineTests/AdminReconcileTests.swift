@@ -10,7 +10,9 @@ extension AdminCLITests {
         /// The demo with cancels that never fail: "venues reachable" then means every owed cancel
         /// lands, so reconcile can always finish (the demo's 15% failed cancels are a person's job).
         static func reliableConfig(_ directory: TemporaryDirectory) throws -> String {
-            try writeConfig(directory, [("\"cancel_fail_percent\": 15", "\"cancel_fail_percent\": 0")])
+            // Unwinding on, so the unwind's fault points are reached too.
+            try writeConfig(directory, [("\"cancel_fail_percent\": 15", "\"cancel_fail_percent\": 0"),
+                                        ("\"alerts\": {", "\"unwind\": {\"policy\": \"best\", \"max_loss_per_contract\": \"0.50\"}, \"alerts\": {")])
         }
 
         @Test("after arb run dies at each fault point, reconcile exits 0 and leaves nothing non-terminal",

@@ -24,6 +24,10 @@ struct CrashMatrixTests {
         serial = serial.replacingOccurrences(of: #""rest_percent": 12,"#, with: #""rest_percent": 22,"#)
             .replacingOccurrences(of: #""reject_percent": 6,"#, with: #""reject_percent": 0,"#)
             .replacingOccurrences(of: #""ambiguous_submit_percent": 4,"#, with: #""ambiguous_submit_percent": 0,"#)
+        // One-sided exposures are unwound (a bound wide enough that the demo's books allow an
+        // order), so the unwind's own fault points are reached.
+            .replacingOccurrences(of: #""alerts": {"#, with: #""unwind": {"policy": "best", "max_loss_per_contract": "0.50"}, "alerts": {"#)
+        #expect(serial.contains(#""unwind": {"policy": "best""#))
         #expect(serial.components(separatedBy: #""rest_percent": 22,"#).count == 3, "both venues' fill models changed")
         #expect(serial.contains(#""min_size": "20""#) && serial.contains(#""max_exposure_total_usd": "30.00""#))
         let path = directory.path("serial.json")
@@ -139,6 +143,18 @@ struct CrashMatrixTests {
             // Both legs are final at the venues; the closing commit did not land.
             #expect(!caught.path.contains("Closed"), "\(described)")
             #expect(orders.allSatisfy { $0 == nil || ["filled", "cancelled", "rejected"].contains($0!.status) }, "\(described)")
+        case .afterUnwindCommit, .afterUnwindSubmit:
+            // Unwinding, its latest unwind order committed as pending; sent (and answered) only
+            // at after-unwind-submit.
+            #expect(caught.path.last == "Unwinding", "\(described)")
+            let unwind = try #require(files.unwindOrders.last, "no unwind order: \(described)")
+            #expect(unwind.status == "pending", "\(unwind): \(described)")
+            let atVenue = files.venueOrders[unwind.clientOrderID]
+            if point == .afterUnwindCommit {
+                #expect(atVenue == nil, "sent before the crash: \(unwind) at \(atVenue.map(String.init(describing:)) ?? "-")")
+            } else {
+                #expect(atVenue != nil, "not at its venue: \(unwind)")
+            }
         }
         return caught.id
     }
@@ -189,6 +205,14 @@ struct CrashFiles {
         var venueOrders: [String: VenueOrder]
         /// The one opportunity left open, if exactly one is.
         var caught: Caught?
+        /// The caught opportunity's unwind orders, by attempt.
+        var unwindOrders: [UnwindRow] = []
+    }
+
+    struct UnwindRow: CustomStringConvertible {
+        var clientOrderID: String
+        var status: String
+        var description: String { "\(clientOrderID) \(status)" }
     }
 
     func snapshot() async throws -> Snapshot {
@@ -225,7 +249,15 @@ struct CrashFiles {
             let alerts = try await sqlite(db, "SELECT kind FROM alerts WHERE opportunity_id = \(id) ORDER BY id", readOnly: true)
             caught = Caught(id: id, path: path, legs: legs, fills: Int(fills.first ?? "") ?? -1, alerts: alerts)
         }
+        var unwinds: [UnwindRow] = []
+        if let caught {
+            unwinds = try await sqlite(db, "SELECT client_order_id, status FROM unwind_orders WHERE opportunity_id = \(caught.id) ORDER BY attempt",
+                                       readOnly: true).map { row in
+                let columns = row.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+                return UnwindRow(clientOrderID: columns[0], status: columns[1])
+            }
+        }
         return Snapshot(open: open, sent: Int(counts[0]), legs: Int(counts[1]), lastTransition: counts[2],
-                        venueOrders: orders, caught: caught)
+                        venueOrders: orders, caught: caught, unwindOrders: unwinds)
     }
 }

@@ -19,7 +19,7 @@ struct SimulationTests {
         #expect(result.stdout.contains("2000 scenarios"))
         #expect(result.stdout.contains("invariants held after every step"))
         // Every kind of fault was exercised.
-        for point in FaultPoint.allCases { #expect(result.stdout.contains(point.rawValue), "\(point.rawValue) never crashed") }
+        for point in FaultPoint.simulated { #expect(result.stdout.contains(point.rawValue), "\(point.rawValue) never crashed") }
         #expect(!result.stdout.contains("venue outages during recovery 0,"))
         // Several opportunities at once, the dispatcher and the lease heartbeat all ran.
         #expect(Self.count(in: result.stdout, after: "concurrent scenarios ") > 100, "\(result.stdout)")

@@ -139,6 +139,7 @@ extension Executor {
         } else {
             try await ledger.record(TransitionChanges(unwindOrders: [intent]), opportunity: run.id, at: now)
         }
+        try faults.hit(.afterUnwindCommit)
         // Its events would otherwise reach the orphan recorder mid-attempt; the fills are read here.
         _ = router.register([clientOrderID])
         defer { router.unregister([clientOrderID]) }
@@ -168,6 +169,7 @@ extension Executor {
             status = found.status.legStatus
             venueOrderID = found.venueOrderID
         }
+        try faults.hit(.afterUnwindSubmit)
         if status != .rejected && status != .notFound, let read = try? await venue.fills(clientOrderID: clientOrderID) {
             fills += read
         }

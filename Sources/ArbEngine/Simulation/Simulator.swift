@@ -231,7 +231,7 @@ public enum Simulator {
             cancelFailsB = percent() < 10
             timeInForce = [.gtc, .gtc, .gtc, .ioc, .fok][Int(random.next() % 5)]
             fillTimeoutMilliseconds = between(20, 300)
-            let crash = percent() < 35 ? FaultPoint.allCases[Int(random.next() % UInt64(FaultPoint.allCases.count))] : nil
+            let crash = percent() < 35 ? FaultPoint.simulated[Int(random.next() % UInt64(FaultPoint.simulated.count))] : nil
             self.crash = crash
             outageDuringRecovery = crash != nil && percent() < 25
         }
@@ -239,7 +239,7 @@ public enum Simulator {
         /// A crash point for a scenario the kill mode must end in, when the plan has none.
         static func killPoint(seed: UInt64, index: Int) -> FaultPoint {
             var random = SeededGenerator.derived(seed: seed, name: "kill-\(index)")
-            return FaultPoint.allCases[Int(random.next() % UInt64(FaultPoint.allCases.count))]
+            return FaultPoint.simulated[Int(random.next() % UInt64(FaultPoint.simulated.count))]
         }
     }
 

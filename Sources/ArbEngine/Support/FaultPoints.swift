@@ -21,6 +21,14 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     case afterOneSidedCommit = "after-onesided-commit"
     /// Just before the commit that closes an opportunity.
     case beforeClose = "before-close"
+    /// An unwind order is committed (the first with `Unwinding`); nothing of it sent yet.
+    case afterUnwindCommit = "after-unwind-commit"
+    /// An unwind order's submit has been answered by its venue; its answer and fills not persisted.
+    case afterUnwindSubmit = "after-unwind-submit"
+
+    /// The points the simulator picks from: it does not unwind yet, so an unwind point would
+    /// never be reached there (the crash matrix covers them through `arb run`).
+    public static let simulated: [FaultPoint] = allCases.filter { $0 != .afterUnwindCommit && $0 != .afterUnwindSubmit }
 }
 
 /// A crash the simulator injects: thrown at a fault point instead of exiting, so the simulator
