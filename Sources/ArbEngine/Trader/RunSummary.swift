@@ -9,6 +9,9 @@ public struct RunSummary: Sendable {
     public var oneSidedExposure = Money.zero
     public var netEdgeCaptured = Money.zero
     public var fees = Money.zero
+    /// Contracts unwind orders took back, and one-sided closes that unwound part of theirs.
+    public var unwoundContracts = Quantity.zero
+    public var partlyUnwound = 0
     public var alertsRaised = 0
     public var alertDeliveries = 0
     public var alertDeliveriesPending = 0
@@ -36,6 +39,8 @@ public struct RunSummary: Sendable {
                 continue
             }
             summary.byOutcome[outcome, default: 0] += 1
+            summary.unwoundContracts += row.unwound
+            if outcome == .oneSided && !row.unwound.isZero { summary.partlyUnwound += 1 }
             switch outcome {
             case .hedged:
                 summary.hedgedContracts += a.filled
@@ -65,6 +70,8 @@ public struct RunSummary: Sendable {
             "  one-sided exposure:   \(oneSidedContracts) contracts, \(oneSidedExposure) at risk",
             "  net edge captured:    \(netEdgeCaptured) (hedged pairs, after fees)",
             "  fees:                 \(fees)",
+            "  unwinds:              \(byOutcome[.completed, default: 0]) completed, \(byOutcome[.flattened, default: 0]) flattened, "
+                + "\(partlyUnwound) partly then given up; \(unwoundContracts) contracts taken back",
             "  alerts:               \(alertsRaised) raised, \(alertDeliveries) deliveries made, \(alertDeliveriesPending) pending",
         ]
         for feed in bookFeeds {
