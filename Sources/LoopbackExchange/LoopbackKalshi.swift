@@ -356,11 +356,16 @@ final class LoopbackKalshi: Sendable {
             + "\"client_order_id\":\(JSONText.quoted(order.clientOrderID)),\"ticker\":\(JSONText.quoted(instrument.ticker)),"
             + "\"status\":\"\(status)\",\"fill_count_fp\":\"\(LoopbackText.hundredths(order.filledQuantity.hundredths))\","
             + "\"remaining_count_fp\":\"\(LoopbackText.hundredths(remaining))\"}}"
+        push(text, on: \.ordersSid, counting: .pushedOrders)
+    }
+
+    /// Sends `template` (its `%SID%` replaced) to every open subscriber of one account channel.
+    private func push(_ template: String, on channel: KeyPath<Subscriber, Int64?>, counting kind: LoopbackCounters.Kind) {
         state.withLock { state in
             for subscriber in state.subscribers.values {
-                guard let sid = subscriber.ordersSid, subscriber.connection.isOpen else { continue }
-                subscriber.connection.send(text.replacingOccurrences(of: "%SID%", with: "\(sid)"))
-                counters.add(.pushedOrders)
+                guard let sid = subscriber[keyPath: channel], subscriber.connection.isOpen else { continue }
+                subscriber.connection.send(template.replacingOccurrences(of: "%SID%", with: "\(sid)"))
+                counters.add(kind)
             }
         }
     }
@@ -371,12 +376,6 @@ final class LoopbackKalshi: Sendable {
         let text = "{\"type\":\"fill\",\"sid\":%SID%,\"msg\":{\"trade_id\":\(JSONText.quoted(fill.tradeID)),"
             + "\"order_id\":\(JSONText.quoted(venueOrderID)),\"count_fp\":\"\(LoopbackText.hundredths(fill.quantity.hundredths))\","
             + "\"action\":\"buy\",\"is_taker\":true,\"ts\":\(fill.filledAtMilliseconds / 1_000)}}"
-        state.withLock { state in
-            for subscriber in state.subscribers.values {
-                guard let sid = subscriber.fillSid, subscriber.connection.isOpen else { continue }
-                subscriber.connection.send(text.replacingOccurrences(of: "%SID%", with: "\(sid)"))
-                counters.add(.pushedFills)
-            }
-        }
+        push(text, on: \.fillSid, counting: .pushedFills)
     }
 }
