@@ -189,6 +189,7 @@ check_invariants() {
       ('Unwinding', 'Closed', 'one_sided'),
       ('Unwinding', 'Closed', 'manual'),
       ('Filled', 'Closed', 'hedged'),
+      ('Filled', 'OneSided', NULL),
       ('Detected', 'Closed', 'manual'),
       ('InFlight', 'Closed', 'manual'),
       ('LegsPlaced', 'Closed', 'manual'),

@@ -1,5 +1,6 @@
 import ArbTestSupport
 import Foundation
+import OrderStateMachine
 import Testing
 
 // The soak's own checks (`Scripts/soak.sh --check DIR`: DESIGN §8 as sqlite3 queries, plus the
@@ -299,5 +300,29 @@ struct SoakCheckTests {
                 "\(result.stderr)")
         // The invariants alone hold on an empty database: only the proof catches it.
         #expect(!result.stderr.contains("VIOLATION integrity") && !result.stderr.contains("VIOLATION 1:"), "\(result.stderr)")
+    }
+}
+
+@Suite("The soak's table of legal transitions")
+struct SoakLegalTableTests {
+    @Test("Scripts/soak.sh lists exactly the machine's transitions (one it lacks turns a legal history into a violation)")
+    func sameAsTheMachine() throws {
+        let script = try String(contentsOfFile: repositoryRoot + "/Scripts/soak.sh", encoding: .utf8)
+        let start = try #require(script.range(of: "legal(from_state, to_state, outcome) AS (VALUES"))
+        let end = try #require(script[start.upperBound...].range(of: ")\""))
+        var listed: Set<String> = []
+        for line in script[start.upperBound..<end.lowerBound].split(separator: "\n") {
+            let fields = line.trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "(),"))
+                .split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces).replacingOccurrences(of: "'", with: "") }
+            guard fields.count == 3 else { continue }
+            listed.insert("\(fields[0])->\(fields[1])\(fields[2] == "NULL" ? "" : "(\(fields[2]))")")
+        }
+        var machine: Set<String> = ["NULL->Detected"]
+        for from in OpportunityState.all where !from.isTerminal {
+            for to in OpportunityState.all where OpportunityMachine.isLegal(from: from, to: to) {
+                machine.insert("\(from.name)->\(to.description)")
+            }
+        }
+        #expect(listed == machine, "missing from the soak: \(machine.subtracting(listed).sorted()); not the machine's: \(listed.subtracting(machine).sorted())")
     }
 }

@@ -186,6 +186,8 @@ struct UnwindExecutionTests {
             return
         }
         #expect(why.hasPrefix("market blocked"), "\(why)")
+        let status = try StatusReport.read(harness.store, now: SystemClock().nowMilliseconds()).text()
+        #expect(status.contains { $0.hasPrefix("blocked     market EV: 2 unwinds today") }, "\(status)")
         // Another market is not blocked.
         #expect(await harness.executor.run(ExecutorHarness.candidate(key: "EV2")) != .skipped("market blocked"))
         let resumed = try OperatorActions.resumeMarket(harness.store, eventID: "EV", now: SystemClock().nowMilliseconds())

@@ -6,6 +6,8 @@ public struct StatusReport: Sendable {
     public var databasePath: String
     public var databaseID: String
     public var halt: HaltState
+    /// Markets blocked after too many unwinds, and why, by event id.
+    public var blockedMarkets: [String: String] = [:]
     public var lease: LeaseHolder?
     public var leaseStanding: LeaseStanding?
     public var counts: [OpportunityState: Int]
@@ -21,7 +23,8 @@ public struct StatusReport: Sendable {
         try store.readSnapshot {
             let lease = try store.currentLease()
             return StatusReport(
-                databasePath: store.path, databaseID: store.databaseID, halt: try store.haltState(), lease: lease,
+                databasePath: store.path, databaseID: store.databaseID, halt: try store.haltState(),
+                blockedMarkets: try store.blockedMarkets(), lease: lease,
                 leaseStanding: lease.map { LeaseStanding.of($0, now: now) }, counts: try store.countsByState(),
                 oneSided: try store.oneSidedOpportunities().count, undeliveredAlerts: try store.undeliveredAlerts().count,
                 bookFeeds: try store.bookStatus().flatMap { VenueBookFeeds.statuses(json: $0.json) } ?? [],
@@ -39,6 +42,9 @@ public struct StatusReport: Sendable {
             lines.append("halt        HALTED\(since): \(halt.reason ?? "no reason recorded") — `arbadmin resume` to trade again")
         } else {
             lines.append("halt        not halted")
+        }
+        for (event, reason) in blockedMarkets.sorted(by: { $0.key < $1.key }) {
+            lines.append("blocked     market \(event): \(MessageText.singleLine(reason))")
         }
         if let lease, let leaseStanding {
             lines.append("lease       \(LeaseStanding.describe(lease, now: now)) (\(leaseStanding.rawValue))")
@@ -83,6 +89,7 @@ public struct StatusReport: Sendable {
             "halted": halt.halted,
             "halt_reason": AdminJSON.nullable(halt.reason),
             "halted_since": AdminJSON.nullable(halt.sinceMilliseconds.map(Timestamp.iso8601)),
+            "blocked_markets": blockedMarkets,
             "lease": lease,
             "counts": counts,
             "total": total,
