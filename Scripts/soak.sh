@@ -35,7 +35,8 @@
 # One seed drives bash's RANDOM, which picks every round's `arb run --seed` and its kill delay
 # (0.2–2.5 s), so a failing run prints the command that replays it. Odd rounds trade the built-in
 # demo as it is; even rounds the same demo (same events, venues and files) with venues as slow as
-# real ones (every call answered in 100–400 ms, not 1–4 ms) and a 1 s fill timeout, so
+# real ones (every call answered in 100–400 ms, not 1–4 ms), a 1 s fill timeout and one-sided
+# exposures unwound (`unwind` best, $0.50 a contract, so kills land inside unwinds too), so
 # opportunities stay open — in flight, resting, being cancelled — for a good part of the round; in
 # the plain demo one lives a few milliseconds and 20 random kills can all miss. Both are the demo's
 # text from Sources/ArbEngine/Config/DemoConfig.swift. In an even round, when the random delay
@@ -369,8 +370,9 @@ record_open() {
 slow_config="$work/demo-slow-venues.json"
 sed -n '/^    public static let demoJSON: String = #"""$/,/^    """#$/p' "$root/Sources/ArbEngine/Config/DemoConfig.swift" \
   | sed '1d;$d' | sed -e 's/"fill_timeout_ms": 200/"fill_timeout_ms": 1000/' \
-    -e 's/"latency_ms_min": 1,/"latency_ms_min": 100,/' -e 's/"latency_ms_max": 4,/"latency_ms_max": 400,/' >"$slow_config"
-[ "$(grep -c -e '"fill_timeout_ms": 1000' -e '"latency_ms_min": 100,' -e '"latency_ms_max": 400,' "$slow_config")" -eq 5 ] \
+    -e 's/"latency_ms_min": 1,/"latency_ms_min": 100,/' -e 's/"latency_ms_max": 4,/"latency_ms_max": 400,/' \
+    -e 's/"alerts": {/"unwind": {"policy": "best", "max_loss_per_contract": "0.50"}, "alerts": {/' >"$slow_config"
+[ "$(grep -c -e '"fill_timeout_ms": 1000' -e '"latency_ms_min": 100,' -e '"latency_ms_max": 400,' -e '"unwind": {"policy": "best"' "$slow_config")" -eq 6 ] \
   || { echo "soak: cannot derive the slow-venue config from DemoConfig.swift" >&2; exit 2; }
 
 # How many opportunities are open right now (0 when the file cannot be read yet).
@@ -501,11 +503,13 @@ recovery_moves=$(sqlite3 -batch -noheader "$db" "SELECT count(*) FROM transition
 reversals=$(sqlite3 -batch -noheader "$db" "SELECT count(*) FROM fill_reversals")
 counts=$(sqlite3 -batch -noheader "$db" "SELECT count(*),
   sum(outcome = 'hedged'), sum(outcome = 'one_sided'), sum(outcome = 'no_fill'),
-  sum(outcome = 'abandoned'), sum(outcome = 'rejected'), sum(outcome = 'manual') FROM opportunities")
-IFS='|' read -r total hedged one_sided no_fill abandoned rejected manual <<<"$counts"
+  sum(outcome = 'abandoned'), sum(outcome = 'rejected'), sum(outcome = 'manual'),
+  sum(outcome = 'completed'), sum(outcome = 'flattened'), (SELECT count(*) FROM unwind_orders) FROM opportunities")
+IFS='|' read -r total hedged one_sided no_fill abandoned rejected manual completed flattened unwind_orders <<<"$counts"
 ok=1
 echo "soak:${wire:+ over the wire,} $rounds rounds, $kills kills, $caught_kills kills caught $caught_opportunities open opportunities" \
   "(each moved by recovery; $recovery_moves recovery transitions in all)," \
   "$total opportunities (hedged ${hedged:-0}, one_sided ${one_sided:-0}," \
-  "no_fill ${no_fill:-0}, abandoned ${abandoned:-0}, rejected ${rejected:-0}, manual ${manual:-0})," \
+  "no_fill ${no_fill:-0}, abandoned ${abandoned:-0}, rejected ${rejected:-0}, manual ${manual:-0}," \
+  "completed ${completed:-0}, flattened ${flattened:-0}; ${unwind_orders:-0} unwind orders)," \
   "$reversals fills undone by their venue, reconciled with $reconcile_with, $((SECONDS - started)) s, seed $seed: invariants hold"
