@@ -46,7 +46,9 @@ struct SecretsTests {
         // umask 000 would give SQLite's default 0644 (and FileManager's 0777) to anything not
         // created private on purpose.
         let arb = builtProductsDirectory().appendingPathComponent("arb").path
-        let trader = try startProcess("/bin/sh", ["-c", #"umask 000 && exec "$0" run --config "$1" --db "$2" --duration 3 --log-level error"#,
+        // A long run, stopped by SIGTERM once the files are seen: a loaded machine cannot make the
+        // trader finish before this test has looked.
+        let trader = try startProcess("/bin/sh", ["-c", #"umask 000 && exec "$0" run --config "$1" --db "$2" --duration 60 --log-level error"#,
                                                   arb, config, db])
         #expect(await leaseHolder(of: db) != nil, "the trader did not start")
         // While it trades, with every connection open, the -wal and -shm files exist (each soon
@@ -63,7 +65,10 @@ struct SecretsTests {
         for name in live {
             #expect(permissions(directory.path(name)) == 0o600, "\(name): \(permissions(directory.path(name)).map { String($0, radix: 8) } ?? "missing")")
         }
-        let result = try await trader.wait(seconds: 20)
+        // The opening one-sided alert is in the log before the trader is stopped.
+        _ = await waitUntil(timeoutSeconds: 30) { permissions(directory.path("data/alerts.log")) != nil }
+        kill(trader.pid, SIGTERM)
+        let result = try await trader.wait(seconds: 30)
         #expect(result.status == 0 && !result.terminatedBySignal, "\(result.stderr.suffix(500))")
         #expect(permissions(directory.path("data/alerts.log")) == 0o600, "the run raised no alert, or the log is not private")
         #expect(permissions(directory.path("data")) == 0o700)
