@@ -10,6 +10,7 @@ final class ForwardingVenue: Venue {
         var submit: (@Sendable (PreparedOrder, PaperVenue) async throws -> SubmitAck)?
         var cancel: (@Sendable (String, PaperVenue) async throws -> CancelAnswer)?
         var order: (@Sendable (String, PaperVenue) async throws -> VenueOrder?)?
+        var fills: (@Sendable (String, PaperVenue) async throws -> [FillReport])?
     }
 
     let inner: PaperVenue
@@ -25,7 +26,10 @@ final class ForwardingVenue: Venue {
     var settleWindowMilliseconds: Int64 { inner.settleWindowMilliseconds }
     var events: AsyncStream<VenueEvent> { inner.events }
     func prepare(_ request: OrderRequest) -> PreparedOrder { inner.prepare(request) }
-    func fills(clientOrderID: String) async throws -> [FillReport] { try await inner.fills(clientOrderID: clientOrderID) }
+    func fills(clientOrderID: String) async throws -> [FillReport] {
+        if let hook = hooks.fills { return try await hook(clientOrderID, inner) }
+        return try await inner.fills(clientOrderID: clientOrderID)
+    }
     func positions() async throws -> [VenuePosition] { try await inner.positions() }
     func balance() async throws -> Money { try await inner.balance() }
 

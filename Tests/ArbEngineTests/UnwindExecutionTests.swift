@@ -3,6 +3,7 @@ import ArbEngine
 import Foundation
 import Logging
 @testable import OrderStateMachine
+import Synchronization
 import Testing
 
 /// The executor's unwind on the paper venues: leg a (kalshi K-1, YES) fills 10 at 0.45, leg b
@@ -197,6 +198,48 @@ struct UnwindExecutionTests {
             Issue.record("still blocked after resume --market")
             return
         }
+    }
+
+    /// Polymarket (venue b) as its CLOB reports an unwind order's trades: MATCHED (provisional) on
+    /// the first `provisionalReads` reads, then `then` (certain or failed).
+    static func provisionalUnwinds(then certainty: FillCertainty, provisionalReads: Int = 1) -> (PaperVenue, String) -> any Venue {
+        { paper, _ in
+            let reads = Mutex(0)
+            var hooks = ForwardingVenue.Hooks()
+            hooks.submit = { order, inner in
+                var ack = try await inner.submit(order)
+                if order.request.clientOrderID.hasSuffix("-u1") {
+                    ack.fills = ack.fills.map { var fill = $0; fill.certainty = .provisional; return fill }
+                }
+                return ack
+            }
+            hooks.fills = { clientOrderID, inner in
+                let fills = try await inner.fills(clientOrderID: clientOrderID)
+                guard clientOrderID.hasSuffix("-u1") else { return fills }
+                let read = reads.withLock { $0 += 1; return $0 }
+                return fills.map { var fill = $0; fill.certainty = read <= provisionalReads ? .provisional : certainty; return fill }
+            }
+            return ForwardingVenue(paper, hooks: hooks)
+        }
+    }
+
+    @Test("an unwind fill the venue has only MATCHED: the close waits until it is CONFIRMED (then completed), or FAILED (then the exposure is back: one_sided)")
+    func provisionalUnwindFills() async throws {
+        let confirmed = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"), wrapB: Self.provisionalUnwinds(then: .certain),
+                                                  unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)]),
+                                                  unwindFates: ["u1": .fill])
+        #expect(await confirmed.executor.run(ExecutorHarness.candidate()) == .closed(.completed))
+        let kept = try await sqlite(confirmed.directory.path("arb.db"), "SELECT provisional, reversed_at_ms IS NULL FROM unwind_fills", readOnly: true)
+        #expect(kept == ["0|1"], "the unwind fill was not recorded provisional then confirmed: \(kept)")
+
+        let failed = try await ExecutorHarness(a: .fill, b: .reject("no liquidity"), wrapB: Self.provisionalUnwinds(then: .failed),
+                                               unwind: Self.context(.complete, quotes: [Self.quote("polymarket", "P-1", ask: 5_400)], attempts: 1),
+                                               unwindFates: ["u1": .fill])
+        #expect(await failed.executor.run(ExecutorHarness.candidate()) == .closed(.oneSided), "closed completed on a fill the venue undid")
+        let order = try #require(try failed.store.unwindOrders(of: 1).first)
+        #expect(order.filledQuantity.isZero, "the undone fill still counts: \(order.filledQuantity)")
+        let summary = try #require(try failed.store.opportunitySummaries(OpportunityQuery(oneSided: true)).first)
+        #expect(Exposure(summary).exposed == Quantity(contracts: 10), "the exposure is not back in list --one-sided")
     }
 
     func reconcile(_ harness: ExecutorHarness) async throws -> ReconcileReport {

@@ -32,6 +32,20 @@ extension Executor {
         var filled: Quantity = .zero
         var cost: Money = .zero
         var fees: Money = .zero
+        /// Trade ids of its fills the venue may still undo (Polymarket's MATCHED).
+        var provisional: Set<String> = []
+
+        mutating func add(_ fill: FillReport) {
+            filled += fill.quantity
+            cost += Money(price: fill.price, quantity: fill.quantity)
+            fees += fill.fee
+        }
+
+        mutating func remove(_ fill: FillReport) {
+            filled -= fill.quantity
+            cost -= Money(price: fill.price, quantity: fill.quantity)
+            fees -= fill.fee
+        }
     }
 
     /// Whether a close by `events` unwinds instead: certain, unequal fills with the cancels done,
@@ -110,8 +124,38 @@ extension Executor {
                     + "at \(order.venue) limit \(order.limit) (bound \(order.bound)): filled \(placed.filled)")
             }
         }
+        // A close stands on certain fills only: wait until the venues confirm or undo the
+        // provisional ones (as a hedged or one-sided close waits); past the settle timeout the
+        // opportunity stays Unwinding, and recovery asks again.
+        if try await !settleUnwindFills(&attempts, opportunity: run.id) {
+            logger.warning("opportunity \(run.id): unwind fills still provisional after \(execution.settleTimeoutMilliseconds) ms; left Unwinding for recovery")
+            return Finished(result: .needsRecovery("unwind fills still provisional"))
+        }
         return try await closeUnwind(&run, exposed: exposed, heldCost: heldCost, bound: bound, attempts: attempts, notes: notes,
                                      facts: facts)
+    }
+
+    /// Polls the unwind orders' provisional fills until each is confirmed or undone (an undone
+    /// one comes off its order's sums), recording each answer. False at the settle timeout.
+    private func settleUnwindFills(_ attempts: inout [UnwindAttempt], opportunity id: OpportunityID) async throws -> Bool {
+        let deadline = clock.nowMilliseconds() + execution.settleTimeoutMilliseconds
+        while attempts.contains(where: { !$0.provisional.isEmpty }) {
+            guard clock.nowMilliseconds() < deadline, !Task.isCancelled else { return false }
+            try? await clock.sleep(milliseconds: execution.settlePollMilliseconds)
+            for index in attempts.indices where !attempts[index].provisional.isEmpty {
+                let intent = attempts[index].intent
+                guard let venue = venues[intent.venue], let fills = try? await venue.fills(clientOrderID: intent.clientOrderID) else { continue }
+                let settled = fills.filter { attempts[index].provisional.contains($0.tradeID) && $0.certainty != .provisional }
+                for fill in settled {
+                    attempts[index].provisional.remove(fill.tradeID)
+                    if fill.certainty == .failed { attempts[index].remove(fill) }
+                }
+                if !settled.isEmpty {
+                    try await ledger.record(TransitionChanges(fills: settled), opportunity: id, at: clock.nowMilliseconds())
+                }
+            }
+        }
+        return true
     }
 
     /// Persists the order (entering `Unwinding` with the first), sends it, records its answer and
@@ -177,9 +221,8 @@ extension Executor {
         fills = fills.filter { seen.insert($0.tradeID).inserted }
         var placed = UnwindAttempt(intent: intent)
         for fill in fills where fill.certainty != .failed {
-            placed.filled += fill.quantity
-            placed.cost += Money(price: fill.price, quantity: fill.quantity)
-            placed.fees += fill.fee
+            placed.add(fill)
+            if fill.certainty == .provisional { placed.provisional.insert(fill.tradeID) }
         }
         try await ledger.record(TransitionChanges(
             unwindUpdates: [UnwindOrderUpdate(clientOrderID: clientOrderID, status: status, statusReason: reason, venueOrderID: venueOrderID)],
