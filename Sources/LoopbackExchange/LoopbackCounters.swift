@@ -1,6 +1,6 @@
 import Synchronization
 
-/// What the loopback exchange did, counted: printed when it stops and read by the wire soak.
+/// What the loopback exchange did, counted: printed when it stops (and in `arb run --demo loopback`'s summary).
 public final class LoopbackCounters: Sendable {
     public enum Kind: String, CaseIterable, Sendable {
         case ordersPlaced = "orders placed"
