@@ -215,6 +215,34 @@ check_invariants() {
   check "5: opportunities left non-terminal" "
     SELECT id, dedup_key, state, state_reason FROM opportunities WHERE state <> 'Closed'"
 
+  # 10. An unwind takes back at most the exposure it set out to (the legs' difference), its orders agree on that exposure
+  #     and its loss budget, and the loss its fills realised (each against its share of what the held contracts cost, fees
+  #     included; integer division as the trader's) is within the budget, give or take a micro-dollar per fill.
+  check "10: unwinds past their exposure or their loss budget" "
+    WITH u AS (
+      SELECT opportunity_id, min(exposure_quantity) AS e_min, max(exposure_quantity) AS e, min(loss_budget_micros) AS b_min,
+             max(loss_budget_micros) AS budget, sum(filled_quantity) AS unwound
+      FROM unwind_orders GROUP BY opportunity_id),
+    held AS (
+      SELECT a.opportunity_id AS id,
+             max(a.filled_quantity, b.filled_quantity) AS filled,
+             CASE WHEN a.filled_quantity >= b.filled_quantity THEN a.filled_cost_micros + a.fees_micros
+                  ELSE b.filled_cost_micros + b.fees_micros END AS cost,
+             abs(a.filled_quantity - b.filled_quantity) AS diff
+      FROM legs a JOIN legs b ON b.opportunity_id = a.opportunity_id AND b.leg = 'b' WHERE a.leg = 'a'),
+    loss AS (
+      SELECT x.opportunity_id, sum(CASE WHEN x.action = 'complete'
+               THEN (h.cost * u.e / h.filled) * x.filled_quantity / u.e + x.filled_cost_micros + x.fees_micros - x.filled_quantity * 10000
+               ELSE (h.cost * u.e / h.filled) * x.filled_quantity / u.e - (x.filled_cost_micros - x.fees_micros) END) AS realised,
+             (SELECT count(*) FROM unwind_fills f JOIN unwind_orders y ON y.id = f.unwind_order_id
+              WHERE y.opportunity_id = x.opportunity_id AND f.reversed_at_ms IS NULL) AS slack
+      FROM unwind_orders x JOIN u ON u.opportunity_id = x.opportunity_id JOIN held h ON h.id = x.opportunity_id
+      WHERE x.filled_quantity > 0 GROUP BY x.opportunity_id)
+    SELECT u.opportunity_id, u.e AS exposure, h.diff AS legs_differ_by, u.unwound, u.budget, l.realised
+    FROM u LEFT JOIN held h ON h.id = u.opportunity_id LEFT JOIN loss l ON l.opportunity_id = u.opportunity_id
+    WHERE h.id IS NULL OR u.e_min <> u.e OR u.b_min <> u.budget OR h.diff <> u.e OR u.unwound > u.e
+       OR coalesce(l.realised, 0) > u.budget + coalesce(l.slack, 0)"
+
   # 6. A leg's recorded fills (less those its venue undid) add up to its filled quantity; every opportunity with unequal leg
   #    fills has a one-sided alert, delivered to the file sink …
   check "6: legs whose fills do not add up" "

@@ -91,6 +91,7 @@ extension Arb {
             print("  crashes \(crashes) (\(report.crashes.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))), venue outages during recovery \(report.venueOutages), recoveries \(report.recoveries)")
             let left = report.leftForRecovery.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
             print("  concurrent scenarios \(report.concurrentScenarios), duplicates refused \(report.duplicates), left for recovery by plan \(report.leftForRecovery.values.reduce(0, +))\(left.isEmpty ? "" : " (\(left))")")
+            print("  unwind orders \(report.unwindOrders), markets blocked after too many unwinds \(report.marketBlocks), candidates skipped on a blocked market \(report.blockedSkips)")
             print("  worlds \(report.worlds) (lease taken over \(report.leaseTakeovers)), heartbeats \(report.heartbeats), alerts delivered \(report.alertsDelivered)")
             if report.passed {
                 print("  invariants held after every step")

@@ -1,6 +1,7 @@
 import ArbTestSupport
 import ArbEngine
 import Foundation
+import Logging
 import OrderStateMachine
 import Synchronization
 import Testing
@@ -27,6 +28,45 @@ struct SimulationTests {
         #expect(Self.count(in: result.stdout, after: "heartbeats ") > 0, "\(result.stdout)")
         #expect(Self.count(in: result.stdout, after: "alerts delivered ") > 0, "\(result.stdout)")
         #expect(Self.count(in: result.stdout, after: "lease taken over ") > 0, "\(result.stdout)")
+        // Unwinding ran (issue 14): both ways of closing an exposure, orders placed, and the loop
+        // cut by market blocks whose candidates were skipped.
+        #expect(Self.count(in: result.stdout, after: "completed ") > 0, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "flattened ") > 0, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "unwind orders ") > 100, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "markets blocked after too many unwinds ") > 0, "\(result.stdout)")
+        #expect(Self.count(in: result.stdout, after: "candidates skipped on a blocked market ") > 0, "\(result.stdout)")
+    }
+
+    /// Runs the simulator in this process with `decide` as the unwind policy.
+    static func simulate(seed: UInt64, scenarios: Int, decide: @escaping UnwindContext.Decide) async throws -> SimulationReport {
+        let directory = TemporaryDirectory()
+        let executor = VirtualTimeExecutor(seed: seed)
+        let clock = VirtualClock(executor: executor)
+        let logger = Logger(label: "test.simulate", factory: { _ in SwiftLogNoOpLogHandler() })
+        return try await withTaskExecutorPreference(executor) {
+            try await Simulator.run(seed: seed, scenarios: scenarios, directory: directory.path("sim"), clock: clock, logger: logger,
+                                    unwindDecide: decide)
+        }
+    }
+
+    @Test("a deliberately broken unwind policy (its limit two cents past the bound, claimed as the bound) is caught by the auditor's loss invariant; the real one, same seed, passes")
+    func brokenUnwindPolicyIsCaught() async throws {
+        let broken: UnwindContext.Decide = { policy, exposure, candidates, attempt, attempts in
+            guard case .place(var order) = UnwindPolicy.decide(policy: policy, exposure: exposure, candidates: candidates,
+                                                                attempt: attempt, attempts: attempts) else {
+                return UnwindPolicy.decide(policy: policy, exposure: exposure, candidates: candidates, attempt: attempt, attempts: attempts)
+            }
+            let past = order.action == .complete ? min(9_999, order.bound.ticks + 200) : max(1, order.bound.ticks - 200)
+            order.limit = Price(ticks: past) ?? order.limit
+            order.bound = order.limit
+            return .place(order)
+        }
+        let caught = try await Self.simulate(seed: 11, scenarios: 150, decide: broken)
+        #expect(!caught.passed)
+        #expect(caught.violations.contains { $0.contains("10: opportunity") && $0.contains("more than its budget") }, "\(caught.violations)")
+        let sound = try await Self.simulate(seed: 11, scenarios: 150, decide: UnwindPolicy.decide)
+        #expect(sound.passed, "\(sound.violations)")
+        #expect(sound.unwindOrders > 0)
     }
 
     /// The integer printed right after `label`, or -1.

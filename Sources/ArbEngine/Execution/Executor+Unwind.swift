@@ -12,16 +12,24 @@ public struct UnwindContext: Sendable {
     public var fee: @Sendable (_ eventID: String, _ venue: String) -> FeeModel
     /// An instrument's price grid, in ticks.
     public var gridTicks: @Sendable (_ venue: String, _ instrument: String) -> Int64
+    /// The policy's decision: `UnwindPolicy.decide`. Only a test swaps it, for a deliberately
+    /// broken one the auditor must catch.
+    public var decide: Decide
+
+    public typealias Decide = @Sendable (_ policy: UnwindConfig.Policy, _ exposure: UnwindPolicy.Exposure,
+                                         _ candidates: [UnwindPolicy.Candidate], _ attempt: Int, _ attempts: Int) -> UnwindPolicy.Decision
 
     public init(config: UnwindConfig, marks: MarkBook,
                 oppositeInstrument: @escaping @Sendable (_ eventID: String, _ venue: String, _ instrument: String) -> String?,
                 fee: @escaping @Sendable (_ eventID: String, _ venue: String) -> FeeModel,
-                gridTicks: @escaping @Sendable (_ venue: String, _ instrument: String) -> Int64) {
+                gridTicks: @escaping @Sendable (_ venue: String, _ instrument: String) -> Int64,
+                decide: @escaping Decide = UnwindPolicy.decide) {
         self.config = config
         self.marks = marks
         self.oppositeInstrument = oppositeInstrument
         self.fee = fee
         self.gridTicks = gridTicks
+        self.decide = decide
     }
 }
 
@@ -104,8 +112,7 @@ extension Executor {
                     price: context.marks.trustedAsk(venue: heldVenue, instrument: opposite, now: now),
                     fee: context.fee(eventID, heldVenue), gridTicks: context.gridTicks(heldVenue, opposite)))
             }
-            switch UnwindPolicy.decide(policy: context.config.policy, exposure: exposure, candidates: candidates,
-                                       attempt: attempt - 1, attempts: context.config.maxAttempts) {
+            switch context.decide(context.config.policy, exposure, candidates, attempt - 1, context.config.maxAttempts) {
             case .done:
                 break
             case .noOrder(let why):
@@ -180,6 +187,8 @@ extension Executor {
             run.state = state
             run.a.unpersisted.removeAll()
             run.b.unpersisted.removeAll()
+            // Counted as it starts, so an unwind that recovery finishes counts too.
+            await blockMarketIfUnwoundTooOften(run.opportunity.eventID, now: now)
         } else {
             try await ledger.record(TransitionChanges(unwindOrders: [intent]), opportunity: run.id, at: now)
         }
@@ -243,7 +252,7 @@ extension Executor {
             try await persist(&run, steps: [TransitionStep(.closedExposed, reason: closeReason(run, facts) + "; unwind: \(summary)")],
                               now: now, alerts: alerts)
             logger.warning("opportunity \(run.id) closed one_sided: nothing within the unwind bound; \(summary)")
-            return Finished(result: .closed(.oneSided), exposure: exposedCost(run), unwound: !attempts.isEmpty)
+            return Finished(result: .closed(.oneSided), exposure: exposedCost(run))
         }
         let completed = attempts.filter { $0.intent.action == .complete }.reduce(Quantity.zero) { $0 + $1.filled }
         let event: OpportunityEvent = left.isZero ? (completed >= done - completed ? .unwindCompleted : .unwindFlattened) : .unwindGaveUp
@@ -255,13 +264,13 @@ extension Executor {
         guard case .applied(let state) = result, let outcome = state.outcome else { throw ExecutorError.refused(result) }
         run.state = state
         logger.notice("opportunity \(run.id) closed \(outcome.rawValue): \(summary)")
-        return Finished(result: .closed(outcome), exposure: outcome == .oneSided ? Self.share(exposedCost(run), of: left, in: exposed) : .zero,
-                        unwound: true)
+        return Finished(result: .closed(outcome), exposure: outcome == .oneSided ? Self.share(exposedCost(run), of: left, in: exposed) : .zero)
     }
 
     /// No unwind loop: once `max_unwinds_per_market_per_day` of the event's opportunities have
-    /// unwound since UTC midnight, the market is blocked (with an alert) until `arbadmin resume
-    /// --market`: the executor skips its candidates.
+    /// entered `Unwinding` since UTC midnight (checked as each one enters), the market is blocked
+    /// (with an alert) until `arbadmin resume --market`: the executor skips its candidates. A
+    /// crash between the two commits leaves the block to the market's next unwind.
     func blockMarketIfUnwoundTooOften(_ eventID: String, now: Int64) async {
         guard let limit = unwind?.config.maxUnwindsPerMarketPerDay else { return }
         let midnight = now - now % 86_400_000

@@ -51,7 +51,9 @@ public final class Executor: Sendable {
         do {
             if try await ledger.haltState().halted { return .skipped("halted") }
             let eventID = candidate.opportunity.eventID
-            if unwind != nil, let why = try await ledger.withStore({ try $0.marketBlock(eventID) }) {
+            // A market blocked after too many unwinds stays blocked whatever the unwind policy
+            // now says (turning unwinding off does not lift it: `arbadmin resume --market` does).
+            if let why = try await ledger.withStore({ try $0.marketBlock(eventID) }) {
                 return .skipped("market blocked: \(why)")
             }
         } catch {
@@ -84,8 +86,6 @@ public final class Executor: Sendable {
     struct Finished {
         var result: ExecutionOutcome
         var exposure: Money = .zero
-        /// It went through `Unwinding` (counts toward `max_unwinds_per_market_per_day`).
-        var unwound = false
     }
 
     private func finish(_ candidate: Candidate, _ finished: Finished) async {
@@ -93,7 +93,6 @@ public final class Executor: Sendable {
         switch finished.result {
         case .closed(let outcome):
             let closesToday = gate.release(candidate, outcome: outcome, exposure: finished.exposure, now: now)
-            if finished.unwound { await blockMarketIfUnwoundTooOften(candidate.opportunity.eventID, now: now) }
             if outcome == .oneSided, closesToday >= gate.risk.maxOneSidedClosesPerDay {
                 let reason = "risk: \(closesToday) one-sided closes today (limit \(gate.risk.maxOneSidedClosesPerDay))"
                 do {

@@ -29,6 +29,11 @@ public struct SimulationReport: Sendable, Equatable, Codable {
     /// the next process's recovery found open.
     public var hotWALs = 0
     public var openAfterKill = 0
+    /// Unwind orders placed, and candidates skipped because their market was blocked after too
+    /// many unwinds that day (each block checked, then lifted as an operator would).
+    public var unwindOrders = 0
+    public var blockedSkips = 0
+    public var marketBlocks = 0
     public var virtualMilliseconds: Int64 = 0
     /// Empty when every invariant held after every step.
     public var violations: [String] = []
@@ -103,6 +108,10 @@ final class WorldLife: Sendable {
 /// must be the one its fates determine.
 public enum Simulator {
     public static let eventCount = 8
+    /// `max_unwinds_per_market_per_day` here: small, so blocks happen.
+    static let maxUnwindsPerMarketPerDay = 3
+    /// Blocked markets are lifted (as `arbadmin resume --market` would) every this many scenarios.
+    static let resumeBlocksEvery = 20
     static let sinkName = "file"
     /// The lease heartbeat's period here: a tenth of the trader's, so the short worlds between
     /// crashes beat too.
@@ -111,11 +120,16 @@ public enum Simulator {
     /// Runs `scenarios` scenarios in `directory` (which must be empty or absent, unless `kill`
     /// continues a run there). Call it on the simulation executor (`withTaskExecutorPreference`)
     /// with a `VirtualClock` over it.
+    ///
+    /// `unwindDecide` is the unwind policy's decision (`UnwindPolicy.decide`); a test swaps in a
+    /// broken one to prove the auditor catches it.
     public static func run(seed: UInt64, scenarios: Int, directory: String, clock: VirtualClock,
                            logger: Logger, stopAtFirstFailure: Bool = true,
-                           kill: SimulationKillMode? = nil) async throws -> SimulationReport {
+                           kill: SimulationKillMode? = nil,
+                           unwindDecide: @escaping UnwindContext.Decide = UnwindPolicy.decide) async throws -> SimulationReport {
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         var state = RunState(seed: seed, directory: directory, clock: clock, logger: logger, kill: kill)
+        state.unwindDecide = unwindDecide
         state.report.seed = seed
         if kill != nil { try state.loadProgress() }
         // A crash in the last scenario still gets its restart and recovery.
@@ -155,7 +169,17 @@ public enum Simulator {
             execution: ExecutionConfig(timeInForce: .gtc, fillTimeoutMilliseconds: 200),
             risk: RiskConfig(maxExposurePerEvent: Money(cents: 100_000_000), maxExposureTotal: Money(cents: 100_000_000),
                              maxOneSidedClosesPerDay: 1_000_000, cooldownMilliseconds: 0, oneSidedCooldownMilliseconds: 0),
-            alerts: AlertConfig(console: false, filePath: nil, webhookURL: nil))
+            alerts: AlertConfig(console: false, filePath: nil, webhookURL: nil),
+            // Each scenario draws its own policy and bound (`Plan.unwind`); this turns it on.
+            unwind: UnwindConfig(policy: .best, maxUnwindsPerMarketPerDay: maxUnwindsPerMarketPerDay))
+    }
+
+    /// A (venue, instrument) book the unwind sees during a scenario.
+    struct BookDraw {
+        var venue: String
+        var instrument: String
+        var bid: Price?
+        var ask: Price?
     }
 
     /// One opportunity's draws within a scenario.
@@ -170,8 +194,14 @@ public enum Simulator {
         var instrumentA: String { "K\(event)-Y" }
         var instrumentB: String { "P\(event)-N" }
 
-        /// The outcome the fates determine once every order is final (nil where timing or an
-        /// ambiguous answer decides).
+        /// The outcomes the fates allow once every order is final (nil where timing or an
+        /// ambiguous answer decides): a one-sided fill may be unwound when unwinding is on.
+        func fatesOutcomes(unwinding: Bool) -> Set<CloseOutcome>? {
+            guard let outcome = fatesOutcome else { return nil }
+            return outcome == .oneSided && unwinding ? [.oneSided, .completed, .flattened] : [outcome]
+        }
+
+        /// The outcome the fates determine without unwinding.
         var fatesOutcome: CloseOutcome? {
             switch (fateA, fateB) {
             case (.fill, .fill): return .hedged
@@ -192,6 +222,21 @@ public enum Simulator {
         var fillTimeoutMilliseconds: Int64
         var crash: FaultPoint?
         var outageDuringRecovery: Bool
+        /// This scenario's unwinding (its policy `off` in some), and the books it sees: around
+        /// the candidates' prices, some past any bound, some missing.
+        var unwind: UnwindConfig
+        var books: [BookDraw] = []
+
+        var unwinding: Bool { unwind.policy != .off }
+        /// An ambiguous answer at an instrument an unwind may trade may leave it to recovery.
+        var hasAmbiguousFate: Bool {
+            candidates.contains { [$0.fateA, $0.fateB].contains { fate in
+                switch fate {
+                case .ambiguousPlaced, .ambiguousPlacedResting, .ambiguousNotPlaced: true
+                default: false
+                }
+            } }
+        }
 
         init(seed: UInt64, index: Int) {
             var random = SeededGenerator.derived(seed: seed, name: "scenario-\(index)")
@@ -234,6 +279,24 @@ public enum Simulator {
             let crash = percent() < 35 ? FaultPoint.simulated[Int(random.next() % UInt64(FaultPoint.simulated.count))] : nil
             self.crash = crash
             outageDuringRecovery = crash != nil && percent() < 25
+            let policies: [UnwindConfig.Policy] = [.off, .complete, .flatten, .best, .best]
+            unwind = UnwindConfig(policy: policies[Int(random.next() % UInt64(policies.count))],
+                                  maxLossPerContract: Money(micros: between(0, 80_000)), maxAttempts: Int(between(1, 4)),
+                                  retryMilliseconds: between(1, 60), maxUnwindsPerMarketPerDay: Simulator.maxUnwindsPerMarketPerDay)
+            func level(_ center: Int64, _ low: Int64, _ high: Int64) -> Price? {
+                percent() < 10 ? nil : Price(ticks: min(9_999, max(1, center + between(low, high))))
+            }
+            var drawn: Set<Int> = []
+            for candidate in candidates where drawn.insert(candidate.event).inserted {
+                // Held YES at kalshi: sold back at K-Y's bid, or completed by P-N's or K-N's ask;
+                // held NO at polymarket: sold at P-N's bid, or completed by K-Y's or P-Y's ask.
+                let (a, b) = (candidate.priceA, candidate.priceB)
+                books.append(BookDraw(venue: "kalshi", instrument: candidate.instrumentA, bid: level(a, -700, 100), ask: level(a, -100, 600)))
+                books.append(BookDraw(venue: "polymarket", instrument: candidate.instrumentB, bid: level(b, -700, 100),
+                                      ask: level(b, -100, 600)))
+                books.append(BookDraw(venue: "kalshi", instrument: "K\(candidate.event)-N", bid: nil, ask: level(10_000 - a, -300, 600)))
+                books.append(BookDraw(venue: "polymarket", instrument: "P\(candidate.event)-Y", bid: nil, ask: level(10_000 - b, -300, 600)))
+            }
         }
 
         /// A crash point for a scenario the kill mode must end in, when the plan has none.
@@ -269,6 +332,8 @@ public enum Simulator {
         var previousWorldCrashed = false
         /// Virtual time spent by killed predecessors (kill mode).
         var virtualBase: Int64 = 0
+        /// The unwind policy's decision (a test swaps in a broken one).
+        var unwindDecide: UnwindContext.Decide = UnwindPolicy.decide
 
         init(seed: UInt64, directory: String, clock: VirtualClock, logger: Logger, kill: SimulationKillMode?) {
             self.seed = seed
@@ -349,6 +414,7 @@ public enum Simulator {
             let ledger = assembly.ledger
             let venues = assembly.venues
             let router = assembly.router
+            let unwindBase = assembly.unwindContext()
             let dispatcher = assembly.dispatcher
             let clock = self.clock
             let logger = self.logger
@@ -381,7 +447,8 @@ public enum Simulator {
                 }
                 try await recover(ledger: ledger, venues: venues, resumedAfterKill: resumedAfterKill)
                 while next < scenarios, report.violations.isEmpty {
-                    let crashed = try await scenario(next, ledger: ledger, venues: venues, router: router, life: life)
+                    let crashed = try await scenario(next, ledger: ledger, venues: venues, router: router, unwind: unwindBase,
+                                                     life: life)
                     next += 1
                     if kill != nil, !crashed { try saveProgress() }
                     if crashed {
@@ -434,9 +501,32 @@ public enum Simulator {
 
         /// One scenario; true when it crashed (the world must be dropped).
         mutating func scenario(_ index: Int, ledger: Ledger, venues: [String: any Venue], router: EventRouter,
-                               life: WorldLife) async throws -> Bool {
+                               unwind unwindBase: UnwindContext?, life: WorldLife) async throws -> Bool {
             report.scenarios += 1
             var plan = Plan(seed: seed, index: index)
+            // No unwind loop: a market blocked after too many unwinds today stays blocked (its
+            // candidates skipped) until an operator lifts it, as here every few scenarios.
+            var blocked = try await ledger.withStore { try $0.blockedMarkets() }
+            if index % Simulator.resumeBlocksEvery == 0, !blocked.isEmpty {
+                let now = clock.nowMilliseconds()
+                let lifted = Array(blocked.keys)
+                try await ledger.withStore { store in
+                    for eventID in lifted { try store.setMarketBlock(eventID, reason: nil, atMilliseconds: now) }
+                }
+                blocked = [:]
+            }
+            var unwind: UnwindContext?
+            if var context = unwindBase, plan.unwinding {
+                context.config = plan.unwind
+                context.decide = unwindDecide
+                context.marks = MarkBook(trustedForMilliseconds: config.detection.quoteStalenessMilliseconds)
+                let now = clock.nowMilliseconds()
+                for book in plan.books {
+                    context.marks.record(Quote(timestampMilliseconds: now, venue: book.venue, instrument: book.instrument, bid: book.bid,
+                                               bidSize: Quantity(contracts: 100), ask: book.ask, askSize: Quantity(contracts: 100)))
+                }
+                unwind = context
+            }
             let killing = kill.map { index >= $0.killFrom } ?? false
             if killing, plan.crash == nil { plan.crash = Plan.killPoint(seed: seed, index: index) }
             var fatesA: [String: PaperFate] = [:]
@@ -452,6 +542,7 @@ public enum Simulator {
                 await polymarket.setBehaviour(PaperBehaviour(fateForInstrument: fatesB, cancelFails: plan.cancelFailsB))
             }
             let before = try await ledger.withStore { try $0.highestOpportunityID() }
+            let scenarioStart = clock.nowMilliseconds()
             var detector = Detector(config: config, venueFees: venues.mapValues(\.feeModel))
             var found: [(plan: Int, candidate: Candidate)] = []
             for (number, candidate) in plan.candidates.enumerated() {
@@ -482,7 +573,7 @@ public enum Simulator {
                     risk: config.risk,
                     faults: FaultPoints(armed: plan.crash, action: killing ? .killProcess : .throwCrash,
                                         onCrash: { life.kill(at: $0, candidate: number) }),
-                    logger: logger)
+                    logger: logger, unwind: unwind)
                 try await Trader.restoreRisk(executor.gate, ledger: ledger, now: clock.nowMilliseconds())
                 executors.append(executor)
             }
@@ -511,22 +602,31 @@ public enum Simulator {
                     fail(index, "candidate \(number) reported a crash at \(point.rawValue) the world did not see")
                 case .needsRecovery(let why):
                     needsRecovery = true
-                    let cause = why.hasPrefix("cancel failed") ? "cancel failed" : why
+                    let cause = why.hasPrefix("cancel failed") ? "cancel failed"
+                        : why.hasPrefix("unwind order") ? "unwind order's answer lost" : why
                     report.leftForRecovery[cause, default: 0] += 1
-                    // Only a planned fault may leave an execution to recovery: a refused cancel.
-                    if !(cause == "cancel failed" && (plan.cancelFailsA || plan.cancelFailsB)) {
+                    // Only a planned fault may leave an execution to recovery: a refused cancel,
+                    // or an unwind order sent where the venue answers ambiguously.
+                    let planned = (cause == "cancel failed" && (plan.cancelFailsA || plan.cancelFailsB))
+                        || (cause == "unwind order's answer lost" && plan.unwinding && plan.hasAmbiguousFate)
+                    if !planned {
                         fail(index, "candidate \(number) \(key) left for recovery (\(why)) with no planned cause")
                     }
                 case .skipped(let why):
                     if hasTwin(key), why == "duplicate" || why == "in flight" {
                         report.duplicates += 1
+                    } else if why.hasPrefix("market blocked"), blocked[candidate.opportunity.eventID] != nil || hasTwin(key) {
+                        report.blockedSkips += 1
                     } else {
                         fail(index, "candidate \(number) \(key) skipped: \(why)")
                     }
                 case .closed(let outcome):
-                    if !plan.cancelFailsA, !plan.cancelFailsB, let expected = plan.candidates[number].fatesOutcome,
-                       expected != outcome {
-                        fail(index, "candidate \(number) expected \(expected.rawValue) from fates \(plan.candidates[number].fateA)/\(plan.candidates[number].fateB), got \(outcome.rawValue)")
+                    if blocked[candidate.opportunity.eventID] != nil {
+                        fail(index, "candidate \(number) \(key) executed although its market was blocked")
+                    }
+                    if !plan.cancelFailsA, !plan.cancelFailsB, let expected = plan.candidates[number].fatesOutcomes(unwinding: plan.unwinding),
+                       !expected.contains(outcome) {
+                        fail(index, "candidate \(number) expected \(expected.map(\.rawValue).sorted().joined(separator: "/")) from fates \(plan.candidates[number].fateA)/\(plan.candidates[number].fateB), got \(outcome.rawValue)")
                     }
                 }
             }
@@ -542,26 +642,33 @@ public enum Simulator {
                     report.recoveries += 1
                 }
             }
-            var expected: [String: CloseOutcome] = [:]
+            var expected: [String: Set<CloseOutcome>] = [:]
             for (number, candidate) in found where !hasTwin(candidate.opportunity.dedupKey) {
-                if let outcome = plan.candidates[number].fatesOutcome { expected[candidate.opportunity.dedupKey] = outcome }
+                if let outcomes = plan.candidates[number].fatesOutcomes(unwinding: plan.unwinding) {
+                    expected[candidate.opportunity.dedupKey] = outcomes
+                }
             }
             try audit(index, plan: plan, before: before, crash: nil, candidates: expected)
+            try await auditBlocks(index, ledger: ledger, eventIDs: Set(found.map(\.candidate.opportunity.eventID)),
+                                  blockedBefore: Set(blocked.keys), scenarioStart: scenarioStart)
             return false
         }
 
         /// DESIGN §8 for this scenario's opportunities, plus what the plan implies: the state a
         /// crash must leave, and each opportunity's outcome once recovery is done.
         mutating func audit(_ index: Int, plan: Plan, before: OpportunityID, crash: PendingCrash?,
-                            candidates expected: [String: CloseOutcome]) throws {
+                            candidates expected: [String: Set<CloseOutcome>]) throws {
             let store = try Store(path: databasePath, access: .readOnly)
             let rows = try store.opportunitySummaries(OpportunityQuery(afterID: before)).reversed().map {
                 (id: $0.opportunity.id, outcome: $0.opportunity.state.outcome?.rawValue, key: $0.opportunity.dedupKey)
             }
-            for row in rows { report.outcomes[row.outcome ?? "open", default: 0] += 1 }
             for row in rows {
-                if let want = expected[row.key], row.outcome != want.rawValue {
-                    fail(index, "opportunity \(row.id) \(row.key) closed \(row.outcome ?? "open") after recovery; its fates give \(want.rawValue)")
+                report.outcomes[row.outcome ?? "open", default: 0] += 1
+                report.unwindOrders += try store.unwindOrders(of: row.id).count
+            }
+            for row in rows {
+                if let want = expected[row.key], !want.contains(where: { $0.rawValue == row.outcome }) {
+                    fail(index, "opportunity \(row.id) \(row.key) closed \(row.outcome ?? "open") after recovery; its fates give \(want.map(\.rawValue).sorted().joined(separator: "/"))")
                 }
             }
             if let crash, let key = crash.killerKey {
@@ -585,6 +692,26 @@ public enum Simulator {
                 databasePath: databasePath, paperFiles: paperFiles,
                 options: .init(requireAllClosed: true, sinks: [], opportunities: Set(rows.map(\.id))))
             for violation in violations { fail(index, violation) }
+        }
+
+        /// No unwind loop: a market that unwound in this scenario and so reached its limit of
+        /// unwinds today is blocked by the scenario's end.
+        mutating func auditBlocks(_ index: Int, ledger: Ledger, eventIDs: Set<String>, blockedBefore: Set<String>,
+                                  scenarioStart: Int64) async throws {
+            let now = clock.nowMilliseconds()
+            let midnight = now - now % 86_400_000
+            for eventID in eventIDs.sorted() {
+                let (today, sinceStart, block) = try await ledger.withStore { store in
+                    (try store.unwinds(eventID: eventID, since: midnight), try store.unwinds(eventID: eventID, since: scenarioStart),
+                     try store.marketBlock(eventID))
+                }
+                guard sinceStart > 0, today >= Simulator.maxUnwindsPerMarketPerDay else { continue }
+                if block == nil {
+                    fail(index, "market \(eventID) unwound \(today) times today (limit \(Simulator.maxUnwindsPerMarketPerDay)) and is not blocked")
+                } else if !blockedBefore.contains(eventID) {
+                    report.marketBlocks += 1
+                }
+            }
         }
 
         mutating func fail(_ index: Int, _ message: String) {

@@ -26,9 +26,8 @@ public enum FaultPoint: String, Sendable, CaseIterable {
     /// An unwind order's submit has been answered by its venue; its answer and fills not persisted.
     case afterUnwindSubmit = "after-unwind-submit"
 
-    /// The points the simulator picks from: it does not unwind yet, so an unwind point would
-    /// never be reached there (the crash matrix covers them through `arb run`).
-    public static let simulated: [FaultPoint] = allCases.filter { $0 != .afterUnwindCommit && $0 != .afterUnwindSubmit }
+    /// The points the simulator picks from: all of them (its scenarios unwind too).
+    public static let simulated: [FaultPoint] = allCases
 }
 
 /// A crash the simulator injects: thrown at a fault point instead of exiting, so the simulator
