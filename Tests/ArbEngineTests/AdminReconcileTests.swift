@@ -12,7 +12,7 @@ extension AdminCLITests {
         static func reliableConfig(_ directory: TemporaryDirectory) throws -> String {
             // Unwinding on, so the unwind's fault points are reached too.
             try writeConfig(directory, [("\"cancel_fail_percent\": 15", "\"cancel_fail_percent\": 0"),
-                                        ("\"alerts\": {", "\"unwind\": {\"policy\": \"best\", \"max_loss_per_contract\": \"0.50\"}, \"alerts\": {")])
+                                        (TraderConfig.demoUnwindSection, #""unwind": {"policy": "best", "max_loss_per_contract": "0.50"}"#)])
         }
 
         @Test("after arb run dies at each fault point, reconcile exits 0 and leaves nothing non-terminal",

@@ -26,7 +26,7 @@ struct CrashMatrixTests {
             .replacingOccurrences(of: #""ambiguous_submit_percent": 4,"#, with: #""ambiguous_submit_percent": 0,"#)
         // One-sided exposures are unwound (a bound wide enough that the demo's books allow an
         // order), so the unwind's own fault points are reached.
-            .replacingOccurrences(of: #""alerts": {"#, with: #""unwind": {"policy": "best", "max_loss_per_contract": "0.50"}, "alerts": {"#)
+            .replacingOccurrences(of: TraderConfig.demoUnwindSection, with: #""unwind": {"policy": "best", "max_loss_per_contract": "0.50"}"#)
         #expect(serial.contains(#""unwind": {"policy": "best""#))
         #expect(serial.components(separatedBy: #""rest_percent": 22,"#).count == 3, "both venues' fill models changed")
         #expect(serial.contains(#""min_size": "20""#) && serial.contains(#""max_exposure_total_usd": "30.00""#))

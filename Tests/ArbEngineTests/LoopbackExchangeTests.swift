@@ -25,7 +25,9 @@ func feedLine(_ stdout: String, _ name: String) -> (messages: Int, trusted: Stri
 func outcomeCounts(_ databasePath: String) throws -> (hedged: Int, oneSided: Int, open: Int) {
     let store = try Store(path: databasePath, access: .readOnly)
     let states = try allOpportunities(store).map(\.state)
-    return (states.filter { $0 == .closed(.hedged) }.count, states.filter { $0 == .closed(.oneSided) }.count,
+    // One-sided: closed so, or unwound (the demo unwinds).
+    let exposed: [OpportunityState] = [.closed(.oneSided), .closed(.completed), .closed(.flattened)]
+    return (states.filter { $0 == .closed(.hedged) }.count, states.filter { exposed.contains($0) }.count,
             states.filter { !$0.isTerminal }.count)
 }
 

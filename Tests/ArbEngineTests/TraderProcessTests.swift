@@ -37,7 +37,7 @@ func waitForExit(_ process: Process, seconds: Double) -> Bool {
 
 @Suite("arb run as a process", .serialized, .exclusive)
 struct TraderProcessTests {
-    @Test("every demo run shows a one-sided fill with its alert, whatever the seed", arguments: [UInt64(3), 40, 977])
+    @Test("every demo run shows a one-sided fill with its alert (then closed one_sided, or unwound), whatever the seed", arguments: [UInt64(3), 40, 977])
     func demoAlwaysShowsOneSided(seed: UInt64) throws {
         let directory = TemporaryDirectory()
         let db = directory.path("arb.db")
@@ -45,10 +45,19 @@ struct TraderProcessTests {
         #expect(result.status == 0, "\(result.stderr)")
         let store = try Store(path: db, access: .readOnly)
         let oneSided = try store.connection.prepare(
-            "SELECT id FROM opportunities WHERE outcome = 'one_sided' ORDER BY id"
+            "SELECT id FROM opportunities WHERE outcome IN ('one_sided', 'completed', 'flattened') ORDER BY id"
         ).query { $0.int64(0) }
         let first = try #require(oneSided.first, "seed \(seed): no one-sided opportunity in \(result.stdout)")
         #expect(try store.alerts(of: first).contains { $0.kind == "one_sided" })
+        // The demo unwinds: its summary's line agrees with the database, and shows at least one.
+        func count(_ sql: String) throws -> Int64 { try store.connection.prepare(sql).queryOne { $0.int64(0) } ?? -1 }
+        let completed = try count("SELECT count(*) FROM opportunities WHERE outcome = 'completed'")
+        let flattened = try count("SELECT count(*) FROM opportunities WHERE outcome = 'flattened'")
+        let gaveUp = try count("SELECT count(*) FROM opportunities o WHERE outcome = 'one_sided' "
+            + "AND EXISTS (SELECT 1 FROM unwind_orders u WHERE u.opportunity_id = o.id)")
+        #expect(completed + flattened + gaveUp >= 1, "seed \(seed): no unwind in \(result.stdout)")
+        #expect(result.stdout.contains("unwinds:              \(completed) completed, \(flattened) flattened, \(gaveUp) gave up; "),
+                "\(result.stdout)")
         let violations = try Invariants.check(
             databasePath: db,
             paperFiles: ["kalshi": directory.path("paper-kalshi.db"), "polymarket": directory.path("paper-polymarket.db")],

@@ -165,13 +165,16 @@ struct UnwindPolicyTests {
 @Suite("The unwind section of the config")
 struct UnwindConfigTests {
     static func config(_ unwind: String?) throws(ConfigError) -> TraderConfig {
-        let json = unwind.map { TraderConfig.demoJSON.replacingOccurrences(of: #""alerts": {"#, with: #""unwind": \#($0), "alerts": {"#) }
-            ?? TraderConfig.demoJSON
+        #expect(TraderConfig.demoJSON.contains(TraderConfig.demoUnwindSection + ","))
+        let json = TraderConfig.demoJSON.replacingOccurrences(of: TraderConfig.demoUnwindSection + ",",
+                                                              with: unwind.map { #""unwind": \#($0),"# } ?? "")
         return try TraderConfig.decode(json: json, source: "test.json")
     }
 
     @Test("absent: off; given: each field read, the rest defaulted")
     func decoded() throws {
+        #expect(TraderConfig.demo().unwind == UnwindConfig(policy: .best, maxLossPerContract: Money(cents: 5), maxAttempts: 3,
+                                                           retryMilliseconds: 100, maxUnwindsPerMarketPerDay: 3))
         #expect(try Self.config(nil).unwind == .off)
         let full = try Self.config(#"{"policy": "best", "max_loss_per_contract": "0.03", "max_attempts": 7, "retry_ms": 100, "max_unwinds_per_market_per_day": 2}"#)
         #expect(full.unwind == UnwindConfig(policy: .best, maxLossPerContract: Money(cents: 3), maxAttempts: 7, retryMilliseconds: 100,

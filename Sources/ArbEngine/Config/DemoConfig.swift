@@ -111,11 +111,17 @@ extension TraderConfig {
         "cooldown_ms": 300,
         "one_sided_cooldown_ms": 1500
       },
+      \#(demoUnwindSection),
       "alerts": {
         "console": false
       }
     }
     """#
+
+    /// The demo's `unwind` section, one line (a test swaps it whole): one-sided exposures are
+    /// completed or flattened within $0.05 a contract, so a demo run shows unwinds in its summary.
+    public static let demoUnwindSection =
+        #""unwind": {"policy": "best", "max_loss_per_contract": "0.05", "max_attempts": 3, "retry_ms": 100, "max_unwinds_per_market_per_day": 3}"#
 
     /// The built-in demo config (``demoJSON``), decoded and validated.
     ///

@@ -316,6 +316,20 @@ extension Executor {
         return Money(micros: total.micros * part.hundredths / whole.hundredths)
     }
 
+    /// What an opportunity's unwind orders realised, from its two legs' fills as stored: each
+    /// order's fills against their share of what the exposed contracts cost (the leading leg's
+    /// cost and fees, pro rata). The one rule for recovery, the run summary and `show`.
+    static func realisedLoss(legA: LegFills, legB: LegFills, orders: [UnwindOrder]) -> (exposed: Quantity, loss: Money) {
+        let (held, other) = legA.filled > legB.filled ? (legA, legB) : (legB, legA)
+        let exposed = held.filled - other.filled
+        let heldCost = share(held.cost + held.fees, of: exposed, in: held.filled)
+        let loss = orders.reduce(Money.zero) { total, order in
+            total + realisedLoss(UnwindAttempt(intent: order.intent, filled: order.filledQuantity, cost: order.filledCost, fees: order.fees),
+                                 heldCost: heldCost, exposed: exposed)
+        }
+        return (exposed, loss)
+    }
+
     /// What an unwind order's fills lost against the held contracts they took back.
     static func realisedLoss(_ attempt: UnwindAttempt, heldCost: Money, exposed: Quantity) -> Money {
         let held = share(heldCost, of: attempt.filled, in: exposed)

@@ -71,18 +71,16 @@ extension Reconciler {
         }
         if provisional { return needs("unwind fills still provisional at the venue; reconcile again later") }
         orders = try await ledger.withStore { try $0.unwindOrders(of: id) }
-        let (held, other) = legs[0].filledQuantity > legs[1].filledQuantity ? (legs[0], legs[1]) : (legs[1], legs[0])
-        let exposed = held.filledQuantity - other.filledQuantity
-        let heldCost = Executor.share(held.filledCost + held.fees, of: exposed, in: held.filledQuantity)
-        let attempts = orders.map { Executor.UnwindAttempt(intent: $0.intent, filled: $0.filledQuantity, cost: $0.filledCost, fees: $0.fees) }
-        let done = attempts.reduce(Quantity.zero) { $0 + $1.filled }
+        let (exposed, realised) = Executor.realisedLoss(
+            legA: LegFills(filled: legs[0].filledQuantity, cost: legs[0].filledCost, fees: legs[0].fees),
+            legB: LegFills(filled: legs[1].filledQuantity, cost: legs[1].filledCost, fees: legs[1].fees), orders: orders)
+        let done = orders.reduce(Quantity.zero) { $0 + $1.filledQuantity }
         guard done <= exposed else { return needs("unwind orders filled \(done), more than the \(exposed) exposed") }
         let left = exposed - done
         if !left.isZero, try await ledger.haltState().halted {
             return needs("halted: unwinding stopped with \(left) still exposed; for a person (arbadmin close, or resume and reconcile)")
         }
-        let realised = attempts.reduce(Money.zero) { $0 + Executor.realisedLoss($1, heldCost: heldCost, exposed: exposed) }
-        let completed = attempts.filter { $0.intent.action == .complete }.reduce(Quantity.zero) { $0 + $1.filled }
+        let completed = orders.filter { $0.intent.action == .complete }.reduce(Quantity.zero) { $0 + $1.filledQuantity }
         let event: OpportunityEvent = left.isZero ? (completed >= done - completed ? .unwindCompleted : .unwindFlattened) : .unwindGaveUp
         let outcome: CloseOutcome = switch event {
         case .unwindCompleted: .completed

@@ -11,7 +11,10 @@ public struct RunSummary: Sendable {
     public var fees = Money.zero
     /// Contracts unwind orders took back, and one-sided closes that unwound part of theirs.
     public var unwoundContracts = Quantity.zero
-    public var partlyUnwound = 0
+    /// One-sided closes whose unwind placed orders and gave up (some after taking part back).
+    public var unwindsGivenUp = 0
+    /// What the unwinds realised, summed (negative: they gained).
+    public var unwindLoss = Money.zero
     public var alertsRaised = 0
     public var alertDeliveries = 0
     public var alertDeliveriesPending = 0
@@ -40,7 +43,11 @@ public struct RunSummary: Sendable {
             }
             summary.byOutcome[outcome, default: 0] += 1
             summary.unwoundContracts += row.unwound
-            if outcome == .oneSided && !row.unwound.isZero { summary.partlyUnwound += 1 }
+            if [.oneSided, .completed, .flattened].contains(outcome) {
+                let orders = try store.unwindOrders(of: row.opportunity.id)
+                if outcome == .oneSided && !orders.isEmpty { summary.unwindsGivenUp += 1 }
+                summary.unwindLoss += Executor.realisedLoss(legA: a, legB: b, orders: orders).loss
+            }
             switch outcome {
             case .hedged:
                 summary.hedgedContracts += a.filled
@@ -71,7 +78,7 @@ public struct RunSummary: Sendable {
             "  net edge captured:    \(netEdgeCaptured) (hedged pairs, after fees)",
             "  fees:                 \(fees)",
             "  unwinds:              \(byOutcome[.completed, default: 0]) completed, \(byOutcome[.flattened, default: 0]) flattened, "
-                + "\(partlyUnwound) partly then given up; \(unwoundContracts) contracts taken back",
+                + "\(unwindsGivenUp) gave up; \(unwoundContracts) contracts taken back, realised loss \(unwindLoss)",
             "  alerts:               \(alertsRaised) raised, \(alertDeliveries) deliveries made, \(alertDeliveriesPending) pending",
         ]
         for feed in bookFeeds {

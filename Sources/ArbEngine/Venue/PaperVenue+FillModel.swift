@@ -235,7 +235,7 @@ struct PaperBooking: Sendable, Hashable {
 /// The built-in demo's opening move, shared by its paper venues: the first opportunity whose
 /// order reaches any of them in this run fills completely at `fillingVenue` and is refused at
 /// every other — so every demo run, whatever its seed and pacing, shows a one-sided fill, its
-/// alert and its close. Claimed by opportunity (the client order id without its leg), so both
+/// alert (and then its close or its unwind). Claimed by opportunity (the client order id without its leg), so both
 /// legs get their part whichever venue hears first; later opportunities draw from the model.
 public final class PaperOpeningScript: Sendable {
     public let fillingVenue: String
@@ -247,6 +247,10 @@ public final class PaperOpeningScript: Sendable {
 
     func fate(venue: String, clientOrderID: String) -> PaperFate? {
         guard let dash = clientOrderID.lastIndex(of: "-") else { return nil }
+        // Only the pair's legs (…-a, …-b) are scripted: an unwind order (…-u<n>) draws from the
+        // model like any other, so the opening's exposure may be unwound.
+        let suffix = clientOrderID[clientOrderID.index(after: dash)...]
+        guard suffix == "a" || suffix == "b" else { return nil }
         let opportunity = String(clientOrderID[..<dash])
         let scripted = claimed.withLock { claimed in
             if claimed == nil { claimed = opportunity }
