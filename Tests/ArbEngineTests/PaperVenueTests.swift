@@ -199,6 +199,26 @@ struct PaperVenueTests {
         #expect(after.2 == 2 && after.3 == 1)
     }
 
+    @Test("fees: an instrument whose market has its own fee (the config's per-event fees) pays that one, the rest the venue's; so does the trader's config")
+    func feePerInstrument() async throws {
+        let venue = try PaperVenue(name: "paper-p", path: directory.path("fees.db"), fillModel: fillModel(), feeModel: .kalshiTaker,
+                                   feeByInstrument: ["FREE-1": .free], runSeed: 7, clock: SystemClock(),
+                                   behaviour: PaperBehaviour(fateForClientOrderID: ["free": .fill, "paid": .fill]))
+        let free = try await submit(venue, request("free", instrument: "FREE-1"))
+        let paid = try await submit(venue, request("paid", instrument: "K-1"))
+        #expect(free.fills.map(\.fee) == [.zero])
+        #expect(paid.fills.map(\.fee) == [FeeModel.kalshiTaker.fee(price: Price(ticks: 4_500)!, quantity: Quantity(contracts: 10))])
+        #expect(paid.fills.first?.fee ?? .zero > .zero)
+        // The demo's SENATE market is free at polymarket: its paper venue knows it.
+        var demo = TraderConfig.demo()
+        demo.databasePath = directory.path("demo.db")
+        let venues = try Trader.makeVenues(demo, runSeed: 1, clock: SystemClock())
+        let polymarket = try #require(venues["polymarket"] as? PaperVenue)
+        await polymarket.setBehaviour(PaperBehaviour(fateForClientOrderID: ["senate": .fill]))
+        let senate = try await submit(polymarket, request("senate", instrument: "PM-SENATE-26-R"))
+        #expect(senate.fills.map(\.fee) == [.zero])
+    }
+
     @Test("IOC: the unfilled remainder is cancelled at once; what filled stays filled")
     func immediateOrCancel() async throws {
         let path = directory.path("ioc.db")

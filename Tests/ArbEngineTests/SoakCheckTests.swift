@@ -78,17 +78,19 @@ enum SoakFixture {
                    (SELECT count(*) FROM fills),
                    (SELECT count(*) FROM transitions WHERE reason LIKE 'recovery:%'),
                    (SELECT count(*) FROM opportunities o WHERE NOT EXISTS
-                      (SELECT 1 FROM transitions t WHERE t.opportunity_id = o.id AND t.reason LIKE 'recovery:%'))
+                      (SELECT 1 FROM transitions t WHERE t.opportunity_id = o.id AND t.reason LIKE 'recovery:%')),
+                   (SELECT count(*) FROM unwind_orders WHERE filled_quantity > 0)
             """, readOnly: true)
         let counts = (facts.first ?? "").split(separator: "|").map { Int($0) ?? 0 }
         let names = ["an abandoned opportunity before the last", "a one-sided opportunity", "a fill",
-                     "a recovery move", "an opportunity recovery never moved"]
+                     "a recovery move", "an opportunity recovery never moved", "an unwind order with fills"]
         var missing = zip(names, counts + Array(repeating: 0, count: max(0, names.count - counts.count)))
             .filter { $0.1 <= 0 }.map(\.0)
         for venue in ["kalshi", "polymarket"] {
             let filled = try await sqlite(directory + "/paper-\(venue).db",
-                                          "SELECT count(*) FROM paper_orders WHERE filled_quantity > 0", readOnly: true)
-            if (Int(filled.first ?? "") ?? 0) <= 0 { missing.append("a filled order at \(venue)") }
+                                          "SELECT count(*) FROM paper_orders WHERE filled_quantity > 0 AND client_order_id GLOB '*-[ab]'",
+                                          readOnly: true)
+            if (Int(filled.first ?? "") ?? 0) <= 0 { missing.append("a filled leg order at \(venue)") }
         }
         return missing
     }
@@ -147,24 +149,26 @@ struct SoakCheckTests {
         Break("1: kalshi legs the database says were placed, unknown to kalshi", in: "paper-kalshi.db", """
             DROP TRIGGER paper_orders_keep;
             DROP TRIGGER paper_fills_keep;
-            CREATE TEMP TABLE gone AS SELECT client_order_id FROM paper_orders WHERE status <> 'rejected' ORDER BY id LIMIT 1;
+            CREATE TEMP TABLE gone AS SELECT client_order_id FROM paper_orders WHERE status <> 'rejected' AND client_order_id GLOB '*-[ab]'
+                ORDER BY id LIMIT 1;
             DELETE FROM paper_fills WHERE client_order_id IN (SELECT client_order_id FROM gone);
             DELETE FROM paper_orders WHERE client_order_id IN (SELECT client_order_id FROM gone);
             """),
         Break("1: polymarket legs the database says were placed, unknown to polymarket", in: "paper-polymarket.db", """
             DROP TRIGGER paper_orders_keep;
             DROP TRIGGER paper_fills_keep;
-            CREATE TEMP TABLE gone AS SELECT client_order_id FROM paper_orders WHERE status <> 'rejected' ORDER BY id LIMIT 1;
+            CREATE TEMP TABLE gone AS SELECT client_order_id FROM paper_orders WHERE status <> 'rejected' AND client_order_id GLOB '*-[ab]'
+                ORDER BY id LIMIT 1;
             DELETE FROM paper_fills WHERE client_order_id IN (SELECT client_order_id FROM gone);
             DELETE FROM paper_orders WHERE client_order_id IN (SELECT client_order_id FROM gone);
             """),
         Break("6: kalshi legs whose filled quantity differs from the venue's", in: "paper-kalshi.db", """
             UPDATE paper_orders SET filled_quantity = filled_quantity - 1, status = 'cancelled'
-            WHERE id = (SELECT min(id) FROM paper_orders WHERE filled_quantity > 0);
+            WHERE id = (SELECT min(id) FROM paper_orders WHERE filled_quantity > 0 AND client_order_id GLOB '*-[ab]');
             """),
         Break("6: polymarket legs whose filled quantity differs from the venue's", in: "paper-polymarket.db", """
             UPDATE paper_orders SET filled_quantity = filled_quantity - 1, status = 'cancelled'
-            WHERE id = (SELECT min(id) FROM paper_orders WHERE filled_quantity > 0);
+            WHERE id = (SELECT min(id) FROM paper_orders WHERE filled_quantity > 0 AND client_order_id GLOB '*-[ab]');
             """),
         // The schema refuses a second (opportunity, leg) row; a copy of the table without the
         // constraint stands in for a schema that lost it.
@@ -199,6 +203,10 @@ struct SoakCheckTests {
             DROP TRIGGER opportunities_closed_is_final;
             DROP TRIGGER opportunities_log_transition;
             UPDATE opportunities SET outcome = 'rejected' WHERE id = (SELECT min(id) FROM opportunities WHERE outcome = 'abandoned');
+            """),
+        Break("10: unwinds past their exposure or their loss budget", """
+            UPDATE unwind_orders SET filled_cost_micros = filled_cost_micros + 5000000
+            WHERE id = (SELECT min(id) FROM unwind_orders WHERE filled_quantity > 0);
             """),
         Break("5: opportunities left non-terminal", """
             CREATE TEMP TABLE copied AS SELECT * FROM opportunities WHERE id = (SELECT max(id) FROM opportunities);

@@ -390,8 +390,13 @@ public enum Trader {
             case .paper(let paper):
                 let path = config.paperStatePath(venue: name)
                 try makeParentDirectory(of: path)
+                var feeByInstrument: [String: FeeModel] = [:]
+                for event in config.events {
+                    guard let fee = event.fees[name] else { continue }
+                    for instrument in (event.instruments[name] ?? [:]).values { feeByInstrument[instrument] = fee }
+                }
                 venues[name] = try PaperVenue(name: name, path: path, fillModel: paper.fillModel,
-                                              feeModel: venueConfig.fee, runSeed: runSeed, clock: clock,
+                                              feeModel: venueConfig.fee, feeByInstrument: feeByInstrument, runSeed: runSeed, clock: clock,
                                               opening: opening)
             case .kalshi(let kalshi):
                 venues[name] = try KalshiVenueFactory.make(name: name, settings: kalshi, fee: venueConfig.fee, config: config,

@@ -8,6 +8,8 @@ import OrderStateMachine
 actor PaperOrderBook {
     let name: String
     let feeModel: FeeModel
+    /// Instruments whose market charges another fee than `feeModel` (the config's per-event `fees`).
+    let feeByInstrument: [String: FeeModel]
     let fillModel: PaperFillModel
     /// `fillModel.seed ^ runSeed`: every fate, cancel outcome and latency derives from it.
     let seed: UInt64
@@ -25,11 +27,12 @@ actor PaperOrderBook {
     /// is exercised every time rather than only in a rare race.
     private var lateFills: [String: Task<Void, Never>] = [:]
 
-    init(name: String, path: String, fillModel: PaperFillModel, feeModel: FeeModel, seed: UInt64,
+    init(name: String, path: String, fillModel: PaperFillModel, feeModel: FeeModel, feeByInstrument: [String: FeeModel] = [:], seed: UInt64,
          clock: any TradingClock, behaviour: PaperBehaviour?, opening: PaperOpeningScript? = nil, continuation: AsyncStream<VenueEvent>.Continuation) throws {
         self.connection = try PaperVenueFile.open(path: path, venueName: name)
         self.name = name
         self.feeModel = feeModel
+        self.feeByInstrument = feeByInstrument
         self.fillModel = fillModel
         self.seed = seed
         self.clock = clock
@@ -96,7 +99,7 @@ actor PaperOrderBook {
                         booking.status.rawValue, request.timeInForce.rawValue, booking.reason, plan.summary, now, now)
                 var fills: [FillReport] = []
                 if !booking.filledAtSubmit.isZero {
-                    fills.append(try insertFill(request.clientOrderID, price: request.limitPrice,
+                    fills.append(try insertFill(request.clientOrderID, instrument: request.instrument, price: request.limitPrice,
                                                 quantity: booking.filledAtSubmit, at: now))
                 }
                 let order = VenueOrder(
@@ -181,7 +184,7 @@ actor PaperOrderBook {
         do {
             let result: (VenueOrder, FillReport)? = try connection.writeTransaction {
                 guard var order = try fetchOrder(clientOrderID), !order.status.isFinal else { return nil }
-                let fill = try insertFill(clientOrderID, price: order.limitPrice,
+                let fill = try insertFill(clientOrderID, instrument: order.instrument, price: order.limitPrice,
                                           quantity: order.quantity - order.filledQuantity, at: now)
                 try connection.cachedStatement("""
                     UPDATE paper_orders SET filled_quantity = quantity, status = 'filled', updated_at_ms = ?
@@ -343,11 +346,12 @@ actor PaperOrderBook {
     /// order: unique as long as client order ids are (the table and DESIGN §8.2 see to that),
     /// so ids never repeat across restarts, nor even if this file were lost and recreated, which
     /// a counter in the file could not promise; and a seeded run reproduces them exactly.
-    private func insertFill(_ clientOrderID: String, price: Price, quantity: Quantity, at now: Int64) throws -> FillReport {
+    private func insertFill(_ clientOrderID: String, instrument: String, price: Price, quantity: Quantity, at now: Int64) throws -> FillReport {
         let number = 1 + (try connection.cachedStatement("SELECT COUNT(*) FROM paper_fills WHERE client_order_id = ?")
             .queryOne(clientOrderID) { $0.int64(0) } ?? 0)
         let fill = FillReport(venue: name, tradeID: "\(name)-\(clientOrderID)-F\(number)", clientOrderID: clientOrderID,
-                              price: price, quantity: quantity, fee: feeModel.fee(price: price, quantity: quantity),
+                              price: price, quantity: quantity,
+                              fee: (feeByInstrument[instrument] ?? feeModel).fee(price: price, quantity: quantity),
                               filledAtMilliseconds: now)
         try connection.cachedStatement("""
             INSERT INTO paper_fills (trade_id, client_order_id, price, quantity, fee_micros, filled_at_ms)

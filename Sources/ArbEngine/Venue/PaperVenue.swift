@@ -49,8 +49,12 @@ public final class PaperVenue: Venue {
     ///   then left untouched.
     /// - Precondition: the fill model is valid (the config loader checks it): percentages in
     ///   0…100, the five outcome percentages adding up to 100, 0 ≤ latency min ≤ max.
-    public init(name: String, path: String, fillModel: PaperFillModel, feeModel: FeeModel, runSeed: UInt64,
-                clock: any TradingClock, behaviour: PaperBehaviour? = nil, opening: PaperOpeningScript? = nil) throws {
+    ///
+    /// `feeByInstrument`: instruments whose market charges another fee than `feeModel` (the
+    /// config's per-event `fees`), so the paper venue charges what the detector and the unwind
+    /// policy expect.
+    public init(name: String, path: String, fillModel: PaperFillModel, feeModel: FeeModel, feeByInstrument: [String: FeeModel] = [:],
+                runSeed: UInt64, clock: any TradingClock, behaviour: PaperBehaviour? = nil, opening: PaperOpeningScript? = nil) throws {
         let percentages = [fillModel.fullFillPercent, fillModel.partialFillPercent, fillModel.restPercent,
                            fillModel.rejectPercent, fillModel.ambiguousSubmitPercent, fillModel.lateFillPercent,
                            fillModel.cancelFailPercent]
@@ -62,7 +66,7 @@ public final class PaperVenue: Venue {
 
         let (events, continuation) = AsyncStream<VenueEvent>.makeStream(bufferingPolicy: .unbounded)
         let seed = fillModel.seed ^ runSeed
-        self.ledger = try PaperOrderBook(name: name, path: path, fillModel: fillModel, feeModel: feeModel, seed: seed,
+        self.ledger = try PaperOrderBook(name: name, path: path, fillModel: fillModel, feeModel: feeModel, feeByInstrument: feeByInstrument, seed: seed,
                                       clock: clock, behaviour: behaviour, opening: opening, continuation: continuation)
         self.name = name
         self.path = path
