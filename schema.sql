@@ -1,4 +1,4 @@
--- arb schema, version 4.
+-- arb schema, version 5.
 -- The one source of the schema: the OrderStateMachine library embeds this exact text
 -- (Schema.swift) and a test proves the two are byte-identical.
 --
@@ -67,6 +67,7 @@ WHEN NOT (
     OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Closed' AND NEW.outcome IN ('one_sided', 'no_fill'))
     OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Unwinding')
     OR (OLD.state = 'Unwinding'       AND NEW.state = 'Closed' AND NEW.outcome IN ('completed', 'flattened', 'one_sided'))
+    OR (OLD.state = 'Closed' AND OLD.outcome = 'one_sided' AND OLD.flattened = 0 AND NEW.state = 'Unwinding')
     OR (OLD.state = 'Filled'          AND NEW.state = 'Closed' AND NEW.outcome = 'hedged')
     OR (OLD.state = 'Filled'          AND NEW.state = 'OneSided')
     OR (OLD.state <> 'Closed'         AND NEW.state = 'Closed' AND NEW.outcome = 'manual')

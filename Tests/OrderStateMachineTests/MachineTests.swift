@@ -18,6 +18,8 @@ let designLegalPairs: Set<String> = [
     // Unwinding a one-sided exposure (issue 14) — ARCHITECTURE.md.
     "CancelAttempted->Unwinding", "Unwinding->Closed(completed)", "Unwinding->Closed(flattened)",
     "Unwinding->Closed(one_sided)", "Unwinding->Closed(manual)",
+    // An operator's unwind of a one-sided close (`arbadmin unwind`) — ARCHITECTURE.md.
+    "Closed(one_sided)->Unwinding",
 ]
 
 /// A legal path from Detected to each state, to put an opportunity there through the Store.
@@ -65,9 +67,13 @@ struct MachineTests {
         #expect(Set(pathTo.keys) == Set(OpportunityState.all))
     }
 
-    @Test("no event leaves a closed opportunity", arguments: CloseOutcome.allCases)
+    @Test("no event leaves a closed opportunity, but an operator's unwind of a Closed(one_sided) one", arguments: CloseOutcome.allCases)
     func closedIsTerminal(outcome: CloseOutcome) {
         for event in OpportunityEvent.allCases {
+            if outcome == .oneSided && event == .operatorUnwind {
+                #expect(OpportunityMachine.transition(from: .closed(outcome), on: event) == .success(.unwinding))
+                continue
+            }
             guard case .failure(let illegal) = OpportunityMachine.transition(from: .closed(outcome), on: event) else {
                 Issue.record("\(event) left Closed(\(outcome))")
                 continue

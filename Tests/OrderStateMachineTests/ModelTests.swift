@@ -79,7 +79,8 @@ struct ModelTests {
                 let actual = model.states[id]!
                 let expected = Int.random(in: 0..<5, using: &random) == 0
                     ? OpportunityState.all.randomElement(using: &random)! : actual
-                let event = OpportunityEvent.allCases.randomElement(using: &random)!
+                // An operator's reopening of a closed exposure has its own tests (OperatorUnwindStateTests).
+                let event = OpportunityEvent.allCases.filter { $0 != .operatorUnwind }.randomElement(using: &random)!
                 let result = try store.transition(id, from: expected, TransitionStep(event, reason: "step \(step)"), at: now)
                 if let target = StoreModel.target(expected, event) {
                     if expected == actual {

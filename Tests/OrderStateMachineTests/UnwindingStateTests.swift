@@ -66,7 +66,7 @@ struct UnwindingStateTests {
         }
     }
 
-    @Test("a version 3 file migrates to 4: its rows kept, Unwinding and the new outcomes allowed, its schema text the same as a new file's")
+    @Test("a version 3 file migrates to 4 and on: its rows kept, Unwinding and the new outcomes allowed, its schema text the same as a new file's")
     func migration() throws {
         let path = directory.path("v3.db")
         let fresh = try Store(path: directory.path("fresh.db"), durability: .normal)
@@ -83,7 +83,7 @@ struct UnwindingStateTests {
             }
         }
         let store = try Store(path: path, durability: .normal)
-        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == 4)
+        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == Schema.version)
         #expect(try store.connection.prepare("PRAGMA integrity_check").query { $0.text(0) } == ["ok"])
         #expect(try store.state(of: 1) == .cancelAttempted, "the row did not survive")
         #expect(try store.advance(1, from: .cancelAttempted, steps: [TransitionStep(.unwindStarted, reason: "t")], at: 5_000) == .applied(.unwinding))
@@ -194,5 +194,83 @@ struct UnwindOrderStoreTests {
         #expect(throws: SQLiteError.self) { try store.connection.execute("DELETE FROM unwind_fills") }
         #expect(throws: SQLiteError.self) { try store.connection.execute("DELETE FROM unwind_orders") }
         #expect(throws: SQLiteError.self) { try store.connection.execute("UPDATE unwind_fills SET price = 1") }
+    }
+}
+
+@Suite("An operator's unwind: Closed(one_sided) reopened to Unwinding (schema v5), and nothing else leaves Closed")
+struct OperatorUnwindStateTests {
+    let directory = TemporaryDirectory()
+
+    func closedOneSided(_ store: Store, _ key: String) throws -> OpportunityID {
+        guard case .created(let id) = try store.createOpportunity(sampleOpportunity(key)) else { throw StoreError.transitionRefused(.notFound(0)) }
+        let path = [OpportunityEvent.riskGatePassed, .imbalanced, .cancelSent, .closedExposed].map { TransitionStep($0, reason: "path") }
+        #expect(try store.advance(id, from: .detected, steps: path, at: 2_000) == .applied(.closed(.oneSided)))
+        return id
+    }
+
+    @Test("reopened with the operator's note, logged from Closed(one_sided); live again for its key; unwind orders allowed; closes again")
+    func reopened() throws {
+        let store = try Store(path: directory.path("o.db"), durability: .normal)
+        let id = try closedOneSided(store, "EV")
+        #expect(try store.transition(id, from: .closed(.oneSided), TransitionStep(.operatorUnwind, reason: "operator: unwind it"), at: 3_000)
+                == .applied(.unwinding))
+        let last = try #require(try store.transitions(of: id).last)
+        #expect(last.from == .closed(.oneSided) && last.to == .unwinding && last.reason == "operator: unwind it")
+        // Live for its key again: the same opportunity cannot be opened beside it.
+        #expect(try store.createOpportunity(sampleOpportunity("EV")) == .duplicate(existing: id))
+        let order = UnwindOrderIntent(attempt: 1, action: .complete, venue: "polymarket", instrument: "P-NO", limitPrice: Price(ticks: 5_500)!,
+                                      boundPrice: Price(ticks: 5_700)!, quantity: Quantity(contracts: 10), exposure: Quantity(contracts: 10),
+                                      lossBudget: Money(cents: 20), clientOrderID: store.clientOrderID(opportunity: id, unwindAttempt: 1))
+        try store.record(TransitionChanges(unwindOrders: [order]), opportunity: id, at: 3_500)
+        #expect(try store.unwindOrders(of: id).count == 1)
+        #expect(try store.transition(id, from: .unwinding, TransitionStep(.unwindCompleted, reason: "done"), at: 4_000) == .applied(.closed(.completed)))
+    }
+
+    @Test("refused: any other closed outcome, a one-sided close marked flattened by hand, and a reopening while its key is live again")
+    func refusals() throws {
+        let store = try Store(path: directory.path("r.db"), durability: .normal)
+        guard case .created(let hedged) = try store.createOpportunity(sampleOpportunity("H")) else { return }
+        let path = [OpportunityEvent.riskGatePassed, .legsAcknowledged, .legsEven, .reconciled].map { TransitionStep($0, reason: "path") }
+        #expect(try store.advance(hedged, from: .detected, steps: path, at: 2_000) == .applied(.closed(.hedged)))
+        #expect(try store.transition(hedged, from: .closed(.hedged), TransitionStep(.operatorUnwind, reason: "x"), at: 3_000)
+                == .illegal(IllegalTransition(from: .closed(.hedged), event: .operatorUnwind)))
+        // The trigger holds for any writer: a raw UPDATE of a flattened one is refused.
+        let flattened = try closedOneSided(store, "F")
+        try store.connection.prepare("UPDATE opportunities SET flattened = 1 WHERE id = ?").execute(flattened)
+        #expect(throws: SQLiteError.self) {
+            try store.connection.prepare("UPDATE opportunities SET state = 'Unwinding', outcome = NULL WHERE id = ?").execute(flattened)
+        }
+        // Its key opened again meanwhile: the dedup constraint refuses a second live one.
+        let first = try closedOneSided(store, "K")
+        guard case .created = try store.createOpportunity(sampleOpportunity("K")) else { Issue.record("not created"); return }
+        #expect(throws: SQLiteError.self) {
+            _ = try store.transition(first, from: .closed(.oneSided), TransitionStep(.operatorUnwind, reason: "x"), at: 3_000)
+        }
+        #expect(try store.state(of: first) == .closed(.oneSided))
+    }
+
+    @Test("a version 4 file migrates to 5: the reopening allowed, its schema text the same as a new file's")
+    func migration() throws {
+        let path = directory.path("v4.db")
+        let fresh = try Store(path: directory.path("fresh.db"), durability: .normal)
+        let schemaQuery = "SELECT name, sql FROM sqlite_schema WHERE name LIKE 'opportunities%' ORDER BY name"
+        let freshSQL = try fresh.connection.prepare(schemaQuery).query { "\($0.text(0)): \($0.text(1))" }
+        do {
+            let store = try Store(path: path, durability: .normal)
+            _ = try closedOneSided(store, "OLD")
+            let trigger = Schema.statement(creating: "opportunities_legal_transition").split(separator: "\n", omittingEmptySubsequences: false)
+                .filter { !$0.contains("OLD.state = 'Closed' AND OLD.outcome = 'one_sided'") }.joined(separator: "\n")
+            #expect(trigger.count < Schema.statement(creating: "opportunities_legal_transition").count, "the version 4 text was not rebuilt")
+            try store.connection.execute("DROP TRIGGER opportunities_legal_transition")
+            try store.connection.execute(trigger)
+            try store.connection.execute("PRAGMA user_version = 4")
+            #expect(throws: SQLiteError.self) {
+                try store.connection.prepare("UPDATE opportunities SET state = 'Unwinding', outcome = NULL WHERE id = 1").execute()
+            }
+        }
+        let store = try Store(path: path, durability: .normal)
+        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == 5)
+        #expect(try store.connection.prepare(schemaQuery).query { "\($0.text(0)): \($0.text(1))" } == freshSQL)
+        #expect(try store.transition(1, from: .closed(.oneSided), TransitionStep(.operatorUnwind, reason: "x"), at: 3_000) == .applied(.unwinding))
     }
 }

@@ -54,33 +54,9 @@ public enum AdminReconcile {
                           now: now)
         }
 
-        let me = LeaseHolder(owner: "arbadmin reconcile", pid: getpid(), host: Trader.hostName(),
-                             startedAtMilliseconds: now, heartbeatAtMilliseconds: now)
-        var parts = TraderAssembly.Options()
-        parts.access = .existing
-        parts.forceLease = force
-        // The run seed only shapes fates of new orders; reconcile places none.
-        parts.runSeed = 0
-        let sinks: [CountingSink]
-        do {
-            sinks = try AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
-                                                  environment: environment).map(CountingSink.init)
-        } catch {
-            throw AdminFailure(error.description, exitCode: .usage)
-        }
-        parts.sinks = sinks
-        let assembly: TraderAssembly
-        do {
-            assembly = try TraderAssembly.open(config: config, holder: me, environment: environment, clock: clock,
-                                               logger: logger, options: parts)
-        } catch let refusal as LeaseRefusal {
-            guard refusal.standing == .live else { throw AdminFailure(refusal.description) }
-            throw AdminFailure("\(refusal.description); a trader reconciles at its own start, or use --dry-run to see the plan")
-        } catch let unavailable as TraderAssembly.VenuesUnavailable {
-            throw AdminFailure("\(unavailable); nothing was reconciled")
-        } catch {
-            throw AdminFailure.from(error)
-        }
+        let (assembly, sinks) = try openAssembly(config, owner: "arbadmin reconcile", force: force, environment: environment,
+                                                 clock: clock, logger: logger, refusedLive: "a trader reconciles at its own start, or use --dry-run to see the plan",
+                                                 nothingDone: "nothing was reconciled")
         let tookOver = assembly.tookOverFrom.map { ($0, LeaseStanding.of($0, now: now)) }
         do {
             // The heartbeat keeps the lease while the reconciler works; the venues' feeds stay
@@ -97,6 +73,42 @@ public enum AdminReconcile {
                           now: now)
         } catch {
             try? await assembly.releaseLease()
+            throw AdminFailure.from(error)
+        }
+    }
+
+    /// The trader's parts for an operator command that acts at the venues (`reconcile`,
+    /// `unwind`): the runner lease taken as `arb run` takes it (a live holder refused by name,
+    /// with `refusedLive` as the advice; a stale one only with `force`), the config's alert sinks
+    /// counted.
+    static func openAssembly(_ config: TraderConfig, owner: String, force: Bool, environment: [String: String],
+                             clock: any TradingClock, logger: Logger, refusedLive: String,
+                             nothingDone: String) throws -> (TraderAssembly, [CountingSink]) {
+        let now = clock.nowMilliseconds()
+        let me = LeaseHolder(owner: owner, pid: getpid(), host: Trader.hostName(),
+                             startedAtMilliseconds: now, heartbeatAtMilliseconds: now)
+        var parts = TraderAssembly.Options()
+        parts.access = .existing
+        parts.forceLease = force
+        // The run seed only shapes fates of paper orders the model draws.
+        parts.runSeed = 0
+        let sinks: [CountingSink]
+        do {
+            sinks = try AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
+                                                  environment: environment).map(CountingSink.init)
+        } catch {
+            throw AdminFailure(error.description, exitCode: .usage)
+        }
+        parts.sinks = sinks
+        do {
+            return (try TraderAssembly.open(config: config, holder: me, environment: environment, clock: clock,
+                                            logger: logger, options: parts), sinks)
+        } catch let refusal as LeaseRefusal {
+            guard refusal.standing == .live else { throw AdminFailure(refusal.description) }
+            throw AdminFailure("\(refusal.description); \(refusedLive)")
+        } catch let unavailable as TraderAssembly.VenuesUnavailable {
+            throw AdminFailure("\(unavailable); \(nothingDone)")
+        } catch {
             throw AdminFailure.from(error)
         }
     }

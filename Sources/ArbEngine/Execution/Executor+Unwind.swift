@@ -1,3 +1,4 @@
+import Logging
 import OrderStateMachine
 
 /// What the executor needs to unwind a one-sided exposure (issue 14). Without it, or with the
@@ -196,6 +197,18 @@ extension Executor {
         // Its events would otherwise reach the orphan recorder mid-attempt; the fills are read here.
         _ = router.register([clientOrderID])
         defer { router.unregister([clientOrderID]) }
+        let faults = self.faults
+        return try await Self.sendUnwind(prepared, intent: intent, on: venue, ledger: ledger, opportunity: run.id, clock: clock,
+                                         logger: logger, afterSubmit: { try faults.hit(.afterUnwindSubmit) })
+    }
+
+    /// Sends an unwind order already persisted, and records its answer and fills. A lost answer
+    /// is looked up, never resent: nil when the venue does not know the order yet (recovery
+    /// resolves it). The executor's and `arbadmin unwind`'s one sender.
+    static func sendUnwind(_ prepared: PreparedOrder, intent: UnwindOrderIntent, on venue: any Venue, ledger: Ledger,
+                           opportunity id: OpportunityID, clock: any TradingClock, logger: Logger,
+                           afterSubmit: () throws -> Void = {}) async throws -> UnwindAttempt? {
+        let clientOrderID = intent.clientOrderID
         var status: LegStatus
         var reason: String?
         var venueOrderID = prepared.venueOrderID
@@ -215,14 +228,14 @@ extension Executor {
             // Lost answer: ask the venue (never resend blindly).
             guard let found = try? await venue.order(clientOrderID: clientOrderID) else {
                 try await ledger.record(TransitionChanges(unwindUpdates: [UnwindOrderUpdate(
-                    clientOrderID: clientOrderID, status: .unknown, statusReason: "\(error)")]), opportunity: run.id, at: clock.nowMilliseconds())
-                logger.error("opportunity \(run.id) unwind order \(attempt): answer lost and not found yet (\(error)); left for recovery")
+                    clientOrderID: clientOrderID, status: .unknown, statusReason: "\(error)")]), opportunity: id, at: clock.nowMilliseconds())
+                logger.error("opportunity \(id) unwind order \(intent.attempt): answer lost and not found yet (\(error)); left for recovery")
                 return nil
             }
             status = found.status.legStatus
             venueOrderID = found.venueOrderID
         }
-        try faults.hit(.afterUnwindSubmit)
+        try afterSubmit()
         if status != .rejected && status != .notFound, let read = try? await venue.fills(clientOrderID: clientOrderID) {
             fills += read
         }
@@ -235,7 +248,7 @@ extension Executor {
         }
         try await ledger.record(TransitionChanges(
             unwindUpdates: [UnwindOrderUpdate(clientOrderID: clientOrderID, status: status, statusReason: reason, venueOrderID: venueOrderID)],
-            fills: fills), opportunity: run.id, at: clock.nowMilliseconds())
+            fills: fills), opportunity: id, at: clock.nowMilliseconds())
         return placed
     }
 

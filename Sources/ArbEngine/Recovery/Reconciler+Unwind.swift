@@ -7,7 +7,11 @@ extension Reconciler {
     /// `completed`/`flattened` if nothing is left exposed, else `one_sided` with the unwind alert
     /// saying what was done and what is left. Recovery never places a new unwind order (it has no
     /// fresh books at start); `arbadmin halt` leaves a partly unwound exposure for a person.
-    func reconcileUnwinding(_ opportunity: Opportunity, dryRun: Bool, report: inout ReconcileReport) async throws {
+    ///
+    /// `label` starts the closing summary: `recovery`, or `operator unwind` when `arbadmin unwind`
+    /// closes the unwind it ran.
+    func reconcileUnwinding(_ opportunity: Opportunity, dryRun: Bool, report: inout ReconcileReport,
+                            label: String = "recovery") async throws {
         let id = opportunity.id
         var actions: [String] = []
         var finding: String?
@@ -87,7 +91,7 @@ extension Reconciler {
         case .unwindFlattened: .flattened
         default: .oneSided
         }
-        let summary = "recovery: exposed \(exposed), unwound \(done) in \(orders.count) orders, left \(left), realised loss \(realised)"
+        let summary = "\(label): exposed \(exposed), unwound \(done) in \(orders.count) orders, left \(left), realised loss \(realised)"
         act("Unwinding → Closed(\(outcome.rawValue)): \(summary)")
         if dryRun {
             report.closedByOutcome[outcome, default: 0] += 1

@@ -246,7 +246,8 @@ public enum Invariants {
     /// 10. An unwind never takes back more than the exposure it set out to (no unwind order made
     /// exposure larger), that exposure is the legs' difference, and the loss it realised — each
     /// fill against its share of what the held contracts cost, fees included — is within its loss
-    /// budget (`max_loss_per_contract` × exposure), give or take a micro-dollar of rounding per fill.
+    /// budget (`max_loss_per_contract` × exposure; each order's own, up to it, as an operator's
+    /// unwind may set a new one), give or take a micro-dollar of rounding per fill.
     static func unwindViolations(_ db: Connection, onlyLegs: String) throws -> [String] {
         struct Row {
             var action: String
@@ -273,8 +274,8 @@ public enum Invariants {
         for (id, group) in Dictionary(grouping: rows, by: \.0).sorted(by: { $0.key < $1.key }) {
             let orders = group.map(\.1)
             guard let first = orders.first else { continue }
-            if orders.contains(where: { $0.exposure != first.exposure || $0.budget != first.budget }) {
-                violations.append("10: opportunity \(id) unwind orders disagree on the exposure or the budget")
+            if orders.contains(where: { $0.exposure != first.exposure }) {
+                violations.append("10: opportunity \(id) unwind orders disagree on the exposure")
             }
             let legs = legsByOpportunity[id] ?? []
             guard legs.count == 2 else {
@@ -292,16 +293,21 @@ public enum Invariants {
             }
             // What the exposed contracts cost, their share of the leading leg's cost and fees.
             let heldCost = (leader.cost + leader.fees) * first.exposure / leader.filled
+            // Each order was placed within its own budget (an operator's unwind may set a new
+            // one), so what all orders up to it realised is within that budget.
             var realised: Int64 = 0
-            for order in orders where order.filled > 0 {
-                let share = heldCost * order.filled / first.exposure
-                realised += order.action == "complete"
-                    ? share + order.cost + order.fees - order.filled * 10_000
-                    : share - (order.cost - order.fees)
-            }
             let slack = fillsByOpportunity[id] ?? 0
-            if realised > first.budget + slack {
-                violations.append("10: opportunity \(id) unwind lost \(Money(micros: realised)), more than its budget \(Money(micros: first.budget))")
+            for order in orders {
+                if order.filled > 0 {
+                    let share = heldCost * order.filled / first.exposure
+                    realised += order.action == "complete"
+                        ? share + order.cost + order.fees - order.filled * 10_000
+                        : share - (order.cost - order.fees)
+                }
+                if realised > order.budget + slack {
+                    violations.append("10: opportunity \(id) unwind lost \(Money(micros: realised)), more than its budget \(Money(micros: order.budget))")
+                    break
+                }
             }
         }
         return violations

@@ -120,9 +120,11 @@ public struct TraderAssembly: Sendable {
     /// What the executor unwinds with (`unwind` in the config): the trader's latest quotes, each
     /// event's other outcome per venue, the fee model per event and venue (the detector's), and
     /// each instrument's price grid (a Polymarket market's tick size; cents at Kalshi; $0.001 on
-    /// paper, the demo's grid). Nil when unwinding is off.
-    func unwindContext() -> UnwindContext? {
-        guard config.unwind.policy != .off else { return nil }
+    /// paper, the demo's grid). Nil when unwinding is off. `unwind` replaces the config's section
+    /// (`arbadmin unwind`'s policy and bound).
+    func unwindContext(_ unwind: UnwindConfig? = nil) -> UnwindContext? {
+        let unwind = unwind ?? config.unwind
+        guard unwind.policy != .off else { return nil }
         let venueFees = venues.mapValues(\.feeModel)
         let events = Dictionary(config.events.map { ($0.eventID, $0) }, uniquingKeysWith: { first, _ in first })
         var grids: [String: Int64] = [:]
@@ -134,7 +136,7 @@ public struct TraderAssembly: Sendable {
         let kinds = config.venues.mapValues(\.kind)
         let gridByInstrument = grids
         return UnwindContext(
-            config: config.unwind, marks: marks,
+            config: unwind, marks: marks,
             oppositeInstrument: { eventID, venue, instrument in
                 guard let byOutcome = events[eventID]?.instruments[venue],
                       let held = byOutcome.first(where: { $0.value == instrument })?.key else { return nil }

@@ -35,6 +35,9 @@ public enum OpportunityEvent: String, Sendable, Hashable, CaseIterable, Codable 
     case unwindFlattened
     /// The unwind reached its bound or its attempts with exposure left: one-sided, for a person.
     case unwindGaveUp
+    /// An operator reopened a `Closed(one_sided)` exposure to unwind it (`arbadmin unwind`), with
+    /// their note as the reason: the only way out of `Closed`.
+    case operatorUnwind
 }
 
 /// A transition the machine refuses.
@@ -77,6 +80,7 @@ public enum OpportunityMachine {
             case (.unwinding, .unwindCompleted): .closed(.completed)
             case (.unwinding, .unwindFlattened): .closed(.flattened)
             case (.unwinding, .unwindGaveUp): .closed(.oneSided)
+            case (.closed(.oneSided), .operatorUnwind): .unwinding
             case (.filled, .reconciled): .closed(.hedged)
             // A provisional fill the venue undid (a FAILED trade) left the legs unequal.
             case (.filled, .imbalanced): .oneSided

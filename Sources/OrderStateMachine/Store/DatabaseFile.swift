@@ -203,6 +203,15 @@ public enum DatabaseFile {
                 try connection.execute("PRAGMA user_version = 4")
             }
         }
+        if version < 5 {
+            // 5: an operator may reopen a Closed(one_sided) exposure to unwind it (`arbadmin
+            // unwind`): the transition trigger gains Closed(one_sided) → Unwinding.
+            try connection.writeTransaction {
+                try connection.execute("DROP TRIGGER opportunities_legal_transition")
+                try connection.execute(Schema.statement(creating: "opportunities_legal_transition"))
+                try connection.execute("PRAGMA user_version = 5")
+            }
+        }
     }
 
     /// Eight hex digits that name a database in client order ids, so two databases never

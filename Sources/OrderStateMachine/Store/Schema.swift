@@ -3,11 +3,11 @@
 
 enum Schema {
     /// The schema version this build writes and understands (`PRAGMA user_version`).
-    static let version: Int64 = 4
+    static let version: Int64 = 5
 
     /// The exact text of schema.sql.
     static let sql = #"""
--- arb schema, version 4.
+-- arb schema, version 5.
 -- The one source of the schema: the OrderStateMachine library embeds this exact text
 -- (Schema.swift) and a test proves the two are byte-identical.
 --
@@ -76,6 +76,7 @@ WHEN NOT (
     OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Closed' AND NEW.outcome IN ('one_sided', 'no_fill'))
     OR (OLD.state = 'CancelAttempted' AND NEW.state = 'Unwinding')
     OR (OLD.state = 'Unwinding'       AND NEW.state = 'Closed' AND NEW.outcome IN ('completed', 'flattened', 'one_sided'))
+    OR (OLD.state = 'Closed' AND OLD.outcome = 'one_sided' AND OLD.flattened = 0 AND NEW.state = 'Unwinding')
     OR (OLD.state = 'Filled'          AND NEW.state = 'Closed' AND NEW.outcome = 'hedged')
     OR (OLD.state = 'Filled'          AND NEW.state = 'OneSided')
     OR (OLD.state <> 'Closed'         AND NEW.state = 'Closed' AND NEW.outcome = 'manual')

@@ -181,10 +181,12 @@ extension Store {
             """
         ).query(id) { row in
             typealias C = TransitionColumn
-            // The log stores the outcome of the `to` state; a `from` of Closed never occurs.
+            // The log stores the outcome of the `to` state; the one way out of Closed is from
+            // Closed(one_sided) (an operator's unwind, schema v5), so that is what a `from` of
+            // Closed was.
             return TransitionRecord(
                 id: row.int64(C.id), opportunityID: row.int64(C.opportunityID),
-                from: row.optionalText(C.fromState).map { Self.storedState($0, nil) },
+                from: row.optionalText(C.fromState).map { Self.storedState($0, $0 == "Closed" ? CloseOutcome.oneSided.rawValue : nil) },
                 to: Self.storedState(row.text(C.toState), row.optionalText(C.outcome)),
                 reason: row.text(C.reason), atMilliseconds: row.int64(C.atMs))
         }
