@@ -48,9 +48,35 @@ public enum AdminJSON {
             object["fills"] = history.fills.filter { $0.legID == leg.id }.map(fill)
             return object
         }
+        json["unwind_orders"] = history.unwindOrders.map(unwindOrder)
         json["transitions"] = history.transitions.map(transition)
         json["alerts"] = history.alerts.map(alert)
         return json
+    }
+
+    /// One unwind order (issue 14): what was persisted before it was sent, and what it did.
+    public static func unwindOrder(_ order: UnwindOrder) -> [String: Any] {
+        let intent = order.intent
+        return [
+            "attempt": intent.attempt,
+            "action": intent.action.rawValue,
+            "venue": intent.venue,
+            "instrument": intent.instrument,
+            "side": intent.action.side.rawValue,
+            "limit_price": intent.limitPrice.description,
+            "bound_price": intent.boundPrice.description,
+            "quantity": intent.quantity.description,
+            "exposure_quantity": intent.exposure.description,
+            "loss_budget_usd": intent.lossBudget.decimalString,
+            "client_order_id": intent.clientOrderID,
+            "venue_order_id": nullable(intent.venueOrderID),
+            "status": order.status.rawValue,
+            "status_reason": nullable(order.statusReason),
+            "filled_quantity": order.filledQuantity.description,
+            "filled_cost_usd": order.filledCost.decimalString,
+            "fees_usd": order.fees.decimalString,
+            "updated_at": Timestamp.iso8601(order.updatedAtMilliseconds),
+        ]
     }
 
     public static func leg(_ leg: Leg) -> [String: Any] {

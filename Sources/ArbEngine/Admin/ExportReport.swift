@@ -2,7 +2,9 @@ import OrderStateMachine
 
 /// `arbadmin export`: every opportunity (oldest first) with its legs and fills, for spreadsheets
 /// and accounting. JSON elements are exactly `show --json`'s objects; CSV has one record per
-/// leg, carrying its opportunity's columns (an opportunity that never sent a leg has none).
+/// leg, carrying its opportunity's columns (an opportunity that never sent a leg has none), then
+/// one per unwind order, its `leg` column `u<attempt>` and its limit in `price` (IOC; no
+/// cancel; `outcome_bought` the instrument's outcome when it buys, empty when it sells).
 public enum ExportReport {
     public static func read(_ store: Store, since: Int64?) throws -> [OpportunityHistory] {
         try store.histories(OpportunityQuery(createdSinceMilliseconds: since)).reversed()
@@ -39,6 +41,26 @@ public enum ExportReport {
                     leg.venueOrderID ?? "", leg.status.rawValue, leg.cancelRequested ? "1" : "0",
                     leg.cancelResult?.rawValue ?? "", leg.filledQuantity.description, leg.filledCost.decimalString,
                     leg.fees.decimalString, "\(fills.count)", fills.map(\.tradeID).joined(separator: " "),
+                ]))
+            }
+            for order in history.unwindOrders {
+                let intent = order.intent
+                // Completing buys the missing outcome: the leg's whose instrument it is, or (the held
+                // venue's opposite instrument) the outcome of the leg at the other venue.
+                let (a, b) = (opportunity.legA, opportunity.legB)
+                let missing = intent.instrument == a.instrument ? a.outcome : intent.instrument == b.instrument ? b.outcome
+                    : (a.venue == intent.venue ? b.outcome : a.outcome)
+                let bought = intent.action == .complete ? missing : ""
+                records.append(AdminText.csvRecord([
+                    "\(opportunity.id)", opportunity.dedupKey, opportunity.eventID, opportunity.state.name,
+                    opportunity.state.outcome?.rawValue ?? "", opportunity.flattened ? "1" : "0", opportunity.stateReason,
+                    "\(opportunity.edgeBps)", opportunity.quantity.description, opportunity.expectedFees.decimalString,
+                    exposure.hedged.description, exposure.exposed.description, exposure.atRisk.decimalString,
+                    Timestamp.iso8601(opportunity.createdAtMilliseconds), Timestamp.iso8601(opportunity.updatedAtMilliseconds),
+                    "u\(intent.attempt)", intent.venue, intent.instrument, bought, intent.action.side.rawValue,
+                    intent.limitPrice.description, intent.quantity.description, TimeInForce.ioc.rawValue, intent.clientOrderID,
+                    intent.venueOrderID ?? "", order.status.rawValue, "0", "", order.filledQuantity.description,
+                    order.filledCost.decimalString, order.fees.decimalString, "", "",
                 ]))
             }
         }
