@@ -22,6 +22,9 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/swift-websocket", from: "1.6.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        // `arbadmin serve` only (ArbDashboard): the trader's own targets never import them.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(
@@ -142,8 +145,21 @@ let package = Package(
             name: "arbadmin",
             dependencies: [
                 "ArbEngine",
+                "ArbDashboard",
                 "OrderStateMachine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // `arbadmin serve`: the web dashboard, its JSON API and Prometheus metrics. Its own
+        // target, so `swift run arb run` never compiles a web server.
+        .target(
+            name: "ArbDashboard",
+            dependencies: [
+                "ArbEngine",
+                "OrderStateMachine",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
@@ -216,6 +232,8 @@ let package = Package(
                 "arbadmin",
                 "arb-exchange",
                 .product(name: "Logging", package: "swift-log"),
+                // The browser test drives headless chromium over the DevTools protocol.
+                .product(name: "WSClient", package: "swift-websocket"),
             ]
         ),
     ],

@@ -22,7 +22,7 @@ struct ArbAdmin: AsyncParsableCommand {
         version: ArbEngineVersion.string,
         subcommands: [
             Status.self, List.self, Show.self, Positions.self, Alerts.self, Reconcile.self, Close.self, Halt.self,
-            Resume.self, Unwind.self, Export.self, Audit.self, Venues.self,
+            Resume.self, Unwind.self, Export.self, Audit.self, Venues.self, Serve.self,
         ]
     )
 

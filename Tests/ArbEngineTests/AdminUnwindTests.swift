@@ -7,22 +7,26 @@ import Testing
 extension AdminCLITests {
     @Suite("unwind: an operator's unwind of a Closed(one_sided) exposure")
     struct OperatorUnwind {
-        /// The demo with unwinding off and orders that fill whole or are refused, half and half:
-        /// one-sided closes for the operator, and unwind orders that fill at their limit or are
-        /// refused (the next attempt then tries again).
+        /// A database where the demo (unwinding off, orders filled whole or refused, half and half)
+        /// left one-sided closes for the operator; and the config the operator's commands use, the
+        /// same but with every order filled whole, so the unwind orders fill at their limit.
         static func traded(_ directory: TemporaryDirectory) throws -> (config: String, db: String, id: OpportunityID) {
-            let config = try writeConfig(directory, [
-                (TraderConfig.demoUnwindSection, #""unwind": {"policy": "off", "max_attempts": 5, "retry_ms": 10}"#),
-                (#""full_fill_percent": 66,"#, #""full_fill_percent": 50,"#), (#""partial_fill_percent": 12,"#, #""partial_fill_percent": 0,"#),
-                (#""rest_percent": 12,"#, #""rest_percent": 0,"#), (#""reject_percent": 6,"#, #""reject_percent": 50,"#),
-                (#""ambiguous_submit_percent": 4,"#, #""ambiguous_submit_percent": 0,"#),
-            ])
+            func config(_ name: String, full: Int, reject: Int) throws -> String {
+                try writeConfig(directory, name: name, [
+                    (TraderConfig.demoUnwindSection, #""unwind": {"policy": "off", "max_attempts": 3, "retry_ms": 10}"#),
+                    (#""full_fill_percent": 66,"#, "\"full_fill_percent\": \(full),"), (#""partial_fill_percent": 12,"#, #""partial_fill_percent": 0,"#),
+                    (#""rest_percent": 12,"#, #""rest_percent": 0,"#), (#""reject_percent": 6,"#, "\"reject_percent\": \(reject),"),
+                    (#""ambiguous_submit_percent": 4,"#, #""ambiguous_submit_percent": 0,"#),
+                ])
+            }
+            let trading = try config("trading.json", full: 50, reject: 50)
+            let operating = try config("config.json", full: 100, reject: 0)
             let db = directory.path("arb.db")
             // The demo trades on the wall clock: a loaded machine may need another run for a one-sided close.
             var ids: [OpportunityID] = []
             var outputs: [String] = []
             for seed in 3...8 where ids.isEmpty {
-                let run = try runProduct("arb", ["run", "--config", config, "--db", db, "--duration", "2", "--seed", "\(seed)",
+                let run = try runProduct("arb", ["run", "--config", trading, "--db", db, "--duration", "2", "--seed", "\(seed)",
                                                  "--log-level", "error"])
                 #expect(run.status == 0, "\(run.stderr)")
                 outputs.append(run.stdout)
@@ -32,7 +36,7 @@ extension AdminCLITests {
             }
             let id = try #require(ids.first, "no one-sided opportunity: \(outputs.joined(separator: "\n"))")
             #expect(try readStore(db) { try $0.unwindOrders(of: id) }.isEmpty, "unwinding was off, yet it unwound")
-            return (config, db, id)
+            return (operating, db, id)
         }
 
         static func paperFiles(_ directory: TemporaryDirectory) -> [String: String] {

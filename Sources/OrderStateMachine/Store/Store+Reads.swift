@@ -13,6 +13,12 @@ extension Store {
         set { connection.willCommit = newValue }
     }
 
+    /// SQLite's `PRAGMA data_version` on this connection: it changes when another connection
+    /// commits (a watcher polls it to learn the trader wrote something, reading nothing else).
+    public func dataVersion() throws -> Int64 {
+        try connection.prepare("PRAGMA data_version").queryOne { $0.int64(0) } ?? 0
+    }
+
     /// Moves every WAL frame into the database file and empties the WAL
     /// (`PRAGMA wal_checkpoint(TRUNCATE)`): the benchmarks start each measurement from here.
     public func checkpoint() throws {
