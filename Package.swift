@@ -25,6 +25,8 @@ let package = Package(
         // `arbadmin serve` only (ArbDashboard): the trader's own targets never import them.
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The trader's live counters (swift-metrics' API; Prometheus text from `arb run --metrics-listen`).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -63,6 +65,7 @@ let package = Package(
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Kalshi's Trade API v2 behind `Venue`. Imports nothing above ArbKit.
@@ -92,6 +95,7 @@ let package = Package(
                 "KalshiVenue",
                 "PolymarketVenue",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -138,7 +142,12 @@ let package = Package(
             dependencies: [
                 "ArbEngine",
                 "LoopbackExchange",
+                "LoopbackHTTP",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                // `--metrics-listen`: swift-metrics' Prometheus backend (a library, no server: the
+                // text is served by LoopbackHTTP's NIO server).
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         .executableTarget(

@@ -402,7 +402,7 @@ slow_config="$work/demo-slow-venues.json"
 sed -n '/^    public static let demoJSON: String = #"""$/,/^    """#$/p' "$root/Sources/ArbEngine/Config/DemoConfig.swift" \
   | sed '1d;$d' | sed -e 's/"fill_timeout_ms": 200/"fill_timeout_ms": 1000/' \
     -e 's/"latency_ms_min": 1,/"latency_ms_min": 100,/' -e 's/"latency_ms_max": 4,/"latency_ms_max": 400,/' \
-    -e 's/"alerts": {/"unwind": {"policy": "best", "max_loss_per_contract": "0.50"}, "alerts": {/' >"$slow_config"
+    -e 's/^ *\\#(demoUnwindSection),$/  "unwind": {"policy": "best", "max_loss_per_contract": "0.50"},/' >"$slow_config"
 [ "$(grep -c -e '"fill_timeout_ms": 1000' -e '"latency_ms_min": 100,' -e '"latency_ms_max": 400,' -e '"unwind": {"policy": "best"' "$slow_config")" -eq 6 ] \
   || { echo "soak: cannot derive the slow-venue config from DemoConfig.swift" >&2; exit 2; }
 

@@ -1,4 +1,5 @@
 import AsyncHTTPClient
+import Metrics
 import Foundation
 import NIOCore
 import NIOHTTP1
@@ -56,6 +57,12 @@ public final class VenueHTTPTransport: Sendable {
             request.headers.add(name: "Content-Type", value: "application/json")
             request.body = .bytes(ByteBuffer(string: body))
         }
+        let started = ContinuousClock.now
+        defer {
+            let elapsed = ContinuousClock.now - started
+            Metrics.Timer(label: "arb_venue_request_seconds", dimensions: [("host", request.url.hostPart), ("method", method)])
+                .record(duration: elapsed)
+        }
         do {
             let response = try await client.execute(request, timeout: .milliseconds(timeoutMilliseconds))
             var buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
@@ -75,5 +82,13 @@ public final class VenueHTTPTransport: Sendable {
         guard let separator = url.range(of: "://") else { return url }
         let rest = url[separator.upperBound...]
         return rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
+    }
+}
+
+extension String {
+    /// `https://host:port/path` → `host:port` (a metric's label: never a path, which names orders).
+    var hostPart: String {
+        guard let scheme = range(of: "://") else { return "" }
+        return String(self[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" })
     }
 }

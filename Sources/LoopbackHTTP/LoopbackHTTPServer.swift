@@ -34,6 +34,8 @@ public struct LoopbackRequest: Sendable {
 /// connection with no answer (a lost answer, as a reset or a timeout looks to the client).
 public enum LoopbackAnswer: Sendable {
     case respond(Int, String)
+    /// An answer that is not JSON (Prometheus text, say), with its content type.
+    case respondTyped(Int, String, contentType: String)
     case reset
 }
 

@@ -164,8 +164,10 @@ public final class LoopbackServer: Sendable {
             case .reset:
                 context.close(promise: nil)
             case .respond(let status, let text):
+                write(.respondTyped(status, text, contentType: "application/json"), version: version, context: context)
+            case .respondTyped(let status, let text, let contentType):
                 var headers = HTTPHeaders()
-                headers.add(name: "Content-Type", value: "application/json")
+                headers.add(name: "Content-Type", value: contentType)
                 headers.add(name: "Content-Length", value: String(text.utf8.count))
                 headers.add(name: "Date", value: LoopbackServer.httpDate())
                 context.write(wrapOutboundOut(.head(HTTPResponseHead(

@@ -60,6 +60,10 @@ extension Arb {
         @Flag(name: .long, help: "Confirm trading real money: required when a configured venue is a real one's production environment.")
         var live = false
 
+        @Option(name: .customLong("metrics-listen"),
+                help: "Serve the trader's live counters as Prometheus text at http://127.0.0.1:PORT/metrics (127.0.0.1:PORT; port 0 picks a free one).")
+        var metricsListen: String?
+
         func validate() throws {
             if Logger.Level(rawValue: logLevel) == nil {
                 throw ValidationError("--log-level \(logLevel) is not a level; use trace, debug, info, notice, warning, error or critical")
@@ -75,6 +79,9 @@ extension Arb {
             }
             if demo != nil && (config != nil || marketData != nil) {
                 throw ValidationError("--demo brings its own config and quotes; drop --config and --market-data")
+            }
+            if let metricsListen, TraderMetricsExport.port(metricsListen) == nil {
+                throw ValidationError("--metrics-listen \(metricsListen) is not 127.0.0.1:PORT (the trader serves its metrics on loopback only; `arbadmin serve` can listen elsewhere)")
             }
             if let faults {
                 guard demo == "loopback" else { throw ValidationError("--faults applies to --demo loopback; add it, or drop --faults") }
@@ -92,6 +99,17 @@ extension Arb {
                 handler.logLevel = level
                 return handler
             }
+            // Before anything records a metric: each is bound to the backend in place when made.
+            var metrics: TraderMetricsExport?
+            if let metricsListen, let port = TraderMetricsExport.port(metricsListen) {
+                do {
+                    metrics = try await TraderMetricsExport.start(port: port)
+                } catch {
+                    fail("cannot serve metrics on 127.0.0.1:\(port): \(error)", code: 1)
+                }
+                FileHandle.standardError.write(Data("metrics on \(metrics?.url ?? "")\n".utf8))
+            }
+            defer { if let metrics { Task { await metrics.stop() } } }
             var exchange: LoopbackExchange?
             if demo == "loopback" {
                 exchange = await startLoopback()

@@ -279,3 +279,49 @@ extension DashboardTests {
         #expect(after < 2, "the row left after \(after) s")
     }
 }
+
+extension DashboardTests {
+    @Test("arb run --metrics-listen: the trader's live counters as Prometheus text while it trades (commit latency, closes by outcome, venue request latency over the wire); loopback only")
+    func traderMetrics() throws {
+        let directory = TemporaryDirectory()
+        let process = Process()
+        process.executableURL = builtProductsDirectory().appendingPathComponent("arb")
+        process.arguments = ["run", "--demo", "loopback", "--db", directory.path("arb.db"), "--duration", "30", "--seed", "3",
+                             "--log-level", "error", "--metrics-listen", "127.0.0.1:0"]
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() }; process.waitUntilExit() }
+        var line = Data()
+        while let byte = try errors.fileHandleForReading.read(upToCount: 1), !byte.isEmpty, byte != Data("\n".utf8) { line.append(byte) }
+        let text = String(decoding: line, as: UTF8.self)
+        try #require(text.hasPrefix("metrics on http://127.0.0.1:"), "the first line was \(text.debugDescription)")
+        let url = String(text.dropFirst("metrics on ".count))
+        // Scraped until the trader has committed, closed and talked to both venues (a loaded
+        // machine starts the loopback exchange slowly).
+        func value(_ body: String, _ prefix: String) -> Double {
+            body.split(separator: "\n").filter { $0.hasPrefix(prefix) }.compactMap { $0.split(separator: " ").last.flatMap { Double($0) } }.reduce(0, +)
+        }
+        var body = ""
+        let deadline = Date().addingTimeInterval(60)
+        while Date() < deadline {
+            body = try fetch(url).body
+            if value(body, "arb_transition_commit_seconds_count") > 0, value(body, "arb_opportunities_closed_total") > 0,
+               value(body, "arb_venue_request_seconds_count") > 0 { break }
+            Thread.sleep(forTimeInterval: 0.5)
+        }
+        #expect(value(body, "arb_transition_commit_seconds_count{kind=\"begin\"}") > 0, "\(body.prefix(3_000))")
+        #expect(value(body, "arb_opportunities_closed_total") > 0, "\(body.prefix(3_000))")
+        #expect(value(body, "arb_venue_request_seconds_count") > 0, "\(body.prefix(3_000))")
+        for line in body.split(separator: "\n") where !line.hasPrefix("#") {
+            #expect(line.split(separator: " ").count == 2, "not Prometheus text: \(line)")
+        }
+        #expect(try fetch(url.replacingOccurrences(of: "/metrics", with: "/other")).status == 404)
+        process.terminate()
+        process.waitUntilExit()
+
+        let refused = try runProduct("arb", ["run", "--db", directory.path("other.db"), "--metrics-listen", "0.0.0.0:9464"])
+        #expect(refused.status != 0 && refused.stderr.contains("--metrics-listen 0.0.0.0:9464 is not 127.0.0.1:PORT"), "\(refused.summary)")
+    }
+}

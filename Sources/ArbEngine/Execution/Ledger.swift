@@ -63,6 +63,8 @@ public actor Ledger {
             }
         }
         defer { store.commitHook = previousHook }
+        let started = ContinuousClock.now
+        defer { TraderMetrics.commit(.begin, since: started) }
         let result = try store.createAndBegin(new, reason: reason) { id in
             plans.map { plan in
                 let request = OrderRequest(
@@ -84,16 +86,26 @@ public actor Ledger {
     /// Records a refused or stale detection: created and closed `abandoned` in one commit, so the
     /// dedup key is never left blocked.
     public func abandon(_ new: NewOpportunity, reason: String) throws -> CreateResult {
-        try store.createAndAbandon(new, reason: reason)
+        let started = ContinuousClock.now
+        defer { TraderMetrics.commit(.abandon, since: started) }
+        let result = try store.createAndAbandon(new, reason: reason)
+        if case .created = result { TraderMetrics.closed(.abandoned) }
+        return result
     }
 
     public func advance(_ id: OpportunityID, from state: OpportunityState, steps: [TransitionStep], at now: Int64,
                         changes: TransitionChanges = .none) throws -> TransitionResult {
-        try store.advance(id, from: state, steps: steps, at: now, changes: changes)
+        let started = ContinuousClock.now
+        let result = try store.advance(id, from: state, steps: steps, at: now, changes: changes)
+        TraderMetrics.commit(.advance, since: started)
+        if case .applied(.closed(let outcome)) = result { TraderMetrics.closed(outcome) }
+        return result
     }
 
     public func record(_ changes: TransitionChanges, opportunity id: OpportunityID, at now: Int64) throws {
+        let started = ContinuousClock.now
         try store.record(changes, opportunity: id, at: now)
+        TraderMetrics.commit(.record, since: started)
     }
 
     public func haltState() throws -> HaltState { try store.haltState() }

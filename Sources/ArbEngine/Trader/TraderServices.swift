@@ -60,9 +60,11 @@ struct LeaseHeartbeatService: Service {
         await cancelWhenGracefulShutdown {
             while !Task.isCancelled {
                 do { try await clock.sleep(milliseconds: Trader.heartbeatMilliseconds) } catch { return }
+                let beat = clock.nowMilliseconds()
                 let ours = (try? await ledger.withStore {
-                    try $0.heartbeatLease(pid: holder.pid, host: holder.host, atMilliseconds: clock.nowMilliseconds())
+                    try $0.heartbeatLease(pid: holder.pid, host: holder.host, atMilliseconds: beat)
                 }) ?? true
+                if ours { TraderMetrics.heartbeat(atMilliseconds: beat) }
                 if !ours {
                     logger.critical("\(TraderError.leaseLost(path: databasePath))")
                     stop.stop()
