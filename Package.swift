@@ -168,6 +168,7 @@ let package = Package(
                 "OrderStateMachine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -177,6 +178,7 @@ let package = Package(
                 // Built with it, so `swift run -c release arb-bench` finds `arb` beside itself.
                 "arb",
                 "ArbEngine",
+                "ArbDashboard",
                 "OrderStateMachine",
                 "CSQLite",
                 "COpenSSL",

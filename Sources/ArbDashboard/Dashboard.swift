@@ -4,6 +4,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import OrderStateMachine
+import ServiceLifecycle
 
 /// `arbadmin serve`: the dashboard page, its live updates (Server-Sent Events), the JSON API, the
 /// operator's actions and Prometheus metrics, over the trader database opened read-only for
@@ -69,13 +70,22 @@ public enum Dashboard {
 
     static func now() -> Int64 { SystemClock().nowMilliseconds() }
 
+    /// What one page load (or one live update) costs the database: the snapshot `/` reads, from
+    /// a read-only connection of its own, rendered. The benchmark of the trader beside the
+    /// dashboard runs exactly this.
+    public static func renderPage(databasePath: String, now: Int64) throws -> String {
+        let snapshot = try DashboardSnapshot.read(try Store(path: databasePath, access: .readOnly), now: now)
+        return DashboardPage.main(snapshot)
+    }
+
     static func routes(_ router: Router<BasicRequestContext>, _ options: Options) {
         let path = options.databasePath
         router.middlewares.add(TokenMiddleware(token: options.token, everyRequest: !options.isLoopback))
 
         router.get("/") { _, _ in
             let snapshot = try DashboardSnapshot.read(try Store(path: path, access: .readOnly), now: now())
-            return html(DashboardPage.page(title: "arb dashboard", body: DashboardPage.main(snapshot), live: true))
+            return html(DashboardPage.page(title: "arb dashboard", body: DashboardPage.main(snapshot), live: true,
+                                           actions: !(options.token ?? "").isEmpty))
         }
         router.get("/fragment") { _, _ in
             let snapshot = try DashboardSnapshot.read(try Store(path: path, access: .readOnly), now: now())
@@ -109,7 +119,9 @@ public enum Dashboard {
             var version = try store.dataVersion()
             try await writer.write(ByteBuffer(string: "retry: 1000\nevent: change\ndata: \(version)\n\n"))
             var quiet: Int64 = 0
-            while !Task.isCancelled {
+            // Ends on SIGTERM/SIGINT too (graceful shutdown), so `serve` stops at once even with
+            // a browser attached.
+            while !Task.isCancelled && !Task.isShuttingDownGracefully {
                 try await Task.sleep(for: .milliseconds(pollMilliseconds))
                 let latest = try store.dataVersion()
                 if latest != version {

@@ -31,19 +31,20 @@ enum DashboardPage {
         .warn{background:#fff3cd;border:1px solid #e0c36c}.alarm{background:#fde2e1;border:1px solid #e0908a}
         code,pre{font:12px ui-monospace,monospace;white-space:pre-wrap;word-break:break-all}
         .wrap{overflow-x:auto}svg{background:#fff;border:1px solid #ddd;max-width:100%;height:auto}
-        #live{position:fixed;top:6px;right:8px;font-size:12px}
+        #live{position:fixed;top:6px;right:8px;font-size:12px}.flatten{display:none}
         """
 
     /// The whole page: the live part (`body`) and the script that keeps it live.
-    static func page(title: String, body: String, live: Bool) -> String {
+    static func page(title: String, body: String, live: Bool, actions: Bool = false) -> String {
         """
         <!doctype html>
         <html lang="en"><head><meta charset="utf-8">
         <meta name="viewport" content="width=device-width, initial-scale=1">
         <title>\(escape(title))</title><style>\(style)</style></head>
         <body><div id="live" class="muted">\(live ? "connecting…" : "")</div>
+        \(actions ? actionsBar : "")
         <main id="main">\(body)</main>
-        \(live ? script : "")
+        \(live ? script : "")\(actions ? actionsScript : "")
         </body></html>
         """
     }
@@ -62,6 +63,40 @@ enum DashboardPage {
               if(html!==null){document.getElementById('main').innerHTML=html;}
             });
           });
+        })();
+        </script>
+        """
+
+    /// With `ARB_DASHBOARD_TOKEN` set: the token field (kept in this tab's sessionStorage only)
+    /// and halt/resume; each one-sided row gets a "flattened by hand" button. Every action is a
+    /// POST with `Authorization: Bearer …` to the JSON API, so the server checks it as any client.
+    static let actionsBar = """
+        <style>.flatten{display:inline-block}</style>
+        <form id="actions" class="banner warn" onsubmit="return false">
+        token <input id="token" type="password" autocomplete="off" size="24">
+        <input id="reason" placeholder="why (halt reason)" size="24">
+        <button type="button" onclick="arbAct('api/halt',{reason:document.getElementById('reason').value})">halt</button>
+        <button type="button" onclick="arbAct('api/resume',{})">resume</button>
+        <span id="action-result" class="muted"></span></form>
+        """
+
+    static let actionsScript = """
+        <script>
+        (function(){
+          var token=document.getElementById('token');
+          token.value=sessionStorage.getItem('arb-token')||'';
+          token.addEventListener('change',function(){sessionStorage.setItem('arb-token',token.value);});
+          window.arbAct=function(path,body){
+            var result=document.getElementById('action-result');
+            return fetch(path,{method:'POST',headers:{'Authorization':'Bearer '+token.value,'Content-Type':'application/json'},
+                               body:JSON.stringify(body)})
+              .then(function(r){return r.json().then(function(j){result.textContent=r.ok?'done':(j.error||r.status);});})
+              .catch(function(e){result.textContent='failed: '+e;});
+          };
+          window.arbFlattened=function(id){
+            var note=window.prompt('Flattened by hand: what did you do?');
+            if(note){arbAct('api/opportunities/'+id+'/close',{note:note,flattened:true});}
+          };
         })();
         </script>
         """
@@ -117,7 +152,8 @@ enum DashboardPage {
                 + "<td class=\"num\">\(position.exposure.exposed)</td><td class=\"num\">\(position.exposure.atRisk)</td>"
                 + "<td class=\"num bad\">-\(position.exposure.atRisk)</td><td>\(escape(AdminText.age(opportunity.createdAtMilliseconds, now: snapshot.now)))</td>"
                 + "<td>\(escape(unwind))</td>"
-                + "<td><code>arbadmin unwind \(id) --note …</code><br><code>arbadmin close \(id) --flattened --note …</code></td></tr>"
+                + "<td><code>arbadmin unwind \(id) --note …</code><br><code>arbadmin close \(id) --flattened --note …</code>"
+                + "<br><button type=\"button\" class=\"flatten\" onclick=\"arbFlattened(\(id))\">flattened by hand…</button></td></tr>"
         }
         return html + "</table></div>"
     }

@@ -114,6 +114,9 @@ struct ArbBench: AsyncParsableCommand {
                                         raw: "secp256k1 sign + one Keccak alone"))
             }
         }
+        if wanted.contains("commit_beside_dashboard") {
+            figures.append(.commitBesideDashboard(try CommitBesideDashboard.run(in: place.path, size: size)))
+        }
         if let demo { figures.append(.demoPeakRSS(demo)) }
         let loadAtEnd = Scratch.loadAverage()
         progress(String(format: "done in %.1f s; load average ", Double(monotonicNanoseconds() - started) / 1e9) + loadAtEnd)

@@ -170,6 +170,17 @@ struct DashboardTests {
         stream.waitUntilExit()
         let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(text.components(separatedBy: "event: change").count - 1 >= 2, "\(text)")
+        // SIGTERM with a stream open still stops at once (the stream ends on graceful shutdown).
+        let again = Process()
+        again.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
+        again.arguments = ["-s", "-N", "--max-time", "30", serve.url + "/events"]
+        again.standardOutput = FileHandle.nullDevice
+        try again.run()
+        Thread.sleep(forTimeInterval: 0.5)
+        let stopping = Date()
+        #expect(serve.stop() == 0)
+        #expect(Date().timeIntervalSince(stopping) < 10, "serve took \(Date().timeIntervalSince(stopping)) s to stop with a stream open")
+        again.waitUntilExit()
     }
 }
 
@@ -323,5 +334,80 @@ extension DashboardTests {
 
         let refused = try runProduct("arb", ["run", "--db", directory.path("other.db"), "--metrics-listen", "0.0.0.0:9464"])
         #expect(refused.status != 0 && refused.stderr.contains("--metrics-listen 0.0.0.0:9464 is not 127.0.0.1:PORT"), "\(refused.summary)")
+    }
+}
+
+extension DashboardTests {
+    @Test("the page's own action (token typed in, \"flattened by hand\" on the row) closes it through the API; without the token typed, it is refused and the row stays")
+    func pageAction() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: HeadlessBrowser.path), "chromium is not installed")
+        let directory = TemporaryDirectory()
+        let (_, db, id) = try AdminCLITests.OperatorUnwind.traded(directory)
+        let serve = try ServeProcess(["--db", db, "--listen", "127.0.0.1:0"], environment: ["ARB_DASHBOARD_TOKEN": Self.token])
+        defer { _ = serve.stop() }
+        let browser = try HeadlessBrowser(serve.url + "/")
+        let logger = Logger(label: "test.cdp", factory: { _ in SwiftLogNoOpLogHandler() })
+        let token = Self.token
+        let outcome = Mutex<(refusedKeptRow: Bool, gone: Bool)>((false, false))
+        try await WebSocketClient.connect(url: browser.debuggerURL, logger: logger) { inbound, outbound, _ in
+            var messages = inbound.messages(maxSize: 1 << 24).makeAsyncIterator()
+            var next = 0
+            func evaluate(_ expression: String) async throws -> Bool? {
+                next += 1
+                let request = AdminText.json(["id": next, "method": "Runtime.evaluate",
+                                              "params": ["expression": expression, "returnByValue": true, "awaitPromise": true] as [String: Any]])
+                try await outbound.writeTextMessage(request)
+                while let message = try await messages.next() {
+                    guard case .text(let text) = message, let object = jsonObject(text), object["id"] as? Int == next else { continue }
+                    return ((object["result"] as? [String: Any])?["result"] as? [String: Any])?["value"] as? Bool
+                }
+                return nil
+            }
+            let row = "document.querySelector('#one-sided tr[data-id=\"\(id)\"]')"
+            var ready = false
+            for _ in 0..<100 where !ready {
+                ready = try await evaluate("\(row) !== null && document.getElementById('live').textContent === 'live'") == true
+                if !ready { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ready, "the page never showed the row")
+            // No token typed: the server refuses, the row stays.
+            _ = try await evaluate("window.prompt = function(){ return 'sold by phone'; }; "
+                + "arbFlattened(\(id)); new Promise(function(r){ setTimeout(function(){ r(true); }, 500); })")
+            let refused = try await evaluate("document.getElementById('action-result').textContent.indexOf('token') >= 0 && \(row) !== null") == true
+            // The token typed: the same button closes it, and the row leaves by the live update.
+            _ = try await evaluate("document.getElementById('token').value = '\(token)'; true")
+            _ = try await evaluate("window.prompt = function(){ return 'sold by phone'; }; arbFlattened(\(id)); true")
+            var gone = false
+            for _ in 0..<40 where !gone {
+                gone = try await evaluate("\(row) === null") == true
+                if !gone { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            outcome.withLock { $0 = (refused, gone) }
+            try await outbound.close(.normalClosure, reason: nil)
+        }
+        let (refused, gone) = outcome.withLock { $0 }
+        #expect(refused, "without the token the action was not refused, or the row left")
+        #expect(gone, "the row did not leave after the page's own close")
+        #expect(try readStore(db) { try $0.opportunity(id)?.flattened } == true)
+        #expect(try readStore(db) { try $0.history(of: id)?.alerts.contains { $0.kind == "operator_note" && $0.text.contains("sold by phone") } } == true)
+    }
+}
+
+extension DashboardTests {
+    @Test("an empty database: the page says there is no exposure, the API answers empty lists, the metrics zero")
+    func emptyDatabase() throws {
+        let directory = TemporaryDirectory()
+        let db = directory.path("arb.db")
+        _ = try Store(path: db, durability: .normal)
+        let serve = try ServeProcess(["--db", db, "--listen", "127.0.0.1:0"])
+        defer { _ = serve.stop() }
+        let page = try fetch(serve.url + "/")
+        #expect(page.status == 200 && page.body.contains("id=\"no-exposure\"") && page.body.contains("trader: none running"), "\(page.body.prefix(2_000))")
+        #expect(jsonArray(try fetch(serve.url + "/api/one-sided").body)?.isEmpty == true)
+        #expect(jsonArray(try fetch(serve.url + "/api/opportunities").body)?.isEmpty == true)
+        let metrics = try fetch(serve.url + "/metrics").body
+        #expect(metrics.contains("arb_open_exposure_usd{venue=\"kalshi\"} 0"), "\(metrics)")
+        let missing = try arbadmin(["serve", "--db", directory.path("none.db"), "--listen", "127.0.0.1:0"])
+        #expect(missing.status == 1 && missing.stderrLines.count == 1 && missing.stderr.contains("none.db"), "\(missing.summary)")
     }
 }
