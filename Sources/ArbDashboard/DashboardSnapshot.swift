@@ -46,7 +46,8 @@ struct DashboardSnapshot: Sendable {
             let recent = try OpportunityListing.read(store, ListFilters(state: nil, outcome: nil, oneSided: false, since: nil,
                                                                         limit: recentLimit), now: now)
             let alerts = try AlertListing.read(store, undeliveredOnly: false, limit: alertLimit)
-            let lastDay = try store.opportunitySummaries(OpportunityQuery(createdSinceMilliseconds: now - day))
+            // Only the hedged ones of the last day: the chart needs no other row.
+            let lastDay = try store.opportunitySummaries(OpportunityQuery(outcome: .hedged, createdSinceMilliseconds: now - day))
             return DashboardSnapshot(status: status, positions: positions, recent: recent, alerts: alerts,
                                      edge: edgeSeries(lastDay), exposure: exposureSeries(positions, since: now - day), now: now)
         }

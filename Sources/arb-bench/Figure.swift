@@ -201,15 +201,20 @@ struct Figure {
     static func commitBesideDashboard(_ result: CommitBesideDashboard.Result) -> Figure {
         Figure(
             name: "commit_beside_dashboard",
-            rows: [("normal", latency(result.beside) + " (\(result.pagesRendered) pages rendered meanwhile)",
-                    "no reader, interleaved " + latency(result.alone), String(format: "%.2f (p99 %.2f)", result.ratioP50, result.ratioP99))],
-            target: "ratio ≤ 1.15 (unchanged within noise)", targetMet: result.targetMet,
+            rows: [("normal, a page every 62.5 ms (4 browsers)", latency(result.polling) + " (\(result.pagesPolling) pages)",
+                    "quiet, interleaved " + latency(result.quiet), String(format: "%.2f (p99 %.2f)", result.ratioPolling,
+                                                                           result.polling.p99 / result.quiet.p99)),
+                   ("  pages flat out (worst case, not targeted)", latency(result.flatOut) + " (\(result.pagesFlatOut) pages)", "",
+                    String(format: "%.2f (p99 %.2f)", result.ratioFlatOut, result.flatOut.p99 / result.quiet.p99))],
+            target: "ratio ≤ 1.10 beside a polling dashboard", targetMet: result.targetMet,
             json: .object([
-                ("unit", .string("µs per transition commit at synchronous=NORMAL while the dashboard renders its page flat out from a read-only connection")),
-                ("beside", result.beside.json), ("alone", result.alone.json), ("pages_rendered", .number(Double(result.pagesRendered))),
-                ("baseline", .string("the same commits with the reader idle, in alternate blocks of the same loop")),
-                ("ratio", .number(result.ratioP50)), ("ratio_p99", .number(result.ratioP99)),
-                ("target", .string("ratio <= 1.15")), ("target_met", .bool(result.targetMet)),
+                ("unit", .string("µs per transition commit at synchronous=NORMAL, commits 0.5 ms apart, while the dashboard renders its page from a read-only connection")),
+                ("polling", result.polling.json), ("quiet", result.quiet.json), ("flat_out", result.flatOut.json),
+                ("pages_polling", .number(Double(result.pagesPolling))), ("pages_flat_out", .number(Double(result.pagesFlatOut))),
+                ("baseline", .string("the same commits with no reader, in alternating blocks of the same loop")),
+                ("ratio", .number(result.ratioPolling)), ("ratio_flat_out", .number(result.ratioFlatOut)),
+                ("target", .string("ratio <= 1.10 (polling: a page every 62.5 ms, as serve with four browsers on /events)")),
+                ("target_met", .bool(result.targetMet)),
             ]))
     }
 
