@@ -228,7 +228,7 @@ final class HeadlessBrowser: @unchecked Sendable {
 }
 
 extension DashboardTests {
-    @Test("a real browser (headless chromium): the one-sided row in the rendered DOM; closed from another process it leaves the page within 2 s, no reload (SSE); a screenshot under .build/")
+    @Test("a real browser (headless chromium): the one-sided row in the rendered DOM; closed from another process it leaves the page within 2 s, no reload (SSE); a dropped stream is said and reconnects; a screenshot under .build/")
     func browser() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: HeadlessBrowser.path),
                      "chromium is not installed: apt-get install chromium (.ci/run installs it)")
@@ -249,6 +249,7 @@ extension DashboardTests {
         let browser = try HeadlessBrowser(serve.url + "/")
         let logger = Logger(label: "test.cdp", factory: { _ in SwiftLogNoOpLogHandler() })
         let closedAt = Mutex<Date?>(nil)
+        let restarted = Mutex<ServeProcess?>(nil)
         let seenGoneAfter = Mutex<Double?>(nil)
         try await WebSocketClient.connect(url: browser.debuggerURL, logger: logger) { inbound, outbound, _ in
             var messages = inbound.messages(maxSize: 1 << 24).makeAsyncIterator()
@@ -284,8 +285,26 @@ extension DashboardTests {
                 }
                 try await Task.sleep(for: .milliseconds(100))
             }
+            // The stream drops (serve stops): the page says so; serve back on the same port: live again.
+            #expect(serve.stop() == 0)
+            var lost = false
+            for _ in 0..<100 where !lost {
+                lost = try await evaluate("document.getElementById('live').textContent.indexOf('lost') >= 0") == true
+                if !lost { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(lost, "the page did not say its live updates were lost")
+            let port = serve.url.split(separator: ":").last.map(String.init) ?? "0"
+            let again = try ServeProcess(["--db", db, "--listen", "127.0.0.1:\(port)"])
+            restarted.withLock { $0 = again }
+            var back = false
+            for _ in 0..<150 where !back {
+                back = try await evaluate("document.getElementById('live').textContent === 'live'") == true
+                if !back { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(back, "the page did not reconnect to serve on the same port")
             try await outbound.close(.normalClosure, reason: nil)
         }
+        _ = restarted.withLock { $0 }?.stop()
         let after = try #require(seenGoneAfter.withLock { $0 }, "the row never left the page")
         #expect(after < 2, "the row left after \(after) s")
     }
