@@ -156,23 +156,46 @@ public enum Dashboard {
 }
 
 /// Every action needs the token; with a non-loopback address every request does. Compared in
-/// constant time; never logged.
+/// constant time; never logged. A browser cannot put a header on a page load, an `EventSource`
+/// or a link, so a GET may also carry it once as `?token=…`: the answer then sets it as an
+/// HttpOnly, SameSite=Strict cookie that later GETs of the page carry. The cookie is never
+/// accepted for a POST: an action needs the header, which a cross-site page cannot send.
 struct TokenMiddleware: RouterMiddleware {
     typealias Context = BasicRequestContext
     let token: String?
     let everyRequest: Bool
+    static let cookieName = "arb_dashboard_token"
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
-        let needed = everyRequest || request.method == .post
-        guard needed else { return try await next(request, context) }
+        let post = request.method == .post
+        guard everyRequest || post else { return try await next(request, context) }
         guard let token, !token.isEmpty else {
             return DashboardAPI.error(.forbidden, "actions are off: start arbadmin serve with ARB_DASHBOARD_TOKEN set, and send it as `Authorization: Bearer …`")
         }
-        let presented = request.headers[.authorization].flatMap { $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }
-        guard let presented, Self.equal(presented, token) else {
-            return DashboardAPI.error(.unauthorized, "missing or wrong token: send `Authorization: Bearer <ARB_DASHBOARD_TOKEN>`")
+        if let bearer = request.headers[.authorization].flatMap({ $0.hasPrefix("Bearer ") ? String($0.dropFirst(7)) : nil }),
+           Self.equal(bearer, token) {
+            return try await next(request, context)
         }
-        return try await next(request, context)
+        if !post {
+            if let cookie = Self.cookie(request), Self.equal(cookie, token) { return try await next(request, context) }
+            if let query = request.uri.queryParameters.get("token"), Self.equal(query, token) {
+                var response = try await next(request, context)
+                response.headers[.setCookie] = "\(Self.cookieName)=\(token); HttpOnly; SameSite=Strict; Path=/"
+                return response
+            }
+        }
+        return DashboardAPI.error(.unauthorized, post
+            ? "missing or wrong token: send `Authorization: Bearer <ARB_DASHBOARD_TOKEN>`"
+            : "missing or wrong token: open the page once as /?token=<ARB_DASHBOARD_TOKEN>, or send `Authorization: Bearer …`")
+    }
+
+    static func cookie(_ request: Request) -> String? {
+        guard let header = request.headers[.cookie] else { return nil }
+        for part in header.split(separator: ";") {
+            let pair = part.trimmingCharacters(in: .whitespaces)
+            if pair.hasPrefix(cookieName + "=") { return String(pair.dropFirst(cookieName.count + 1)) }
+        }
+        return nil
     }
 
     static func equal(_ a: String, _ b: String) -> Bool {

@@ -147,6 +147,24 @@ struct DashboardTests {
         #expect(!(try fetch(serve.url + "/").body.contains("data-id=\"\(id)\"")))
         #expect(try fetch(serve.url + "/api/opportunities/999999/close", method: "POST", body: #"{"note": "x"}"#, token: Self.token).status == 404)
 
+        // Not loopback: every request needs the token; a browser brings it once as ?token=, then
+        // by the cookie it was given (never good for an action).
+        let open = try ServeProcess(["--db", db, "--listen", "0.0.0.0:0"], environment: ["ARB_DASHBOARD_TOKEN": Self.token])
+        defer { _ = open.stop() }
+        let local = open.url.replacingOccurrences(of: "0.0.0.0", with: "127.0.0.1")
+        #expect(try fetch(local + "/").status == 401)
+        #expect(try fetch(local + "/api/status").status == 401)
+        #expect(try fetch(local + "/api/status", token: Self.token).status == 200)
+        #expect(try fetch(local + "/?token=wrong-token-0123456789").status == 401)
+        let jar = directory.path("cookies")
+        let first = try runExecutable("/usr/bin/curl", ["-s", "-c", jar, "-o", "/dev/null", "-w", "%{http_code}", local + "/?token=\(Self.token)"])
+        #expect(first.stdout == "200", "\(first.stdout) \(first.stderr)")
+        let withCookie = try runExecutable("/usr/bin/curl", ["-s", "-b", jar, "-o", "/dev/null", "-w", "%{http_code}", local + "/fragment"])
+        #expect(withCookie.stdout == "200")
+        let cookiePost = try runExecutable("/usr/bin/curl", ["-s", "-b", jar, "-X", "POST", "-o", "/dev/null", "-w", "%{http_code}",
+                                                              local + "/api/resume"])
+        #expect(cookiePost.stdout == "401", "a cookie must never authorize an action")
+
         let refused = try arbadmin(["serve", "--db", db, "--listen", "0.0.0.0:0"])
         #expect(refused.status == 1 && refused.stderrLines.count == 1 && refused.stderr.contains("ARB_DASHBOARD_TOKEN"), "\(refused.summary)")
         let bad = try arbadmin(["serve", "--db", db, "--listen", "everywhere"])
