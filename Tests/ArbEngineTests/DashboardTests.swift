@@ -111,8 +111,10 @@ struct DashboardTests {
             if line.hasPrefix("arb_open_exposure_contracts{") { exposed += Double(parts[1]) ?? 0 }
         }
         let positions = try #require(jsonObject(try arbadmin(["positions", "--db", db, "--json"]).stdout))
-        let events = try #require(positions["events"] as? [[String: Any]])
-        let positionsExposed = events.compactMap { ($0["exposed_quantity"] as? String).flatMap(Double.init) }.reduce(0, +)
+        // Per instrument, as each opportunity left it (an event's own netting of two opposite
+        // exposures is the events section's business, not the per-venue gauge's).
+        let instruments = try #require(positions["instruments"] as? [[String: Any]])
+        let positionsExposed = instruments.compactMap { ($0["exposed_quantity"] as? String).flatMap(Double.init) }.reduce(0, +)
         #expect(exposed > 0 && abs(exposed - positionsExposed) < 0.001, "metrics \(exposed), positions \(positionsExposed)")
         #expect(serve.stop() == 0, "SIGTERM is a clean stop")
     }

@@ -112,14 +112,25 @@ extension Store {
         let read = { () throws -> [OpportunitySummary] in
             // One-sided is Store.oneSidedOpportunities' rule, not a second copy of it: take its
             // ids and let the other filters and the limit apply to them.
-            let oneSidedIDs = query.oneSided ? Set(try self.oneSidedOpportunities().map(\.id)) : nil
-            let sqlLimit = oneSidedIDs == nil ? Int64(query.limit ?? -1) : -1
-            let rows = try self.connection.cachedStatement(Self.summarySQL).query(
-                query.state, query.outcome?.rawValue, query.createdSinceMilliseconds, sqlLimit, query.afterID,
-                row: Self.decodeSummary)
-            guard let oneSidedIDs else { return rows }
-            let selected = rows.filter { oneSidedIDs.contains($0.opportunity.id) }
-            return query.limit.map { Array(selected.prefix($0)) } ?? selected
+            guard query.oneSided else {
+                return try self.connection.cachedStatement(Self.summarySQL).query(
+                    query.state, query.outcome?.rawValue, query.createdSinceMilliseconds, Int64(query.limit ?? -1), query.afterID,
+                    row: Self.decodeSummary)
+            }
+            // Only the one-sided rows are read (by id, newest first), not every opportunity: the
+            // dashboard asks this on each page, beside a trader that is committing.
+            var rows: [OpportunitySummary] = []
+            for opportunity in try self.oneSidedOpportunities() {
+                if let state = query.state, opportunity.state.name != state { continue }
+                if let outcome = query.outcome, opportunity.state.outcome != outcome { continue }
+                if let since = query.createdSinceMilliseconds, opportunity.createdAtMilliseconds < since { continue }
+                if let after = query.afterID, opportunity.id <= after { continue }
+                guard let row = try self.connection.cachedStatement(Self.summaryByIDSQL).queryOne(opportunity.id, row: Self.decodeSummary)
+                else { continue }
+                rows.append(row)
+                if let limit = query.limit, rows.count >= limit { break }
+            }
+            return rows
         }
         return connection.isInTransaction ? try read() : try connection.readTransaction(read)
     }
@@ -144,6 +155,8 @@ extension Store {
           AND (?5 IS NULL OR o.id > ?5)
         ORDER BY o.id DESC LIMIT ?4
         """
+
+    static let summaryByIDSQL = summarySelect + "WHERE o.id = ?1"
 
     static func decodeSummary(_ row: Row) -> OpportunitySummary {
         func legFills(at offset: Int32) -> LegFills? {
