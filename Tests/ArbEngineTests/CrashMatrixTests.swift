@@ -128,11 +128,15 @@ struct CrashMatrixTests {
             // The venues show the imbalance and the cancel; the database does not know yet.
             #expect(!caught.path.contains("OneSided") && !caught.path.contains("CancelAttempted"), "\(described)")
             #expect(caught.alerts.isEmpty, "\(described)")
-            #expect(orders[0]?.filled != orders[1]?.filled, "no imbalance at the venues: \(described)")
             // The cancels go before any write: every order still live has had its cancel.
             #expect(orders.allSatisfy { $0 == nil || ["filled", "cancelled", "rejected"].contains($0!.status) || $0!.cancelAttempts > 0 },
                     "a live order without its cancel: \(described)")
-            #expect(orders.contains { ($0?.cancelAttempts ?? 0) > 0 }, "no cancel reached a venue: \(described)")
+            // A cancel reached a venue over an imbalance — unless no order was left live to cancel:
+            // the laggard's submit answered "filled" before its fill was read, so the executor saw
+            // an imbalance the venues no longer show (a race a loaded machine hits).
+            let allFinal = orders.allSatisfy { $0 == nil || ["filled", "cancelled", "rejected"].contains($0!.status) }
+            #expect(orders.contains { ($0?.cancelAttempts ?? 0) > 0 } || allFinal, "no cancel reached a venue: \(described)")
+            #expect(orders[0]?.filled != orders[1]?.filled || allFinal, "no imbalance at the venues: \(described)")
         case .afterOneSidedCommit:
             // OneSided with its alert and CancelAttempted with the cancel's result, committed.
             #expect(caught.path.suffix(2) == ["OneSided", "CancelAttempted"], "\(described)")

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import Synchronization
 import NIOPosix
 import NIOSSL
 
@@ -136,15 +137,27 @@ struct SMTPClient: Sendable {
     func send(from: String, to: [String], message: String) async throws -> SMTPReply {
         let channel = try await connect()
         // One deadline for the whole conversation: at it the connection is closed and the
-        // waiting step fails.
+        // waiting step fails — with the deadline as the reason, whichever step noticed first (a
+        // write then fails with "I/O on closed channel", which says nothing to an operator).
+        let deadline = SMTPFailure(stage: "the conversation", detail: "no answer within \(timeoutMilliseconds) ms (closed)")
+        let passed = Mutex(false)
         let timedOut = channel.eventLoop.scheduleTask(in: .milliseconds(timeoutMilliseconds)) {
-            channel.pipeline.fireErrorCaught(SMTPFailure(stage: "the conversation",
-                                                         detail: "no answer within \(timeoutMilliseconds) ms (closed)"))
+            passed.withLock { $0 = true }
+            channel.pipeline.fireErrorCaught(deadline)
         }
         defer {
             timedOut.cancel()
             channel.close(promise: nil)
         }
+        do {
+            return try await converse(on: channel, from: from, to: to, message: message)
+        } catch {
+            if passed.withLock({ $0 }) { throw deadline }
+            throw error
+        }
+    }
+
+    private func converse(on channel: Channel, from: String, to: [String], message: String) async throws -> SMTPReply {
         let session = try await SMTPSession(channel: channel)
         try session.expect(try await session.reply(), stage: "the greeting", 220)
         var extensions = try await session.hello(heloName)
