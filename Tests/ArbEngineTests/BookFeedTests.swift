@@ -157,7 +157,10 @@ struct BookFeedTests {
         let feed = WebSocketBookFeed(spec: spec, clock: SystemClock(), logger: Logger(label: "test"), emit: { emitted.append($0) })
         let running = Task { await feed.run() }
         defer { running.cancel() }
-        #expect(await waitUntil(timeoutSeconds: 15) { emitted.count { $0 == .trusted(market: "111") } == 1 }, "\(emitted.all)")
+        // Healed: trusted again, and the fresh book's quote out (it follows the `trusted` event).
+        #expect(await waitUntil(timeoutSeconds: 15) {
+            emitted.count { $0 == .trusted(market: "111") } == 1 && emitted.quotes.count >= 3 && emitted.quotes.last?.ask?.description == "0.4700"
+        }, "\(emitted.all)")
         running.cancel()
         let first = log.texts.filter { $0.connection == 0 }.map(\.text)
         #expect(first.first == #"{"assets_ids":["111"],"type":"market"}"#)
