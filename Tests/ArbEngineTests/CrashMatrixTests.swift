@@ -142,7 +142,10 @@ struct CrashMatrixTests {
             #expect(caught.path.suffix(2) == ["OneSided", "CancelAttempted"], "\(described)")
             #expect(caught.alerts.contains { $0.hasPrefix("one_sided") }, "alerts \(caught.alerts): \(described)")
             #expect(legs.contains { $0.cancelRequested }, "\(described)")
-            #expect(orders.contains { ($0?.cancelAttempts ?? 0) > 0 }, "\(described)")
+            // The cancel reached its venue — or its order had filled there first (the venue then
+            // answers "already done" without counting an attempt; the same race as above).
+            let allFinal = orders.allSatisfy { $0 == nil || ["filled", "cancelled", "rejected"].contains($0!.status) }
+            #expect(orders.contains { ($0?.cancelAttempts ?? 0) > 0 } || allFinal, "\(described)")
         case .beforeClose:
             // Both legs are final at the venues; the closing commit did not land.
             #expect(!caught.path.contains("Closed"), "\(described)")
