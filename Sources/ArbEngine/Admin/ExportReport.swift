@@ -28,14 +28,17 @@ public enum ExportReport {
         for history in histories {
             let opportunity = history.opportunity
             let exposure = Exposure(history)
+            // Every record of this opportunity starts with its columns.
+            let shared = [
+                "\(opportunity.id)", opportunity.dedupKey, opportunity.eventID, opportunity.state.name,
+                opportunity.state.outcome?.rawValue ?? "", opportunity.flattened ? "1" : "0", opportunity.stateReason,
+                "\(opportunity.edgeBps)", opportunity.quantity.description, opportunity.expectedFees.decimalString,
+                exposure.hedged.description, exposure.exposed.description, exposure.atRisk.decimalString,
+                Timestamp.iso8601(opportunity.createdAtMilliseconds), Timestamp.iso8601(opportunity.updatedAtMilliseconds),
+            ]
             for leg in history.legs {
                 let fills = history.fills.filter { $0.legID == leg.id }
-                records.append(AdminText.csvRecord([
-                    "\(opportunity.id)", opportunity.dedupKey, opportunity.eventID, opportunity.state.name,
-                    opportunity.state.outcome?.rawValue ?? "", opportunity.flattened ? "1" : "0", opportunity.stateReason,
-                    "\(opportunity.edgeBps)", opportunity.quantity.description, opportunity.expectedFees.decimalString,
-                    exposure.hedged.description, exposure.exposed.description, exposure.atRisk.decimalString,
-                    Timestamp.iso8601(opportunity.createdAtMilliseconds), Timestamp.iso8601(opportunity.updatedAtMilliseconds),
+                records.append(AdminText.csvRecord(shared + [
                     leg.leg.rawValue, leg.venue, leg.instrument, opportunity.quote(leg.leg).outcome, leg.side.rawValue,
                     leg.limitPrice.description, leg.quantity.description, leg.timeInForce.rawValue, leg.clientOrderID,
                     leg.venueOrderID ?? "", leg.status.rawValue, leg.cancelRequested ? "1" : "0",
@@ -51,12 +54,7 @@ public enum ExportReport {
                 let missing = intent.instrument == a.instrument ? a.outcome : intent.instrument == b.instrument ? b.outcome
                     : (a.venue == intent.venue ? b.outcome : a.outcome)
                 let bought = intent.action == .complete ? missing : ""
-                records.append(AdminText.csvRecord([
-                    "\(opportunity.id)", opportunity.dedupKey, opportunity.eventID, opportunity.state.name,
-                    opportunity.state.outcome?.rawValue ?? "", opportunity.flattened ? "1" : "0", opportunity.stateReason,
-                    "\(opportunity.edgeBps)", opportunity.quantity.description, opportunity.expectedFees.decimalString,
-                    exposure.hedged.description, exposure.exposed.description, exposure.atRisk.decimalString,
-                    Timestamp.iso8601(opportunity.createdAtMilliseconds), Timestamp.iso8601(opportunity.updatedAtMilliseconds),
+                records.append(AdminText.csvRecord(shared + [
                     "u\(intent.attempt)", intent.venue, intent.instrument, bought, intent.action.side.rawValue,
                     intent.limitPrice.description, intent.quantity.description, TimeInForce.ioc.rawValue, intent.clientOrderID,
                     intent.venueOrderID ?? "", order.status.rawValue, "0", "", order.filledQuantity.description,
