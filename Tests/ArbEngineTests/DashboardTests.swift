@@ -241,6 +241,29 @@ final class HeadlessBrowser: @unchecked Sendable {
         debuggerURL = page
     }
 
+    /// Connects to the page's DevTools endpoint and runs `body` with `evaluate`: a JavaScript
+    /// expression (a promise awaited) → its Boolean value, nil when it is not one.
+    func drive(_ body: @escaping @Sendable (_ evaluate: (String) async throws -> Bool?) async throws -> Void) async throws {
+        let logger = Logger(label: "test.cdp", factory: { _ in SwiftLogNoOpLogHandler() })
+        try await WebSocketClient.connect(url: debuggerURL, logger: logger) { inbound, outbound, _ in
+            var messages = inbound.messages(maxSize: 1 << 24).makeAsyncIterator()
+            var next = 0
+            func evaluate(_ expression: String) async throws -> Bool? {
+                next += 1
+                let request = AdminText.json(["id": next, "method": "Runtime.evaluate",
+                                              "params": ["expression": expression, "returnByValue": true, "awaitPromise": true] as [String: Any]])
+                try await outbound.writeTextMessage(request)
+                while let message = try await messages.next() {
+                    guard case .text(let text) = message, let object = jsonObject(text), object["id"] as? Int == next else { continue }
+                    return ((object["result"] as? [String: Any])?["result"] as? [String: Any])?["value"] as? Bool
+                }
+                return nil
+            }
+            try await body(evaluate)
+            try await outbound.close(.normalClosure, reason: nil)
+        }
+    }
+
     deinit {
         if process.isRunning { process.terminate() }
         process.waitUntilExit()
@@ -267,24 +290,10 @@ extension DashboardTests {
                 "\(screenshot.stderr.suffix(500))")
 
         let browser = try HeadlessBrowser(serve.url + "/")
-        let logger = Logger(label: "test.cdp", factory: { _ in SwiftLogNoOpLogHandler() })
         let closedAt = Mutex<Date?>(nil)
         let restarted = Mutex<ServeProcess?>(nil)
         let seenGoneAfter = Mutex<Double?>(nil)
-        try await WebSocketClient.connect(url: browser.debuggerURL, logger: logger) { inbound, outbound, _ in
-            var messages = inbound.messages(maxSize: 1 << 24).makeAsyncIterator()
-            var next = 0
-            func evaluate(_ expression: String) async throws -> Bool? {
-                next += 1
-                let request = AdminText.json(["id": next, "method": "Runtime.evaluate",
-                                              "params": ["expression": expression, "returnByValue": true] as [String: Any]])
-                try await outbound.writeTextMessage(request)
-                while let message = try await messages.next() {
-                    guard case .text(let text) = message, let object = jsonObject(text), object["id"] as? Int == next else { continue }
-                    return ((object["result"] as? [String: Any])?["result"] as? [String: Any])?["value"] as? Bool
-                }
-                return nil
-            }
+        try await browser.drive { evaluate in
             let row = "document.querySelector('#one-sided tr[data-id=\"\(id)\"]')"
             // Rendered, and the event stream open.
             var ready = false
@@ -322,7 +331,6 @@ extension DashboardTests {
                 if !back { try await Task.sleep(for: .milliseconds(100)) }
             }
             #expect(back, "the page did not reconnect to serve on the same port")
-            try await outbound.close(.normalClosure, reason: nil)
         }
         _ = restarted.withLock { $0 }?.stop()
         let after = try #require(seenGoneAfter.withLock { $0 }, "the row never left the page")
@@ -385,23 +393,9 @@ extension DashboardTests {
         let serve = try ServeProcess(["--db", db, "--listen", "127.0.0.1:0"], environment: ["ARB_DASHBOARD_TOKEN": Self.token])
         defer { _ = serve.stop() }
         let browser = try HeadlessBrowser(serve.url + "/")
-        let logger = Logger(label: "test.cdp", factory: { _ in SwiftLogNoOpLogHandler() })
         let token = Self.token
         let outcome = Mutex<(refusedKeptRow: Bool, gone: Bool)>((false, false))
-        try await WebSocketClient.connect(url: browser.debuggerURL, logger: logger) { inbound, outbound, _ in
-            var messages = inbound.messages(maxSize: 1 << 24).makeAsyncIterator()
-            var next = 0
-            func evaluate(_ expression: String) async throws -> Bool? {
-                next += 1
-                let request = AdminText.json(["id": next, "method": "Runtime.evaluate",
-                                              "params": ["expression": expression, "returnByValue": true, "awaitPromise": true] as [String: Any]])
-                try await outbound.writeTextMessage(request)
-                while let message = try await messages.next() {
-                    guard case .text(let text) = message, let object = jsonObject(text), object["id"] as? Int == next else { continue }
-                    return ((object["result"] as? [String: Any])?["result"] as? [String: Any])?["value"] as? Bool
-                }
-                return nil
-            }
+        try await browser.drive { evaluate in
             let row = "document.querySelector('#one-sided tr[data-id=\"\(id)\"]')"
             var ready = false
             for _ in 0..<100 where !ready {
@@ -422,7 +416,6 @@ extension DashboardTests {
                 if !gone { try await Task.sleep(for: .milliseconds(100)) }
             }
             outcome.withLock { $0 = (refused, gone) }
-            try await outbound.close(.normalClosure, reason: nil)
         }
         let (refused, gone) = outcome.withLock { $0 }
         #expect(refused, "without the token the action was not refused, or the row left")
