@@ -7,7 +7,7 @@ import OrderStateMachine
 /// The venues are the real paper venues (their own SQLite files, zero simulated latency, every
 /// order filled), each behind a `TimedVenue` that notes the instant `submit` is called. The path
 /// measured is `Trader.trade`'s: `Detector.update` → a child task → `Executor.run` (risk gate,
-/// halt flag, the create-and-begin commit) → both submits started concurrently. The clock stops
+/// the create-and-begin commit with the halt flag read inside it) → both submits started concurrently. The clock stops
 /// when the later of the two submits is entered.
 enum DetectToSubmit {
     struct Result: Sendable {
@@ -118,7 +118,8 @@ enum DetectToSubmit {
             edgeBps: 245, quantity: Quantity(contracts: 10), expectedFees: Money(cents: 26),
             detectedAtMilliseconds: wallMilliseconds())
         let start = monotonicNanoseconds()
-        let result = try store.createAndBegin(new, reason: "risk gate passed; edge 245 bps") { id in
+        let result = try store.createAndBegin(new, reason: "risk gate passed; edge 245 bps",
+                                              refusal: { try store.admissionRefusal(eventID: new.eventID) }) { id in
             [(LegName.a, new.legA), (.b, new.legB)].map { leg, quote in
                 LegIntent(leg: leg, venue: quote.venue, instrument: quote.instrument, side: .buy,
                           limitPrice: quote.price, quantity: new.quantity, timeInForce: .ioc,

@@ -168,10 +168,45 @@ struct TriggerTests {
                                                 filledAtMilliseconds: 1), at: 1) == .recorded)
         for sql in ["DELETE FROM opportunities", "DELETE FROM transitions", "UPDATE transitions SET reason = 'x'",
                     "DELETE FROM legs", "DELETE FROM fills", "UPDATE fills SET quantity = 1",
-                    "INSERT INTO opportunities (dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b, instrument_b, edge_bps, price_a, price_b, quantity, state, created_at_ms, updated_at_ms) VALUES ('k','e','v','o','i','v','o','i',1,1,1,1,'InFlight',0,0)"] {
+                    insertAs("'LegsPlaced', NULL"), insertAs("'Closed', 'hedged'"), insertAs("'Closed', 'one_sided'"),
+                    insertAs("'InFlight', 'abandoned'"), insertAs("'Unwinding', NULL")] {
             #expect(throws: SQLiteError.self, "\(sql)") { try store.connection.execute(sql) }
         }
         #expect(try store.transitions(of: id).count == 2)
         #expect(try store.fills(of: id).count == 1)
+    }
+
+    /// A hand-typed insert of a row in `state, outcome` (SQL literals).
+    private func insertAs(_ stateAndOutcome: String, key: String = "k") -> String {
+        "INSERT INTO opportunities (dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b, instrument_b, edge_bps, "
+            + "price_a, price_b, quantity, state, outcome, state_reason, created_at_ms, updated_at_ms) "
+            + "VALUES ('\(key)','e','v','o','i','v','o','i',1,1,1,1,\(stateAndOutcome),'why',5,7)"
+    }
+
+    @Test("an insert may take the first step itself — InFlight or Closed abandoned — and the log shows both steps")
+    func insertPastDetected() throws {
+        let directory = TemporaryDirectory()
+        let store = try Store(path: directory.path("first-step.db"), durability: .normal)
+        for (n, row) in ["'InFlight', NULL", "'Closed', 'abandoned'", "'Detected', NULL"].enumerated() {
+            try store.connection.execute(insertAs(row, key: "k\(n)"))
+            let id = Int64(n + 1)
+            let log = try store.transitions(of: id).map { "\($0.from?.name ?? "-")>\($0.to.name) \($0.reason) \($0.atMilliseconds)" }
+            switch n {
+            case 0: #expect(log == ["->Detected detected 5", "Detected>InFlight why 7"])
+            case 1: #expect(log == ["->Detected detected 5", "Detected>Closed why 7"])
+            default: #expect(log == ["->Detected why 5"])
+            }
+        }
+        // The store's own begin and abandon are such inserts: one row each in `opportunities`, two log rows.
+        guard case .created(let begun) = try store.createAndBegin(sampleOpportunity("B"), reason: "gate", makeLegs: { sampleLegs(store, $0) }),
+              case .created(let abandoned) = try store.createAndAbandon(sampleOpportunity("A"), reason: "stale")
+        else { Issue.record("not created"); return }
+        #expect(try store.transitions(of: begun).map(\.reason) == ["detected", "gate"])
+        #expect(try store.transitions(of: abandoned).map(\.reason) == ["detected", "stale"])
+        #expect(try store.state(of: abandoned) == .closed(.abandoned))
+        // An abandoned detection of a key that is live writes nothing (the closed row is outside the
+        // live dedup index, so the store asks first).
+        #expect(try store.createAndAbandon(sampleOpportunity("B"), reason: "stale") == .duplicate(existing: begun))
+        #expect(try store.connection.prepare("SELECT count(*) FROM opportunities").queryOne { $0.int64(0) } == 5)
     }
 }

@@ -269,7 +269,7 @@ struct OperatorUnwindStateTests {
             }
         }
         let store = try Store(path: path, durability: .normal)
-        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == 5)
+        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == Schema.version)
         #expect(try store.connection.prepare(schemaQuery).query { "\($0.text(0)): \($0.text(1))" } == freshSQL)
         #expect(try store.transition(1, from: .closed(.oneSided), TransitionStep(.operatorUnwind, reason: "x"), at: 3_000) == .applied(.unwinding))
     }

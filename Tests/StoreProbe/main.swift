@@ -47,6 +47,7 @@ do {
             switch try store.createOpportunity(opportunity(key: key, at: 1)) {
             case .created: created += 1
             case .duplicate: duplicate += 1
+            case .refused(let why): fail("refused: \(why)")
             }
         }
         print("created \(created) duplicate \(duplicate)")

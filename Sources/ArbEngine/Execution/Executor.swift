@@ -45,21 +45,10 @@ public final class Executor: Sendable {
 
     /// Runs one candidate to its end (or to where recovery must take over).
     public func run(_ candidate: Candidate) async -> ExecutionOutcome {
-        // Halted (by `arbadmin halt` or a tripped limit): nothing new at all, not even a record
-        // of a refused detection. Read from the database, so a halt from another process counts
-        // from the next candidate.
-        do {
-            if try await ledger.haltState().halted { return .skipped("halted") }
-            let eventID = candidate.opportunity.eventID
-            // A market blocked after too many unwinds stays blocked whatever the unwind policy
-            // now says (turning unwinding off does not lift it: `arbadmin resume --market` does).
-            if let why = try await ledger.withStore({ try $0.marketBlock(eventID) }) {
-                return .skipped("market blocked: \(why)")
-            }
-        } catch {
-            logger.error("cannot read the halt flag: \(error)")
-            return .skipped("store error")
-        }
+        // Halted (by `arbadmin halt` or a tripped limit) or the market blocked after too many
+        // unwinds: nothing new at all, not even a record of a refused detection. Checked inside
+        // the begin's (or the abandon's) own transaction — no read of its own on this path, and
+        // a halt from another process counts from the next candidate.
         let now = clock.nowMilliseconds()
         switch gate.admit(candidate, now: now) {
         case .skip(let why):
@@ -67,11 +56,13 @@ public final class Executor: Sendable {
         case .refuse(let reason):
             do {
                 let result = try await ledger.abandon(candidate.opportunity, reason: reason)
-                if case .created(let id) = result {
+                switch result {
+                case .created(let id):
                     logger.info("opportunity \(id) \(candidate.opportunity.dedupKey) abandoned: \(reason)")
                     return .closed(.abandoned)
+                case .duplicate: return .skipped("duplicate")
+                case .refused(let why): return .skipped(why)  // a refusal reserved nothing
                 }
-                return .skipped("duplicate")
             } catch {
                 logger.error("cannot record abandoned \(candidate.opportunity.dedupKey): \(error)")
                 return .skipped("store error")
@@ -129,6 +120,7 @@ public final class Executor: Sendable {
         do {
             switch try await ledger.begin(new, plans: plans, reason: "risk gate passed; edge \(new.edgeBps) bps", faults: faults) {
             case .duplicate: return Finished(result: .skipped("duplicate"))
+            case .refused(let why): return Finished(result: .skipped(why))
             case .begun(let begunID, let begunOrders):
                 id = begunID
                 orders = begunOrders

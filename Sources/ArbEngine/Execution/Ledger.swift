@@ -26,6 +26,8 @@ public enum BeginResult: Sendable {
     /// `InFlight` is committed with both legs' intents; `orders` are exactly what was persisted.
     case begun(OpportunityID, orders: [LegName: PreparedOrder])
     case duplicate(existing: OpportunityID)
+    /// Halted, or the market blocked (`Store.admissionRefusal`): nothing was written.
+    case refused(String)
 }
 
 /// The trader's single writer (DESIGN §9): one actor owns the Store, so SQLite never sees two
@@ -65,7 +67,9 @@ public actor Ledger {
         defer { store.commitHook = previousHook }
         let started = ContinuousClock.now
         defer { TraderMetrics.commit(.begin, since: started) }
-        let result = try store.createAndBegin(new, reason: reason) { id in
+        let result = try store.createAndBegin(new, reason: reason, refusal: { [store] in
+            try store.admissionRefusal(eventID: new.eventID)
+        }) { id in
             plans.map { plan in
                 let request = OrderRequest(
                     clientOrderID: store.clientOrderID(opportunity: id, leg: plan.leg), instrument: plan.instrument,
@@ -80,15 +84,18 @@ public actor Ledger {
         switch result {
         case .created(let id): return .begun(id, orders: orders)
         case .duplicate(let existing): return .duplicate(existing: existing)
+        case .refused(let why): return .refused(why)
         }
     }
 
     /// Records a refused or stale detection: created and closed `abandoned` in one commit, so the
-    /// dedup key is never left blocked.
+    /// dedup key is never left blocked. Halted or blocked, nothing is recorded (`.refused`).
     public func abandon(_ new: NewOpportunity, reason: String) throws -> CreateResult {
         let started = ContinuousClock.now
         defer { TraderMetrics.commit(.abandon, since: started) }
-        let result = try store.createAndAbandon(new, reason: reason)
+        let result = try store.createAndAbandon(new, reason: reason, refusal: { [store] in
+            try store.admissionRefusal(eventID: new.eventID)
+        })
         if case .created = result { TraderMetrics.closed(.abandoned) }
         return result
     }

@@ -212,6 +212,24 @@ public enum DatabaseFile {
                 try connection.execute("PRAGMA user_version = 5")
             }
         }
+        if version < 6 {
+            // 6: a leaner begin commit (issue 17). The insert may take the first step itself
+            // (Detected → InFlight, or → Closed abandoned) with both log rows written by the
+            // trigger, and the two indexes no query used (`state`, `created_at_ms`) give way to
+            // one an insert never touches: the open one-sided exposures.
+            try connection.writeTransaction {
+                // IF EXISTS: each step leaves the file as schema.sql says, whatever shape it had.
+                for index in ["opportunities_by_state", "opportunities_by_created", "opportunities_exposed"] {
+                    try connection.execute("DROP INDEX IF EXISTS \(index)")
+                }
+                try connection.execute(Schema.statement(creatingIndex: "opportunities_exposed"))
+                for trigger in ["opportunities_insert_detected", "opportunities_log_insert"] {
+                    try connection.execute("DROP TRIGGER \(trigger)")
+                    try connection.execute(Schema.statement(creating: trigger))
+                }
+                try connection.execute("PRAGMA user_version = 6")
+            }
+        }
     }
 
     /// Eight hex digits that name a database in client order ids, so two databases never

@@ -3,11 +3,11 @@
 
 enum Schema {
     /// The schema version this build writes and understands (`PRAGMA user_version`).
-    static let version: Int64 = 5
+    static let version: Int64 = 6
 
     /// The exact text of schema.sql.
     static let sql = #"""
--- arb schema, version 5.
+-- arb schema, version 6.
 -- The one source of the schema: the OrderStateMachine library embeds this exact text
 -- (Schema.swift) and a test proves the two are byte-identical.
 --
@@ -49,13 +49,21 @@ CREATE TABLE opportunities (
 -- DESIGN §4: dedup is a constraint. At most one live (non-Closed) opportunity per key, whatever
 -- process inserts it.
 CREATE UNIQUE INDEX opportunities_live_dedup_key ON opportunities (dedup_key) WHERE state <> 'Closed';
-CREATE INDEX opportunities_by_state ON opportunities (state, id);
-CREATE INDEX opportunities_by_created ON opportunities (created_at_ms);
+-- The begin commit is the trader's critical path (detect → submit), so an opportunity's insert
+-- maintains no index beyond the dedup key: the live rows are read through that partial index
+-- (INDEXED BY), and the open one-sided exposures — the only closed rows read by state — through
+-- the one below, which an insert never touches (its rows are closed one_sided, not flattened).
+CREATE INDEX opportunities_exposed ON opportunities (id) WHERE outcome = 'one_sided' AND flattened = 0;
 
--- New opportunities start in Detected.
+-- New opportunities start in Detected. One insert may also take the first step, in the same
+-- statement — to InFlight (the risk gate passed: the begin commit) or to Closed abandoned (a
+-- refused detection) — and the log trigger below then writes both rows, as two steps would.
 CREATE TRIGGER opportunities_insert_detected
 BEFORE INSERT ON opportunities
-WHEN NEW.state IS NOT 'Detected' OR NEW.outcome IS NOT NULL OR NEW.flattened <> 0
+WHEN NOT (   (NEW.state = 'Detected' AND NEW.outcome IS NULL)
+          OR (NEW.state = 'InFlight' AND NEW.outcome IS NULL)
+          OR (NEW.state = 'Closed' AND NEW.outcome IS 'abandoned'))
+     OR NEW.flattened <> 0
 BEGIN
     SELECT RAISE(ABORT, 'illegal transition: a new opportunity must start in Detected');
 END;
@@ -104,7 +112,10 @@ CREATE TRIGGER opportunities_log_insert
 AFTER INSERT ON opportunities
 BEGIN
     INSERT INTO transitions (opportunity_id, from_state, to_state, outcome, reason, at_ms)
-    VALUES (NEW.id, NULL, NEW.state, NEW.outcome, NEW.state_reason, NEW.updated_at_ms);
+    VALUES (NEW.id, NULL, 'Detected', NULL, CASE NEW.state WHEN 'Detected' THEN NEW.state_reason ELSE 'detected' END,
+            NEW.created_at_ms);
+    INSERT INTO transitions (opportunity_id, from_state, to_state, outcome, reason, at_ms)
+    SELECT NEW.id, 'Detected', NEW.state, NEW.outcome, NEW.state_reason, NEW.updated_at_ms WHERE NEW.state <> 'Detected';
 END;
 
 CREATE TRIGGER opportunities_log_transition

@@ -100,6 +100,15 @@ extension Store {
                          sinceMilliseconds: isHalted ? halted?.2 : nil)
     }
 
+    /// Why a new opportunity on `eventID` may not start now (nil: it may): the halt flag, then
+    /// the market's block. Read inside the begin's transaction, so a halt from any process
+    /// counts from the next candidate.
+    public func admissionRefusal(eventID: String) throws -> String? {
+        if try haltState().halted { return "halted" }
+        if let why = try marketBlock(eventID) { return "market blocked: \(why)" }
+        return nil
+    }
+
     /// Persists the halt flag: no new opportunities until `resume`, across restarts.
     public func halt(reason: String, atMilliseconds now: Int64) throws {
         try connection.writeTransaction {

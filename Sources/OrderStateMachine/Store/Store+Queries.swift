@@ -143,7 +143,7 @@ extension Store {
     /// Every non-terminal opportunity, oldest first: the order recovery works in (DESIGN §6).
     public func nonTerminalOpportunities() throws -> [Opportunity] {
         try connection.cachedStatement(
-            "SELECT \(Self.opportunityColumns) FROM opportunities WHERE state <> 'Closed' ORDER BY id"
+            "SELECT \(Self.opportunityColumns) FROM opportunities WHERE id IN (\(Self.liveIDs)) ORDER BY id"
         ).query(row: Self.decodeOpportunity)
     }
 
@@ -152,11 +152,18 @@ extension Store {
     public func oneSidedOpportunities() throws -> [Opportunity] {
         try connection.cachedStatement("""
             SELECT \(Self.opportunityColumns) FROM opportunities
-            WHERE state IN ('OneSided', 'CancelAttempted', 'Unwinding') OR (outcome = 'one_sided' AND flattened = 0)
+            WHERE id IN (\(Self.liveIDs) AND state IN ('OneSided', 'CancelAttempted', 'Unwinding') UNION ALL \(Self.exposedClosedIDs))
             ORDER BY id DESC
             """
         ).query(row: Self.decodeOpportunity)
     }
+
+    // The ids of the live rows and of the closed one-sided exposures, each read through its
+    // partial index (schema.sql: the insert maintains no index of its own), never by a scan of
+    // every opportunity ever recorded.
+    static let liveIDs = "SELECT id FROM opportunities INDEXED BY opportunities_live_dedup_key WHERE state <> 'Closed'"
+    static let exposedClosedIDs =
+        "SELECT id FROM opportunities INDEXED BY opportunities_exposed WHERE outcome = 'one_sided' AND flattened = 0"
 
     public func legs(of id: OpportunityID) throws -> [Leg] {
         try connection.cachedStatement("SELECT \(Self.legColumns) FROM legs WHERE opportunity_id = ? ORDER BY leg")

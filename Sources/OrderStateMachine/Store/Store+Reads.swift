@@ -50,7 +50,7 @@ extension Store {
     public func riskState(oneSidedSinceMilliseconds since: Int64) throws -> (open: [OpportunitySummary], oneSidedSince: Int) {
         try readSnapshot {
             let open = try connection.cachedStatement(Self.summarySelect + """
-                WHERE o.state <> 'Closed' OR (o.outcome = 'one_sided' AND o.flattened = 0) ORDER BY o.id
+                WHERE o.id IN (\(Self.liveIDs) UNION ALL \(Self.exposedClosedIDs)) ORDER BY o.id
                 """
             ).query(row: Self.decodeSummary)
             let count = try connection.cachedStatement(

@@ -8,6 +8,9 @@ public enum CreateResult: Sendable, Hashable {
     case created(OpportunityID)
     /// A live (non-Closed) opportunity already holds this dedup key.
     case duplicate(existing: OpportunityID)
+    /// The admission check, run inside the transaction, refused it (the trader is halted, the
+    /// market blocked): nothing was written.
+    case refused(String)
 }
 
 /// The result of a compare-and-set transition. A refusal is a value, never a silent no-op.
@@ -167,7 +170,7 @@ public final class Store {
     }
 
     /// Runs `body` (one transaction that may create an opportunity) with the next reserved id.
-    /// The id is spent unless `body` reports a duplicate: a rolled-back attempt may have built
+    /// The id is spent unless `body` reports a duplicate or a refusal: a rolled-back attempt may have built
     /// client order ids from it, so it is never handed out again.
     private func withNextOpportunityID(_ body: (OpportunityID) throws -> CreateResult) throws -> CreateResult {
         try reserveOpportunityID()
@@ -194,35 +197,35 @@ public final class Store {
         }
     }
 
-    /// Create and begin in one commit: insert `Detected` (the dedup constraint decides), then
-    /// `InFlight` with the legs `makeLegs` builds from the new id. A duplicate writes nothing.
+    /// Create and begin in one commit: one insert that is `Detected` and `InFlight` at once (the
+    /// dedup constraint decides; the trigger logs both steps), and the legs `makeLegs` builds from
+    /// the new id. A duplicate writes nothing.
+    /// `refusal` runs first, inside the transaction (so no halt can commit between the check
+    /// and the insert): a reason from it writes nothing.
     public func createAndBegin(
         _ new: NewOpportunity,
         reason: String,
+        refusal: () throws -> String? = { nil },
         makeLegs: (OpportunityID) -> [LegIntent]
     ) throws -> CreateResult {
         try withNextOpportunityID { id in try connection.writeTransaction {
-            let created = try insertOpportunity(new, id: id, reason: "detected")
+            if let why = try refusal() { return .refused(why) }
+            let created = try insertOpportunity(new, id: id, reason: "detected", firstStep: TransitionStep(.riskGatePassed, reason: reason))
             guard case .created = created else { return created }
-            let result = try applyTransition(
-                id, from: .detected, step: TransitionStep(.riskGatePassed, reason: reason), at: new.detectedAtMilliseconds)
-            precondition(result.isApplied, "a just-inserted opportunity must accept riskGatePassed: \(result)")
             for intent in makeLegs(id) { try insertLeg(intent, opportunity: id, at: new.detectedAtMilliseconds) }
             return created
         } }
     }
 
     /// Records a detection that is never sent (risk gate refused, stale quote): created and
-    /// closed `abandoned` in one commit, so the dedup key is never left blocked. A duplicate of a
+    /// closed `abandoned` in one insert, so the dedup key is never left blocked. A duplicate of a
     /// live opportunity writes nothing.
-    public func createAndAbandon(_ new: NewOpportunity, reason: String) throws -> CreateResult {
+    public func createAndAbandon(
+        _ new: NewOpportunity, reason: String, refusal: () throws -> String? = { nil }
+    ) throws -> CreateResult {
         try withNextOpportunityID { id in try connection.writeTransaction {
-            let created = try insertOpportunity(new, id: id, reason: "detected")
-            guard case .created = created else { return created }
-            let result = try applyTransition(
-                id, from: .detected, step: TransitionStep(.abandoned, reason: reason), at: new.detectedAtMilliseconds)
-            precondition(result.isApplied, "a just-inserted opportunity must accept abandoned: \(result)")
-            return created
+            if let why = try refusal() { return .refused(why) }
+            return try insertOpportunity(new, id: id, reason: "detected", firstStep: TransitionStep(.abandoned, reason: reason))
         } }
     }
 
@@ -296,29 +299,48 @@ public final class Store {
 
     // MARK: - Writes inside a transaction
 
-    private func insertOpportunity(_ new: NewOpportunity, id: OpportunityID, reason: String) throws -> CreateResult {
+    /// Inserts `new` as `Detected` or, with `firstStep`, already past that step (the schema
+    /// allows Detected → InFlight and Detected → Closed abandoned in the insert, and its trigger
+    /// logs both rows). The machine decides the step's target, as `applyTransition` would.
+    private func insertOpportunity(
+        _ new: NewOpportunity, id: OpportunityID, reason: String, firstStep: TransitionStep? = nil
+    ) throws -> CreateResult {
+        var state = OpportunityState.detected
+        var stateReason = reason
+        if let firstStep {
+            switch OpportunityMachine.transition(from: .detected, on: firstStep.event) {
+            case .success(let next): state = next
+            case .failure(let illegal): preconditionFailure("a new opportunity cannot take \(firstStep.event): \(illegal)")
+            }
+            stateReason = firstStep.reason
+        }
+        // A closed row is outside the live dedup index, so the insert alone could not see a
+        // duplicate: a live holder of the key means this detection writes nothing.
+        if state.isTerminal, let existing = try liveHolder(of: new.dedupKey) { return .duplicate(existing: existing) }
         let insert = try connection.cachedStatement("""
             INSERT INTO opportunities (id, dedup_key, event_id, venue_a, outcome_a, instrument_a, venue_b, outcome_b,
-                instrument_b, edge_bps, price_a, price_b, quantity, expected_fees_micros, state_reason,
+                instrument_b, edge_bps, price_a, price_b, quantity, expected_fees_micros, state, outcome, state_reason,
                 created_at_ms, updated_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (dedup_key) WHERE state <> 'Closed' DO NOTHING
             """)
         try insert.execute(
             id, new.dedupKey, new.eventID, new.legA.venue, new.legA.outcome, new.legA.instrument,
             new.legB.venue, new.legB.outcome, new.legB.instrument, new.edgeBps, new.legA.price.ticks,
-            new.legB.price.ticks, new.quantity.hundredths, new.expectedFees.micros, reason,
-            new.detectedAtMilliseconds, new.detectedAtMilliseconds)
+            new.legB.price.ticks, new.quantity.hundredths, new.expectedFees.micros, state.name, state.outcome?.rawValue,
+            stateReason, new.detectedAtMilliseconds, new.detectedAtMilliseconds)
         if connection.changes == 1 {
             return .created(id)
         }
-        let existing = try connection.cachedStatement(
-            "SELECT id FROM opportunities WHERE dedup_key = ? AND state <> 'Closed'"
-        ).queryOne(new.dedupKey) { $0.int64(0) }
-        guard let existing else {
+        guard let existing = try liveHolder(of: new.dedupKey) else {
             preconditionFailure("insert of \(new.dedupKey) did nothing, yet no live opportunity holds the key")
         }
         return .duplicate(existing: existing)
+    }
+
+    private func liveHolder(of dedupKey: String) throws -> OpportunityID? {
+        try connection.cachedStatement("SELECT id FROM opportunities WHERE dedup_key = ? AND state <> 'Closed'")
+            .queryOne(dedupKey) { $0.int64(0) }
     }
 
     private func insertLeg(_ intent: LegIntent, opportunity id: OpportunityID, at now: Int64) throws {
@@ -457,6 +479,15 @@ extension Schema {
             preconditionFailure("schema.sql has no trigger \(trigger)")
         }
         return String(sql[start.lowerBound..<end.upperBound])
+    }
+
+    /// The `CREATE INDEX name …;` statement (one line) of schema.sql, for a migration that adds it.
+    static func statement(creatingIndex index: String) -> String {
+        guard let start = sql.firstRange(of: "CREATE INDEX \(index) "),
+              let end = sql[start.upperBound...].firstRange(of: ";\n") else {
+            preconditionFailure("schema.sql has no index \(index)")
+        }
+        return String(sql[start.lowerBound..<end.lowerBound])
     }
 
     /// The `CREATE TABLE name (…);` statement of schema.sql, for a migration that adds the table.
