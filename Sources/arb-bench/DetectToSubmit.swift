@@ -100,10 +100,13 @@ enum DetectToSubmit {
         guard hedged == size.detectWarmup + size.detectIterations else {
             throw BenchError("detect_to_submit: only \(hedged) runs closed hedged")
         }
-        // Frames per commit, counted on a fresh WAL well below the auto-checkpoint (1,000 pages).
+        // Frames per commit, counted on a fresh WAL well below the auto-checkpoint (1,000 pages),
+        // on the keys that come next (ids continue as a trader's do: a jump to far-away keys would
+        // land its index entries mid-page and count the splits).
         try commitStore.checkpoint()
         let counted = 50
-        for index in 0..<counted { _ = try createAndBegin(commitStore, index: 1_000_000 + index) }
+        let next = size.detectWarmup + size.detectIterations
+        for index in next..<(next + counted) { _ = try createAndBegin(commitStore, index: index) }
         let frames = try TransitionCommit.walFrames(path: commitStore.path)
         return Result(latency: samples.summary(), hedged: hedged, createAndBegin: commitSamples.summary(),
                       framesPerCreateAndBegin: Double(frames) / Double(counted), rawInterleaved: rawSamples.summary())

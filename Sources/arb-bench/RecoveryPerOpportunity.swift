@@ -85,8 +85,9 @@ enum RecoveryPerOpportunity {
                                     feeModel: BenchConfig.kalshiFee, runSeed: 1, clock: clock)
         let polymarket = try PaperVenue(name: "polymarket", path: polymarketPath, fillModel: BenchConfig.zeroLatencyFills,
                                         feeModel: BenchConfig.polymarketFee, runSeed: 1, clock: clock)
+        // As `arb run` and `arbadmin reconcile` run it (Reconciler.concurrencyForRuns at a time).
         let reconciler = Reconciler(ledger: ledger, venues: ["kalshi": kalshi, "polymarket": polymarket], clock: clock,
-                                    logger: BenchConfig.quietLogger)
+                                    logger: BenchConfig.quietLogger, concurrency: Reconciler.concurrencyForRuns)
         // The baseline brackets the recovery (Reconciler.run is one call: it cannot be interleaved).
         let bracket = size.recoveryBaselineCommits
         let raw = durability == .full ? try RawBaseline(path: "\(directory)/\(name)-raw.db", durability: .full, count: 2 * bracket) : nil

@@ -47,7 +47,8 @@ public enum AdminReconcile {
             let live = holder.flatMap { LeaseStanding.of($0, now: now) == .live ? $0 : nil }
             let ledger = Ledger(store: store)
             let venues = try makeVenues(config, clock: clock, environment: environment, ledger: LedgerSlot(ledger))
-            let report = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger)
+            let report = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger,
+                                                    concurrency: Reconciler.concurrencyForRuns)
                 .run(dryRun: true)
             return Result(databasePath: context.databasePath, venues: venues.keys.sorted(), dryRun: true, report: report,
                           tookOverLease: nil, liveHolder: live, leftNonTerminal: [], alertsDelivered: 0, alertSinks: [],

@@ -32,27 +32,71 @@ public struct Reconciler: Sendable {
     let venues: [String: any Venue]
     let clock: any TradingClock
     let logger: Logger
+    /// How many opportunities are reconciled at once (started oldest first). Each is independent
+    /// — its own legs, orders and commit — so while one's commit waits on the disk the next one's
+    /// venue lookups run (the ledger still writes one at a time). 1 keeps the strict order.
+    let concurrency: Int
 
-    public init(ledger: Ledger, venues: [String: any Venue], clock: any TradingClock, logger: Logger) {
+    /// What `arb run` and `arbadmin reconcile` use: enough to keep the writer busy while venues
+    /// answer, few enough that a venue sees a handful of lookups at a time.
+    public static let concurrencyForRuns = 8
+
+    public init(ledger: Ledger, venues: [String: any Venue], clock: any TradingClock, logger: Logger, concurrency: Int = 1) {
         self.ledger = ledger
         self.venues = venues
         self.clock = clock
         self.logger = logger
+        self.concurrency = max(1, concurrency)
     }
 
     public func run(dryRun: Bool = false) async throws -> ReconcileReport {
-        var report = ReconcileReport()
         let open = try await ledger.withStore { try $0.nonTerminalOpportunities() }
-        for opportunity in open {
-            report.examined += 1
-            do {
-                try await reconcile(opportunity, dryRun: dryRun, report: &report)
-            } catch let error as VenueError {
-                report.needsAttention.append(.init(opportunityID: opportunity.id, state: opportunity.state,
-                                                   reason: "venue: \(error)"))
+        // Up to `concurrency` at a time, started oldest first. A store error stops new starts;
+        // those already running finish (a cancel half-sent is worse than a slower stop), then it
+        // is thrown. Reports are merged in the order of `open`, whatever order they finished in.
+        var reports: [ReconcileReport?] = Array(repeating: nil, count: open.count)
+        var failure: (any Error)?
+        await withTaskGroup(of: (Int, Result<ReconcileReport, any Error>).self) { group in
+            var next = 0
+            func start(_ group: inout TaskGroup<(Int, Result<ReconcileReport, any Error>)>) {
+                guard failure == nil, next < open.count else { return }
+                let index = next
+                next += 1
+                group.addTask { (index, await self.reconcileOne(open[index], dryRun: dryRun)) }
+            }
+            for _ in 0..<concurrency { start(&group) }
+            while let (index, result) = await group.next() {
+                switch result {
+                case .success(let report): reports[index] = report
+                case .failure(let error): failure = failure ?? error
+                }
+                start(&group)
             }
         }
+        if let failure { throw failure }
+        var report = ReconcileReport()
+        for one in reports.compactMap({ $0 }) {
+            report.examined += one.examined
+            report.actions += one.actions
+            report.needsAttention += one.needsAttention
+            report.closedByOutcome.merge(one.closedByOutcome, uniquingKeysWith: +)
+        }
         return report
+    }
+
+    /// One opportunity's reconcile: its own report, or the error that must stop the run (a
+    /// venue that cannot be reached is a finding, not an error).
+    private func reconcileOne(_ opportunity: Opportunity, dryRun: Bool) async -> Result<ReconcileReport, any Error> {
+        var report = ReconcileReport()
+        report.examined = 1
+        do {
+            try await reconcile(opportunity, dryRun: dryRun, report: &report)
+        } catch let error as VenueError {
+            report.needsAttention.append(.init(opportunityID: opportunity.id, state: opportunity.state, reason: "venue: \(error)"))
+        } catch {
+            return .failure(error)
+        }
+        return .success(report)
     }
 
     private func reconcile(_ opportunity: Opportunity, dryRun: Bool, report: inout ReconcileReport) async throws {

@@ -200,7 +200,8 @@ public enum Trader {
     /// Recovery before the first new trade (DESIGN §6), then the risk gate from the database.
     static func recover(ledger: Ledger, venues: [String: any Venue], gate: RiskGate, clock: any TradingClock,
                         logger: Logger) async throws -> ReconcileReport {
-        let recovery = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run()
+        let recovery = try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger,
+                                                 concurrency: Reconciler.concurrencyForRuns).run()
         logger.info("recovery: \(recovery.examined) non-terminal opportunities examined, \(recovery.actions.count) actions, closed \(recovery.closedByOutcome.map { "\($0.key.rawValue) \($0.value)" }.sorted()), \(recovery.needsAttention.count) need attention")
         for finding in recovery.needsAttention {
             logger.warning("recovery: opportunity \(finding.opportunityID) left in \(finding.state): \(finding.reason)")

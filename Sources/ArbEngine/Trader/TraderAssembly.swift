@@ -151,7 +151,7 @@ public struct TraderAssembly: Sendable {
 
     /// Recovery (DESIGN §6) through the one `Reconciler`.
     public func reconcile(dryRun: Bool = false) async throws -> ReconcileReport {
-        try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger).run(dryRun: dryRun)
+        try await Reconciler(ledger: ledger, venues: venues, clock: clock, logger: logger, concurrency: Reconciler.concurrencyForRuns).run(dryRun: dryRun)
     }
 
     /// The services that keep the parts working, in the order a `ServiceGroup` starts them (and
