@@ -87,7 +87,9 @@ enum DetectToSubmit {
                     switch (index + slot) % 3 {
                     case 0: times[0] = try await path(index)
                     case 1: times[1] = try raw.timedTransition()
-                    default: times[2] = try createAndBegin(commitStore, index: index)
+                    default:
+                        times[2] = try createAndBegin(commitStore, index: index)
+                        try close(commitStore)
                     }
                 }
                 if index >= size.detectWarmup {
@@ -100,14 +102,18 @@ enum DetectToSubmit {
         guard hedged == size.detectWarmup + size.detectIterations else {
             throw BenchError("detect_to_submit: only \(hedged) runs closed hedged")
         }
-        // Frames per commit, counted on a fresh WAL well below the auto-checkpoint (1,000 pages),
-        // on the keys that come next (ids continue as a trader's do: a jump to far-away keys would
-        // land its index entries mid-page and count the splits).
-        try commitStore.checkpoint()
+        // Frames per commit: each begin alone on a fresh WAL, on the keys that come next (ids
+        // continue as a trader's do: a jump to far-away keys would land index entries mid-page
+        // and count the splits).
         let counted = 50
         let next = size.detectWarmup + size.detectIterations
-        for index in next..<(next + counted) { _ = try createAndBegin(commitStore, index: index) }
-        let frames = try TransitionCommit.walFrames(path: commitStore.path)
+        var frames: Int64 = 0
+        for index in next..<(next + counted) {
+            try commitStore.checkpoint()
+            _ = try createAndBegin(commitStore, index: index)
+            frames += try TransitionCommit.walFrames(path: commitStore.path)
+            try close(commitStore)
+        }
         return Result(latency: samples.summary(), hedged: hedged, createAndBegin: commitSamples.summary(),
                       framesPerCreateAndBegin: Double(frames) / Double(counted), rawInterleaved: rawSamples.summary())
     }
@@ -133,5 +139,14 @@ enum DetectToSubmit {
         let elapsed = monotonicNanoseconds() - start
         guard case .created = result else { throw BenchError("create-and-begin \(index): \(result)") }
         return elapsed
+    }
+
+    /// Closes (untimed) what `createAndBegin` opened, as the path's executions close theirs: a
+    /// trader's live dedup index holds its few live rows, not every row it ever began.
+    static func close(_ store: Store) throws {
+        for opportunity in try store.nonTerminalOpportunities() {
+            _ = try store.transition(opportunity.id, from: opportunity.state, TransitionStep(.closedByOperator, reason: "bench"),
+                                     at: wallMilliseconds())
+        }
     }
 }

@@ -229,6 +229,22 @@ struct ExecutorTests {
         #expect(try harness.paperOrders(harness.kalshi).count == 1, "nothing was sent after the halt")
     }
 
+    @Test("halted by another connection: the next candidate is not sent, and a refused one is not even recorded")
+    func haltedFromOutside() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .fill)
+        // The halt comes from a second connection (as `arbadmin halt` would), after the ledger opened.
+        let other = try Store(path: harness.store.path, access: .existing)
+        try other.halt(reason: "operator", atMilliseconds: 1)
+        #expect(await harness.executor.run(ExecutorHarness.candidate(key: "SENT")) == .skipped("halted"))
+        var stale = ExecutorHarness.candidate(key: "STALE")
+        stale.isStale = true
+        #expect(await harness.executor.run(stale) == .skipped("halted"))
+        #expect(try harness.store.connection.prepare("SELECT count(*) FROM opportunities").queryOne { $0.int64(0) } == 0)
+        #expect(try harness.paperOrders(harness.kalshi).isEmpty)
+        try other.resume(atMilliseconds: 2)
+        #expect(await harness.executor.run(ExecutorHarness.candidate(key: "AFTER")) == .closed(.hedged))
+    }
+
     @Test("an opportunity past the event's exposure limit is recorded abandoned and never sent")
     func exposureLimit() async throws {
         let harness = try await ExecutorHarness(
