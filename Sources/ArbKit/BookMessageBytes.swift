@@ -56,6 +56,14 @@ public struct JSONByteScanner {
     public mutating func string() -> Range<Int>? {
         guard consume(UInt8(ascii: "\"")) else { return nil }
         let start = position
+        // Eight bytes at a time while none of them ends or spoils the string; the byte loop
+        // below decides on the word that holds one (the word test is only ever too cautious).
+        if let base = bytes.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while position + 8 <= bytes.count, Self.isPlainWord(raw.loadUnaligned(fromByteOffset: position, as: UInt64.self)) {
+                position += 8
+            }
+        }
         while position < bytes.count {
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
@@ -148,6 +156,18 @@ public struct JSONByteScanner {
         let pointer = literal.utf8Start
         for offset in 0..<count where bytes[range.lowerBound + offset] != pointer[offset] { return false }
         return true
+    }
+
+    /// No byte of `word` is a quote, a backslash, a control character (below 0x20), DEL or
+    /// non-ASCII: bit tricks that can only err towards false, never towards true.
+    @inlinable @inline(__always)
+    public static func isPlainWord(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        @inline(__always) func hasZeroByte(_ value: UInt64) -> Bool { (value &- ones) & ~value & highs != 0 }
+        let below0x20 = (word &- ones &* 0x20) & ~word & highs != 0
+        return word & highs == 0 && !below0x20 && !hasZeroByte(word ^ (ones &* 0x22)) && !hasZeroByte(word ^ (ones &* 0x5C))
+            && !hasZeroByte(word ^ (ones &* 0x7F))
     }
 
     @inlinable @inline(__always)

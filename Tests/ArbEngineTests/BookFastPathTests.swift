@@ -105,6 +105,34 @@ struct BookFastPathTests {
         #expect(polymarket.fastPathMessages == 1 && change.count == 1)
     }
 
+    /// The string reader (eight bytes at a time, then byte by byte) against a plain byte loop,
+    /// on texts full of the bytes that end or spoil a string, at every alignment.
+    @Test("strings: the word-at-a-time reader stops where a byte-by-byte one does")
+    func strings() {
+        var generator = SeededGenerator(seed: 23)
+        let alphabet: [UInt8] = [0x22, 0x5C, 0x00, 0x01, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xC3, 0xFF, 0x41, 0x30, 0x5B, 0x7B]
+        func reference(_ bytes: [UInt8]) -> Range<Int>? {
+            guard bytes.first == 0x22 else { return nil }
+            for index in 1..<bytes.count {
+                if bytes[index] == 0x22 { return 1..<index }
+                guard bytes[index] >= 0x20, bytes[index] <= 0x7E, bytes[index] != 0x5C else { return nil }
+            }
+            return nil
+        }
+        for _ in 0..<200_000 {
+            let length = Int.random(in: 0...40, using: &generator)
+            // Mostly plain letters, so long runs reach the word reader; then a few odd bytes.
+            var bytes: [UInt8] = [0x22] + (0..<length).map { _ in
+                Int.random(in: 0..<8, using: &generator) == 0 ? alphabet.randomElement(using: &generator)! : UInt8.random(in: 0x23...0x5B, using: &generator)
+            }
+            if Bool.random(using: &generator) { bytes.append(0x22) }
+            bytes.withUnsafeBufferPointer { buffer in
+                var scanner = JSONByteScanner(buffer)
+                #expect(scanner.string() == reference(bytes), "\(bytes)")
+            }
+        }
+    }
+
     /// The fast path's number readers against the `String` ones they stand in for, on short texts
     /// over the characters that matter (digits, dots, signs, exponents, spaces).
     @Test("numbers read from bytes accept and refuse exactly what the String readers do")
