@@ -25,6 +25,9 @@ public protocol BookFeedSpec: Sendable {
 
     func makeBooks() -> Books
     func apply(_ books: inout Books, _ text: [UInt8], now: Int64) -> [BookFeedEvent]
+    /// The same, appending to `events`: the feed passes one buffer for every message, so a book
+    /// that reads its hot messages without allocating (Kalshi's, Polymarket's) costs none here.
+    func apply(_ books: inout Books, _ text: UnsafeBufferPointer<UInt8>, now: Int64, into events: inout [BookFeedEvent])
     /// Called about once a second while connected (a silence check).
     func tick(_ books: inout Books, now: Int64) -> [BookFeedEvent]
     /// The connection is gone: every book it kept current is untrusted until a new one rebuilds it.
@@ -38,6 +41,9 @@ extension BookFeedSpec {
     public var pingIntervalMilliseconds: Int64 { 10_000 }
     public func snapshotRequests(markets: [String]) -> [String]? { nil }
     public func tick(_ books: inout Books, now: Int64) -> [BookFeedEvent] { [] }
+    public func apply(_ books: inout Books, _ text: UnsafeBufferPointer<UInt8>, now: Int64, into events: inout [BookFeedEvent]) {
+        events += apply(&books, Array(text), now: now)
+    }
 }
 
 /// Keeps one venue's books current over its websocket: connects, subscribes, applies every
@@ -94,10 +100,13 @@ public final class WebSocketBookFeed<Spec: BookFeedSpec>: Sendable {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         group.addTask { try await self.tickLoop(outbound) }
                         group.addTask {
+                            // One buffer for every message's events, emptied (capacity kept) before each.
+                            var events: [BookFeedEvent] = []
                             for try await message in inbound.messages(maxSize: 1 << 22) {
-                                guard case .text(let text) = message else { continue }
+                                guard case .text(var text) = message else { continue }
                                 let now = self.clock.nowMilliseconds()
-                                let events = self.books.withLock { self.spec.apply(&$0, Array(text.utf8), now: now) }
+                                events.removeAll(keepingCapacity: true)
+                                text.withUTF8 { bytes in self.books.withLock { self.spec.apply(&$0, bytes, now: now, into: &events) } }
                                 try await self.handle(events, outbound)
                             }
                             throw Reconnect(description: "the venue closed the connection")

@@ -46,6 +46,10 @@ public struct KalshiBookFeedSpec: BookFeedSpec {
 
     public func apply(_ books: inout KalshiBooks, _ text: [UInt8], now: Int64) -> [BookFeedEvent] { books.apply(text, now: now) }
 
+    public func apply(_ books: inout KalshiBooks, _ text: UnsafeBufferPointer<UInt8>, now: Int64, into events: inout [BookFeedEvent]) {
+        books.apply(text, now: now, into: &events)
+    }
+
     public func disconnected(_ books: inout KalshiBooks, reason: String, now: Int64) -> [BookFeedEvent] {
         books.untrustAll(reason: reason, now: now)
     }

@@ -31,6 +31,10 @@ public struct PolymarketBookFeedSpec: BookFeedSpec {
 
     public func apply(_ books: inout PolymarketBooks, _ text: [UInt8], now: Int64) -> [BookFeedEvent] { books.apply(text, now: now) }
 
+    public func apply(_ books: inout PolymarketBooks, _ text: UnsafeBufferPointer<UInt8>, now: Int64, into events: inout [BookFeedEvent]) {
+        books.apply(text, now: now, into: &events)
+    }
+
     public func tick(_ books: inout PolymarketBooks, now: Int64) -> [BookFeedEvent] { books.checkSilence(now: now) }
 
     public func disconnected(_ books: inout PolymarketBooks, reason: String, now: Int64) -> [BookFeedEvent] {

@@ -18,6 +18,16 @@ enum BenchMain {
             DetectorThroughput.detectorOnly(updates: updates, traceMalloc: arguments.dropFirst(2).contains("--trace-malloc"))
             return
         }
+        if arguments.first == "--books-only" {
+            guard arguments.count >= 3, let venue = BookUpdateThroughput.Venue(rawValue: arguments[1]),
+                  let messages = Int(arguments[2]), messages > 0 else {
+                progress("--books-only needs kalshi or polymarket and a positive number of messages")
+                exit(2)
+            }
+            BookUpdateThroughput.booksOnly(venue, messages: messages, traceMalloc: arguments.dropFirst(3).contains("--trace-malloc"),
+                                           slowPath: arguments.dropFirst(3).contains("--slow-path"))
+            return
+        }
         let finished = DispatchSemaphore(value: 0)
         // Detached: a plain `Task` would inherit the main actor, whose thread waits below.
         Task.detached {
@@ -55,6 +65,10 @@ struct ArbBench: AsyncParsableCommand {
     /// Handled by `BenchMain` before parsing; declared so that `--help` does not reject it.
     @Option(name: .customLong("detector-only"), help: .hidden)
     var detectorOnly: Int?
+
+    /// Handled by `BenchMain` before parsing, like `--detector-only`.
+    @Option(name: .customLong("books-only"), help: .hidden)
+    var booksOnly: String?
 
     @Flag(name: .customLong("trace-malloc"), help: .hidden)
     var traceMalloc = false
@@ -116,6 +130,9 @@ struct ArbBench: AsyncParsableCommand {
         }
         if wanted.contains("commit_beside_dashboard") {
             figures.append(.commitBesideDashboard(try CommitBesideDashboard.run(in: place.path, size: size)))
+        }
+        if wanted.contains("book_update_throughput") {
+            figures.append(.bookUpdateThroughput(BookUpdateThroughput.run(size: size, scratch: place.path)))
         }
         if let demo { figures.append(.demoPeakRSS(demo)) }
         let loadAtEnd = Scratch.loadAverage()
