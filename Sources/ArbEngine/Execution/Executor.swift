@@ -180,10 +180,14 @@ public final class Executor: Sendable {
     private func drive(
         _ run: inout OpportunityRun, signals: AsyncStream<LegSignal>, continuation: AsyncStream<LegSignal>.Continuation
     ) async throws -> Finished {
-        // Both legs concurrently (structured: both answered before we go on).
-        async let answerA = submit(run.a.order, on: run.a.venue, leg: .a)
+        // Both legs concurrently (structured: both answered before we go on). Leg B in a child
+        // task, leg A on this one: A starts at once, and B either on an idle pool thread or on
+        // this one as soon as A first suspends. With both in child tasks, the later one waited
+        // for a parked worker thread to wake (arb-bench: 66 µs at p50 from here to the later
+        // submit; 24 µs this way).
         async let answerB = submit(run.b.order, on: run.b.venue, leg: .b)
-        let (resultA, resultB) = try await (answerA, answerB)
+        let resultA = try await submit(run.a.order, on: run.a.venue, leg: .a)
+        let resultB = try await answerB
         try faults.hit(.afterSubmitBoth)
         // Logged once both submits are answered, not between the InFlight commit and the sends:
         // nothing but the two submits stands on detect → submit (arb-bench measures that path).
