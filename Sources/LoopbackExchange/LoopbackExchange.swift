@@ -3,6 +3,7 @@ import Foundation
 import LoopbackHTTP
 import OrderStateMachine
 import PolymarketVenue
+import Synchronization
 
 /// A Kalshi and a Polymarket on 127.0.0.1 that arb trades through its real adapters and book
 /// feeds: the venues' documented REST and websocket subsets, every signature and HMAC checked,
@@ -66,10 +67,19 @@ public final class LoopbackExchange: Sendable {
     private let servers: [LoopbackServer]
     private let tasks: [Task<Void, Never>]
     private let setBookBody: @Sendable (Quote) -> Void
+    private let inFlight: InFlight
+
+    final class InFlight: Sendable {
+        let count = Atomic(0)
+    }
+
+    /// REST requests read and not yet answered, both venues (arb-bench waits for 0 between
+    /// iterations, so one iteration's follow-up reads do not run into the next one's path).
+    public var requestsInFlight: Int { inFlight.count.load(ordering: .relaxed) }
 
     private init(options: Options, accounts: LoopbackAccounts, counters: LoopbackCounters, kalshi: LoopbackServer,
                  polymarket: LoopbackServer, configPath: String, kalshiFile: String, polymarketFile: String, tasks: [Task<Void, Never>],
-                 setBook: @escaping @Sendable (Quote) -> Void) {
+                 inFlight: InFlight, setBook: @escaping @Sendable (Quote) -> Void) {
         self.options = options
         self.accounts = accounts
         self.counters = counters
@@ -83,6 +93,7 @@ public final class LoopbackExchange: Sendable {
         servers = [kalshi, polymarket]
         self.tasks = tasks
         setBookBody = setBook
+        self.inFlight = inFlight
     }
 
     /// The paper venues' files by venue name, for `Invariants.check`.
@@ -115,16 +126,22 @@ public final class LoopbackExchange: Sendable {
                                             seed: options.seed, counters: counters,
                                             confirmAfterMilliseconds: options.polymarketConfirmAfterMilliseconds)
         let hook = options.requestReceived
-        func received(_ venue: String) -> (@Sendable (String, String) -> Void)? {
-            guard let hook else { return nil }
-            return { @Sendable method, uri in hook(venue, method, uri) }
+        let inFlight = InFlight()
+        func received(_ venue: String) -> @Sendable (String, String) -> Void {
+            { @Sendable method, uri in
+                inFlight.count.add(1, ordering: .relaxed)
+                hook?(venue, method, uri)
+            }
         }
         let kalshiServer = try await LoopbackServer.start(
             port: options.kalshiPort,
             websocket: LoopbackWebSocketRoutes(accept: { path, headers in kalshi.accepts(path: path, headers: headers) },
                                                connected: { kalshi.connected($0) }, text: { kalshi.received($0, $1) }),
             received: received("kalshi"),
-            http: { await kalshi.answer($0) })
+            http: { request in
+                defer { inFlight.count.subtract(1, ordering: .relaxed) }
+                return await kalshi.answer(request)
+            })
         let polymarketServer: LoopbackServer
         do {
             polymarketServer = try await LoopbackServer.start(
@@ -132,7 +149,10 @@ public final class LoopbackExchange: Sendable {
                 websocket: LoopbackWebSocketRoutes(accept: { path, _ in polymarket.accepts(path: path) },
                                                    connected: { polymarket.connected($0) }, text: { polymarket.received($0, $1) }),
                 received: received("polymarket"),
-                http: { await polymarket.answer($0) })
+                http: { request in
+                    defer { inFlight.count.subtract(1, ordering: .relaxed) }
+                    return await polymarket.answer(request)
+                })
         } catch {
             await kalshiServer.stop()
             throw error
@@ -172,7 +192,7 @@ public final class LoopbackExchange: Sendable {
         }
         return LoopbackExchange(options: options, accounts: accounts, counters: counters, kalshi: kalshiServer,
                                 polymarket: polymarketServer, configPath: configPath, kalshiFile: kalshiFile,
-                                polymarketFile: polymarketFile, tasks: [mover, kalshiFills, polymarketFills],
+                                polymarketFile: polymarketFile, tasks: [mover, kalshiFills, polymarketFills], inFlight: inFlight,
                                 setBook: { quote in
                                     if quote.venue == "kalshi" { kalshi.quote(quote) } else { polymarket.quote(quote) }
                                 })

@@ -180,6 +180,14 @@ enum WireDetectToRequest {
             }
             throw BenchError("wire_detect_to_request: the detection loop ended")
         }
+        func quiesce() async throws {
+            var quiet = 0
+            let deadline = monotonicNanoseconds() + 10_000_000_000
+            while quiet < 4, monotonicNanoseconds() < deadline {
+                try await Task.sleep(for: .microseconds(500))
+                quiet = exchange.requestsInFlight == 0 ? quiet + 1 : 0
+            }
+        }
         let size10 = Quantity(contracts: 10)
         func set(_ venue: String, _ instrument: String, ask: Int64) {
             exchange.setBook(Quote(timestampMilliseconds: clock.nowMilliseconds(), venue: venue, instrument: instrument, bid: nil,
@@ -235,9 +243,10 @@ enum WireDetectToRequest {
                 let end = max(kalshiAt, polymarketAt)
                 path = end - start
                 split = (candidate - start, UInt64(max(0, took)), end - returned)
-                // The fills' announcements (websocket pushes, REST reads) finish before the next
-                // iteration, off the measured path.
-                try await Task.sleep(for: .milliseconds(3))
+                // The follow-up (fill and trade pushes, the adapters' REST reads of them, the
+                // exchange's answers) finishes before anything else runs: no request in flight
+                // for 2 ms in a row.
+                try await quiesce()
             }
             if index >= size.wireWarmup {
                 samples.append(path)
