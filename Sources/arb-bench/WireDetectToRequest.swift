@@ -194,10 +194,12 @@ enum WireDetectToRequest {
                                    bidSize: .zero, ask: Price(ticks: ask), askSize: size10))
         }
 
-        // Connections opened before the first order, as a running trader's would be (each
-        // adapter keeps its pool's connection alive between requests).
-        _ = try await kalshi.balance()
-        _ = try await polymarket.balance()
+        // The start checks `Trader.run` makes before trading: each adapter's first request opens
+        // the connection its pool keeps alive, so the first order does not pay a connect.
+        for name in venues.keys.sorted() {
+            let refusals = await venues[name]!.startChecks()
+            guard refusals.isEmpty else { throw BenchError("wire_detect_to_request: \(name) start checks: \(refusals)") }
+        }
         let raw = try RawBaseline(path: "\(directory)/wire-raw.db", durability: .full, count: size.wireWarmup + size.wireIterations + 10)
 
         progress("wire_detect_to_request: \(size.wireIterations) opportunities over the loopback exchange at full")
