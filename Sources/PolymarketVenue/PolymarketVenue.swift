@@ -154,6 +154,7 @@ public final class PolymarketVenue: Venue {
         self.settleWindowMilliseconds = options.settleWindowMilliseconds
         self.options = options
         self.signer = try PolymarketOrderSigner(key: key, maker: options.funder, signatureType: options.signatureType)
+        walletAddress = EthereumKey.checksummed(key.address)
         self.credentials = credentials
         self.transport = transport
         self.directory = directory
@@ -204,7 +205,8 @@ public final class PolymarketVenue: Venue {
     }
 
     /// The wallet's address (`POLY_ADDRESS`), checksummed.
-    public var walletAddress: String { EthereumKey.checksummed(signer.key.address) }
+    /// Worked out once (a Keccak): every request's `POLY_ADDRESS`.
+    public let walletAddress: String
 
     // MARK: - Orders
 
