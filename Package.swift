@@ -184,8 +184,11 @@ let package = Package(
                 "COpenSSL",
                 "KalshiVenue",
                 "PolymarketVenue",
+                // wire_detect_to_request: the loopback exchange in process, and the begin commit's timer.
+                "LoopbackExchange",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
         // Small child process for the cross-process tests (dedup race, crash mid-transaction).

@@ -50,6 +50,10 @@ public final class KalshiVenue: Venue {
         public var listingSlackMilliseconds: Int64 = 60_000
         /// The websocket root for the book feed (`wss://…/trade-api/ws/v2`); nil: no feed.
         public var websocketURL: String?
+        /// A create's headers signed at `prepare` are used by `submit` only if their timestamp is
+        /// at most this old when the request goes out; else it signs afresh. Kalshi documents
+        /// no tolerance (VENUES.md): one second keeps the header as fresh as a slow signature.
+        public var presignedMaxAgeMilliseconds: Int64 = 1_000
 
         public init(name: String, environment: String, baseURL: String, selfTradePrevention: String, feeModel: FeeModel) {
             self.name = name
@@ -78,6 +82,9 @@ public final class KalshiVenue: Venue {
     /// The path of the REST root (`/trade-api/v2`): every signed path starts with it.
     let rootPath: String
     private let known = Mutex<[String: KalshiKnownOrder]>([:])
+    /// Create headers signed at `prepare`, awaiting their `submit`.
+    let presigned = KalshiPresignedCreates()
+    static let createPath = "/portfolio/events/orders"
 
     /// The book feed for `tickers` over this venue's websocket and key (nil without a websocket URL).
     public func bookFeedSpec(tickers: [String]) -> KalshiBookFeedSpec? {
@@ -126,8 +133,17 @@ public final class KalshiVenue: Venue {
 
     // MARK: - Orders
 
+    /// Starts signing the create's headers (the signature does not cover the body) on another
+    /// thread, stamped now: `prepare` runs inside the intent commit, so the signature overlaps
+    /// the commit's flush. Nothing is sent until `submit`.
     public func prepare(_ request: OrderRequest) -> PreparedOrder {
-        PreparedOrder(request: request, venueOrderID: nil)
+        let timestamp = clock.nowMilliseconds()
+        let signer = signer
+        let path = rootPath + Self.createPath
+        presigned.start(clientOrderID: request.clientOrderID, timestampMilliseconds: timestamp, executor: clock.taskExecutor) {
+            try signer.headers(timestampMilliseconds: timestamp, method: "POST", path: path)
+        }
+        return PreparedOrder(request: request, venueOrderID: nil)
     }
 
     public func submit(_ order: PreparedOrder) async throws -> SubmitAck {
@@ -141,13 +157,18 @@ public final class KalshiVenue: Venue {
         let sentAt = clock.nowMilliseconds()
         remember(KalshiKnownOrder(request: request, venueOrderID: nil, sentAtMilliseconds: sentAt))
         let json = body.json
+        // The headers `prepare` started, when fresh; a retry signs afresh.
+        var signed = await presigned.take(clientOrderID: request.clientOrderID,
+                                          maxAgeMilliseconds: options.presignedMaxAgeMilliseconds, now: { clock.nowMilliseconds() })
         var backoff = options.rateLimitBackoffMilliseconds
         var attempt = 0
         while true {
             attempt += 1
             let response: VenueHTTPResponse
+            let headers = signed
+            signed = nil
             do {
-                response = try await send("POST", "/portfolio/events/orders", body: json)
+                response = try await send("POST", Self.createPath, body: json, signed: headers)
             } catch {
                 throw VenueError.ambiguous(reason: error.description)
             }
@@ -249,6 +270,16 @@ public final class KalshiVenue: Venue {
     public func balance() async throws -> Money {
         let object = try await read("/portfolio/balance", query: [], what: "the balance")
         do { return try object.money("balance_dollars") } catch { throw VenueError.malformed(reason: "\(error)") }
+    }
+
+    /// Before the first order: one signed `GET /portfolio/balance`, so that order finds a kept-alive
+    /// connection instead of paying the connect (and TLS) on the critical path, and a refused key
+    /// shows at start. Nothing here refuses to trade: an unanswered read is a warning.
+    public func startChecks() async -> [String] {
+        do { _ = try await balance() } catch {
+            logger.warning("\(name): the balance could not be read at start (\(error)); the first order opens the connection")
+        }
+        return []
     }
 
     /// The venue's `Date` header and the balance, for `arbadmin venues check`.
@@ -383,14 +414,19 @@ public final class KalshiVenue: Venue {
 
     // MARK: - HTTP
 
-    func send(_ method: String, _ path: String, query: [(String, String)] = [], body: String?) async throws(VenueTransportError)
-        -> VenueHTTPResponse {
+    /// One signed request; `signed`: headers already made for this method and path.
+    func send(_ method: String, _ path: String, query: [(String, String)] = [], body: String?,
+              signed: KalshiSignedHeaders? = nil) async throws(VenueTransportError) -> VenueHTTPResponse {
         let fullPath = rootPath + path
         let headers: KalshiSignedHeaders
-        do {
-            headers = try signer.headers(timestampMilliseconds: clock.nowMilliseconds(), method: method, path: fullPath)
-        } catch {
-            throw VenueTransportError(description: error.description)
+        if let signed {
+            headers = signed
+        } else {
+            do {
+                headers = try signer.headers(timestampMilliseconds: clock.nowMilliseconds(), method: method, path: fullPath)
+            } catch {
+                throw VenueTransportError(description: error.description)
+            }
         }
         var url = options.baseURL
         while url.hasSuffix("/") { url.removeLast() }

@@ -3,6 +3,7 @@ import Foundation
 import LoopbackHTTP
 import OrderStateMachine
 import PolymarketVenue
+import Synchronization
 
 /// A Kalshi and a Polymarket on 127.0.0.1 that arb trades through its real adapters and book
 /// feeds: the venues' documented REST and websocket subsets, every signature and HMAC checked,
@@ -24,6 +25,15 @@ public final class LoopbackExchange: Sendable {
         public var polymarketPort: Int
         /// Milliseconds between two moves of the books.
         public var moveIntervalMilliseconds: Int64
+        /// False: the books never move by themselves; only `setBook` moves them (arb-bench).
+        public var movesBooks = true
+        /// Both paper venues' fill model; nil: the demo's mix (`fillModel(seed:)`).
+        public var fillModel: PaperFillModel?
+        /// How long a Polymarket trade stays MATCHED before it is CONFIRMED.
+        public var polymarketConfirmAfterMilliseconds: Int64 = 300
+        /// Hears every REST request on the event loop the moment its last byte is read, before it
+        /// is answered: (venue, method, URI). arb-bench's "request fully received" instant.
+        public var requestReceived: (@Sendable (_ venue: String, _ method: String, _ uri: String) -> Void)?
 
         public init(seed: UInt64, directory: String, faults: LoopbackFaults = LoopbackFaults(), kalshiPort: Int = 0,
                     polymarketPort: Int = 0, moveIntervalMilliseconds: Int64 = 5) {
@@ -56,9 +66,20 @@ public final class LoopbackExchange: Sendable {
     public let polymarketFile: String
     private let servers: [LoopbackServer]
     private let tasks: [Task<Void, Never>]
+    private let setBookBody: @Sendable (Quote) -> Void
+    private let inFlight: InFlight
+
+    final class InFlight: Sendable {
+        let count = Atomic(0)
+    }
+
+    /// REST requests read and not yet answered, both venues (arb-bench waits for 0 between
+    /// iterations, so one iteration's follow-up reads do not run into the next one's path).
+    public var requestsInFlight: Int { inFlight.count.load(ordering: .relaxed) }
 
     private init(options: Options, accounts: LoopbackAccounts, counters: LoopbackCounters, kalshi: LoopbackServer,
-                 polymarket: LoopbackServer, configPath: String, kalshiFile: String, polymarketFile: String, tasks: [Task<Void, Never>]) {
+                 polymarket: LoopbackServer, configPath: String, kalshiFile: String, polymarketFile: String, tasks: [Task<Void, Never>],
+                 inFlight: InFlight, setBook: @escaping @Sendable (Quote) -> Void) {
         self.options = options
         self.accounts = accounts
         self.counters = counters
@@ -71,6 +92,8 @@ public final class LoopbackExchange: Sendable {
         self.polymarketFile = polymarketFile
         servers = [kalshi, polymarket]
         self.tasks = tasks
+        setBookBody = setBook
+        self.inFlight = inFlight
     }
 
     /// The paper venues' files by venue name, for `Invariants.check`.
@@ -87,10 +110,10 @@ public final class LoopbackExchange: Sendable {
         let clock = SystemClock()
         let kalshiFile = (directory as NSString).appendingPathComponent("loopback-kalshi.db")
         let polymarketFile = (directory as NSString).appendingPathComponent("loopback-polymarket.db")
-        let kalshiVenue = try PaperVenue(name: "kalshi", path: kalshiFile, fillModel: fillModel(seed: 1_001), feeModel: .kalshiTaker,
+        let kalshiVenue = try PaperVenue(name: "kalshi", path: kalshiFile, fillModel: options.fillModel ?? fillModel(seed: 1_001), feeModel: .kalshiTaker,
                                          runSeed: options.seed, clock: clock)
         let polymarketFee = FeeModel.polymarketTaker(rateBps: polymarketFeeRateBps, exponent: 1)
-        let polymarketVenue = try PaperVenue(name: "polymarket", path: polymarketFile, fillModel: fillModel(seed: 2_002),
+        let polymarketVenue = try PaperVenue(name: "polymarket", path: polymarketFile, fillModel: options.fillModel ?? fillModel(seed: 2_002),
                                              feeModel: polymarketFee, runSeed: options.seed, clock: clock)
         let kalshi = LoopbackKalshi(ledger: try LoopbackLedger(venue: kalshiVenue, counters: counters), key: accounts.kalshiKey, faults: options.faults,
                                     seed: options.seed, counters: counters)
@@ -100,19 +123,36 @@ public final class LoopbackExchange: Sendable {
         }
         let polymarket = LoopbackPolymarket(ledger: try LoopbackLedger(venue: polymarketVenue, counters: counters), wallet: accounts.wallet.address,
                                             credentials: accounts.credentials, markets: markets, faults: options.faults,
-                                            seed: options.seed, counters: counters)
+                                            seed: options.seed, counters: counters,
+                                            confirmAfterMilliseconds: options.polymarketConfirmAfterMilliseconds)
+        let hook = options.requestReceived
+        let inFlight = InFlight()
+        func received(_ venue: String) -> @Sendable (String, String) -> Void {
+            { @Sendable method, uri in
+                inFlight.count.add(1, ordering: .relaxed)
+                hook?(venue, method, uri)
+            }
+        }
         let kalshiServer = try await LoopbackServer.start(
             port: options.kalshiPort,
             websocket: LoopbackWebSocketRoutes(accept: { path, headers in kalshi.accepts(path: path, headers: headers) },
                                                connected: { kalshi.connected($0) }, text: { kalshi.received($0, $1) }),
-            http: { await kalshi.answer($0) })
+            received: received("kalshi"),
+            http: { request in
+                defer { inFlight.count.subtract(1, ordering: .relaxed) }
+                return await kalshi.answer(request)
+            })
         let polymarketServer: LoopbackServer
         do {
             polymarketServer = try await LoopbackServer.start(
                 port: options.polymarketPort,
                 websocket: LoopbackWebSocketRoutes(accept: { path, _ in polymarket.accepts(path: path) },
                                                    connected: { polymarket.connected($0) }, text: { polymarket.received($0, $1) }),
-                http: { await polymarket.answer($0) })
+                received: received("polymarket"),
+                http: { request in
+                    defer { inFlight.count.subtract(1, ordering: .relaxed) }
+                    return await polymarket.answer(request)
+                })
         } catch {
             await kalshiServer.stop()
             throw error
@@ -131,7 +171,7 @@ public final class LoopbackExchange: Sendable {
         let interval = options.moveIntervalMilliseconds
         let mover = Task {
             var generator = DemoQuoteGenerator(config: config, seed: options.seed)
-            while !Task.isCancelled {
+            while options.movesBooks, !Task.isCancelled {
                 let quote = generator.next(nowMilliseconds: clock.nowMilliseconds())
                 if quote.venue == "kalshi" { kalshi.quote(quote) } else { polymarket.quote(quote) }
                 try? await Task.sleep(for: .milliseconds(interval))
@@ -152,8 +192,17 @@ public final class LoopbackExchange: Sendable {
         }
         return LoopbackExchange(options: options, accounts: accounts, counters: counters, kalshi: kalshiServer,
                                 polymarket: polymarketServer, configPath: configPath, kalshiFile: kalshiFile,
-                                polymarketFile: polymarketFile, tasks: [mover, kalshiFills, polymarketFills])
+                                polymarketFile: polymarketFile, tasks: [mover, kalshiFills, polymarketFills], inFlight: inFlight,
+                                setBook: { quote in
+                                    if quote.venue == "kalshi" { kalshi.quote(quote) } else { polymarket.quote(quote) }
+                                })
     }
+
+    /// Moves one book as the mover would: `quote` (an instrument of the trader config's events,
+    /// venue `kalshi` or `polymarket`) becomes its book's level, and every subscriber gets the
+    /// change at once: before this returns the message is built and handed to each subscriber's
+    /// channel (`writeAndFlush`), whose event loop writes it to the socket.
+    public func setBook(_ quote: Quote) { setBookBody(quote) }
 
     public func stop() async {
         for task in tasks { task.cancel() }

@@ -68,12 +68,17 @@ public final class LoopbackServer: Sendable {
         case async(@Sendable (LoopbackRequest) async -> LoopbackAnswer)
     }
 
+    /// `received`, when given, hears each request's method and URI on the event loop the moment
+    /// its last byte has been read (`.end`), before anything else is done with it: arb-bench's
+    /// "request fully received" instant.
     public static func start(port: Int = 0, websocket: LoopbackWebSocketRoutes? = nil,
+                             received: (@Sendable (_ method: String, _ uri: String) -> Void)? = nil,
                              http answer: @escaping @Sendable (LoopbackRequest) async -> LoopbackAnswer) async throws -> LoopbackServer {
-        try await start(port: port, websocket: websocket, answerer: .async(answer))
+        try await start(port: port, websocket: websocket, received: received, answerer: .async(answer))
     }
 
     public static func start(port: Int = 0, websocket: LoopbackWebSocketRoutes? = nil,
+                             received: (@Sendable (_ method: String, _ uri: String) -> Void)? = nil,
                              answerer answer: Answerer) async throws -> LoopbackServer {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -81,7 +86,7 @@ public final class LoopbackServer: Sendable {
                 guard let websocket else {
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(answer: answer), name: "http")
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(answer: answer, received: received), name: "http")
                     }
                 }
                 let upgrader = NIOWebSocketServerUpgrader(
@@ -100,7 +105,7 @@ public final class LoopbackServer: Sendable {
                     withServerUpgrade: (upgraders: [upgrader], completionHandler: { _ in })
                 ).flatMap {
                     channel.eventLoop.makeCompletedFuture {
-                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(answer: answer), name: "http")
+                        try channel.pipeline.syncOperations.addHandler(HTTPHandler(answer: answer, received: received), name: "http")
                     }
                 }
             }
@@ -126,10 +131,14 @@ public final class LoopbackServer: Sendable {
         typealias InboundIn = HTTPServerRequestPart
         typealias OutboundOut = HTTPServerResponsePart
         let answer: Answerer
+        let received: (@Sendable (_ method: String, _ uri: String) -> Void)?
         var head: HTTPRequestHead?
         var body: [UInt8] = []
 
-        init(answer: Answerer) { self.answer = answer }
+        init(answer: Answerer, received: (@Sendable (_ method: String, _ uri: String) -> Void)?) {
+            self.answer = answer
+            self.received = received
+        }
 
         func channelRead(context: ChannelHandlerContext, data: NIOAny) {
             switch unwrapInboundIn(data) {
@@ -140,6 +149,7 @@ public final class LoopbackServer: Sendable {
                 body += buffer.readBytes(length: buffer.readableBytes) ?? []
             case .end:
                 guard let head else { return }
+                received?(head.method.rawValue, head.uri)
                 let request = LoopbackRequest(method: head.method.rawValue, uri: head.uri, headers: LoopbackServer.headers(head), body: body)
                 switch answer {
                 case .immediate(let answer):

@@ -122,6 +122,19 @@ public struct PolymarketSignedOrder: Sendable, Hashable {
     }
 }
 
+/// A V2 order with its EIP-712 digest, not yet signed: all `prepare` needs before the intent
+/// commit (the digest is the venue's order id). The secp256k1 signature can follow elsewhere.
+public struct PolymarketUnsignedOrder: Sendable, Hashable {
+    public var salt: UInt64
+    public var tokenID: String
+    public var amounts: PolymarketAmounts
+    public var side: Side
+    public var timestampMilliseconds: Int64
+    public var digest: [UInt8]
+    /// The digest as hex: the venue's order id.
+    public var orderHash: String
+}
+
 /// Signs V2 orders for one wallet (EIP-712, secp256k1). `maker` is the funder (the wallet itself,
 /// a Polymarket proxy or a Safe); `signer` is the wallet.
 public struct PolymarketOrderSigner: Sendable {
@@ -151,6 +164,21 @@ public struct PolymarketOrderSigner: Sendable {
 
     public func sign(tokenID: String, side: Side, price: Price, size: Quantity, tick: PolymarketTick, negRisk: Bool,
                      salt: UInt64, timestampMilliseconds: Int64) throws(PolymarketOrderRefusal) -> PolymarketSignedOrder {
+        signed(try order(tokenID: tokenID, side: side, price: price, size: size, tick: tick, negRisk: negRisk, salt: salt,
+                         timestampMilliseconds: timestampMilliseconds))
+    }
+
+    /// The order signed: the recoverable secp256k1 signature of its digest.
+    public func signed(_ order: PolymarketUnsignedOrder) -> PolymarketSignedOrder {
+        PolymarketSignedOrder(salt: order.salt, maker: maker, signer: signer, tokenID: order.tokenID, amounts: order.amounts,
+                              side: order.side, signatureType: signatureType, timestampMilliseconds: order.timestampMilliseconds,
+                              orderHash: order.orderHash, signature: Hex.string(key.sign(digest: order.digest)))
+    }
+
+    /// The order's amounts, struct hash and digest (two Keccak-256 over the EIP-712 encoding),
+    /// without the signature.
+    public func order(tokenID: String, side: Side, price: Price, size: Quantity, tick: PolymarketTick, negRisk: Bool,
+                      salt: UInt64, timestampMilliseconds: Int64) throws(PolymarketOrderRefusal) -> PolymarketUnsignedOrder {
         guard let token = EIP712.uint256(decimal: tokenID) else {
             throw PolymarketOrderRefusal(description: "token_id \(tokenID) is not a decimal token id")
         }
@@ -163,8 +191,7 @@ public struct PolymarketOrderSigner: Sendable {
             .uint64(UInt64(timestampMilliseconds)), .zero32, .zero32,
         ])
         let digest = EIP712.digest(domainSeparator: PolymarketExchange.domainSeparator(negRisk: negRisk), structHash: structHash)
-        return PolymarketSignedOrder(salt: salt, maker: maker, signer: signer, tokenID: tokenID, amounts: amounts, side: side,
-                                     signatureType: signatureType, timestampMilliseconds: timestampMilliseconds,
-                                     orderHash: Hex.string(digest), signature: Hex.string(key.sign(digest: digest)))
+        return PolymarketUnsignedOrder(salt: salt, tokenID: tokenID, amounts: amounts, side: side,
+                                       timestampMilliseconds: timestampMilliseconds, digest: digest, orderHash: Hex.string(digest))
     }
 }

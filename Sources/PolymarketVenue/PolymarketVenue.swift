@@ -102,9 +102,15 @@ public final class PolymarketVenue: Venue {
 
     private struct Known: Sendable {
         var request: OrderRequest
-        var signed: PolymarketSignedOrder?
+        /// The secp256k1 signature and the `POST /order` body, made off the intent commit's path.
+        var signing: Task<SignedBody, Never>?
         var orderHash: String?
         var refusal: String?
+    }
+
+    private struct SignedBody: Sendable {
+        var order: PolymarketSignedOrder
+        var body: String
     }
 
     private let known = Mutex<[String: Known]>([:])
@@ -148,6 +154,7 @@ public final class PolymarketVenue: Venue {
         self.settleWindowMilliseconds = options.settleWindowMilliseconds
         self.options = options
         self.signer = try PolymarketOrderSigner(key: key, maker: options.funder, signatureType: options.signatureType)
+        walletAddress = EthereumKey.checksummed(key.address)
         self.credentials = credentials
         self.transport = transport
         self.directory = directory
@@ -198,23 +205,32 @@ public final class PolymarketVenue: Venue {
     }
 
     /// The wallet's address (`POLY_ADDRESS`), checksummed.
-    public var walletAddress: String { EthereumKey.checksummed(signer.key.address) }
+    /// Worked out once (a Keccak): every request's `POLY_ADDRESS`.
+    public let walletAddress: String
 
     // MARK: - Orders
 
-    /// Signs the order: the salt comes from the client order id (so it is the same on a retry of
-    /// prepare), the timestamp from the clock. The hash is returned as the venue order id.
+    /// Builds the order and its EIP-712 digest here — the hash is the venue order id, persisted
+    /// by the intent commit `prepare` runs inside — and starts its secp256k1 signature and body
+    /// on another thread, so they overlap the commit; `submit` awaits them. The salt comes from
+    /// the client order id (so it is the same on a retry of prepare), the timestamp from the clock.
     public func prepare(_ request: OrderRequest) -> PreparedOrder {
         var entry = Known(request: request)
         if let market = options.markets[request.instrument] {
             let tick = ticks.withLock { $0[request.instrument] } ?? market.tick
             do {
-                let signed = try signer.sign(tokenID: request.instrument, side: request.side, price: request.limitPrice,
+                let order = try signer.order(tokenID: request.instrument, side: request.side, price: request.limitPrice,
                                              size: request.quantity, tick: tick, negRisk: market.negRisk,
                                              salt: Self.salt(request.clientOrderID),
                                              timestampMilliseconds: clock.nowMilliseconds())
-                entry.signed = signed
-                entry.orderHash = signed.orderHash
+                let signer = signer
+                let owner = credentials.apiKey
+                let orderType = Self.orderType(request.timeInForce)
+                entry.signing = Task(executorPreference: clock.taskExecutor, priority: .high) {
+                    let signed = signer.signed(order)
+                    return SignedBody(order: signed, body: signed.body(owner: owner, orderType: orderType))
+                }
+                entry.orderHash = order.orderHash
             } catch {
                 entry.refusal = error.description
             }
@@ -238,8 +254,10 @@ public final class PolymarketVenue: Venue {
             throw VenueError.rejected(reason: "order \(request.clientOrderID) was not prepared by this process")
         }
         if let refusal = entry.refusal { throw VenueError.rejected(reason: refusal) }
-        guard let signed = entry.signed else { throw VenueError.rejected(reason: "order \(request.clientOrderID) is not signed") }
-        let body = signed.body(owner: credentials.apiKey, orderType: Self.orderType(request.timeInForce))
+        guard let signing = entry.signing else { throw VenueError.rejected(reason: "order \(request.clientOrderID) is not signed") }
+        let signedBody = await signing.value
+        let signed = signedBody.order
+        let body = signedBody.body
         let start = clock.nowMilliseconds()
         var backoff = options.rateLimitBackoffMilliseconds
         while true {

@@ -134,6 +134,10 @@ struct ArbBench: AsyncParsableCommand {
         if wanted.contains("book_update_throughput") {
             figures.append(.bookUpdateThroughput(BookUpdateThroughput.run(size: size, scratch: place.path)))
         }
+        // Last: it bootstraps a metrics backend (the begin commit's timer) for the rest of the process.
+        if wanted.contains("wire_detect_to_request") {
+            figures.append(.wireDetectToRequest(try await WireDetectToRequest.run(in: place.path, size: size)))
+        }
         if let demo { figures.append(.demoPeakRSS(demo)) }
         let loadAtEnd = Scratch.loadAverage()
         progress(String(format: "done in %.1f s; load average ", Double(monotonicNanoseconds() - started) / 1e9) + loadAtEnd)

@@ -6,7 +6,7 @@ import Foundation
 struct Figure {
     static let names = ["transition_commit", "detect_to_submit", "fill_to_cancel", "detector_throughput",
                         "recovery_per_opportunity", "demo_peak_rss", "sign_kalshi", "sign_polymarket", "commit_beside_dashboard",
-                        "book_update_throughput"]
+                        "book_update_throughput", "wire_detect_to_request"]
 
     var name: String
     /// Table rows: (label, measured, baseline, ratio).
@@ -271,6 +271,34 @@ struct Figure {
                 ("ratio_definition", .string("baseline rate / measured rate; the larger of the two venues")),
                 ("target", .string(">= 500000 messages/s for each venue and 0 heap allocations per message after warm-up")),
                 ("target_met", .bool(met)),
+            ]))
+    }
+
+    static func wireDetectToRequest(_ result: WireDetectToRequest.Result) -> Figure {
+        let baseline = result.rawInterleaved
+        let ratio = result.latency.p99 / baseline.p99
+        let met = ratio <= 1.25
+        return Figure(
+            name: "wire_detect_to_request",
+            rows: [("full", latency(result.latency), "raw full commit, interleaved " + latency(baseline), String(format: "%.2f", ratio)),
+                   ("  book message → candidate", latency(result.toCandidate), "", ""),
+                   ("  begin commit on the path (Ledger.begin)", latency(result.beginCommit), "",
+                    String(format: "%.2f", result.beginCommit.p99 / baseline.p99)),
+                   ("  begin commit returned → both requests received", latency(result.commitToRequests), "", "")],
+            target: "p99 ≤ 1.25 × raw full commit p99", targetMet: met,
+            json: .object([
+                ("unit", .string("µs from the loopback exchange handing the completing book message to its websocket to both order requests fully received by its HTTP servers")),
+                ("latency", result.latency.json),
+                ("baseline", .string("raw full commit (the transition_commit raw loop) interleaved with these iterations")),
+                ("baseline_latency", baseline.json),
+                ("ratio", .number(ratio)), ("ratio_definition", .string("p99 / interleaved raw full commit p99")),
+                ("to_candidate", result.toCandidate.json),
+                ("begin_commit", result.beginCommit.json),
+                ("begin_commit_ratio_p99", .number(result.beginCommit.p99 / baseline.p99)),
+                ("commit_to_requests", result.commitToRequests.json),
+                ("hedged", .integer(result.hedged)),
+                ("venue", .string("in-process loopback exchange (Kalshi and Polymarket over HTTP and websockets on 127.0.0.1, zero latency, every order filled), the real adapters")),
+                ("target", .string("p99 <= 1.25 x raw full commit p99")), ("target_met", .bool(met)),
             ]))
     }
 

@@ -91,20 +91,24 @@ struct RunSize: Sendable {
     var booksPassesPerRound: Int
     var booksSlowMessages: Int
     var booksAllocationMessages: Int
+    var wireWarmup: Int
+    var wireIterations: Int
 
     static let full = RunSize(
         quick: false, commitWarmup: 50, commitIterationsFull: 2_000, commitIterationsNormal: 10_000,
         fdatasyncIterations: 1_000, detectWarmup: 20, detectIterations: 1_000, fillWarmup: 20, fillIterations: 1_000,
         detectorRounds: 15, detectorPassesPerRound: 8, allocationUpdates: (65_536, 327_680),
         recoveryOpportunities: 10_000, recoveryBaselineCommits: 300, demoSeconds: 5,
-        booksRounds: 11, booksPassesPerRound: 4, booksSlowMessages: 16_384, booksAllocationMessages: 32_768)
+        booksRounds: 11, booksPassesPerRound: 4, booksSlowMessages: 16_384, booksAllocationMessages: 32_768,
+        wireWarmup: 40, wireIterations: 1_000)
 
     static let quick = RunSize(
         quick: true, commitWarmup: 10, commitIterationsFull: 150, commitIterationsNormal: 1_000,
         fdatasyncIterations: 50, detectWarmup: 5, detectIterations: 60, fillWarmup: 5, fillIterations: 100,
         detectorRounds: 5, detectorPassesPerRound: 2, allocationUpdates: (65_536, 131_072),
         recoveryOpportunities: 700, recoveryBaselineCommits: 50, demoSeconds: 1,
-        booksRounds: 5, booksPassesPerRound: 1, booksSlowMessages: 2_048, booksAllocationMessages: 8_192)
+        booksRounds: 5, booksPassesPerRound: 1, booksSlowMessages: 2_048, booksAllocationMessages: 8_192,
+        wireWarmup: 10, wireIterations: 60)
 }
 
 /// Progress on standard error, so `--json` output on standard output stays one clean object.

@@ -20,7 +20,8 @@ final class KalshiHarness: @unchecked Sendable {
     let keyPath: String
 
     init(pageLimit: Int = 200, settleWindowMilliseconds: Int64 = 300, rateLimitBudgetMilliseconds: Int64 = 2_000,
-         directory orders: (any KalshiOrderDirectory)? = nil, exchange existing: KalshiLoopbackExchange? = nil) async throws {
+         directory orders: (any KalshiOrderDirectory)? = nil, exchange existing: KalshiLoopbackExchange? = nil,
+         clock: any TradingClock = SystemClock()) async throws {
         if let existing {
             exchange = existing
         } else {
@@ -38,7 +39,7 @@ final class KalshiHarness: @unchecked Sendable {
         var logger = Logger(label: "kalshi-test")
         logger.logLevel = .critical
         venue = KalshiVenue(options: options, signer: KalshiSigner(keyID: "test-key-id", key: try KalshiSigningKey.load(path: keyPath)),
-                            directory: orders, clock: SystemClock(), logger: logger)
+                            directory: orders, clock: clock, logger: logger)
     }
 
     static func request(_ id: String, _ instrument: String = "KXTEST-26:yes", side: Side = .buy, price: Int64 = 4_500,

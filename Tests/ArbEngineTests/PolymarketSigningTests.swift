@@ -162,6 +162,21 @@ struct PolymarketSigningTests {
         #expect(body["owner"] as? String == "api-key" && body["orderType"] as? String == "FAK")
     }
 
+    @Test("an order's digest first and its signature later (as prepare splits them) is exactly the order signed at once")
+    func digestThenSignature() throws {
+        let key = try EthereumKey(hex: "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80")
+        let signer = try PolymarketOrderSigner(key: key, maker: nil, signatureType: 0)
+        for (side, negRisk) in [(Side.buy, false), (.sell, true)] {
+            let unsigned = try signer.order(tokenID: "123", side: side, price: Price(uncheckedTicks: 4_700), size: Quantity(contracts: 5),
+                                            tick: .hundredth, negRisk: negRisk, salt: 7, timestampMilliseconds: 1_760_000_000_000)
+            let whole = try signer.sign(tokenID: "123", side: side, price: Price(uncheckedTicks: 4_700), size: Quantity(contracts: 5),
+                                        tick: .hundredth, negRisk: negRisk, salt: 7, timestampMilliseconds: 1_760_000_000_000)
+            let split = signer.signed(unsigned)
+            #expect(split == whole && unsigned.orderHash == whole.orderHash)
+            #expect(EthereumKey.recover(digest: unsigned.digest, signature: try #require(Hex.bytes(split.signature))) == key.address)
+        }
+    }
+
     @Test("a bad line: one line naming it and the field, non-zero exit, nothing after it; the key is never echoed")
     func badLine() async throws {
         let directory = TemporaryDirectory()

@@ -75,6 +75,23 @@ struct PolymarketVenueTests {
         #expect(harness.allSigned)
     }
 
+    @Test("the signature made beside the intent commit is the one posted: the exchange recovers the wallet from it over the order's fields, whose hash is the prepared id")
+    func signatureBesideTheCommit() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        // Both tokens (one neg-risk: the other exchange's domain), prepared back to back as a
+        // begin transaction prepares its legs, then submitted together.
+        let prepared = [harness.prepare("c-a", token: polymarketTokenYes), harness.prepare("c-b", token: polymarketTokenNo, price: 5_200)]
+        #expect(harness.exchange.requests.isEmpty, "prepare sent something")
+        async let first = harness.venue.submit(prepared[0])
+        async let second = harness.venue.submit(prepared[1])
+        let acks = try await [first, second]
+        #expect(acks.map(\.order.venueOrderID) == prepared.map(\.venueOrderID))
+        let posts = harness.exchange.requests.filter { $0.method == "POST" }
+        #expect(posts.count == 2 && posts.allSatisfy { $0.orderSignatureValid == true && $0.hmacValid })
+        #expect(Set(harness.exchange.orders.map(\.hash)) == Set(prepared.compactMap(\.venueOrderID)))
+    }
+
     @Test("matched: fills read from /data/trades page by page, the fee at the trade's rate; a neg-risk token signs for its exchange")
     func matchedWithFills() async throws {
         let harness = try await PolymarketHarness()

@@ -57,6 +57,8 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
         public var uri: String
         public var body: String
         public var signatureValid: Bool
+        /// `KALSHI-ACCESS-TIMESTAMP` as sent: when the request was signed.
+        public var timestampMilliseconds: Int64?
     }
 
     let key: KalshiTestKey
@@ -142,7 +144,8 @@ public final class KalshiLoopbackExchange: @unchecked Sendable {
             if let hook, let clientOrderID { hook(clientOrderID) }
         }
         return lock.withLock {
-            _requests.append(Request(method: method, uri: uri, body: body, signatureValid: signed))
+            _requests.append(Request(method: method, uri: uri, body: body, signatureValid: signed,
+                                     timestampMilliseconds: headers["KALSHI-ACCESS-TIMESTAMP"].flatMap { Int64($0) }))
             guard signed else { return .respond(401, #"{"error":{"code":"authentication_error","message":"invalid signature"}}"#) }
             guard path.hasPrefix(rootPath) else { return .respond(404, #"{"error":{"code":"not_found"}}"#) }
             let route = String(path.dropFirst(rootPath.count))
