@@ -18,9 +18,43 @@ public struct VenueBookFeeds: Sendable {
     private let inbox = Inbox()
 
     final class Inbox: Sendable {
-        private let events = Mutex<[BookFeedEvent]>([])
-        func append(_ event: BookFeedEvent) { events.withLock { $0.append(event) } }
-        func drain() -> [BookFeedEvent] { events.withLock { events in defer { events.removeAll(keepingCapacity: true) }; return events } }
+        private struct State {
+            var events: [BookFeedEvent] = []
+            /// The detection loop, waiting for an event (`wait`).
+            var waiter: CheckedContinuation<Void, Never>?
+        }
+
+        private let state = Mutex(State())
+
+        func append(_ event: BookFeedEvent) {
+            let waiter = state.withLock { state in
+                state.events.append(event)
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume()
+        }
+
+        func drain() -> [BookFeedEvent] {
+            state.withLock { state in defer { state.events.removeAll(keepingCapacity: true) }; return state.events }
+        }
+
+        /// Returns as soon as an event is waiting (at once if one already is) or `wake` is called.
+        func wait() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { state -> CheckedContinuation<Void, Never>? in
+                    if !state.events.isEmpty { return continuation }
+                    let previous = state.waiter
+                    state.waiter = continuation
+                    return previous
+                }
+                now?.resume()
+            }
+        }
+
+        func wake() {
+            state.withLock { state in defer { state.waiter = nil }; return state.waiter }?.resume()
+        }
     }
 
     /// Feeds for every venue of the config that has one (paper venues have none).
@@ -71,6 +105,25 @@ public struct VenueBookFeeds: Sendable {
 
     /// What the feeds emitted since the last call, in order.
     public func drain() -> [BookFeedEvent] { inbox.drain() }
+
+    /// Waits until a feed has emitted something or `milliseconds` have passed, whichever is
+    /// first: the detection loop sees a book message as it arrives, not on its next tick (the
+    /// tick stays, for the demo's generator and the restated quotes). Without feeds, just sleeps.
+    public func waitForEvents(orMilliseconds milliseconds: Int64, clock: any TradingClock) async {
+        guard !feeds.isEmpty else {
+            try? await clock.sleep(milliseconds: milliseconds)
+            return
+        }
+        let inbox = self.inbox
+        await withTaskGroup(of: Void.self) { timer in
+            timer.addTask {
+                try? await clock.sleep(milliseconds: milliseconds)
+                inbox.wake()
+            }
+            await inbox.wait()
+            timer.cancelAll()
+        }
+    }
 
     public var statuses: [BookFeedStatus] { feeds.map { $0.status() } }
 

@@ -268,7 +268,7 @@ public enum Trader {
                         see(quote, now: now)
                     }
                     for quote in current.restated(now: now) { see(quote, now: now) }
-                    try? await clock.sleep(milliseconds: 2)
+                    await books.waitForEvents(orMilliseconds: 2, clock: clock)
                 }
                 feedStatuses = books.statuses
             case .replay(let path):
