@@ -139,6 +139,38 @@ public struct JSONByteScanner {
         }
     }
 
+    /// One non-empty object whose members named `names` are plain strings (each at most once; any
+    /// other member a plain value): their ranges, nil where absent. Nil for anything else — the
+    /// slow path reads it. Both venues' fast paths read their changes with it.
+    @inlinable
+    public mutating func stringMembers(
+        _ names: (StaticString, StaticString, StaticString, StaticString)
+    ) -> (Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?)? {
+        var found: (Range<Int>?, Range<Int>?, Range<Int>?, Range<Int>?) = (nil, nil, nil, nil)
+        guard consume(UInt8(ascii: "{")), !consume(UInt8(ascii: "}")) else { return nil }
+        repeat {
+            guard let key = key() else { return nil }
+            if text(key, is: names.0) {
+                guard found.0 == nil, let value = string() else { return nil }
+                found.0 = value
+            } else if text(key, is: names.1) {
+                guard found.1 == nil, let value = string() else { return nil }
+                found.1 = value
+            } else if text(key, is: names.2) {
+                guard found.2 == nil, let value = string() else { return nil }
+                found.2 = value
+            } else if text(key, is: names.3) {
+                guard found.3 == nil, let value = string() else { return nil }
+                found.3 = value
+            } else {
+                guard skipPlainValue() else { return nil }
+            }
+            guard let more = next(close: UInt8(ascii: "}")) else { return nil }
+            if !more { break }
+        } while true
+        return found
+    }
+
     @usableFromInline
     mutating func literal(_ word: StaticString) -> Bool {
         let count = word.utf8CodeUnitCount

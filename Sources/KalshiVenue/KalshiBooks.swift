@@ -302,27 +302,10 @@ public struct KalshiBooks: Sendable {
                 guard seq == nil, let value = scanner.integer() else { return nil }
                 seq = value
             } else if scanner.text(key, is: "msg") {
-                guard ticker == nil, scanner.consume(UInt8(ascii: "{")), !scanner.consume(UInt8(ascii: "}")) else { return nil }
-                repeat {
-                    guard let key = scanner.key() else { return nil }
-                    if scanner.text(key, is: "market_ticker") {
-                        guard ticker == nil, let value = scanner.string() else { return nil }
-                        ticker = value
-                    } else if scanner.text(key, is: "price_dollars") {
-                        guard priceText == nil, let value = scanner.string() else { return nil }
-                        priceText = value
-                    } else if scanner.text(key, is: "delta_fp") {
-                        guard changeText == nil, let value = scanner.string() else { return nil }
-                        changeText = value
-                    } else if scanner.text(key, is: "side") {
-                        guard sideText == nil, let value = scanner.string() else { return nil }
-                        sideText = value
-                    } else {
-                        guard scanner.skipPlainValue() else { return nil }
-                    }
-                    guard let more = scanner.next(close: UInt8(ascii: "}")) else { return nil }
-                    if !more { break }
-                } while true
+                guard ticker == nil,
+                      let members = scanner.stringMembers(("market_ticker", "price_dollars", "delta_fp", "side"))
+                else { return nil }
+                (ticker, priceText, changeText, sideText) = members
                 // An empty `msg` would leave `ticker` nil: refused below with the other gaps.
                 guard ticker != nil else { return nil }
             } else {

@@ -263,31 +263,8 @@ public struct PolymarketBooks: Sendable {
 
     /// One entry of `price_changes`, every field the slow path reads valid; nil otherwise.
     private func fastChange(_ scanner: inout JSONByteScanner) -> FastChange? {
-        var token: Range<Int>?
-        var priceText: Range<Int>?
-        var sizeText: Range<Int>?
-        var sideText: Range<Int>?
-        guard scanner.consume(UInt8(ascii: "{")), !scanner.consume(UInt8(ascii: "}")) else { return nil }
-        repeat {
-            guard let key = scanner.key() else { return nil }
-            if scanner.text(key, is: "asset_id") {
-                guard token == nil, let value = scanner.string() else { return nil }
-                token = value
-            } else if scanner.text(key, is: "price") {
-                guard priceText == nil, let value = scanner.string() else { return nil }
-                priceText = value
-            } else if scanner.text(key, is: "size") {
-                guard sizeText == nil, let value = scanner.string() else { return nil }
-                sizeText = value
-            } else if scanner.text(key, is: "side") {
-                guard sideText == nil, let value = scanner.string() else { return nil }
-                sideText = value
-            } else {
-                guard scanner.skipPlainValue() else { return nil }
-            }
-            guard let more = scanner.next(close: UInt8(ascii: "}")) else { return nil }
-            if !more { break }
-        } while true
+        guard let (token, priceText, sizeText, sideText) = scanner.stringMembers(("asset_id", "price", "size", "side"))
+        else { return nil }
         let bytes = scanner.bytes
         guard let token, let priceText, let sizeText, let sideText else { return nil }
         let slot = tokenBytes.value(bytes, token)
