@@ -81,4 +81,99 @@ struct ReconcilerConcurrencyTests {
             #expect(most > 1 && most <= width, "\(most) lookups at once")
         }
     }
+
+    final class Counter: Sendable {
+        let value = Mutex(0)
+        func next() -> Int { value.withLock { $0 += 1; return $0 } }
+        var count: Int { value.withLock { $0 } }
+    }
+
+    /// Group commit (ARCHITECTURE, recovery concurrency): the closing writes of opportunities
+    /// reconciled at once share commits, each in its own savepoint. One opportunity is moved by
+    /// another connection after `run` read it (during its venue lookup): its compare-and-set is
+    /// refused, which is its finding and writes nothing of it, while the others commit.
+    @Test("width 8: fewer commits than opportunities; a compare-and-set refused in a batch is that one's finding, the others close",
+          arguments: [1, 8])
+    func groupCommit(_ width: Int) async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .fill)
+        let ids = try await Self.inFlight(harness, count: 20)
+        let moved = ids[3]
+        let movedLeg = harness.store.clientOrderID(opportunity: moved, leg: .a)
+        let path = harness.store.path
+        var hooks = ForwardingVenue.Hooks()
+        hooks.order = { clientOrderID, inner in
+            if clientOrderID == movedLeg {
+                // Another writer (a second connection) moves it on: reconcile's view is now stale.
+                let other = try Store(path: path, access: .existing, durability: .normal)
+                let result = try other.advance(moved, from: .inFlight,
+                                               steps: [TransitionStep(.legsAcknowledged, reason: "test: another writer")], at: 1)
+                #expect(result == .applied(.legsPlaced))
+            }
+            return try await inner.order(clientOrderID: clientOrderID)
+        }
+        // Every commit of the trader's connection counted; the first one held a little, so that
+        // the others finish their lookups and queue behind it.
+        let commits = Counter()
+        try await harness.ledger.withStore { store in
+            store.commitHook = { if commits.next() == 1 { usleep(100_000) } }
+        }
+        let report = try await Reconciler(ledger: harness.ledger,
+                                          venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": harness.polymarket],
+                                          clock: SystemClock(), logger: Self.logger, concurrency: width).run()
+        try await harness.ledger.withStore { $0.commitHook = nil }
+
+        #expect(report.examined == 20)
+        #expect(report.closedByOutcome == [.hedged: 19])
+        #expect(report.needsAttention.map(\.opportunityID) == [moved])
+        #expect(report.needsAttention.first?.reason.hasPrefix("state changed under reconcile") == true,
+                "\(report.needsAttention)")
+        for id in ids where id != moved { #expect(try harness.store.state(of: id) == .closed(.hedged)) }
+        // Nothing of the refused one was written: the other writer's state, no fills, legs as before.
+        #expect(try harness.store.state(of: moved) == .legsPlaced)
+        #expect(try harness.store.fills(of: moved).isEmpty)
+        #expect(try harness.store.legs(of: moved).allSatisfy { $0.filledQuantity == .zero })
+        if width == 1 {
+            #expect(commits.count == 19, "one commit per opportunity that wrote (the refused one's transaction rolls back)")
+        } else {
+            #expect(commits.count < 19, "\(commits.count) commits for the 19 opportunities that wrote")
+        }
+    }
+
+    /// A store error in one opportunity's write rolls back only its savepoint: its state change,
+    /// written before the refused fill, is not committed with the rest of its batch.
+    @Test("width 8: a fill the store refuses rolls back that opportunity's whole write (its state change too), and stops the run")
+    func errorInBatch() async throws {
+        let harness = try await ExecutorHarness(a: .fill, b: .fill)
+        let ids = try await Self.inFlight(harness, count: 20)
+        let bad = ids[2]
+        let badLeg = harness.store.clientOrderID(opportunity: bad, leg: .a)
+        var hooks = ForwardingVenue.Hooks()
+        // The venue claims twice the order's quantity filled, in two trades: the fill past the
+        // order's quantity is refused by the schema's CHECK (`exceedsOrder`).
+        hooks.order = { clientOrderID, inner in
+            guard var order = try await inner.order(clientOrderID: clientOrderID) else { return nil }
+            if clientOrderID == badLeg { order.filledQuantity = order.filledQuantity + order.filledQuantity }
+            return order
+        }
+        hooks.fills = { clientOrderID, inner in
+            let fills = try await inner.fills(clientOrderID: clientOrderID)
+            guard clientOrderID == badLeg else { return fills }
+            return fills + fills.map { var extra = $0; extra.tradeID += "-again"; return extra }
+        }
+        let commits = Counter()
+        try await harness.ledger.withStore { store in
+            store.commitHook = { if commits.next() == 1 { usleep(100_000) } }
+        }
+        await #expect(throws: StoreError.self) {
+            try await Reconciler(ledger: harness.ledger,
+                                 venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": harness.polymarket],
+                                 clock: SystemClock(), logger: Self.logger, concurrency: 8).run()
+        }
+        try await harness.ledger.withStore { $0.commitHook = nil }
+        #expect(try harness.store.state(of: bad) == .inFlight)
+        #expect(try harness.store.fills(of: bad).isEmpty)
+        // Those that finished with it closed (the run stopped starting new ones).
+        #expect(try ids.prefix(2).allSatisfy { try harness.store.state(of: $0) == .closed(.hedged) })
+        #expect(commits.count < 20)
+    }
 }
