@@ -9,7 +9,7 @@ import Testing
 /// Recovery works on several opportunities at once (`Reconciler.concurrency`, issue 17): it
 /// closes every one as the sequential run would, reports them in the order they were started
 /// (oldest first) whatever order they finished in, and never has more than its width running.
-@Suite("Recovery: several opportunities at once, reported oldest first")
+@Suite("Recovery: several opportunities at once, reported oldest first", .serialized)
 struct ReconcilerConcurrencyTests {
     static let logger: Logger = {
         var logger = Logger(label: "reconcile-concurrency")
@@ -88,6 +88,25 @@ struct ReconcilerConcurrencyTests {
         var count: Int { value.withLock { $0 } }
     }
 
+    /// Polymarket with its fills lookups (the last venue call of an opportunity's reconcile)
+    /// held until the first `width` opportunities all reach it, then let go together, `late`'s
+    /// a few milliseconds after the others: so one of the others commits first (alone, its commit
+    /// held by the test's commit hook) and the rest, `late` among them, queue behind it and share
+    /// the next commit.
+    static func gatedPolymarket(_ inner: PaperVenue, width: Int, late: String) -> ForwardingVenue {
+        let arrivals = Counter()
+        var hooks = ForwardingVenue.Hooks()
+        hooks.fills = { clientOrderID, inner in
+            if arrivals.next() <= width {
+                let deadline = ContinuousClock.now + .seconds(2)
+                while arrivals.count < width, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
+                if clientOrderID == late { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            return try await inner.fills(clientOrderID: clientOrderID)
+        }
+        return ForwardingVenue(inner, hooks: hooks)
+    }
+
     /// Group commit (ARCHITECTURE, recovery concurrency): the closing writes of opportunities
     /// reconciled at once share commits, each in its own savepoint. One opportunity is moved by
     /// another connection after `run` read it (during its venue lookup): its compare-and-set is
@@ -115,10 +134,12 @@ struct ReconcilerConcurrencyTests {
         // the others finish their lookups and queue behind it.
         let commits = Counter()
         try await harness.ledger.withStore { store in
-            store.commitHook = { if commits.next() == 1 { usleep(100_000) } }
+            store.commitHook = { if commits.next() == 1 { usleep(50_000) } }
         }
+        let polymarket = Self.gatedPolymarket(harness.polymarket, width: width,
+                                              late: harness.store.clientOrderID(opportunity: moved, leg: .b))
         let report = try await Reconciler(ledger: harness.ledger,
-                                          venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": harness.polymarket],
+                                          venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": polymarket],
                                           clock: SystemClock(), logger: Self.logger, concurrency: width).run()
         try await harness.ledger.withStore { $0.commitHook = nil }
 
@@ -162,11 +183,12 @@ struct ReconcilerConcurrencyTests {
         }
         let commits = Counter()
         try await harness.ledger.withStore { store in
-            store.commitHook = { if commits.next() == 1 { usleep(100_000) } }
+            store.commitHook = { if commits.next() == 1 { usleep(50_000) } }
         }
+        let polymarket = Self.gatedPolymarket(harness.polymarket, width: 8, late: harness.store.clientOrderID(opportunity: bad, leg: .b))
         await #expect(throws: StoreError.self) {
             try await Reconciler(ledger: harness.ledger,
-                                 venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": harness.polymarket],
+                                 venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": polymarket],
                                  clock: SystemClock(), logger: Self.logger, concurrency: 8).run()
         }
         try await harness.ledger.withStore { $0.commitHook = nil }
