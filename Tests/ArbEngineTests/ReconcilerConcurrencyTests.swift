@@ -82,6 +82,25 @@ struct ReconcilerConcurrencyTests {
         }
     }
 
+    /// Counts the trader connection's commits (the hook runs inside each write transaction).
+    static func countCommits(_ ledger: Ledger) async throws -> Counter {
+        let commits = Counter()
+        try await ledger.withStore { store in store.commitHook = { _ = commits.next() } }
+        return commits
+    }
+
+    /// The first batch's leader waits (without blocking a thread) until `passed` reaches `width`
+    /// — the first wave is done with its venues — and a little more, so that their planned writes
+    /// queue behind it and share its commit.
+    static func holdFirstBatch(width: Int, passed: Counter) -> @Sendable (Int) async -> Void {
+        { batch in
+            guard batch == 1 else { return }
+            let deadline = ContinuousClock.now + .seconds(10)
+            while passed.count < width, ContinuousClock.now < deadline { try? await Task.sleep(for: .milliseconds(1)) }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
     final class Counter: Sendable {
         let value = Mutex(0)
         func next() -> Int { value.withLock { $0 += 1; return $0 } }
@@ -90,10 +109,10 @@ struct ReconcilerConcurrencyTests {
 
     /// Polymarket with its fills lookups (the last venue call of an opportunity's reconcile)
     /// held until the first `width` opportunities all reach it, then let go together, `late`'s
-    /// a few milliseconds after the others: so one of the others commits first (alone, its commit
-    /// held by the test's commit hook) and the rest, `late` among them, queue behind it and share
-    /// the next commit.
-    static func gatedPolymarket(_ inner: PaperVenue, width: Int, late: String) -> ForwardingVenue {
+    /// a few milliseconds after the others: so one of the others leads the first batch (held by
+    /// `holdFirstBatch` until all of them are past this call) and the rest, `late` among them,
+    /// queue behind it and share its commit.
+    static func gatedPolymarket(_ inner: PaperVenue, width: Int, late: String, passed: Counter) -> ForwardingVenue {
         let arrivals = Counter()
         var hooks = ForwardingVenue.Hooks()
         hooks.fills = { clientOrderID, inner in
@@ -102,7 +121,9 @@ struct ReconcilerConcurrencyTests {
                 while arrivals.count < width, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(1)) }
                 if clientOrderID == late { try await Task.sleep(for: .milliseconds(5)) }
             }
-            return try await inner.fills(clientOrderID: clientOrderID)
+            let fills = try await inner.fills(clientOrderID: clientOrderID)
+            _ = passed.next()
+            return fills
         }
         return ForwardingVenue(inner, hooks: hooks)
     }
@@ -130,17 +151,15 @@ struct ReconcilerConcurrencyTests {
             }
             return try await inner.order(clientOrderID: clientOrderID)
         }
-        // Every commit of the trader's connection counted; the first one held a little, so that
-        // the others finish their lookups and queue behind it.
-        let commits = Counter()
-        try await harness.ledger.withStore { store in
-            store.commitHook = { if commits.next() == 1 { usleep(50_000) } }
-        }
+        let passed = Counter()
+        let commits = try await Self.countCommits(harness.ledger)
         let polymarket = Self.gatedPolymarket(harness.polymarket, width: width,
-                                              late: harness.store.clientOrderID(opportunity: moved, leg: .b))
-        let report = try await Reconciler(ledger: harness.ledger,
-                                          venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": polymarket],
-                                          clock: SystemClock(), logger: Self.logger, concurrency: width).run()
+                                              late: harness.store.clientOrderID(opportunity: moved, leg: .b), passed: passed)
+        var reconciler = Reconciler(ledger: harness.ledger,
+                                    venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": polymarket],
+                                    clock: SystemClock(), logger: Self.logger, concurrency: width)
+        reconciler.beforeBatch = Self.holdFirstBatch(width: width, passed: passed)
+        let report = try await reconciler.run()
         try await harness.ledger.withStore { $0.commitHook = nil }
 
         #expect(report.examined == 20)
@@ -181,16 +200,15 @@ struct ReconcilerConcurrencyTests {
             guard clientOrderID == badLeg else { return fills }
             return fills + fills.map { var extra = $0; extra.tradeID += "-again"; return extra }
         }
-        let commits = Counter()
-        try await harness.ledger.withStore { store in
-            store.commitHook = { if commits.next() == 1 { usleep(50_000) } }
-        }
-        let polymarket = Self.gatedPolymarket(harness.polymarket, width: 8, late: harness.store.clientOrderID(opportunity: bad, leg: .b))
-        await #expect(throws: StoreError.self) {
-            try await Reconciler(ledger: harness.ledger,
-                                 venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": polymarket],
-                                 clock: SystemClock(), logger: Self.logger, concurrency: 8).run()
-        }
+        let passed = Counter()
+        let commits = try await Self.countCommits(harness.ledger)
+        let polymarket = Self.gatedPolymarket(harness.polymarket, width: 8, late: harness.store.clientOrderID(opportunity: bad, leg: .b),
+                                              passed: passed)
+        var reconciler = Reconciler(ledger: harness.ledger,
+                                    venues: ["kalshi": ForwardingVenue(harness.kalshi, hooks: hooks), "polymarket": polymarket],
+                                    clock: SystemClock(), logger: Self.logger, concurrency: 8)
+        reconciler.beforeBatch = Self.holdFirstBatch(width: 8, passed: passed)
+        await #expect(throws: StoreError.self) { try await reconciler.run() }
         try await harness.ledger.withStore { $0.commitHook = nil }
         #expect(try harness.store.state(of: bad) == .inFlight)
         #expect(try harness.store.fills(of: bad).isEmpty)

@@ -43,6 +43,10 @@ public struct Reconciler: Sendable {
     /// answer, few enough that a venue sees a handful of lookups at a time.
     public static let concurrencyForRuns = 8
 
+    /// Tests only: awaited by the leader of each batch (its number, from 1) before it takes the
+    /// queued writes, so a test can let the others queue behind it without blocking a thread.
+    var beforeBatch: (@Sendable (Int) async -> Void)?
+
     public init(ledger: Ledger, venues: [String: any Venue], clock: any TradingClock, logger: Logger, concurrency: Int = 1) {
         self.ledger = ledger
         self.venues = venues
@@ -58,7 +62,7 @@ public struct Reconciler: Sendable {
         // is thrown. Reports are merged in the order of `open`, whatever order they finished in.
         var reports: [ReconcileReport?] = Array(repeating: nil, count: open.count)
         var failure: (any Error)?
-        let batcher = concurrency > 1 ? CommitBatcher(ledger: ledger, width: concurrency) : nil
+        let batcher = concurrency > 1 ? CommitBatcher(ledger: ledger, width: concurrency, beforeBatch: beforeBatch) : nil
         await withTaskGroup(of: (Int, Result<ReconcileReport, any Error>).self) { group in
             var next = 0
             func start(_ group: inout TaskGroup<(Int, Result<ReconcileReport, any Error>)>) {
@@ -371,10 +375,13 @@ actor CommitBatcher {
     private let width: Int
     private var queue: [(write: PlannedWrite, turn: CheckedContinuation<Turn, Never>?)] = []
     private var committing = false
+    private var batches = 0
+    private let beforeBatch: (@Sendable (Int) async -> Void)?
 
-    init(ledger: Ledger, width: Int) {
+    init(ledger: Ledger, width: Int, beforeBatch: (@Sendable (Int) async -> Void)? = nil) {
         self.ledger = ledger
         self.width = max(1, width)
+        self.beforeBatch = beforeBatch
     }
 
     /// Commits `write`, alone or with others; its result (nil for a record), or the error that
@@ -389,6 +396,8 @@ actor CommitBatcher {
             committing = true
             queue.insert((write, nil), at: 0)
         }
+        batches += 1
+        if let beforeBatch { await beforeBatch(batches) }
         let batch = queue.prefix(width)
         queue.removeFirst(batch.count)
         let results: [Result<TransitionResult?, any Error>]
