@@ -115,6 +115,31 @@ public actor Ledger {
         TraderMetrics.commit(.record, since: started)
     }
 
+    /// Several opportunities' planned writes in one commit (`Store.apply`: a savepoint each, so
+    /// each is all-or-nothing and independent of the others), one result per write in order
+    /// (`nil` for a record). A single write goes through `advance`/`record` as before: one
+    /// opportunity, one plain transaction. Throws only when the commit as a whole failed.
+    public func apply(_ writes: [PlannedWrite]) throws -> [Result<TransitionResult?, any Error>] {
+        if writes.count == 1 {
+            do {
+                switch writes[0] {
+                case .advance(let id, let state, let steps, let changes, let now):
+                    return [.success(try advance(id, from: state, steps: steps, at: now, changes: changes))]
+                case .record(let id, let changes, let now):
+                    try record(changes, opportunity: id, at: now)
+                    return [.success(nil)]
+                }
+            } catch {
+                return [.failure(error)]
+            }
+        }
+        let started = ContinuousClock.now
+        let results = try store.apply(writes)
+        TraderMetrics.commit(.batch, since: started)
+        for case .success(.applied(.closed(let outcome))?) in results { TraderMetrics.closed(outcome) }
+        return results
+    }
+
     public func haltState() throws -> HaltState { try store.haltState() }
 
     public func halt(reason: String, at now: Int64) throws { try store.halt(reason: reason, atMilliseconds: now) }

@@ -33,13 +33,19 @@ public struct Reconciler: Sendable {
     let clock: any TradingClock
     let logger: Logger
     /// How many opportunities are reconciled at once (started oldest first). Each is independent
-    /// — its own legs, orders and commit — so while one's commit waits on the disk the next one's
-    /// venue lookups run (the ledger still writes one at a time). 1 keeps the strict order.
+    /// — its own legs, orders and writes — so while one batch's commit waits on the disk the next
+    /// ones' venue lookups run. The closing writes of those that finished while the writer was busy
+    /// share one commit (`CommitBatcher`, a savepoint each). 1 keeps the strict order and one
+    /// commit per opportunity.
     let concurrency: Int
 
     /// What `arb run` and `arbadmin reconcile` use: enough to keep the writer busy while venues
     /// answer, few enough that a venue sees a handful of lookups at a time.
     public static let concurrencyForRuns = 8
+
+    /// Tests only: awaited by the leader of each batch (its number, from 1) before it takes the
+    /// queued writes, so a test can let the others queue behind it without blocking a thread.
+    var beforeBatch: (@Sendable (Int) async -> Void)?
 
     public init(ledger: Ledger, venues: [String: any Venue], clock: any TradingClock, logger: Logger, concurrency: Int = 1) {
         self.ledger = ledger
@@ -56,13 +62,14 @@ public struct Reconciler: Sendable {
         // is thrown. Reports are merged in the order of `open`, whatever order they finished in.
         var reports: [ReconcileReport?] = Array(repeating: nil, count: open.count)
         var failure: (any Error)?
+        let batcher = concurrency > 1 ? CommitBatcher(ledger: ledger, width: concurrency, beforeBatch: beforeBatch) : nil
         await withTaskGroup(of: (Int, Result<ReconcileReport, any Error>).self) { group in
             var next = 0
             func start(_ group: inout TaskGroup<(Int, Result<ReconcileReport, any Error>)>) {
                 guard failure == nil, next < open.count else { return }
                 let index = next
                 next += 1
-                group.addTask { (index, await self.reconcileOne(open[index], dryRun: dryRun)) }
+                group.addTask { (index, await self.reconcileOne(open[index], dryRun: dryRun, batcher: batcher)) }
             }
             for _ in 0..<concurrency { start(&group) }
             while let (index, result) = await group.next() {
@@ -86,11 +93,23 @@ public struct Reconciler: Sendable {
 
     /// One opportunity's reconcile: its own report, or the error that must stop the run (a
     /// venue that cannot be reached is a finding, not an error).
-    private func reconcileOne(_ opportunity: Opportunity, dryRun: Bool) async -> Result<ReconcileReport, any Error> {
+    private func reconcileOne(_ opportunity: Opportunity, dryRun: Bool, batcher: CommitBatcher?) async -> Result<ReconcileReport, any Error> {
         var report = ReconcileReport()
         report.examined = 1
         do {
-            try await reconcile(opportunity, dryRun: dryRun, report: &report)
+            // Venue side effects (cancels) are done by now: a crash before this commit leaves them
+            // for the next recovery, which finds them done (idempotent).
+            if let planned = try await reconcile(opportunity, dryRun: dryRun, report: &report) {
+                let result: TransitionResult?
+                if let batcher {
+                    result = try await batcher.commit(planned.write)
+                } else {
+                    // One at a time: one commit per opportunity (`Ledger.apply` of one write is a
+                    // plain `advance`/`record`), as the strict order always had it.
+                    result = try await ledger.apply([planned.write])[0].get()
+                }
+                planned.finish(result, opportunity: opportunity, logger: logger, report: &report)
+            }
         } catch let error as VenueError {
             report.needsAttention.append(.init(opportunityID: opportunity.id, state: opportunity.state, reason: "venue: \(error)"))
         } catch {
@@ -99,32 +118,37 @@ public struct Reconciler: Sendable {
         return .success(report)
     }
 
-    private func reconcile(_ opportunity: Opportunity, dryRun: Bool, report: inout ReconcileReport) async throws {
+    /// Reconciles one opportunity up to its closing write, which it returns (nil: nothing to
+    /// write, or a dry run) for `reconcileOne` to commit, alone or in a batch.
+    private func reconcile(_ opportunity: Opportunity, dryRun: Bool, report: inout ReconcileReport) async throws -> PlannedCommit? {
         let id = opportunity.id
         let now = clock.nowMilliseconds()
         func act(_ text: String) {
             report.actions.append(.init(opportunityID: id, description: text))
             logger.info("reconcile \(id): \(text)")
         }
-        func needs(_ reason: String) {
+        func needs(_ reason: String) -> PlannedCommit? {
             report.needsAttention.append(.init(opportunityID: id, state: opportunity.state, reason: reason))
             logger.warning("reconcile \(id): needs attention: \(reason)")
+            return nil
         }
 
         if opportunity.state == .detected {
             // Nothing is ever sent before InFlight commits.
             act("Detected → Closed(abandoned): nothing was sent")
-            if !dryRun {
-                let result = try await ledger.advance(id, from: .detected,
-                                                      steps: [TransitionStep(.abandoned, reason: "recovery: never sent")], at: now)
-                guard result.isApplied else { return needs("state changed under reconcile: \(result)") }
+            guard !dryRun else {
+                report.closedByOutcome[.abandoned, default: 0] += 1
+                return nil
             }
-            report.closedByOutcome[.abandoned, default: 0] += 1
-            return
+            return PlannedCommit(write: .advance(id, from: .detected, steps: [TransitionStep(.abandoned, reason: "recovery: never sent")],
+                                                 changes: .none, at: now),
+                                 closed: .abandoned)
         }
 
         if opportunity.state == .unwinding {
-            return try await reconcileUnwinding(opportunity, dryRun: dryRun, report: &report)
+            // Writes its own commits (not batched).
+            try await reconcileUnwinding(opportunity, dryRun: dryRun, report: &report)
+            return nil
         }
 
         var legs = try await ledger.withStore { try $0.legs(of: id) }
@@ -237,20 +261,19 @@ public struct Reconciler: Sendable {
         }
 
         if !stillLive.isEmpty {
-            try await record(id, legs: legs, fills: fills, at: now)
-            return needs(stillLive.joined(separator: "; "))
+            return try await record(id, legs: legs, fills: fills, at: now, then: stillLive.joined(separator: "; "))
         }
         let facts = ClosingPath.Facts(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity,
                                       bothRejected: legs.allSatisfy { $0.status == .rejected }, provisional: provisional)
         guard let events = ClosingPath.events(from: opportunity.state, facts) else {
-            try await record(id, legs: legs, fills: fills, at: now, dryRun: dryRun)
-            return needs("no legal close from \(opportunity.state) with fills a \(facts.filledA), b \(facts.filledB)")
+            let finding = "no legal close from \(opportunity.state) with fills a \(facts.filledA), b \(facts.filledB)"
+            return dryRun ? needs(finding) : try await record(id, legs: legs, fills: fills, at: now, then: finding)
         }
         if events.isEmpty {
             // Filled or CancelAttempted, with fills the venue may still undo: record what changed
             // and ask again later.
-            try await record(id, legs: legs, fills: fills, at: now, dryRun: dryRun)
-            return needs("fills still provisional at the venue (closed only once they are certain); reconcile again later")
+            let finding = "fills still provisional at the venue (closed only once they are certain); reconcile again later"
+            return dryRun ? needs(finding) : try await record(id, legs: legs, fills: fills, at: now, then: finding)
         }
         let reason = "recovery: venue truth a \(legs[0].filledQuantity) (\(legs[0].status.rawValue)), b \(legs[1].filledQuantity) (\(legs[1].status.rawValue))"
         let alerts = AlertRule.phases(for: events).map {
@@ -264,30 +287,31 @@ public struct Reconciler: Sendable {
             return next
         }
         act("\(opportunity.state) → \(target): \(reason)")
+        let finding = target.isTerminal
+            ? nil : "fills still provisional at the venue (closed only once they are certain); reconcile again later"
         if dryRun {
             if let outcome = target.outcome { report.closedByOutcome[outcome, default: 0] += 1 }
-            return
+            return nil
         }
         let changes = TransitionChanges(legUpdates: legs.map(Self.update), fills: fills, alerts: alerts)
-        let result = try await ledger.advance(id, from: opportunity.state, steps: events.map { TransitionStep($0, reason: reason) },
-                                              at: now, changes: changes)
-        guard result.isApplied else { return needs("state changed under reconcile: \(result)") }
-        if let outcome = target.outcome { report.closedByOutcome[outcome, default: 0] += 1 }
-        if !target.isTerminal { needs("fills still provisional at the venue (closed only once they are certain); reconcile again later") }
+        return PlannedCommit(write: .advance(id, from: opportunity.state, steps: events.map { TransitionStep($0, reason: reason) },
+                                             changes: changes, at: now),
+                             closed: target.outcome, finding: finding)
     }
 
-    /// Records what was learned without a state change. Unequal fills left for a person still
-    /// get their one-sided alert (idempotent by key): no exposure without an alert.
-    private func record(_ id: OpportunityID, legs: [Leg], fills: [FillReport], at now: Int64, dryRun: Bool = false) async throws {
-        guard !dryRun else { return }
+    /// Plans the record of what was learned without a state change, and the finding `finding`
+    /// once it is written. Unequal fills left for a person still get their one-sided alert
+    /// (idempotent by key): no exposure without an alert.
+    private func record(_ id: OpportunityID, legs: [Leg], fills: [FillReport], at now: Int64, then finding: String) async throws -> PlannedCommit {
         var alerts: [NewAlert] = []
         if legs.count == 2, AlertRule.oneSidedDue(filledA: legs[0].filledQuantity, filledB: legs[1].filledQuantity),
            let opportunity = try await ledger.withStore({ try $0.opportunity(id) }) {
             // With the venue's truth, which may differ from what the executor alerted earlier.
             alerts.append(Self.alert(opportunity, legs: legs, databaseID: ledger.databaseID, phase: .unresolved))
         }
-        try await ledger.record(TransitionChanges(legUpdates: legs.map(Self.update), fills: fills, alerts: alerts),
-                                opportunity: id, at: now)
+        return PlannedCommit(write: .record(id, changes: TransitionChanges(legUpdates: legs.map(Self.update), fills: fills, alerts: alerts),
+                                            at: now),
+                             finding: finding)
     }
 
     static func alert(_ opportunity: Opportunity, legs: [Leg], databaseID: String, phase: OneSidedAlert.Phase) -> NewAlert {
@@ -305,5 +329,89 @@ public struct Reconciler: Sendable {
     static func update(_ leg: Leg) -> LegUpdate {
         LegUpdate(clientOrderID: leg.clientOrderID, status: leg.status, statusReason: leg.statusReason,
                   venueOrderID: leg.venueOrderID, cancelRequested: leg.cancelRequested, cancelResult: leg.cancelResult)
+    }
+}
+
+/// One opportunity's closing write, planned by `reconcile`, and what its report gains once the
+/// write is committed.
+struct PlannedCommit: Sendable {
+    var write: PlannedWrite
+    /// Counted as closed this way once the compare-and-set applied.
+    var closed: CloseOutcome?
+    /// Reported as needing attention once the write is committed (e.g. fills still provisional).
+    var finding: String?
+
+    init(write: PlannedWrite, closed: CloseOutcome? = nil, finding: String? = nil) {
+        self.write = write
+        self.closed = closed
+        self.finding = finding
+    }
+
+    /// `result`: the compare-and-set's (nil for a record). A refused one is the opportunity's
+    /// finding, and nothing of it was written.
+    func finish(_ result: TransitionResult?, opportunity: Opportunity, logger: Logger, report: inout ReconcileReport) {
+        func needs(_ reason: String) {
+            report.needsAttention.append(.init(opportunityID: opportunity.id, state: opportunity.state, reason: reason))
+            logger.warning("reconcile \(opportunity.id): needs attention: \(reason)")
+        }
+        if let result, !result.isApplied { return needs("state changed under reconcile: \(result)") }
+        if let closed { report.closedByOutcome[closed, default: 0] += 1 }
+        if let finding { needs(finding) }
+    }
+}
+
+/// Group commit for recovery: the closing writes of opportunities reconciled at once share one
+/// durable commit (`Ledger.apply`, a savepoint each). The first write to arrive while no commit
+/// is running leads: it commits whatever is queued (up to `width`, its own first), and while that
+/// commit waits on the disk, the writes of those that finish meanwhile queue for the next one,
+/// which the first of them leads. Each caller gets its own write's result.
+actor CommitBatcher {
+    private enum Turn {
+        case done(Result<TransitionResult?, any Error>)
+        case lead
+    }
+
+    private let ledger: Ledger
+    private let width: Int
+    private var queue: [(write: PlannedWrite, turn: CheckedContinuation<Turn, Never>?)] = []
+    private var committing = false
+    private var batches = 0
+    private let beforeBatch: (@Sendable (Int) async -> Void)?
+
+    init(ledger: Ledger, width: Int, beforeBatch: (@Sendable (Int) async -> Void)? = nil) {
+        self.ledger = ledger
+        self.width = max(1, width)
+        self.beforeBatch = beforeBatch
+    }
+
+    /// Commits `write`, alone or with others; its result (nil for a record), or the error that
+    /// stopped it or its whole batch.
+    func commit(_ write: PlannedWrite) async throws -> TransitionResult? {
+        if committing {
+            switch await withCheckedContinuation({ queue.append((write, $0)) }) {
+            case .done(let result): return try result.get()
+            case .lead: break  // queued first when the last commit ended: `queue` starts with this write
+            }
+        } else {
+            committing = true
+            queue.insert((write, nil), at: 0)
+        }
+        batches += 1
+        if let beforeBatch { await beforeBatch(batches) }
+        let batch = queue.prefix(width)
+        queue.removeFirst(batch.count)
+        let results: [Result<TransitionResult?, any Error>]
+        do {
+            results = try await ledger.apply(batch.map(\.write))
+        } catch {
+            results = Array(repeating: .failure(error), count: batch.count)
+        }
+        for (item, result) in zip(batch.dropFirst(), results.dropFirst()) { item.turn?.resume(returning: .done(result)) }
+        if let next = queue.first {
+            next.turn?.resume(returning: .lead)
+        } else {
+            committing = false
+        }
+        return try results[0].get()
     }
 }

@@ -6,7 +6,7 @@ import OrderStateMachine
 /// backend in place then records it; labels never carry an id, a price or a key.
 enum TraderMetrics {
     enum CommitKind: String {
-        case begin, abandon, advance, record
+        case begin, abandon, advance, record, batch
     }
 
     /// `arb_transition_commit_seconds{kind}`: one write transaction of the ledger.

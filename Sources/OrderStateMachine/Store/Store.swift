@@ -89,6 +89,13 @@ public struct TransitionChanges: Sendable, Hashable {
     public static let none = TransitionChanges()
 }
 
+/// One opportunity's write, planned before it is applied (`Store.apply` batches several in one
+/// commit): a compare-and-set `advance`, or a `record` without a state change.
+public enum PlannedWrite: Sendable, Hashable {
+    case advance(OpportunityID, from: OpportunityState, steps: [TransitionStep], changes: TransitionChanges, at: Int64)
+    case record(OpportunityID, changes: TransitionChanges, at: Int64)
+}
+
 /// The persisted opportunity state machine (DESIGN §4): every write is one `BEGIN IMMEDIATE`
 /// transaction, every transition a compare-and-set with a log row.
 ///
@@ -254,18 +261,67 @@ public final class Store {
     ) throws -> TransitionResult {
         do {
             return try connection.writeTransaction {
-                var state = expected
-                var result = TransitionResult.applied(expected)
-                for step in steps {
-                    result = try applyTransition(id, from: state, step: step, at: now)
-                    guard case .applied(let next) = result else { throw StoreError.transitionRefused(result) }
-                    state = next
-                }
-                try write(changes, opportunity: id, at: now)
-                return result
+                try applySteps(id, from: expected, steps: steps, at: now, changes: changes)
             }
         } catch StoreError.transitionRefused(let result) {
             return result
+        }
+    }
+
+    /// The body of `advance`, inside the caller's transaction: throws `transitionRefused` (after
+    /// which the caller must roll back what the earlier steps wrote).
+    private func applySteps(
+        _ id: OpportunityID, from expected: OpportunityState, steps: [TransitionStep], at now: Int64, changes: TransitionChanges
+    ) throws -> TransitionResult {
+        var state = expected
+        var result = TransitionResult.applied(expected)
+        for step in steps {
+            result = try applyTransition(id, from: state, step: step, at: now)
+            guard case .applied(let next) = result else { throw StoreError.transitionRefused(result) }
+            state = next
+        }
+        try write(changes, opportunity: id, at: now)
+        return result
+    }
+
+    /// Several opportunities' writes — each an `advance` or a `record`, as `PlannedWrite` says —
+    /// in ONE transaction (one commit, one flush), each in its own `SAVEPOINT`: each opportunity's
+    /// writes are all-or-nothing and independent of the others'. A refused compare-and-set or an
+    /// error rolls back only that opportunity's savepoint (its result says which); the others
+    /// commit. Throws only when the transaction as a whole fails (BEGIN, COMMIT, the commit hook,
+    /// or an error after which SQLite rolled the whole transaction back): then nothing is written.
+    /// Recovery's group commit (Reconciler): one result per write, in order.
+    public func apply(_ writes: [PlannedWrite]) throws -> [Result<TransitionResult?, any Error>] {
+        try connection.writeTransaction {
+            var results: [Result<TransitionResult?, any Error>] = []
+            results.reserveCapacity(writes.count)
+            for planned in writes {
+                try connection.cachedStatement("SAVEPOINT opportunity").execute()
+                do {
+                    let result: TransitionResult?
+                    switch planned {
+                    case .advance(let id, let expected, let steps, let changes, let now):
+                        result = try applySteps(id, from: expected, steps: steps, at: now, changes: changes)
+                    case .record(let id, let changes, let now):
+                        try write(changes, opportunity: id, at: now)
+                        result = nil
+                    }
+                    try connection.cachedStatement("RELEASE opportunity").execute()
+                    results.append(.success(result))
+                } catch {
+                    // SQLITE_FULL, IOERR and the like may have ended the transaction: nothing of
+                    // the batch is left to commit.
+                    guard connection.isInTransaction else { throw error }
+                    try connection.cachedStatement("ROLLBACK TO opportunity").execute()
+                    try connection.cachedStatement("RELEASE opportunity").execute()
+                    if case StoreError.transitionRefused(let refused) = error {
+                        results.append(.success(refused))
+                    } else {
+                        results.append(.failure(error))
+                    }
+                }
+            }
+            return results
         }
     }
 
