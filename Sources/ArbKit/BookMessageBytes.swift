@@ -208,45 +208,13 @@ public struct JSONByteScanner {
 
 // MARK: - Numbers
 
-/// Money text read from bytes, the same way `FixedPointText.parseUnsigned` reads a `String`
-/// (`Price(parsing:)`, `Quantity(parsing:)`): the fast path must accept and refuse exactly what
-/// they do.
+/// Money text read from bytes by the same grammar as `Price(parsing:)` and `Quantity(parsing:)`
+/// (`FixedPointText.parseUnsigned`): the fast path accepts and refuses exactly what they do.
 public enum FixedPointBytes {
-    /// `digits? ("." digits)?` with at least one digit, at least one after a `.`, at most
-    /// `fractionDigits` after it, scaled by 10^fractionDigits; nil on anything else or overflow.
+    /// `FixedPointText.parseUnsigned` (the one grammar) of the bytes in `range`.
     @inlinable
     public static func unsigned(_ bytes: UnsafeBufferPointer<UInt8>, _ range: Range<Int>, fractionDigits: Int) -> Int64? {
-        var value: Int64 = 0
-        var integerDigitCount = 0
-        var fractionDigitCount = 0
-        var sawDot = false
-        for index in range {
-            let byte = bytes[index]
-            if byte == UInt8(ascii: ".") {
-                guard !sawDot else { return nil }
-                sawDot = true
-                continue
-            }
-            guard JSONByteScanner.isDigit(byte) else { return nil }
-            if sawDot {
-                fractionDigitCount += 1
-                guard fractionDigitCount <= fractionDigits else { return nil }
-            } else {
-                integerDigitCount += 1
-            }
-            let (shifted, o1) = value.multipliedReportingOverflow(by: 10)
-            let (added, o2) = shifted.addingReportingOverflow(Int64(byte &- UInt8(ascii: "0")))
-            guard !o1 && !o2 else { return nil }
-            value = added
-        }
-        guard integerDigitCount + fractionDigitCount > 0 else { return nil }
-        if sawDot && fractionDigitCount == 0 { return nil }
-        for _ in fractionDigitCount..<fractionDigits {
-            let (scaled, overflow) = value.multipliedReportingOverflow(by: 10)
-            guard !overflow else { return nil }
-            value = scaled
-        }
-        return value
+        FixedPointText.parseUnsigned(bytes: UnsafeBufferPointer(rebasing: bytes[range]), fractionDigits: fractionDigits)
     }
 
     /// `Price(parsing:)` of the bytes.

@@ -82,13 +82,18 @@ public struct Price: Sendable, Hashable, Comparable, Codable, CustomStringConver
 }
 
 /// Integer-only decimal text helpers shared by the money types.
-enum FixedPointText {
+public enum FixedPointText {
     /// Parses an unsigned decimal string into an integer scaled by `10^fractionDigits`.
-    ///
-    /// Grammar: `digits? ( "." digits )?` with at least one digit overall, at least one
-    /// digit after a `.` if present, and at most `fractionDigits` digits after it.
-    /// Only ASCII `0`–`9` count as digits. Returns `nil` on syntax errors or Int64 overflow.
     static func parseUnsigned(_ text: String, fractionDigits: Int) -> Int64? {
+        parseUnsigned(bytes: text.utf8, fractionDigits: fractionDigits)
+    }
+
+    /// The one grammar of money text, over its UTF-8 bytes (a `String`'s, or a message's bytes
+    /// read without building one): `digits? ( "." digits )?` with at least one digit overall, at
+    /// least one digit after a `.` if present, and at most `fractionDigits` digits after it. Only
+    /// ASCII `0`–`9` count as digits. Returns `nil` on syntax errors or Int64 overflow.
+    @inlinable
+    public static func parseUnsigned<Bytes: Sequence>(bytes: Bytes, fractionDigits: Int) -> Int64? where Bytes.Element == UInt8 {
         let zero = UInt8(ascii: "0")
         let nine = UInt8(ascii: "9")
         let dot = UInt8(ascii: ".")
@@ -98,7 +103,7 @@ enum FixedPointText {
         var fractionDigitCount = 0
         var sawDot = false
 
-        for byte in text.utf8 {
+        for byte in bytes {
             if byte == dot {
                 guard !sawDot else { return nil }
                 sawDot = true
@@ -112,7 +117,7 @@ enum FixedPointText {
                 integerDigitCount += 1
             }
             let (shifted, o1) = value.multipliedReportingOverflow(by: 10)
-            let (added, o2) = shifted.addingReportingOverflow(Int64(byte - zero))
+            let (added, o2) = shifted.addingReportingOverflow(Int64(byte &- zero))
             guard !o1 && !o2 else { return nil }
             value = added
         }
