@@ -16,10 +16,8 @@ import Synchronization
 /// parts: the real Kalshi and Polymarket adapters built from the exchange's config by
 /// `Trader.makeVenues`, their websocket book feeds (`WebSocketBookFeed`, with the fill and trade
 /// routing `VenueBookFeeds` does), the `Detector`, and an `Executor` over a `Store` at full on a
-/// scratch file. One difference, on purpose: `Trader.trade` drains the feeds every 2 ms (a sleep),
-/// which would put a uniform 0–2 ms wait on this path; here each feed event wakes the detection
-/// loop at once (an `AsyncStream`), so the figure is the rest of the path. The poll is reported
-/// in BENCHMARKS.md.
+/// scratch file. Its own detection loop wakes on each feed event (an `AsyncStream`), as
+/// `Trader.trade` now does by waiting on the feeds' inbox (`VenueBookFeeds.waitForEvents`).
 ///
 /// Start: the instant before `LoopbackExchange.setBook` is called with the completing change;
 /// it builds the `price_change` message and hands it to the subscriber's channel, whose event
