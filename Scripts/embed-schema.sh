@@ -10,7 +10,7 @@ out=Sources/OrderStateMachine/Store/Schema.swift
   echo ''
   echo 'enum Schema {'
   echo '    /// The schema version this build writes and understands (`PRAGMA user_version`).'
-  echo '    static let version: Int64 = 6'
+  echo '    static let version: Int64 = 7'
   echo ''
   echo '    /// The exact text of schema.sql.'
   echo '    static let sql = #"""'

@@ -94,10 +94,10 @@ struct BadInputDatabaseTests {
         // The header still says the current version; the newer version sits in a WAL that is not checkpointed yet
         // (held open here): SQLite's own read, after opening, refuses it too.
         let (walDirectory, walDB) = try await checkpointedDatabase()
-        let holder = try SQLiteShellHolder(path: walDB, statements: "PRAGMA wal_autocheckpoint = 0; PRAGMA user_version = 7;")
+        let holder = try SQLiteShellHolder(path: walDB, statements: "PRAGMA wal_autocheckpoint = 0; PRAGMA user_version = \(Store.schemaVersion + 1);")
         defer { holder.close() }
         #expect(FileManager.default.fileExists(atPath: walDB + "-wal"))
-        try await expectRefused(walDirectory, db: walDB, mentions: ["arb.db has schema version 7"], ignoringSharedMemory: true)
+        try await expectRefused(walDirectory, db: walDB, mentions: ["arb.db has schema version \(Store.schemaVersion + 1)"], ignoringSharedMemory: true)
     }
 
     @Test("a directory")

@@ -29,7 +29,7 @@ struct LeanBeginTests {
         """,
     ]
 
-    @Test("a version 5 file migrates to 6: rows kept, the old indexes gone, its schema text the same as a new file's")
+    @Test("a version 5 file migrates to 6 (and on): rows kept, the old indexes gone, its schema text the same as a new file's")
     func migration() throws {
         let path = directory.path("v5.db")
         let fresh = try Store(path: directory.path("fresh.db"), durability: .normal)
@@ -54,7 +54,7 @@ struct LeanBeginTests {
             guard case .created = try store.createOpportunity(sampleOpportunity("OLD")) else { Issue.record("not created"); return }
         }
         let store = try Store(path: path, durability: .normal)
-        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == 6)
+        #expect(try store.connection.prepare("PRAGMA user_version").queryOne { $0.int64(0) } == Store.schemaVersion)
         #expect(try store.connection.prepare(schemaQuery).query { "\($0.text(0)): \($0.text(1))" } == freshSQL)
         #expect(try store.nonTerminalOpportunities().map(\.id) == [1])
         guard case .created(let id) = try store.createAndBegin(sampleOpportunity("NEW"), reason: "gate", makeLegs: { sampleLegs(store, $0) })

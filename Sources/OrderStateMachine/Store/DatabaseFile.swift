@@ -24,6 +24,8 @@ public enum DatabaseFileError: Error, Sendable, Equatable, CustomStringConvertib
     case notSQLite(path: String)
     case foreignApplication(path: String, applicationID: Int32)
     case newerSchema(path: String, found: Int64, supported: Int64)
+    /// Opened read-only, so not migrated: this build's queries assume its own schema.
+    case olderSchema(path: String, found: Int64, current: Int64)
     case damaged(path: String, detail: String)
     case cannotCreate(path: String, detail: String)
     case cannotOpen(path: String, detail: String)
@@ -44,6 +46,9 @@ public enum DatabaseFileError: Error, Sendable, Equatable, CustomStringConvertib
                 : "\(path) is a SQLite database of another application (application_id \(applicationID)): pass --db with an arb database"
         case .newerSchema(let path, let found, let supported):
             "\(path) has schema version \(found), newer than this build supports (\(supported)): upgrade arb to open it"
+        case .olderSchema(let path, let found, let current):
+            "\(path) has schema version \(found), older than this build's (\(current)), and a read-only open does not upgrade it: "
+                + "run `arbadmin reconcile --db \(path)` (or start the trader on it) once to upgrade it"
         case .damaged(let path, let detail):
             "\(path) is damaged (\(detail)): restore it from a backup; the file was not changed"
         case .cannotCreate(let path, let detail):
@@ -95,6 +100,9 @@ public enum DatabaseFile {
                     try migrate(connection, from: version)
                 }
             } else {
+                if version < Schema.version {
+                    throw DatabaseFileError.olderSchema(path: path, found: version, current: Schema.version)
+                }
                 try connection.execute("PRAGMA query_only = ON")
             }
         } catch let error as SQLiteError {
@@ -229,6 +237,66 @@ public enum DatabaseFile {
                 }
                 try connection.execute("PRAGMA user_version = 6")
             }
+        }
+        if version < 7 {
+            try migrateLegsToDerivedIDs(connection)
+        }
+    }
+
+    /// 7: a leg's id is its opportunity's id and side, its client order id fixed by the same two
+    /// (schema.sql, `legs`), and the two indexes that enforced both are gone. The table is
+    /// rebuilt (SQLite's "Making Other Kinds Of Table Schema Changes",
+    /// https://sqlite.org/lang_altertable.html: the old table renamed away, the new one created
+    /// from schema.sql's text, the rows copied, the old dropped) and the fills' `leg_id`
+    /// renumbered, in one transaction with foreign keys off, checked before the commit. A leg
+    /// whose client order id is not the one its opportunity and side give is refused: the file
+    /// is left as it was.
+    static func migrateLegsToDerivedIDs(_ connection: Connection) throws {
+        try connection.execute("PRAGMA foreign_keys = OFF")
+        defer { try? connection.execute("PRAGMA foreign_keys = ON") }
+        try connection.writeTransaction {
+            let odd = try connection.prepare("""
+                SELECT client_order_id FROM legs
+                WHERE client_order_id IS NOT ('arb-' || (SELECT value FROM settings WHERE key = 'database_id')
+                                              || '-' || opportunity_id || '-' || leg)
+                LIMIT 1
+                """).queryOne { $0.text(0) }
+            if let odd {
+                throw DatabaseFileError.damaged(
+                    path: connection.path, detail: "leg client order id \(odd) is not arb-<database id>-<opportunity id>-<leg>")
+            }
+            // The triggers of other tables that name `legs` go first (the rename would point them
+            // at the old table) and come back from schema.sql at the end.
+            let triggers = ["fills_accumulate_on_leg", "fills_no_update", "fill_reversals_subtract_from_leg", "alerts_snapshot_legs"]
+            for trigger in triggers { try connection.execute("DROP TRIGGER \(trigger)") }
+            // legacy_alter_table: the rename must not rewrite the fills' REFERENCES legs (id) to
+            // the old table (SQLite ≥ 3.26 does unless this is on).
+            try connection.execute("PRAGMA legacy_alter_table = ON")
+            defer { try? connection.execute("PRAGMA legacy_alter_table = OFF") }
+            try connection.execute("ALTER TABLE legs RENAME TO legs_v6")
+            try connection.execute(Schema.statement(creatingTable: "legs"))
+            let columns = """
+                opportunity_id, leg, venue, instrument, side, limit_price, quantity, time_in_force, client_order_id,
+                venue_order_id, status, status_reason, cancel_requested, cancel_result, filled_quantity, filled_cost_micros,
+                fees_micros, updated_at_ms
+                """
+            try connection.execute("""
+                INSERT INTO legs (id, \(columns))
+                SELECT opportunity_id * 2 + (leg = 'b'), \(columns) FROM legs_v6 ORDER BY opportunity_id, leg
+                """)
+            try connection.execute("""
+                UPDATE fills SET leg_id = (SELECT l.opportunity_id * 2 + (l.leg = 'b') FROM legs_v6 l WHERE l.id = fills.leg_id)
+                """)
+            try connection.execute("DROP TABLE legs_v6")
+            for trigger in ["legs_no_delete", "legs_client_order_id", "legs_keys_are_fixed"] + triggers {
+                try connection.execute(Schema.statement(creating: trigger))
+            }
+            let dangling = try connection.prepare("PRAGMA foreign_key_check").query { $0.text(0) }
+            guard dangling.isEmpty else {
+                throw DatabaseFileError.damaged(
+                    path: connection.path, detail: "after the version 7 migration, rows point at nothing in \(Set(dangling).sorted())")
+            }
+            try connection.execute("PRAGMA user_version = 7")
         }
     }
 

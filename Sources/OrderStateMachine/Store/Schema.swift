@@ -3,11 +3,11 @@
 
 enum Schema {
     /// The schema version this build writes and understands (`PRAGMA user_version`).
-    static let version: Int64 = 6
+    static let version: Int64 = 7
 
     /// The exact text of schema.sql.
     static let sql = #"""
--- arb schema, version 6.
+-- arb schema, version 7.
 -- The one source of the schema: the OrderStateMachine library embeds this exact text
 -- (Schema.swift) and a test proves the two are byte-identical.
 --
@@ -159,8 +159,14 @@ END;
 
 -- MARK: legs ------------------------------------------------------------------------------------
 
+-- A leg's id is its opportunity's id and its side (2 × opportunity id, + 1 for leg b), and its
+-- client order id is fixed by the same two (arb-<database id>-<opportunity id>-<leg>, checked by
+-- the trigger below): one b-tree enforces one order per leg and side and a client order id never
+-- used twice, and a begin commit appends both legs at its right edge (schema v7, issue 17: the
+-- UNIQUE (opportunity_id, leg) and UNIQUE client_order_id indexes were two more b-trees on the
+-- detect → submit path). Lookups by client order id parse it into the id (Store.legID).
 CREATE TABLE legs (
-    id                 INTEGER PRIMARY KEY,
+    id                 INTEGER PRIMARY KEY CHECK (id IS opportunity_id * 2 + (leg = 'b')),
     opportunity_id     INTEGER NOT NULL REFERENCES opportunities (id),
     leg                TEXT    NOT NULL CHECK (leg IN ('a', 'b')),
     venue              TEXT    NOT NULL,
@@ -169,7 +175,7 @@ CREATE TABLE legs (
     limit_price        INTEGER NOT NULL CHECK (limit_price > 0 AND limit_price < 10000),
     quantity           INTEGER NOT NULL CHECK (quantity > 0),
     time_in_force      TEXT    NOT NULL CHECK (time_in_force IN ('ioc', 'fok', 'gtc')),
-    client_order_id    TEXT    NOT NULL UNIQUE,   -- arb-<database id>-<opportunity id>-<leg>
+    client_order_id    TEXT    NOT NULL,          -- arb-<database id>-<opportunity id>-<leg>
     venue_order_id     TEXT,                      -- precomputed where the venue allows, else from the ack
     -- pending: intent persisted, no answer yet; unknown: the submit's answer was lost (timeout,
     -- disconnect, 5xx) — only a venue query resolves it; not_found: the venue never received it.
@@ -185,9 +191,24 @@ CREATE TABLE legs (
     average_price      INTEGER GENERATED ALWAYS AS
                            (CASE WHEN filled_quantity > 0 THEN filled_cost_micros / filled_quantity END) VIRTUAL,
     updated_at_ms      INTEGER NOT NULL,
-    UNIQUE (opportunity_id, leg),
     CHECK (filled_quantity >= 0 AND filled_quantity <= quantity)
 );
+
+CREATE TRIGGER legs_client_order_id
+BEFORE INSERT ON legs
+WHEN NEW.client_order_id IS NOT ('arb-' || (SELECT value FROM settings WHERE key = 'database_id')
+                                 || '-' || NEW.opportunity_id || '-' || NEW.leg)
+BEGIN
+    SELECT RAISE(ABORT, 'a leg''s client order id is arb-<database id>-<opportunity id>-<leg>');
+END;
+
+CREATE TRIGGER legs_keys_are_fixed
+BEFORE UPDATE OF id, opportunity_id, leg, client_order_id ON legs
+WHEN NEW.id IS NOT OLD.id OR NEW.opportunity_id IS NOT OLD.opportunity_id OR NEW.leg IS NOT OLD.leg
+     OR NEW.client_order_id IS NOT OLD.client_order_id
+BEGIN
+    SELECT RAISE(ABORT, 'a leg''s id, opportunity, side and client order id never change');
+END;
 
 CREATE TRIGGER legs_no_delete
 BEFORE DELETE ON legs
@@ -425,7 +446,7 @@ BEGIN
                    'leg', leg, 'client_order_id', client_order_id, 'venue', venue, 'status', status,
                    'filled_quantity', filled_quantity, 'cancel_requested', cancel_requested,
                    'cancel_result', cancel_result))
-          FROM (SELECT * FROM legs WHERE opportunity_id = NEW.opportunity_id ORDER BY leg))
+          FROM (SELECT * FROM legs WHERE id BETWEEN NEW.opportunity_id * 2 AND NEW.opportunity_id * 2 + 1 ORDER BY id))
      WHERE id = NEW.id;
 END;
 

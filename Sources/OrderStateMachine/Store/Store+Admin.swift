@@ -145,8 +145,8 @@ extension Store {
         SELECT \(OpportunityColumn.list(table: "o")), \(LegSumColumn.list(table: "a")), \(LegSumColumn.list(table: "b")),
                (SELECT coalesce(sum(u.filled_quantity), 0) FROM unwind_orders u WHERE u.opportunity_id = o.id)
         FROM opportunities o
-        LEFT JOIN legs a ON a.opportunity_id = o.id AND a.leg = 'a'
-        LEFT JOIN legs b ON b.opportunity_id = o.id AND b.leg = 'b'
+        LEFT JOIN legs a ON a.id = o.id * 2
+        LEFT JOIN legs b ON b.id = o.id * 2 + 1
 
         """
 

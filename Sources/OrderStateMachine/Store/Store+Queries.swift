@@ -166,13 +166,14 @@ extension Store {
         "SELECT id FROM opportunities INDEXED BY opportunities_exposed WHERE outcome = 'one_sided' AND flattened = 0"
 
     public func legs(of id: OpportunityID) throws -> [Leg] {
-        try connection.cachedStatement("SELECT \(Self.legColumns) FROM legs WHERE opportunity_id = ? ORDER BY leg")
-            .query(id, row: Self.decodeLeg)
+        try connection.cachedStatement("SELECT \(Self.legColumns) FROM legs WHERE id IN (?, ?) ORDER BY id")
+            .query(Self.legID(opportunity: id, leg: .a), Self.legID(opportunity: id, leg: .b), row: Self.decodeLeg)
     }
 
     public func leg(clientOrderID: String) throws -> Leg? {
-        try connection.cachedStatement("SELECT \(Self.legColumns) FROM legs WHERE client_order_id = ?")
-            .queryOne(clientOrderID, row: Self.decodeLeg)
+        guard let id = legID(clientOrderID: clientOrderID) else { return nil }
+        return try connection.cachedStatement("SELECT \(Self.legColumns) FROM legs WHERE id = ?")
+            .queryOne(id, row: Self.decodeLeg)
     }
 
     public func fills(of id: OpportunityID) throws -> [Fill] {

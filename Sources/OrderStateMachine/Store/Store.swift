@@ -142,6 +142,27 @@ public final class Store {
         "arb-\(databaseID)-\(opportunity)-\(leg.rawValue)"
     }
 
+    /// A leg's row id: its opportunity's id and side (schema.sql, `legs`), so one b-tree keeps
+    /// one order per leg and side, and a begin appends both legs at its right edge.
+    public static func legID(opportunity: OpportunityID, leg: LegName) -> Int64 {
+        opportunity * 2 + (leg == .b ? 1 : 0)
+    }
+
+    /// The row id of the leg `clientOrderID` names, or nil when it names no leg of this database
+    /// (an unwind order's id, another database's, anything else). A leg's client order id is
+    /// fixed by its opportunity and side (the schema checks it on insert), so the id is parsed,
+    /// not looked up: no index on the text is kept for it.
+    func legID(clientOrderID: String) -> Int64? {
+        let prefix = "arb-\(databaseID)-"
+        guard clientOrderID.hasPrefix(prefix) else { return nil }
+        let rest = clientOrderID.dropFirst(prefix.count)
+        guard let dash = rest.lastIndex(of: "-"), let leg = LegName(rawValue: String(rest[rest.index(after: dash)...])),
+              let opportunity = OpportunityID(rest[..<dash]), opportunity > 0, opportunity <= OpportunityID.max / 2,
+              clientOrderID == self.clientOrderID(opportunity: opportunity, leg: leg)
+        else { return nil }
+        return Self.legID(opportunity: opportunity, leg: leg)
+    }
+
     /// The client order id of an opportunity's unwind attempt `attempt`: `arb-<db>-<id>-u<n>`.
     public func clientOrderID(opportunity: OpportunityID, unwindAttempt attempt: Int) -> String {
         "arb-\(databaseID)-\(opportunity)-u\(attempt)"
@@ -401,12 +422,12 @@ public final class Store {
 
     private func insertLeg(_ intent: LegIntent, opportunity id: OpportunityID, at now: Int64) throws {
         try connection.cachedStatement("""
-            INSERT INTO legs (opportunity_id, leg, venue, instrument, side, limit_price, quantity, time_in_force,
+            INSERT INTO legs (id, opportunity_id, leg, venue, instrument, side, limit_price, quantity, time_in_force,
                 client_order_id, venue_order_id, updated_at_ms)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """
         ).execute(
-            id, intent.leg.rawValue, intent.venue, intent.instrument, intent.side.rawValue, intent.limitPrice.ticks,
+            Self.legID(opportunity: id, leg: intent.leg), id, intent.leg.rawValue, intent.venue, intent.instrument, intent.side.rawValue, intent.limitPrice.ticks,
             intent.quantity.hundredths, intent.timeInForce.rawValue, intent.clientOrderID, intent.venueOrderID, now)
     }
 
@@ -446,11 +467,11 @@ public final class Store {
             UPDATE legs SET status = coalesce(?, status), status_reason = coalesce(?, status_reason),
                 venue_order_id = coalesce(?, venue_order_id), cancel_requested = coalesce(?, cancel_requested),
                 cancel_result = coalesce(?, cancel_result), updated_at_ms = ?
-            WHERE client_order_id = ?
+            WHERE id = ?
             """
         ).execute(
             update.status?.rawValue, update.statusReason, update.venueOrderID, update.cancelRequested,
-            update.cancelResult?.rawValue, now, update.clientOrderID)
+            update.cancelResult?.rawValue, now, legID(clientOrderID: update.clientOrderID))
         precondition(connection.changes == 1, "leg update for unknown client order id \(update.clientOrderID)")
     }
 
@@ -474,13 +495,13 @@ public final class Store {
         let insert = try connection.cachedStatement("""
             INSERT INTO fills (venue, trade_id, leg_id, opportunity_id, price, quantity, fee_micros, filled_at_ms,
                 recorded_at_ms, provisional)
-            SELECT ?, ?, id, opportunity_id, ?, ?, ?, ?, ?, ? FROM legs WHERE client_order_id = ?
+            SELECT ?, ?, id, opportunity_id, ?, ?, ?, ?, ?, ? FROM legs WHERE id = ?
             ON CONFLICT (venue, trade_id) DO NOTHING
             """)
         do {
             try insert.execute(
                 fill.venue, fill.tradeID, fill.price.ticks, fill.quantity.hundredths, fill.fee.micros,
-                fill.filledAtMilliseconds, now, fill.certainty == .provisional ? 1 : 0, fill.clientOrderID)
+                fill.filledAtMilliseconds, now, fill.certainty == .provisional ? 1 : 0, legID(clientOrderID: fill.clientOrderID))
         } catch let error as SQLiteError where error.code == .constraintCheck {
             // legs.filled_quantity <= quantity, checked by the schema when the trigger adds the fill.
             return .exceedsOrder
@@ -498,7 +519,8 @@ public final class Store {
     }
 
     private func knownLeg(_ clientOrderID: String) throws -> Bool {
-        try connection.cachedStatement("SELECT 1 FROM legs WHERE client_order_id = ?").queryOne(clientOrderID) { _ in true } ?? false
+        guard let id = legID(clientOrderID: clientOrderID) else { return false }
+        return try connection.cachedStatement("SELECT 1 FROM legs WHERE id = ?").queryOne(id) { _ in true } ?? false
     }
 
     func insertAlert(_ alert: NewAlert, opportunity id: OpportunityID?, at now: Int64) throws {
