@@ -138,6 +138,20 @@ struct LegIDTests {
         END
         """
 
+    /// Version 7 spelled every CHECK and trigger list of three or more values with OR: the
+    /// version 6 text of each (version 7's, version 6's), put back by `downgrade`.
+    static let version6Lists: [(String, String)] = [
+        ("state = 'Detected' OR state = 'InFlight' OR state = 'LegsPlaced' OR state = 'Filled'\n"
+            + "                          OR state = 'OneSided' OR state = 'CancelAttempted' OR state = 'Unwinding' OR state = 'Closed'",
+         "state IN ('Detected', 'InFlight', 'LegsPlaced', 'Filled', 'OneSided', 'CancelAttempted', 'Unwinding', 'Closed')"),
+        ("(NEW.state = 'Filled' OR NEW.state = 'OneSided' OR NEW.state = 'CancelAttempted')",
+         "NEW.state IN ('Filled', 'OneSided', 'CancelAttempted')"),
+        ("status = 'pending' OR status = 'unknown' OR status = 'open' OR status = 'partially_filled'\n"
+            + "                           OR status = 'filled' OR status = 'cancelled' OR status = 'rejected' OR status = 'not_found'",
+         "status IN ('pending', 'unknown', 'open', 'partially_filled', 'filled', 'cancelled', 'rejected', 'not_found')"),
+        ("severity = 'info' OR severity = 'warning' OR severity = 'critical'", "severity IN ('info', 'warning', 'critical')"),
+    ]
+
     /// Turns a version 7 file into the version 6 shape: legs numbered as version 6 did (in order
     /// of insert — here the reverse of the derived order, so a migration that kept ids fails),
     /// fills pointing at them, version 6's table and snapshot trigger. `corrupt` runs last.
@@ -169,6 +183,14 @@ struct LegIDTests {
                 try c.execute(Schema.statement(creating: trigger))
             }
             try c.execute(Self.version6Snapshot)
+            let schemaVersion = try c.prepare("PRAGMA schema_version").queryOne { $0.int64(0) } ?? 0
+            try c.execute("PRAGMA writable_schema = ON")
+            for (new, old) in Self.version6Lists {
+                try c.prepare("UPDATE sqlite_schema SET sql = replace(sql, ?, ?) WHERE instr(sql, ?) > 0").execute(new, old, new)
+                #expect(c.changes == 1, "\(new)")
+            }
+            try c.execute("PRAGMA schema_version = \(schemaVersion + 1)")
+            try c.execute("PRAGMA writable_schema = OFF")
             if let corrupt { try c.execute(corrupt) }
             try c.execute("PRAGMA user_version = 6")
         }

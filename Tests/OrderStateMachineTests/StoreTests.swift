@@ -227,4 +227,31 @@ struct StoreTests {
         #expect(Data(Store.embeddedSchema.utf8) == onDisk)
         #expect(try store.connection.pragmaInteger("user_version") == Store.schemaVersion)
     }
+
+    /// schema.sql's header: an IN list of three or more constants makes SQLite build a temporary
+    /// b-tree (`OpenEphemeral`) on every execution of a statement whose CHECKs or triggers hold
+    /// it. Every insert and every update of a row by its key — the programs SQLite compiles for
+    /// them include the table's CHECKs and its triggers' programs — opens none.
+    @Test("no insert or update of a row compiles a temporary b-tree: no CHECK or trigger tests an IN list of 3+ values")
+    func noEphemeralTables() throws {
+        let store = try makeStore()
+        let db = store.connection
+        let tables = try db.prepare("SELECT name, sql LIKE '%WITHOUT ROWID' FROM sqlite_schema WHERE type = 'table' ORDER BY name")
+            .query { ($0.text(0), $0.int64(1) == 1) }
+        #expect(tables.count >= 10)
+        for (table, withoutRowID) in tables {
+            // Stored, non-key columns: name (1), primary key position (5), hidden/generated (6).
+            let columns = try db.prepare("PRAGMA table_xinfo(\(table))").query { ($0.text(1), $0.int64(5), $0.int64(6)) }
+                .filter { $0.1 == 0 && $0.2 == 0 }.map(\.0)
+            var statements = ["INSERT INTO \(table) DEFAULT VALUES"]
+            if !withoutRowID {
+                statements.append("UPDATE \(table) SET \(columns.map { "\($0) = ?" }.joined(separator: ", ")) WHERE rowid = ?")
+            }
+            for sql in statements {
+                let opcodes = try db.prepare("EXPLAIN " + sql).query { $0.text(1) }
+                #expect(opcodes.contains("Halt"), "\(sql) did not compile")
+                #expect(!opcodes.contains("OpenEphemeral"), "\(sql)")
+            }
+        }
+    }
 }

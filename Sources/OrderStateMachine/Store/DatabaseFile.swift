@@ -181,23 +181,7 @@ public enum DatabaseFile {
             // "Making Other Kinds Of Table Schema Changes": the stored rows need no change); the
             // transition trigger is replaced. The rewrite is checked before the commit.
             try connection.writeTransaction {
-                let schemaVersion = try connection.prepare("PRAGMA schema_version").queryOne { $0.int64(0) } ?? 0
-                var table = Schema.statement(creatingTable: "opportunities")
-                if table.hasSuffix(";") { table.removeLast() }
-                try connection.execute("PRAGMA writable_schema = ON")
-                do {
-                    try connection.prepare("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = 'opportunities'")
-                        .execute(table)
-                    try connection.execute("PRAGMA schema_version = \(schemaVersion + 1)")
-                    try connection.execute("PRAGMA writable_schema = OFF")
-                } catch {
-                    try? connection.execute("PRAGMA writable_schema = OFF")
-                    throw error
-                }
-                let check = try connection.prepare("PRAGMA integrity_check").query { $0.text(0) }
-                guard check == ["ok"] else {
-                    throw DatabaseFileError.damaged(path: connection.path, detail: "after the version 4 migration: \(check.joined(separator: "; "))")
-                }
+                try rewriteCheckConstraints(connection, of: ["opportunities"], migratingTo: 4)
                 try connection.execute("DROP TRIGGER opportunities_legal_transition")
                 try connection.execute(Schema.statement(creating: "opportunities_legal_transition"))
                 // The unwind orders and their fills, new tables.
@@ -243,6 +227,32 @@ public enum DatabaseFile {
         }
     }
 
+    /// Replaces the stored text of `tables` with schema.sql's, where only CHECK constraints
+    /// differ — which SQLite allows by rewriting the text in sqlite_schema
+    /// (https://sqlite.org/lang_altertable.html, "Making Other Kinds Of Table Schema Changes":
+    /// the stored rows need no change). The rewrite is checked before the caller's commit.
+    static func rewriteCheckConstraints(_ connection: Connection, of tables: [String], migratingTo version: Int) throws {
+        let schemaVersion = try connection.prepare("PRAGMA schema_version").queryOne { $0.int64(0) } ?? 0
+        try connection.execute("PRAGMA writable_schema = ON")
+        do {
+            for name in tables {
+                var table = Schema.statement(creatingTable: name)
+                if table.hasSuffix(";") { table.removeLast() }
+                try connection.prepare("UPDATE sqlite_schema SET sql = ? WHERE type = 'table' AND name = ?").execute(table, name)
+            }
+            try connection.execute("PRAGMA schema_version = \(schemaVersion + 1)")
+            try connection.execute("PRAGMA writable_schema = OFF")
+        } catch {
+            try? connection.execute("PRAGMA writable_schema = OFF")
+            throw error
+        }
+        let check = try connection.prepare("PRAGMA integrity_check").query { $0.text(0) }
+        guard check == ["ok"] else {
+            throw DatabaseFileError.damaged(
+                path: connection.path, detail: "after the version \(version) migration: \(check.joined(separator: "; "))")
+        }
+    }
+
     /// 7: a leg's id is its opportunity's id and side, its client order id fixed by the same two
     /// (schema.sql, `legs`), and the two indexes that enforced both are gone. The table is
     /// rebuilt (SQLite's "Making Other Kinds Of Table Schema Changes",
@@ -250,7 +260,9 @@ public enum DatabaseFile {
     /// from schema.sql's text, the rows copied, the old dropped) and the fills' `leg_id`
     /// renumbered, in one transaction with foreign keys off, checked before the commit. A leg
     /// whose client order id is not the one its opportunity and side give is refused: the file
-    /// is left as it was.
+    /// is left as it was. Also: every CHECK and trigger spells a list of three or more values
+    /// with OR, not IN (schema.sql's header says why) — the tables' text is rewritten, the
+    /// transition trigger replaced.
     static func migrateLegsToDerivedIDs(_ connection: Connection) throws {
         try connection.execute("PRAGMA foreign_keys = OFF")
         defer { try? connection.execute("PRAGMA foreign_keys = ON") }
@@ -291,6 +303,9 @@ public enum DatabaseFile {
             for trigger in ["legs_no_delete", "legs_client_order_id", "legs_keys_are_fixed"] + triggers {
                 try connection.execute(Schema.statement(creating: trigger))
             }
+            try rewriteCheckConstraints(connection, of: ["opportunities", "unwind_orders", "alerts"], migratingTo: 7)
+            try connection.execute("DROP TRIGGER opportunities_legal_transition")
+            try connection.execute(Schema.statement(creating: "opportunities_legal_transition"))
             let dangling = try connection.prepare("PRAGMA foreign_key_check").query { $0.text(0) }
             guard dangling.isEmpty else {
                 throw DatabaseFileError.damaged(
