@@ -78,6 +78,9 @@ public final class WebSocketBookFeed<Spec: BookFeedSpec>: Sendable {
 
     struct Reconnect: Error, CustomStringConvertible { var description: String }
 
+    /// How long a closing connection waits for the venue's side of the close.
+    static var closeTimeout: Duration { .seconds(1) }
+
     /// Runs until the task is cancelled.
     public func run() async {
         var failures = 0
@@ -89,7 +92,11 @@ public final class WebSocketBookFeed<Spec: BookFeedSpec>: Sendable {
                     guard let name = HTTPField.Name(header.name) else { continue }
                     fields.append(HTTPField(name: name, value: header.value))
                 }
-                let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 22, additionalHeaders: fields)
+                // A connection this feed gives up on (a sequence gap, the venue silent) is closed
+                // politely but not waited on for long: the books are untrusted until the next
+                // one (the library's default waits up to 15 s for the venue to end it).
+                let configuration = WebSocketClientConfiguration(maxFrameSize: 1 << 22, additionalHeaders: fields,
+                                                                 closeTimeout: Self.closeTimeout)
                 let opened = connectionCount
                 defer { if connectionCount > opened { failures = 0 } }
                 try await WebSocketClient.connect(url: spec.url, configuration: configuration, logger: logger) { inbound, outbound, _ in

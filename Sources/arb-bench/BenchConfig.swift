@@ -58,7 +58,8 @@ final class BenchEngine {
     private let routing: [Task<Void, Never>]
 
     init(databasePath: String, durability: Durability, venues: [String: any Venue], execution: ExecutionConfig) throws {
-        ledger = Ledger(store: try Store(path: databasePath, durability: durability))
+        // As the trader opens its store (TraderAssembly): checkpoints off the commits.
+        ledger = Ledger(store: try Store(path: databasePath, durability: durability, checkpoints: .background))
         executor = Executor(ledger: ledger, venues: venues, router: router, clock: SystemClock(), execution: execution,
                             risk: BenchConfig.risk, faults: FaultPoints(armed: nil), logger: BenchConfig.quietLogger)
         let router = self.router

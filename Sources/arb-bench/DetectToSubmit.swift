@@ -42,7 +42,8 @@ enum DetectToSubmit {
         // commit, and the path's one commit alone.
         let raw = try RawBaseline(path: "\(base)-raw.db", durability: .full,
                                   count: size.detectWarmup + size.detectIterations)
-        let commitStore = try Store(path: "\(base)-commit.db", durability: .full)
+        // Its checkpoints off the commits, as the trader's and the path's store have them.
+        let commitStore = try Store(path: "\(base)-commit.db", durability: .full, checkpoints: .background)
 
         let size10 = Quantity(contracts: 10)
         func quote(_ venue: String, _ instrument: String, ask: Int64, at now: Int64) -> Quote {
@@ -70,7 +71,7 @@ enum DetectToSubmit {
                 guard let candidate = detector.update(completing, nowMilliseconds: now) else {
                     throw BenchError("the completing quote found no opportunity")
                 }
-                executions.addTask { await executor.run(candidate) }
+                executions.addImmediateTask { await executor.run(candidate) }  // as Trader.trade starts one
                 let outcome = try await executions.next()
 
                 let submits = kalshi.marks.withLock { $0.submits } + polymarket.marks.withLock { $0.submits }

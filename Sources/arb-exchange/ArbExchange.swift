@@ -40,8 +40,10 @@ struct ArbExchange: AsyncParsableCommand {
     }
 
     func run() async throws {
-        signal(SIGINT, SIG_IGN)
-        signal(SIGTERM, SIG_IGN)
+        // The stop signals are caught from the first instant, before the banner: whoever started
+        // the exchange may send SIGTERM as soon as it has read it (a signal between the banner and
+        // installing the handlers used to be ignored, and the exchange ran on).
+        let stop = StopSignals()
         let exchange: LoopbackExchange
         do {
             exchange = try await LoopbackExchange.start(.init(seed: seed, directory: dir, faults: try LoopbackFaults(parsing: faults),
@@ -52,43 +54,52 @@ struct ArbExchange: AsyncParsableCommand {
         }
         // Written at once (not buffered): whoever started the exchange reads the URLs from the first line.
         Self.say("\(exchange.banner)\nconfig \(exchange.configPath)\nfaults \(try LoopbackFaults(parsing: faults))")
-        await Self.waitForStopSignal()
+        await stop.wait()
         await exchange.stop()
         Self.say("stopped: \(exchange.counters.summary)")
     }
 
     static func say(_ text: String) { FileHandle.standardOutput.write(Data((text + "\n").utf8)) }
 
-    /// Returns on the first SIGINT or SIGTERM.
-    static func waitForStopSignal() async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let queue = DispatchQueue(label: "arb-exchange.signals")
-            let once = Once(continuation)
-            let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
-            for source in sources {
-                source.setEventHandler { once.resume() }
-                source.resume()
-            }
-            // Kept alive by the handlers until the process ends.
-            once.keep(sources)
-        }
-    }
-
-    final class Once: @unchecked Sendable {
+    /// SIGINT and SIGTERM, caught from its creation on (their default action is set to ignore
+    /// first, as a dispatch signal source needs); `wait` returns once either has come, before or
+    /// after it is called.
+    final class StopSignals: @unchecked Sendable {
+        private let lock = NSLock()
+        private var received = false
         private var continuation: CheckedContinuation<Void, Never>?
         private var sources: [any DispatchSourceSignal] = []
-        private let lock = NSLock()
 
-        init(_ continuation: CheckedContinuation<Void, Never>) { self.continuation = continuation }
+        init() {
+            signal(SIGINT, SIG_IGN)
+            signal(SIGTERM, SIG_IGN)
+            let queue = DispatchQueue(label: "arb-exchange.signals")
+            let sources = [SIGINT, SIGTERM].map { DispatchSource.makeSignalSource(signal: $0, queue: queue) }
+            for source in sources {
+                source.setEventHandler { [weak self] in self?.fire() }
+                source.resume()
+            }
+            lock.withLock { self.sources = sources }
+        }
 
-        func keep(_ sources: [any DispatchSourceSignal]) { lock.withLock { self.sources = sources } }
-
-        func resume() {
+        private func fire() {
             let pending = lock.withLock { () -> CheckedContinuation<Void, Never>? in
+                received = true
                 defer { continuation = nil }
                 return continuation
             }
             pending?.resume()
+        }
+
+        func wait() async {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let already = lock.withLock { () -> Bool in
+                    if received { return true }
+                    self.continuation = continuation
+                    return false
+                }
+                if already { continuation.resume() }
+            }
         }
     }
 }

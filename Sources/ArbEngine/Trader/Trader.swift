@@ -232,9 +232,14 @@ public enum Trader {
         var skipped = 0
         var candidates = 0
         await withDiscardingTaskGroup { executions in
+            // An execution starts on this thread at once (an immediate child task) and runs until
+            // it first suspends — past its begin commit and into its submits — instead of waiting
+            // for a pool thread to wake (12 µs at p50 on arb-bench's detect_to_submit; 3.5 µs
+            // this way). The loop reads the next quote only then, a begin commit later; a second
+            // candidate's commit would have waited for this one's anyway (one writer).
             func consider(_ candidate: Candidate) {
                 candidates += 1
-                executions.addTask { _ = await executor.run(candidate) }
+                executions.addImmediateTask { _ = await executor.run(candidate) }
             }
             /// One quote as the detector takes it: kept for marking open exposure, then detected on.
             func see(_ quote: Quote, now: Int64) {

@@ -69,8 +69,9 @@ public struct TraderAssembly: Sendable {
         let sinks = try options.sinks ?? AlertDispatcher.makeSinks(config: config.alerts, alertFilePath: config.alertFilePath,
                                                                environment: environment)
         if options.access == .createIfMissing { try Trader.makeParentDirectory(of: path) }
+        // Checkpoints in the background: the trader's commits are on detect → submit.
         let store = try Store(path: path, access: options.access, durability: durability, alertSinks: sinks.map(\.name),
-                              newDatabaseID: options.newDatabaseID)
+                              checkpoints: .background, newDatabaseID: options.newDatabaseID)
         store.alertSinkMinimums = Dictionary(uniqueKeysWithValues: sinks.map { ($0.name, $0.minSeverity) })
         if let hook = options.commitHook { store.commitHook = hook }
         let tookOverFrom = try LeaseStanding.take(store, me: holder, force: options.forceLease, now: clock.nowMilliseconds(),

@@ -118,12 +118,25 @@ public final class Store {
     /// (under 1 %, so off detect_to_submit's p99), and ids jump by at most this much per restart.
     public static let opportunityIDBlock: Int64 = 256
 
+    /// Where WAL checkpoints run.
+    public enum Checkpoints: Sendable {
+        /// SQLite's default: inside the commit that takes the WAL past 1,000 pages.
+        case inCommit
+        /// On a queue of their own, beside the writer (``BackgroundCheckpointer``): the trader's
+        /// store, whose commits are on detect → submit.
+        case background
+    }
+
+    /// Runs this writer's checkpoints when `checkpoints` is `.background`.
+    private let checkpointer: BackgroundCheckpointer?
+
     public init(
         path: String,
         access: DatabaseFile.Access = .createIfMissing,
         durability: Durability = .full,
         busyTimeoutMilliseconds: Int32 = 5_000,
         alertSinks: [String] = [],
+        checkpoints: Checkpoints = .inCommit,
         newDatabaseID: () -> String = { DatabaseFile.randomDatabaseID() }
     ) throws {
         self.connection = try DatabaseFile.open(
@@ -134,7 +147,21 @@ public final class Store {
         self.databaseID =
             try connection.prepare("SELECT value FROM settings WHERE key = 'database_id'")
             .queryOne { $0.text(0) } ?? "00000000"
+        if checkpoints == .background && access != .readOnly {
+            let checkpointer = BackgroundCheckpointer(path: path)
+            checkpointer.attach(to: connection)
+            self.checkpointer = checkpointer
+        } else {
+            self.checkpointer = nil
+        }
     }
+
+    deinit {
+        checkpointer?.detach(from: connection)
+    }
+
+    /// How many background checkpoints have run (tests; 0 with `.inCommit`).
+    var backgroundCheckpoints: Int { checkpointer?.checkpoints ?? 0 }
 
     /// The client order id of a leg: deterministic, so a crash between commit and send can be
     /// resolved by asking the venue for exactly this id.
