@@ -138,12 +138,38 @@ public final class KalshiVenue: Venue {
     /// the commit's flush. Nothing is sent until `submit`.
     public func prepare(_ request: OrderRequest) -> PreparedOrder {
         let timestamp = clock.nowMilliseconds()
-        let signer = signer
-        let path = rootPath + Self.createPath
-        presigned.start(clientOrderID: request.clientOrderID, timestampMilliseconds: timestamp, executor: clock.taskExecutor) {
-            try signer.headers(timestampMilliseconds: timestamp, method: "POST", path: path)
+        // A spare signed ahead, if fresh (at most half the age limit, leaving the other half for
+        // the commit and the send): no signature on this path at all.
+        if !presigned.assignSpare(to: request.clientOrderID, now: timestamp,
+                                  maxAgeMilliseconds: options.presignedMaxAgeMilliseconds / 2) {
+            let signer = signer
+            let path = rootPath + Self.createPath
+            presigned.start(clientOrderID: request.clientOrderID, timestampMilliseconds: timestamp, executor: clock.taskExecutor) {
+                try signer.headers(timestampMilliseconds: timestamp, method: "POST", path: path)
+            }
         }
         return PreparedOrder(request: request, venueOrderID: nil)
+    }
+
+    /// Signs a new spare create header if the one kept is a quarter of the age limit old (or
+    /// taken): called by the refresher and after each create's request is out, never on a path
+    /// to a request.
+    func refreshSpare() {
+        let (signer, path, now) = (signer, rootPath + Self.createPath, clock.nowMilliseconds())
+        presigned.refreshSpare(now: now, refreshAfterMilliseconds: options.presignedMaxAgeMilliseconds / 4,
+                               executor: clock.taskExecutor) {
+            try signer.headers(timestampMilliseconds: now, method: "POST", path: path)
+        }
+    }
+
+    /// When the spare create header kept now was stamped (nil: none yet).
+    public var spareStampMilliseconds: Int64? { presigned.spareTimestamp }
+
+    /// Keeps a fresh spare while the venue lives (started by `startChecks`, so by the trader).
+    private let spareRefresher = Mutex<Task<Void, Never>?>(nil)
+
+    deinit {
+        spareRefresher.withLock { $0?.cancel() }
     }
 
     public func submit(_ order: PreparedOrder) async throws -> SubmitAck {
@@ -170,8 +196,10 @@ public final class KalshiVenue: Venue {
             do {
                 response = try await send("POST", Self.createPath, body: json, signed: headers)
             } catch {
+                refreshSpare()
                 throw VenueError.ambiguous(reason: error.description)
             }
+            refreshSpare()  // the request is out: the next create's header, off its path
             switch response.status {
             case 200, 201:
                 do {
@@ -272,10 +300,32 @@ public final class KalshiVenue: Venue {
         do { return try object.money("balance_dollars") } catch { throw VenueError.malformed(reason: "\(error)") }
     }
 
+    /// Starts the spare's refresher (once): every quarter of the age limit it re-signs the spare
+    /// if that old, so even the first create after a quiet spell finds one. It holds the venue
+    /// weakly and ends with it (`deinit` cancels it). About four RSA signatures a second at the
+    /// default one-second limit: a millisecond of CPU per second.
+    public func startSpareRefresher() {
+        let period = max(1, options.presignedMaxAgeMilliseconds / 4)
+        let clock = clock
+        spareRefresher.withLock { task in
+            guard task == nil else { return }
+            task = Task(executorPreference: clock.taskExecutor, priority: .utility) { [weak self] in
+                while !Task.isCancelled {
+                    do {
+                        guard let venue = self else { return }
+                        venue.refreshSpare()
+                    }  // the venue is not held across the sleep
+                    do { try await clock.sleep(milliseconds: period) } catch { return }
+                }
+            }
+        }
+    }
+
     /// Before the first order: one signed `GET /portfolio/balance`, so that order finds a kept-alive
     /// connection instead of paying the connect (and TLS) on the critical path, and a refused key
     /// shows at start. Nothing here refuses to trade: an unanswered read is a warning.
     public func startChecks() async -> [String] {
+        startSpareRefresher()
         do { _ = try await balance() } catch {
             logger.warning("\(name): the balance could not be read at start (\(error)); the first order opens the connection")
         }

@@ -55,6 +55,29 @@ struct KalshiPresignTests {
         #expect(create.timestampMilliseconds == clock.nowMilliseconds(), "a stale signature went out")
     }
 
+    @Test("a spare header signed ahead of any order is what a prepare takes while fresh: the create carries its older stamp; a spare past half the limit is not used")
+    func spareHeaders() async throws {
+        let clock = SteppedClock(startMilliseconds: Self.start)
+        let harness = try await KalshiHarness(clock: clock)
+        defer { Task { await harness.stop() } }
+        let limit = KalshiVenue.Options(name: "k", environment: "demo", baseURL: "http://127.0.0.1",
+                                        selfTradePrevention: "taker_at_cross", feeModel: .kalshiTaker).presignedMaxAgeMilliseconds
+        harness.venue.startSpareRefresher()
+        for _ in 0..<500 where harness.venue.spareStampMilliseconds == nil { try await Task.sleep(for: .milliseconds(2)) }
+        #expect(harness.venue.spareStampMilliseconds == Self.start)
+        #expect(harness.exchange.requests.isEmpty, "the refresher sent something")
+        // The spare is stamped now; the order comes 100 ms later and carries that older stamp.
+        clock.advance(milliseconds: 100)
+        _ = try await harness.venue.submit(harness.venue.prepare(KalshiHarness.request("c-spare").request))
+        // Past half the limit, a spare is not taken: the prepare signs with its own time.
+        clock.advance(milliseconds: limit / 2 + 1)
+        let late = clock.nowMilliseconds()
+        _ = try await harness.venue.submit(harness.venue.prepare(KalshiHarness.request("c-late").request))
+        let stamps = harness.exchange.requests.filter { $0.method == "POST" }.map(\.timestampMilliseconds)
+        #expect(stamps == [Self.start, late], "\(stamps.map { ($0 ?? 0) - Self.start })")
+        #expect(harness.allSigned)
+    }
+
     @Test("a create never prepared (a resend by recovery) signs at submit, and each presigned header is used once")
     func unpreparedAndUsedOnce() async throws {
         let clock = SteppedClock(startMilliseconds: Self.start)
