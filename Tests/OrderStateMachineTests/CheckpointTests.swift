@@ -42,6 +42,22 @@ struct CheckpointTests {
         #expect(try reopened.connection.prepare("PRAGMA integrity_check").query { $0.text(0) } == ["ok"])
     }
 
+    @Test("a queue that never runs still leaves a bounded WAL: past ten times the threshold the writer checkpoints itself")
+    func stalledQueue() throws {
+        let path = directory.path("stalled.db")
+        let store = try Store(path: path, durability: .normal, checkpoints: .backgroundStalled)
+        var largest = 0
+        for index in 0..<3_000 {  // about 17,000 frames
+            try begin(store, index)
+            largest = max(largest, walBytes(path))
+        }
+        #expect(store.backgroundCheckpoints == 0)
+        #expect(store.inlineFallbackCheckpoints >= 1)
+        // Ten times the threshold (the fallback), and one begin's frames over it.
+        #expect(largest < (10 * Int(BackgroundCheckpointer.threshold) + 100) * (4_096 + 24), "the WAL grew to \(largest) bytes")
+        #expect(try store.connection.prepare("SELECT count(*) FROM legs").queryOne { $0.int64(0) } == 6_000)
+    }
+
     @Test("other stores keep SQLite's automatic checkpoint in the commit")
     func inCommit() throws {
         let store = try Store(path: directory.path("ic.db"), durability: .normal)

@@ -16,6 +16,13 @@ import Synchronization
 final class BackgroundCheckpointer: Sendable {
     /// The WAL size (frames) that asks for a checkpoint: SQLite's own automatic threshold.
     static let threshold: Int32 = 1_000
+    /// The WAL size at which the writer checkpoints in its own commit after all, as SQLite's
+    /// default would: the queue has not kept up (its connection would not open, the machine is
+    /// starved), and a WAL must never grow without bound.
+    static let inlineFallback: Int32 = 10 * threshold
+
+    /// Fault injection for tests: the queue takes no work, as if it never got to run.
+    let stalled: Bool
 
     private let path: String
     private let queue = DispatchQueue(label: "arb.store.checkpoint", qos: .utility)
@@ -26,18 +33,27 @@ final class BackgroundCheckpointer: Sendable {
     private struct State: ~Copyable {
         var connection: Connection?
         var checkpoints = 0
+        var inlineCheckpoints = 0
         var stopped = false
     }
 
-    init(path: String) {
+    init(path: String, stalled: Bool = false) {
         self.path = path
+        self.stalled = stalled
     }
 
     /// Installs the hook on `connection` (the writer): from now on its commits never checkpoint.
     func attach(to connection: Connection) {
-        sqlite3_wal_hook(connection.handle, { context, _, _, frames in
+        sqlite3_wal_hook(connection.handle, { context, db, _, frames in
             guard let context else { return SQLITE_OK }
-            Unmanaged<BackgroundCheckpointer>.fromOpaque(context).takeUnretainedValue().walGrew(frames: frames)
+            let checkpointer = Unmanaged<BackgroundCheckpointer>.fromOpaque(context).takeUnretainedValue()
+            if frames >= BackgroundCheckpointer.inlineFallback {
+                // SQLite's default hook does the same (a checkpoint from inside the hook).
+                sqlite3_wal_checkpoint_v2(db, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+                checkpointer.state.withLock { $0.inlineCheckpoints += 1 }
+                return SQLITE_OK
+            }
+            checkpointer.walGrew(frames: frames)
             return SQLITE_OK
         }, Unmanaged.passUnretained(self).toOpaque())
     }
@@ -54,12 +70,13 @@ final class BackgroundCheckpointer: Sendable {
         }
     }
 
-    /// How many checkpoints have run (tests).
+    /// How many checkpoints the queue has run, and how many the writer ran itself (tests).
     var checkpoints: Int { state.withLock { $0.checkpoints } }
+    var inlineCheckpoints: Int { state.withLock { $0.inlineCheckpoints } }
 
     /// Called by SQLite on the writer's thread after each commit, with the WAL's size in frames.
     private func walGrew(frames: Int32) {
-        guard frames >= Self.threshold, queued.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
+        guard !stalled, frames >= Self.threshold, queued.compareExchange(expected: false, desired: true, ordering: .acquiringAndReleasing).exchanged
         else { return }
         queue.async { self.checkpoint() }
     }

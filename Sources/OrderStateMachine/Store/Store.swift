@@ -125,6 +125,8 @@ public final class Store {
         /// On a queue of their own, beside the writer (``BackgroundCheckpointer``): the trader's
         /// store, whose commits are on detect → submit.
         case background
+        /// `.background` with a queue that never runs (tests: the writer's fallback).
+        case backgroundStalled
     }
 
     /// Runs this writer's checkpoints when `checkpoints` is `.background`.
@@ -147,8 +149,8 @@ public final class Store {
         self.databaseID =
             try connection.prepare("SELECT value FROM settings WHERE key = 'database_id'")
             .queryOne { $0.text(0) } ?? "00000000"
-        if checkpoints == .background && access != .readOnly {
-            let checkpointer = BackgroundCheckpointer(path: path)
+        if checkpoints != .inCommit && access != .readOnly {
+            let checkpointer = BackgroundCheckpointer(path: path, stalled: checkpoints == .backgroundStalled)
             checkpointer.attach(to: connection)
             self.checkpointer = checkpointer
         } else {
@@ -160,8 +162,10 @@ public final class Store {
         checkpointer?.detach(from: connection)
     }
 
-    /// How many background checkpoints have run (tests; 0 with `.inCommit`).
+    /// How many background checkpoints have run, and how many the writer ran itself past the
+    /// fallback size (tests; 0 with `.inCommit`).
     var backgroundCheckpoints: Int { checkpointer?.checkpoints ?? 0 }
+    var inlineFallbackCheckpoints: Int { checkpointer?.inlineCheckpoints ?? 0 }
 
     /// The client order id of a leg: deterministic, so a crash between commit and send can be
     /// resolved by asking the venue for exactly this id.
