@@ -82,8 +82,12 @@ final class LoopbackPolymarket: Sendable {
     }
 
     /// The trade's status now: MATCHED until `confirmAfterMilliseconds` have passed, then
-    /// CONFIRMED or FAILED.
+    /// CONFIRMED or FAILED. A trade the file records as failed stays FAILED whatever this run's
+    /// faults: an exchange restarted without the `failed` fault (the wire soak's last restart)
+    /// once called such a trade CONFIRMED while its order's matched size stayed taken back, and
+    /// recovery, rightly, refused to close an opportunity on those two answers.
     func status(_ fill: FillReport, now: Int64) -> String {
+        if ledger.hasFailed(tradeID: fill.tradeID) { return "FAILED" }
         guard now - fill.filledAtMilliseconds >= confirmAfterMilliseconds else { return "MATCHED" }
         return failing(fill.tradeID) ? "FAILED" : "CONFIRMED"
     }
