@@ -129,7 +129,7 @@ public final class Store {
         case backgroundStalled
     }
 
-    /// Runs this writer's checkpoints when `checkpoints` is `.background`.
+    /// Runs this writer's checkpoints unless `checkpoints` is `.inCommit`.
     private let checkpointer: BackgroundCheckpointer?
 
     public init(
