@@ -59,9 +59,10 @@ let package = Package(
             name: "ArbKit",
             dependencies: [
                 "OrderStateMachine",
-                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -248,6 +249,12 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 // The browser test drives headless chromium over the DevTools protocol.
                 .product(name: "WSClient", package: "swift-websocket"),
+                // The venues' HTTP transport against scripted and TLS servers.
+                "ArbKit",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]
         ),
     ],

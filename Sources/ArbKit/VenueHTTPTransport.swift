@@ -1,4 +1,3 @@
-import AsyncHTTPClient
 import Metrics
 import Foundation
 import NIOCore
@@ -25,56 +24,72 @@ public struct VenueTransportError: Error, Sendable, CustomStringConvertible {
     public init(description: String) { self.description = description }
 }
 
-/// Sends one request to a venue and reads the whole answer over a kept-alive connection pool
-/// (every real venue's adapter uses it).
+/// Sends one request to a venue and reads the whole answer over kept-alive HTTP/1.1 connections
+/// (every real venue's adapter uses it): `KeptHTTP1Connections`, one request at a time per
+/// connection, straight on SwiftNIO — an order's request is one hop to its connection's event
+/// loop and a socket write.
 ///
-/// `shared` is the process's one pool, never shut down (like `HTTPClient.shared`): a venue can be
-/// dropped on any error path without leaking a client or tripping its shutdown check. Another
-/// instance must be `shutdown()` once at the end.
+/// `shared` is the process's one pool, never shut down: a venue can be dropped on any error path
+/// without leaking a connection. Another instance should be `shutdown()` once at the end.
 public final class VenueHTTPTransport: Sendable {
     public static let shared = VenueHTTPTransport()
 
     /// The largest answer read (a page of 200 orders is well under this).
     static let maxBodyBytes = 4 * 1024 * 1024
 
-    private let client: HTTPClient
+    let connections: KeptHTTP1Connections
 
-    public init(connectTimeoutMilliseconds: Int64 = 3_000) {
-        var configuration = HTTPClient.Configuration(
-            redirectConfiguration: .disallow,
-            timeout: .init(connect: .milliseconds(connectTimeoutMilliseconds)))
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 8)
-        client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
+    /// `additionalTrustRootsFile`: PEM certificates trusted beside the system's (a test's own
+    /// certificate authority).
+    public init(connectTimeoutMilliseconds: Int64 = 3_000, idleLimit: Duration = .seconds(60),
+                additionalTrustRootsFile: String? = nil) {
+        connections = KeptHTTP1Connections(connectTimeoutMilliseconds: connectTimeoutMilliseconds, idleLimit: idleLimit,
+                                           additionalTrustRootsFile: additionalTrustRootsFile)
     }
 
     public func send(method: String, url: String, headers: [(String, String)], body: String?,
                      timeoutMilliseconds: Int64) async throws(VenueTransportError) -> VenueHTTPResponse {
-        var request = HTTPClientRequest(url: url)
-        request.method = HTTPMethod(rawValue: method)
-        for (name, value) in headers { request.headers.add(name: name, value: value) }
-        request.headers.add(name: "Accept", value: "application/json")
-        if let body {
-            request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body))
-        }
         let started = ContinuousClock.now
+        guard let (origin, target) = HTTPOrigin.split(url) else {
+            throw VenueTransportError(description: "\(method) \(Self.pathOnly(url)): not an http:// or https:// URL with a host; nothing was sent")
+        }
         defer {
-            let elapsed = ContinuousClock.now - started
-            Metrics.Timer(label: "arb_venue_request_seconds", dimensions: [("host", request.url.hostPart), ("method", method)])
-                .record(duration: elapsed)
+            Metrics.Timer(label: "arb_venue_request_seconds", dimensions: [("host", origin.hostHeader), ("method", method)])
+                .record(duration: ContinuousClock.now - started)
+        }
+        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target)
+        head.headers.reserveCapacity(headers.count + 4)
+        head.headers.add(name: "Host", value: origin.hostHeader)
+        for (name, value) in headers {
+            guard Self.isHeaderText(name), Self.isHeaderText(value) else {
+                throw VenueTransportError(description: "\(method) \(Self.pathOnly(url)): header \(name) holds a line break or control character; nothing was sent")
+            }
+            head.headers.add(name: name, value: value)
+        }
+        head.headers.add(name: "Accept", value: "application/json")
+        var buffer: ByteBuffer?
+        if let body {
+            head.headers.add(name: "Content-Type", value: "application/json")
+            head.headers.add(name: "Content-Length", value: String(body.utf8.count))
+            buffer = ByteBuffer(string: body)
+        } else if head.method == .POST || head.method == .PUT || head.method == .PATCH {
+            head.headers.add(name: "Content-Length", value: "0")
         }
         do {
-            let response = try await client.execute(request, timeout: .milliseconds(timeoutMilliseconds))
-            var buffer = try await response.body.collect(upTo: Self.maxBodyBytes)
-            return VenueHTTPResponse(status: Int(response.status.code), date: response.headers.first(name: "Date"),
-                                      body: buffer.readBytes(length: buffer.readableBytes) ?? [])
+            return try await connections.send(origin: origin, head: head, body: buffer,
+                                              deadline: started + .milliseconds(timeoutMilliseconds), maxBodyBytes: Self.maxBodyBytes)
         } catch {
             throw VenueTransportError(description: "\(method) \(Self.pathOnly(url)): \(error)")
         }
     }
 
+    /// No CR, LF or other control character but tab: a header cannot be split or smuggled.
+    static func isHeaderText(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F || $0 == 0x09 }
+    }
+
     public func shutdown() async {
-        try? await client.shutdown()
+        await connections.shutdown()
     }
 
     /// The URL without scheme and host, for messages.
@@ -82,13 +97,5 @@ public final class VenueHTTPTransport: Sendable {
         guard let separator = url.range(of: "://") else { return url }
         let rest = url[separator.upperBound...]
         return rest.firstIndex(of: "/").map { String(rest[$0...]) } ?? "/"
-    }
-}
-
-extension String {
-    /// `https://host:port/path` → `host:port` (a metric's label: never a path, which names orders).
-    var hostPart: String {
-        guard let scheme = range(of: "://") else { return "" }
-        return String(self[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" })
     }
 }
