@@ -86,13 +86,12 @@ final class KeptHTTP1Connections: Sendable {
     }
 
     /// Sends one request and reads its whole answer. `deadline` bounds connecting and answering.
-    func send(origin: HTTPOrigin, head: HTTPRequestHead, body: ByteBuffer?, deadline: ContinuousClock.Instant,
-              maxBodyBytes: Int) async throws -> VenueHTTPResponse {
+    func send(_ request: PreparedVenueRequest, deadline: ContinuousClock.Instant, maxBodyBytes: Int) async throws -> VenueHTTPResponse {
         var reusedTried = 0
         while true {
-            let (connection, reused) = try await acquire(origin, deadline: deadline)
+            let (connection, reused) = try await acquire(request.origin, deadline: deadline)
             do {
-                let response = try await connection.execute(head: head, body: body, deadline: deadline, maxBodyBytes: maxBodyBytes)
+                let response = try await connection.execute(request, deadline: deadline, maxBodyBytes: maxBodyBytes)
                 release(connection)
                 return response
             } catch KeptHTTP1Failure.notSent where reused && reusedTried < Self.idlePerOrigin {
@@ -174,7 +173,10 @@ final class KeptHTTP1Connections: Sendable {
                     channel.eventLoop.makeCompletedFuture {
                         let sync = channel.pipeline.syncOperations
                         if let tls { try sync.addHandler(NIOSSLClientHandler(context: tls, serverHostname: serverName)) }
-                        try sync.addHTTPClientHandlers()
+                        // The request goes out as the bytes `VenueHTTPTransport.prepare` wrote; the
+                        // decoder hears each request's method (a HEAD answer has no body).
+                        try sync.addHandler(PreparedRequestWriter())
+                        try sync.addHandler(ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes)))
                         try sync.addHandler(KeptHTTP1Handler())
                     }
                 }
@@ -236,14 +238,13 @@ final class KeptHTTP1Connection: Sendable {
         set { idleInstant.withLock { $0 = newValue } }
     }
 
-    func execute(head: HTTPRequestHead, body: ByteBuffer?, deadline: ContinuousClock.Instant,
-                 maxBodyBytes: Int) async throws -> VenueHTTPResponse {
+    func execute(_ request: PreparedVenueRequest, deadline: ContinuousClock.Instant, maxBodyBytes: Int) async throws -> VenueHTTPResponse {
         let loop = channel.eventLoop
         let promise = loop.makePromise(of: VenueHTTPResponse.self)
         let remaining = deadline - .now
         let handler = self.handler
         loop.execute {
-            handler.value.start(head: head, body: body, promise: promise,
+            handler.value.start(request, promise: promise,
                                 timeout: .nanoseconds(max(0, remaining.nanosecondsClamped)), maxBodyBytes: maxBodyBytes)
         }
         return try await promise.futureResult.get()
@@ -269,8 +270,7 @@ final class KeptHTTP1Handler: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) { self.context = nil }
 
-    func start(head: HTTPRequestHead, body requestBody: ByteBuffer?, promise: EventLoopPromise<VenueHTTPResponse>,
-               timeout: TimeAmount, maxBodyBytes: Int) {
+    func start(_ request: PreparedVenueRequest, promise: EventLoopPromise<VenueHTTPResponse>, timeout: TimeAmount, maxBodyBytes: Int) {
         guard let context, !closed, context.channel.isActive, pending == nil else {
             promise.fail(KeptHTTP1Failure.notSent)
             return
@@ -278,20 +278,20 @@ final class KeptHTTP1Handler: ChannelInboundHandler, RemovableChannelHandler {
         pending = promise
         status = 0
         date = nil
-        keepAlive = head.isKeepAlive
+        keepAlive = true
         body.removeAll(keepingCapacity: true)
         self.maxBodyBytes = maxBodyBytes
         let this = NIOLoopBound(self, eventLoop: context.eventLoop)
         timer = context.eventLoop.scheduleTask(in: timeout) {
             this.value.fail(KeptHTTP1Failure.timedOut)
         }
-        context.write(wrapOutboundOut(.head(head)), promise: nil)
-        if let requestBody { context.write(wrapOutboundOut(.body(.byteBuffer(requestBody))), promise: nil) }
+        // The head tells the decoder the method; `PreparedRequestWriter` sends the bytes alone.
+        context.write(wrapOutboundOut(.head(HTTPRequestHead(version: .http1_1, method: request.method, uri: ""))), promise: nil)
         let written = context.eventLoop.makePromise(of: Void.self)
         written.futureResult.whenFailure { error in
             this.value.fail(KeptHTTP1Failure.other("writing the request failed: \(error)"))
         }
-        context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: written)
+        context.writeAndFlush(wrapOutboundOut(.body(.byteBuffer(request.bytes))), promise: written)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -355,5 +355,24 @@ final class KeptHTTP1Handler: ChannelInboundHandler, RemovableChannelHandler {
     private func unsolicited(_ context: ChannelHandlerContext) {
         closed = true
         context.close(promise: nil)
+    }
+}
+
+/// Below the response decoder: a request's head (which the decoder has seen, for its method) is
+/// dropped, and its one body part — the whole request as `VenueHTTPTransport.prepare` wrote it,
+/// head and body — goes to the socket as it is.
+final class PreparedRequestWriter: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch unwrapOutboundIn(data) {
+        case .head, .end:
+            promise?.succeed(())
+        case .body(.byteBuffer(let bytes)):
+            context.write(wrapOutboundOut(bytes), promise: promise)
+        case .body(.fileRegion):
+            promise?.fail(KeptHTTP1Failure.other("a file region is not a prepared request"))
+        }
     }
 }

@@ -17,6 +17,15 @@ public struct VenueHTTPResponse: Sendable {
     }
 }
 
+/// One request, written out whole, and where it goes (`VenueHTTPTransport.prepare`).
+public struct PreparedVenueRequest: Sendable {
+    let origin: HTTPOrigin
+    let method: HTTPMethod
+    /// `POST /order`: the method and the URL without scheme and host, for messages.
+    let description: String
+    let bytes: ByteBuffer
+}
+
 /// Why no HTTP answer came back (refused, reset, timed out): the request may or may not have
 /// reached the venue.
 public struct VenueTransportError: Error, Sendable, CustomStringConvertible {
@@ -49,37 +58,58 @@ public final class VenueHTTPTransport: Sendable {
 
     public func send(method: String, url: String, headers: [(String, String)], body: String?,
                      timeoutMilliseconds: Int64) async throws(VenueTransportError) -> VenueHTTPResponse {
-        let started = ContinuousClock.now
+        try await send(try prepare(method: method, url: url, headers: headers, body: body), timeoutMilliseconds: timeoutMilliseconds)
+    }
+
+    /// The request as it will go on the wire (head and body, HTTP/1.1), written before it is due:
+    /// an order's request is built beside the intent commit and `send` only hands the bytes over.
+    /// Refuses, with nothing sent, a URL that is not http(s) or a header holding a line break.
+    public func prepare(method: String, url: String, headers: [(String, String)],
+                        body: String?) throws(VenueTransportError) -> PreparedVenueRequest {
         guard let (origin, target) = HTTPOrigin.split(url) else {
             throw VenueTransportError(description: "\(method) \(Self.pathOnly(url)): not an http:// or https:// URL with a host; nothing was sent")
         }
-        defer {
-            Metrics.Timer(label: "arb_venue_request_seconds", dimensions: [("host", origin.hostHeader), ("method", method)])
-                .record(duration: ContinuousClock.now - started)
+        guard Self.isToken(method) else {
+            throw VenueTransportError(description: "\(method) \(Self.pathOnly(url)): not an HTTP method; nothing was sent")
         }
-        var head = HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: target)
-        head.headers.reserveCapacity(headers.count + 4)
-        head.headers.add(name: "Host", value: origin.hostHeader)
+        var text = method + " " + target + " HTTP/1.1\r\nHost: " + origin.hostHeader + "\r\n"
         for (name, value) in headers {
-            guard Self.isHeaderText(name), Self.isHeaderText(value) else {
+            guard Self.isToken(name), Self.isHeaderText(value) else {
                 throw VenueTransportError(description: "\(method) \(Self.pathOnly(url)): header \(name) holds a line break or control character; nothing was sent")
             }
-            head.headers.add(name: name, value: value)
+            text += name + ": " + value + "\r\n"
         }
-        head.headers.add(name: "Accept", value: "application/json")
-        var buffer: ByteBuffer?
+        text += "Accept: application/json\r\n"
         if let body {
-            head.headers.add(name: "Content-Type", value: "application/json")
-            head.headers.add(name: "Content-Length", value: String(body.utf8.count))
-            buffer = ByteBuffer(string: body)
-        } else if head.method == .POST || head.method == .PUT || head.method == .PATCH {
-            head.headers.add(name: "Content-Length", value: "0")
+            text += "Content-Type: application/json\r\nContent-Length: " + String(body.utf8.count) + "\r\n\r\n" + body
+        } else if method == "POST" || method == "PUT" || method == "PATCH" {
+            text += "Content-Length: 0\r\n\r\n"
+        } else {
+            text += "\r\n"
+        }
+        return PreparedVenueRequest(origin: origin, method: HTTPMethod(rawValue: method), description: method + " " + Self.pathOnly(url),
+                                    bytes: ByteBuffer(string: text))
+    }
+
+    /// Sends a prepared request and reads the whole answer.
+    public func send(_ request: PreparedVenueRequest, timeoutMilliseconds: Int64) async throws(VenueTransportError) -> VenueHTTPResponse {
+        let started = ContinuousClock.now
+        defer {
+            Metrics.Timer(label: "arb_venue_request_seconds", dimensions: [("host", request.origin.hostHeader), ("method", request.method.rawValue)])
+                .record(duration: ContinuousClock.now - started)
         }
         do {
-            return try await connections.send(origin: origin, head: head, body: buffer,
-                                              deadline: started + .milliseconds(timeoutMilliseconds), maxBodyBytes: Self.maxBodyBytes)
+            return try await connections.send(request, deadline: started + .milliseconds(timeoutMilliseconds), maxBodyBytes: Self.maxBodyBytes)
         } catch {
-            throw VenueTransportError(description: "\(method) \(Self.pathOnly(url)): \(error)")
+            throw VenueTransportError(description: "\(request.description): \(error)")
+        }
+    }
+
+    /// An HTTP token (a method or a header name): letters, digits and `!#$%&'*+-.^_`|~`.
+    static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy { byte in
+            (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                || "!#$%&'*+-.^_`|~".utf8.contains(byte)
         }
     }
 

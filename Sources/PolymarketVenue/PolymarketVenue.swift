@@ -111,7 +111,14 @@ public final class PolymarketVenue: Venue {
     private struct SignedBody: Sendable {
         var order: PolymarketSignedOrder
         var body: String
+        /// `POST /order` written out with its L2 headers, and when (ms) its timestamp was taken;
+        /// nil when it could not be signed (the submit signs it then, and says why not).
+        var request: PreparedVenueRequest?
+        var requestSignedAtMilliseconds: Int64
     }
+
+    /// How old a request written ahead may be when it is sent (its L2 timestamp is in seconds).
+    static let preparedRequestMaxAgeMilliseconds: Int64 = 5_000
 
     private let known = Mutex<[String: Known]>([:])
 
@@ -226,9 +233,12 @@ public final class PolymarketVenue: Venue {
                 let signer = signer
                 let owner = credentials.apiKey
                 let orderType = Self.orderType(request.timeInForce)
-                entry.signing = Task(executorPreference: clock.taskExecutor, priority: .high) {
+                let now = clock.nowMilliseconds()
+                entry.signing = Task(executorPreference: clock.taskExecutor, priority: .high) { [self] in
                     let signed = signer.signed(order)
-                    return SignedBody(order: signed, body: signed.body(owner: owner, orderType: orderType))
+                    let body = signed.body(owner: owner, orderType: orderType)
+                    return SignedBody(order: signed, body: body, request: try? self.request("POST", "/order", body: body, nowMilliseconds: now),
+                                      requestSignedAtMilliseconds: now)
                 }
                 entry.orderHash = order.orderHash
             } catch {
@@ -260,9 +270,20 @@ public final class PolymarketVenue: Venue {
         let body = signedBody.body
         let start = clock.nowMilliseconds()
         var backoff = options.rateLimitBackoffMilliseconds
+        // Written beside the intent commit; a retry, or one older than its limit, is signed afresh.
+        var ready = signedBody.request.flatMap {
+            start - signedBody.requestSignedAtMilliseconds <= Self.preparedRequestMaxAgeMilliseconds ? $0 : nil
+        }
         while true {
             let response: VenueHTTPResponse
-            do { response = try await send("POST", "/order", body: body) } catch {
+            do {
+                if let request = ready {
+                    ready = nil
+                    response = try await transport.send(request, timeoutMilliseconds: options.requestTimeoutMilliseconds)
+                } else {
+                    response = try await send("POST", "/order", body: body)
+                }
+            } catch {
                 throw VenueError.ambiguous(reason: error.description)
             }
             switch response.status {
@@ -592,7 +613,14 @@ public final class PolymarketVenue: Venue {
     /// A signed request (L2 headers: HMAC over timestamp + METHOD + path + body).
     func send(_ method: String, _ path: String, query: [(String, String)] = [], body: String?) async throws(VenueTransportError)
         -> VenueHTTPResponse {
-        let timestamp = String(clock.nowMilliseconds() / 1_000)
+        try await transport.send(try request(method, path, query: query, body: body, nowMilliseconds: clock.nowMilliseconds()),
+                                 timeoutMilliseconds: options.requestTimeoutMilliseconds)
+    }
+
+    /// A request written out with its L2 headers, signed at `nowMilliseconds`.
+    func request(_ method: String, _ path: String, query: [(String, String)] = [], body: String?,
+                 nowMilliseconds: Int64) throws(VenueTransportError) -> PreparedVenueRequest {
+        let timestamp = String(nowMilliseconds / 1_000)
         let signature: String
         do {
             signature = try PolymarketL2.signature(secret: credentials.secret, timestamp: timestamp, method: method, path: path,
@@ -609,8 +637,7 @@ public final class PolymarketVenue: Venue {
         }
         let headers = [("POLY_ADDRESS", walletAddress), ("POLY_SIGNATURE", signature), ("POLY_TIMESTAMP", timestamp),
                        ("POLY_API_KEY", credentials.apiKey), ("POLY_PASSPHRASE", credentials.passphrase)]
-        return try await transport.send(method: method, url: url, headers: headers, body: body,
-                                        timeoutMilliseconds: options.requestTimeoutMilliseconds)
+        return try transport.prepare(method: method, url: url, headers: headers, body: body)
     }
 
     func read(_ path: String, query: [(String, String)]) async throws -> [String: Any] {

@@ -22,7 +22,7 @@ final class PolymarketHarness: @unchecked Sendable {
     let key: EthereumKey
 
     init(directory: (any PolymarketOrderDirectory)? = nil, exchange existing: PolymarketLoopbackExchange? = nil,
-         negRiskNo: Bool = true, heartbeatMilliseconds: Int64 = 5_000) async throws {
+         negRiskNo: Bool = true, heartbeatMilliseconds: Int64 = 5_000, clock: any TradingClock = SystemClock()) async throws {
         key = try EthereumKey(hex: polymarketTestWallet)
         if let existing {
             exchange = existing
@@ -40,7 +40,7 @@ final class PolymarketHarness: @unchecked Sendable {
         options.settleWindowMilliseconds = 200
         options.heartbeatIntervalMilliseconds = heartbeatMilliseconds
         venue = try PolymarketVenue(options: options, key: key, credentials: polymarketTestCredentials, directory: directory,
-                                    clock: SystemClock(), logger: logger)
+                                    clock: clock, logger: logger)
     }
 
     func prepare(_ id: String, token: String = polymarketTokenYes, side: Side = .buy, price: Int64 = 4_700, contracts: Int64 = 10,
@@ -90,6 +90,22 @@ struct PolymarketVenueTests {
         let posts = harness.exchange.requests.filter { $0.method == "POST" }
         #expect(posts.count == 2 && posts.allSatisfy { $0.orderSignatureValid == true && $0.hmacValid })
         #expect(Set(harness.exchange.orders.map(\.hash)) == Set(prepared.compactMap(\.venueOrderID)))
+    }
+
+    @Test("the POST /order written beside the intent commit is sent as written while fresh (its L2 timestamp is prepare's); older than 5 s it is signed afresh")
+    func requestWrittenAhead() async throws {
+        let clock = SettableClock(milliseconds: 1_800_000_000_000)
+        let harness = try await PolymarketHarness(clock: clock)
+        defer { Task { await harness.stop() } }
+        let fresh = harness.prepare("c-fresh")
+        clock.set(1_800_000_001_900)
+        _ = try await harness.venue.submit(fresh)
+        let stale = harness.prepare("c-stale")
+        clock.set(1_800_000_008_000)
+        _ = try await harness.venue.submit(stale)
+        let posts = harness.exchange.requests.filter { $0.method == "POST" && $0.uri == "/order" }
+        #expect(posts.map(\.timestamp) == ["1800000000", "1800000008"])
+        #expect(posts.allSatisfy { $0.hmacValid && $0.orderSignatureValid == true })
     }
 
     @Test("matched: fills read from /data/trades page by page, the fee at the trade's rate; a neg-risk token signs for its exchange")
@@ -286,4 +302,14 @@ struct PolymarketVenueTests {
         await #expect(throws: VenueError.self) { try await harness.venue.submit(harness.prepare("c-2", token: "999")) }
         #expect(harness.exchange.requests.isEmpty)
     }
+}
+
+/// Wall time set by the test; monotonic time and sleeps are the machine's.
+final class SettableClock: TradingClock {
+    private let now: Mutex<Int64>
+    init(milliseconds: Int64) { now = Mutex(milliseconds) }
+    func set(_ milliseconds: Int64) { now.withLock { $0 = milliseconds } }
+    func nowMilliseconds() -> Int64 { now.withLock { $0 } }
+    func monotonicNanoseconds() -> UInt64 { SystemClock().monotonicNanoseconds() }
+    func sleep(milliseconds: Int64) async throws { try await SystemClock().sleep(milliseconds: milliseconds) }
 }

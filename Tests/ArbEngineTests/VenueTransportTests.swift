@@ -172,6 +172,21 @@ struct VenueTransportTests {
         await transport.shutdown()
     }
 
+    @Test("a HEAD answer's Content-Length announces no body: the next answer on the connection is read as its own")
+    func headAnswer() async throws {
+        let server = try await ScriptedHTTPServer.start { number, _ in
+            number == 0 ? .raw("HTTP/1.1 200 OK\r\nContent-Length: 40\r\n\r\n") : .raw(answer("{\"n\":\(number)}"))
+        }
+        defer { Task { await server.stop() } }
+        let transport = VenueHTTPTransport()
+        let head = try await transport.send(method: "HEAD", url: server.url("/x"), headers: [], body: nil, timeoutMilliseconds: 5_000)
+        #expect(head.status == 200 && head.body.isEmpty)
+        let next = try await transport.send(method: "GET", url: server.url("/x"), headers: [], body: nil, timeoutMilliseconds: 5_000)
+        #expect(String(decoding: next.body, as: UTF8.self) == "{\"n\":1}")
+        #expect(server.connections == 1)
+        await transport.shutdown()
+    }
+
     @Test("a chunked answer is read whole")
     func chunked() async throws {
         let server = try await ScriptedHTTPServer.start { _, _ in
@@ -239,18 +254,17 @@ struct VenueTransportTests {
     func tooLarge() async throws {
         let server = try await ScriptedHTTPServer.start { _, _ in .raw(answer(String(repeating: "x", count: 5_000))) }
         defer { Task { await server.stop() } }
-        let connections = KeptHTTP1Connections(connectTimeoutMilliseconds: 3_000)
-        let (origin, target) = try #require(HTTPOrigin.split(server.url("/x")))
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: target)
-        head.headers.add(name: "Host", value: origin.hostHeader)
+        let transport = VenueHTTPTransport()
+        let request = try transport.prepare(method: "GET", url: server.url("/x"), headers: [], body: nil)
+        let connections = transport.connections
         await #expect(throws: KeptHTTP1Failure.self) {
-            _ = try await connections.send(origin: origin, head: head, body: nil, deadline: .now + .seconds(5), maxBodyBytes: 4_096)
+            _ = try await connections.send(request, deadline: .now + .seconds(5), maxBodyBytes: 4_096)
         }
-        let whole = try await connections.send(origin: origin, head: head, body: nil, deadline: .now + .seconds(5), maxBodyBytes: 8_192)
+        let whole = try await connections.send(request, deadline: .now + .seconds(5), maxBodyBytes: 8_192)
         #expect(whole.body.count == 5_000)
         #expect(server.connections == 2)
-        #expect(connections.idleCount(origin) == 1)
-        await connections.shutdown()
+        #expect(connections.idleCount(request.origin) == 1)
+        await transport.shutdown()
     }
 
     @Test("a header holding a line break, or a URL that is not http(s), is refused before anything is sent")
@@ -265,6 +279,12 @@ struct VenueTransportTests {
         #expect(split?.description == "POST /order: header X-Sig holds a line break or control character; nothing was sent")
         await #expect(throws: VenueTransportError.self) {
             _ = try await transport.send(method: "GET", url: "ftp://127.0.0.1:\(server.port)/x", headers: [], body: nil, timeoutMilliseconds: 2_000)
+        }
+        await #expect(throws: VenueTransportError.self) {
+            _ = try await transport.send(method: "GET", url: server.url("/x"), headers: [("Bad Name", "v")], body: nil, timeoutMilliseconds: 2_000)
+        }
+        await #expect(throws: VenueTransportError.self) {
+            _ = try await transport.send(method: "GET /y HTTP/1.1\r\n", url: server.url("/x"), headers: [], body: nil, timeoutMilliseconds: 2_000)
         }
         #expect(server.connections == 0)
         await transport.shutdown()

@@ -51,6 +51,8 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         public var hmacValid: Bool
         /// For `POST /order`: whether the order's signature recovered to its signer and the wallet.
         public var orderSignatureValid: Bool?
+        /// The L2 `POLY_TIMESTAMP` (seconds) the request carried.
+        public var timestamp: String? = nil
     }
 
     public let wallet: String
@@ -142,7 +144,8 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
             orderSignature = verifyOrder(object)
         }
         return lock.withLock {
-            _requests.append(Request(method: method, uri: uri, hmacValid: hmacValid, orderSignatureValid: orderSignature))
+            _requests.append(Request(method: method, uri: uri, hmacValid: hmacValid, orderSignatureValid: orderSignature,
+                                     timestamp: headers["POLY_TIMESTAMP"]))
             guard hmacValid else { return .respond(401, #"{"error":"Unauthorized/Invalid api key"}"#) }
             switch (method, path) {
             case ("GET", "/version"): return .respond(200, #"{"version":2}"#)
