@@ -18,6 +18,14 @@ final class KalshiPresignedCreates: Sendable {
     struct Pending: Sendable {
         var timestampMilliseconds: Int64
         var headers: Task<KalshiSignedHeaders, any Error>
+        /// The whole create request written out with these headers (`writeAhead`), once it is.
+        var written: Task<PreparedVenueRequest?, Never>? = nil
+    }
+
+    /// What `take` hands a submit: the headers, and the request written with them if it was.
+    struct Taken: Sendable {
+        var headers: KalshiSignedHeaders
+        var written: PreparedVenueRequest?
     }
 
     /// Prepared orders whose submit never came (the commit failed, a duplicate) are dropped once
@@ -59,6 +67,19 @@ final class KalshiPresignedCreates: Sendable {
         replaced?.headers.cancel()
     }
 
+    /// Writes `clientOrderID`'s whole create request with its headers once they are signed, on
+    /// another task (beside the intent commit): `submit` then only hands the bytes over.
+    func writeAhead(clientOrderID: String, executor: (any TaskExecutor)?,
+                    build: @escaping @Sendable (KalshiSignedHeaders) -> PreparedVenueRequest?) {
+        pending.withLock { pending in
+            guard let headers = pending[clientOrderID]?.headers else { return }
+            pending[clientOrderID]?.written = Task(executorPreference: executor, priority: .high) {
+                guard let signed = try? await headers.value else { return nil }
+                return build(signed)
+            }
+        }
+    }
+
     /// When the spare was stamped (tests).
     var spareTimestamp: Int64? { spare.withLock { $0?.timestampMilliseconds } }
 
@@ -74,17 +95,21 @@ final class KalshiPresignedCreates: Sendable {
             }
             return dropped
         }
-        for stale in dropped { stale.headers.cancel() }
+        for stale in dropped {
+            stale.headers.cancel()
+            stale.written?.cancel()
+        }
     }
 
     /// The create's headers signed at prepare, if they were made, are no older than
     /// `maxAgeMilliseconds` at `now()` (read after they are done), and belong to that order;
     /// nil: sign afresh. Each is handed out once.
-    func take(clientOrderID: String, maxAgeMilliseconds: Int64, now: () -> Int64) async -> KalshiSignedHeaders? {
+    func take(clientOrderID: String, maxAgeMilliseconds: Int64, now: () -> Int64) async -> Taken? {
         guard let entry = pending.withLock({ $0.removeValue(forKey: clientOrderID) }) else { return nil }
         guard let headers = try? await entry.headers.value else { return nil }
+        let written = await entry.written?.value
         guard now() - entry.timestampMilliseconds <= maxAgeMilliseconds else { return nil }
-        return headers
+        return Taken(headers: headers, written: written)
     }
 
     /// How many creates are signed and not yet sent (tests).

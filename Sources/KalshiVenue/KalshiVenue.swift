@@ -148,6 +148,13 @@ public final class KalshiVenue: Venue {
                 try signer.headers(timestampMilliseconds: timestamp, method: "POST", path: path)
             }
         }
+        // The request as it will be sent, written beside the commit; a body the venue would
+        // refuse is left for `submit` to refuse.
+        let (transport, url, selfTradePrevention) = (transport, createURL, options.selfTradePrevention)
+        presigned.writeAhead(clientOrderID: request.clientOrderID, executor: clock.taskExecutor) { headers in
+            guard let body = try? KalshiCreateOrderBody(request, selfTradePrevention: selfTradePrevention) else { return nil }
+            return try? transport.prepare(method: "POST", url: url, headers: headers.pairs, body: body.json)
+        }
         return PreparedOrder(request: request, venueOrderID: nil)
     }
 
@@ -184,17 +191,25 @@ public final class KalshiVenue: Venue {
         remember(KalshiKnownOrder(request: request, venueOrderID: nil, sentAtMilliseconds: sentAt))
         let json = body.json
         // The headers `prepare` started, when fresh; a retry signs afresh.
-        var signed = await presigned.take(clientOrderID: request.clientOrderID,
-                                          maxAgeMilliseconds: options.presignedMaxAgeMilliseconds, now: { clock.nowMilliseconds() })
+        let taken = await presigned.take(clientOrderID: request.clientOrderID,
+                                         maxAgeMilliseconds: options.presignedMaxAgeMilliseconds, now: { clock.nowMilliseconds() })
+        var signed = taken?.headers
+        var written = taken?.written
         var backoff = options.rateLimitBackoffMilliseconds
         var attempt = 0
         while true {
             attempt += 1
             let response: VenueHTTPResponse
             let headers = signed
+            let ready = written
             signed = nil
+            written = nil
             do {
-                response = try await send("POST", Self.createPath, body: json, signed: headers)
+                if let ready {
+                    response = try await transport.send(ready, timeoutMilliseconds: options.requestTimeoutMilliseconds)
+                } else {
+                    response = try await send("POST", Self.createPath, body: json, signed: headers)
+                }
             } catch {
                 refreshSpare()
                 throw VenueError.ambiguous(reason: error.description)
@@ -464,6 +479,17 @@ public final class KalshiVenue: Venue {
 
     // MARK: - HTTP
 
+    /// The URL of a create (`POST /portfolio/events/orders`).
+    var createURL: String { url(Self.createPath, query: []) }
+
+    func url(_ path: String, query: [(String, String)]) -> String {
+        var url = options.baseURL
+        while url.hasSuffix("/") { url.removeLast() }
+        url += path
+        if !query.isEmpty { url += "?" + query.map { $0.0 + "=" + Self.percentEncoded($0.1) }.joined(separator: "&") }
+        return url
+    }
+
     /// One signed request; `signed`: headers already made for this method and path.
     func send(_ method: String, _ path: String, query: [(String, String)] = [], body: String?,
               signed: KalshiSignedHeaders? = nil) async throws(VenueTransportError) -> VenueHTTPResponse {
@@ -478,11 +504,7 @@ public final class KalshiVenue: Venue {
                 throw VenueTransportError(description: error.description)
             }
         }
-        var url = options.baseURL
-        while url.hasSuffix("/") { url.removeLast() }
-        url += path
-        if !query.isEmpty { url += "?" + query.map { $0.0 + "=" + Self.percentEncoded($0.1) }.joined(separator: "&") }
-        return try await transport.send(method: method, url: url, headers: headers.pairs, body: body,
+        return try await transport.send(method: method, url: url(path, query: query), headers: headers.pairs, body: body,
                                         timeoutMilliseconds: options.requestTimeoutMilliseconds)
     }
 
