@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Synchronization
 
 /// What the loopback exchange did, counted: printed when it stops (and in `arb run --demo loopback`'s summary).
@@ -18,8 +21,27 @@ public final class LoopbackCounters: Sendable {
     }
 
     private let values = Mutex([Kind: Int]())
+    /// When (`CLOCK_MONOTONIC` ns) the first book message's frame since the last
+    /// `takeBookFrameFlushed` went to a subscriber's socket: just before the write system call
+    /// that puts it in the trader's socket (arb-bench's start).
+    private let bookFrameFlushed = Mutex<UInt64?>(nil)
 
     public init() {}
+
+    /// The instant the first book frame since the last call was flushed, and forgets it.
+    public func takeBookFrameFlushed() -> UInt64? {
+        bookFrameFlushed.withLock { instant in
+            defer { instant = nil }
+            return instant
+        }
+    }
+
+    func noteBookFrameFlushed() {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        let now = UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+        bookFrameFlushed.withLock { if $0 == nil { $0 = now } }
+    }
 
     func add(_ kind: Kind, _ amount: Int = 1) { values.withLock { $0[kind, default: 0] += amount } }
 

@@ -335,7 +335,7 @@ final class LoopbackKalshi: Sendable {
                     subscriber.connection.send(
                         "{\"type\":\"orderbook_delta\",\"sid\":\(sid),\"seq\":\(subscriber.seq),\"msg\":{\"market_ticker\":\(JSONText.quoted(ticker)),"
                             + "\"market_id\":\"m\",\"price_dollars\":\"\(LoopbackText.ticks(price))\",\"delta_fp\":\"\(LoopbackText.hundredths(delta))\","
-                            + "\"side\":\"\(side)\",\"ts_ms\":\(now)}}")
+                            + "\"side\":\"\(side)\",\"ts_ms\":\(now)}}") { [counters] in counters.noteBookFrameFlushed() }
                     counters.add(.bookMessages)
                 }
                 state.subscribers[key] = subscriber

@@ -392,7 +392,7 @@ final class LoopbackPolymarket: Sendable {
                     continue
                 }
                 guard !subscriber.user, subscriber.tokens.contains(token) else { continue }
-                subscriber.connection.send(text)
+                subscriber.connection.send(text) { [counters] in counters.noteBookFrameFlushed() }
                 counters.add(.bookMessages)
             }
         }

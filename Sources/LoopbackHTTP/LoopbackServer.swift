@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOWebSocket
+import Synchronization
 
 /// What a websocket endpoint of a `LoopbackServer` does: decide per handshake whether to upgrade
 /// (a refused one falls through to the HTTP answer), and hear each connection and text message.
@@ -36,10 +37,16 @@ public final class LoopbackConnection: Sendable {
     /// False once the connection closed, from either end.
     public var isOpen: Bool { channel.isActive }
 
-    public func send(_ text: String) {
+    /// `flushing`, when given, runs on the event loop just before this frame's flush goes to the
+    /// socket (the write system call follows at once): the instant the message leaves.
+    public func send(_ text: String, flushing: (@Sendable () -> Void)? = nil) {
         let frame = WebSocketFrame(fin: true, opcode: .text, data: ByteBuffer(string: text))
+        if let flushing { beforeFlush.withLock { $0 = flushing } }
         channel.writeAndFlush(frame, promise: nil)
     }
+
+    /// Taken by `FlushMark` at the next flush.
+    let beforeFlush = Mutex<(@Sendable () -> Void)?>(nil)
 
     /// Drops the connection without a close frame (as a network failure looks).
     public func drop() { channel.close(promise: nil) }
@@ -97,6 +104,7 @@ public final class LoopbackServer: Sendable {
                         let connection = LoopbackConnection(channel: channel, path: head.uri, headers: Self.headers(head))
                         return channel.pipeline.removeHandler(name: "http").flatMap {
                             channel.eventLoop.makeCompletedFuture {
+                                try channel.pipeline.syncOperations.addHandler(FlushMark(connection: connection), position: .first)
                                 try channel.pipeline.syncOperations.addHandler(FrameHandler(connection: connection, text: websocket.text))
                             }
                         }.map { websocket.connected(connection) }
@@ -213,5 +221,22 @@ public final class LoopbackServer: Sendable {
                 break
             }
         }
+    }
+}
+
+/// First in a websocket connection's pipeline (next to the socket): runs the hook a `send` left
+/// just before passing the flush on, which writes to the socket at once.
+private final class FlushMark: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+    let connection: LoopbackConnection
+
+    init(connection: LoopbackConnection) { self.connection = connection }
+
+    func flush(context: ChannelHandlerContext) {
+        connection.beforeFlush.withLock { hook in
+            defer { hook = nil }
+            return hook
+        }?()
+        context.flush()
     }
 }

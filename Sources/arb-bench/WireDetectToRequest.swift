@@ -8,22 +8,23 @@ import OrderStateMachine
 import PolymarketVenue
 import Synchronization
 
-/// `wire_detect_to_request`: from a book message leaving the exchange to both signed order
-/// requests fully received by the exchange's HTTP servers, at `synchronous=FULL`.
+/// `wire_detect_to_request`: from a book message arriving on the trader's websocket to both
+/// signed order requests fully received by the exchange's HTTP servers, at `synchronous=FULL`.
 ///
 /// The loopback exchange runs in this process (both venues, zero simulated latency, every order
 /// filled, books moved only by the benchmark). The trader side is `arb run --demo loopback`'s
 /// parts: the real Kalshi and Polymarket adapters built from the exchange's config by
-/// `Trader.makeVenues`, their websocket book feeds (`WebSocketBookFeed`, with the fill and trade
-/// routing `VenueBookFeeds` does), the `Detector`, and an `Executor` over a `Store` at full on a
-/// scratch file. Its own detection loop wakes on each feed event (an `AsyncStream`), as
-/// `Trader.trade` now does by waiting on the feeds' inbox (`VenueBookFeeds.waitForEvents`).
+/// `Trader.makeVenues`, their websocket book feeds (`VenueBookFeeds`, as `Trader.trade` builds
+/// them), the `Detector` in a loop that drains the feeds whenever `waitForEvents` returns (as
+/// `Trader.trade` does), and an `Executor` over a `Store` at full on a scratch file.
 ///
-/// Start: the instant before `LoopbackExchange.setBook` is called with the completing change;
-/// it builds the `price_change` message and hands it to the subscriber's channel, whose event
-/// loop writes it. End: the later of the two order requests (`POST …/portfolio/events/orders`,
-/// `POST /order`) whose last byte the exchange's HTTP handler has read (`.end`), before it is
-/// answered. Both on `CLOCK_MONOTONIC`.
+/// Start: the instant the exchange's event loop has written the completing `price_change`
+/// frame to the trader's socket (the write's completion; on loopback TCP the bytes are queued
+/// to the receiving socket inside that write) — the message has arrived. `LoopbackExchange.setBook`
+/// called → that instant (the exchange building the message and the hop to its event loop) is
+/// reported beside the figure, not in it. End: the later of the two order requests
+/// (`POST …/portfolio/events/orders`, `POST /order`) whose last byte the exchange's HTTP handler
+/// has read (`.end`), before it is answered. Both on `CLOCK_MONOTONIC`.
 enum WireDetectToRequest {
     struct Result: Sendable {
         var latency: LatencySummary
@@ -36,6 +37,8 @@ enum WireDetectToRequest {
         var beginCommit: LatencySummary
         /// The begin commit's return → both requests fully received.
         var commitToRequests: LatencySummary
+        /// Outside the figure, the exchange's side: `setBook` called → the frame in the socket.
+        var exchangeToSocket: LatencySummary
         var hedged: Int
     }
 
@@ -95,44 +98,21 @@ enum WireDetectToRequest {
         let clock = SystemClock()
         let logger = BenchConfig.quietLogger
         let venues = try Trader.makeVenues(config, runSeed: 1, clock: clock, environment: [:], logger: logger)
-        guard let kalshi = venues["kalshi"] as? KalshiVenue, let polymarket = venues["polymarket"] as? PolymarketVenue else {
+        guard venues["kalshi"] is KalshiVenue, venues["polymarket"] is PolymarketVenue else {
             throw BenchError("wire_detect_to_request: the loopback config's venues are not Kalshi and Polymarket adapters")
         }
         let engine = try BenchEngine(databasePath: config.databasePath, durability: .full, venues: venues,
                                      execution: config.execution)
         let executor = engine.executor
 
-        // The feeds, routed as `VenueBookFeeds` routes them, each event waking the detection loop.
-        let (events, deliver) = AsyncStream<BookFeedEvent>.makeStream()
-        let tickers = Set(config.events.flatMap { $0.instruments["kalshi"].map { Array($0.values) } ?? [] }
-            .map { String($0.split(separator: ":").first ?? "") }).sorted()
-        guard let kalshiSpec = kalshi.bookFeedSpec(tickers: tickers), let polymarketSpec = polymarket.bookFeedSpec(),
-              let userSpec = polymarket.userFeedSpec() else {
-            throw BenchError("wire_detect_to_request: the loopback config has no websocket URLs")
+        // The feeds as `Trader.trade` runs them: `VenueBookFeeds` (each venue's websocket, fills
+        // routed to their adapters), drained by the detection loop whenever `waitForEvents`
+        // returns — on a feed's event, or after 2 ms.
+        let books = VenueBookFeeds(config: config, venues: venues, clock: clock, logger: logger)
+        guard books.feeds.count == 3 else {
+            throw BenchError("wire_detect_to_request: the loopback config gives \(books.feeds.count) feeds, not Kalshi's, Polymarket's market and user channels")
         }
-        let kalshiFeed = WebSocketBookFeed(spec: kalshiSpec, clock: clock, logger: logger) { event in
-            switch event {
-            case .orderFilled(let order, let trade, _): Task { await kalshi.fillAnnounced(venueOrderID: order, tradeID: trade) }
-            case .orderChanged(let order): Task { await kalshi.orderAnnounced(venueOrderID: order) }
-            default: deliver.yield(event)
-            }
-        }
-        let polymarketFeed = WebSocketBookFeed(spec: polymarketSpec, clock: clock, logger: logger) { event in
-            if case .tickSize(let token, let tick) = event { polymarket.tickChanged(token: token, tick: tick) }
-            deliver.yield(event)
-        }
-        let userFeed = WebSocketBookFeed(spec: userSpec, clock: clock, logger: logger) { event in
-            if case .orderFilled(let order, let trade, let status) = event {
-                Task { await polymarket.tradeAnnounced(orderHash: order, tradeID: trade, status: status ?? "") }
-            }
-        }
-        let feeding = Task {
-            await withDiscardingTaskGroup { group in
-                group.addTask { await kalshiFeed.run() }
-                group.addTask { await polymarketFeed.run() }
-                group.addTask { await userFeed.run() }
-            }
-        }
+        let feeding = Task { await books.run(clock: clock) }
         defer { feeding.cancel() }
 
         // The detection loop, as `Trader.trade` runs it: each quote through the detector, each
@@ -141,22 +121,20 @@ enum WireDetectToRequest {
         let detection = Task { [config] in
             var detector = Detector(config: config, venueFees: venues.mapValues(\.feeModel))
             await withDiscardingTaskGroup { executions in
-                for await event in events {
-                    for quote in event.detectorQuotes {
+                while !Task.isCancelled {
+                    for quote in books.drain().flatMap(\.detectorQuotes) {
                         if let candidate = detector.update(quote, nowMilliseconds: clock.nowMilliseconds()) {
                             let now = monotonicNanoseconds()
                             marks.withLock { if $0.candidate == nil { $0.candidate = now } }
-                            executions.addTask { signal.yield(.finished(await executor.run(candidate))) }
+                            executions.addImmediateTask { signal.yield(.finished(await executor.run(candidate))) }
                         }
                         signal.yield(.applied(quote))
                     }
+                    await books.waitForEvents(orMilliseconds: 2, clock: clock)
                 }
             }
         }
-        defer {
-            detection.cancel()
-            deliver.finish()
-        }
+        defer { detection.cancel() }
         var waiting = signals.makeAsyncIterator()
 
         /// Waits for the detection loop to have taken `quote`'s price (untimed set-up).
@@ -170,7 +148,7 @@ enum WireDetectToRequest {
                 last = next
                 guard monotonicNanoseconds() < deadline else { break }
             }
-            throw BenchError("wire_detect_to_request: the feed never delivered \(venue) \(instrument) at \(ask) (last: \(last.map { "\($0)" } ?? "none"); feeds \(kalshiFeed.status()) \(polymarketFeed.status()))")
+            throw BenchError("wire_detect_to_request: the feed never delivered \(venue) \(instrument) at \(ask) (last: \(last.map { "\($0)" } ?? "none"); feeds \(books.statuses))")
         }
         func finished() async throws -> ExecutionOutcome {
             while let next = await waiting.next() {
@@ -206,6 +184,7 @@ enum WireDetectToRequest {
         var toCandidate = Samples(capacity: size.wireIterations)
         var begin = Samples(capacity: size.wireIterations)
         var afterCommit = Samples(capacity: size.wireIterations)
+        var toSocket = Samples(capacity: size.wireIterations)
         var hedged = 0
         for index in 0..<(size.wireWarmup + size.wireIterations) {
             // A fresh opportunity each time: the events in turn, the previous one on each closed.
@@ -225,24 +204,29 @@ enum WireDetectToRequest {
             var path: UInt64 = 0
             var rawTime: UInt64 = 0
             var split: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            var exchangeSide: UInt64 = 0
             for slot in 0..<2 {
                 if (index + slot) % 2 == 1 {
                     rawTime = try raw.timedTransition()
                     continue
                 }
                 marks.withLock { $0 = Marks() }
-                let start = monotonicNanoseconds()
+                _ = exchange.counters.takeBookFrameFlushed()
+                let setCalled = monotonicNanoseconds()
                 set("polymarket", no, ask: 5_000)
                 let outcome = try await finished()
                 let mark = marks.withLock { $0 }
+                let written = exchange.counters.takeBookFrameFlushed()
                 guard let kalshiAt = mark.requests["kalshi"], let polymarketAt = mark.requests["polymarket"],
-                      let candidate = mark.candidate, let returned = mark.beginReturned, let took = mark.beginNanoseconds else {
-                    throw BenchError("iteration \(index): outcome \(outcome), marks \(mark)")
+                      let candidate = mark.candidate, let returned = mark.beginReturned, let took = mark.beginNanoseconds,
+                      let start = written, start >= setCalled, candidate >= start else {
+                    throw BenchError("iteration \(index): outcome \(outcome), marks \(mark), set \(setCalled), written \(String(describing: written))")
                 }
                 if outcome == .closed(.hedged) { hedged += 1 }
                 let end = max(kalshiAt, polymarketAt)
                 path = end - start
                 split = (candidate - start, UInt64(max(0, took)), end - returned)
+                exchangeSide = start - setCalled
                 // The follow-up (fill and trade pushes, the adapters' REST reads of them, the
                 // exchange's answers) finishes before anything else runs: no request in flight
                 // for 2 ms in a row.
@@ -254,13 +238,15 @@ enum WireDetectToRequest {
                 toCandidate.append(split.0)
                 begin.append(split.1)
                 afterCommit.append(split.2)
+                toSocket.append(exchangeSide)
             }
         }
         guard hedged == size.wireWarmup + size.wireIterations else {
             throw BenchError("wire_detect_to_request: only \(hedged) of \(size.wireWarmup + size.wireIterations) runs closed hedged")
         }
         return Result(latency: samples.summary(), rawInterleaved: rawSamples.summary(), toCandidate: toCandidate.summary(),
-                      beginCommit: begin.summary(), commitToRequests: afterCommit.summary(), hedged: hedged)
+                      beginCommit: begin.summary(), commitToRequests: afterCommit.summary(), exchangeToSocket: toSocket.summary(),
+                      hedged: hedged)
     }
 }
 
