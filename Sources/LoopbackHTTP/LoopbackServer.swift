@@ -58,15 +58,37 @@ public final class LoopbackConnection: Sendable {
 public final class LoopbackServer: Sendable {
     public let port: Int
     private let channel: any Channel
+    private let connections: Connections
 
-    private init(channel: any Channel) {
+    /// The connections a server accepted and has not seen closed.
+    final class Connections: Sendable {
+        private let open = Mutex<[ObjectIdentifier: any Channel]>([:])
+
+        func add(_ channel: any Channel) {
+            let key = ObjectIdentifier(channel)
+            open.withLock { $0[key] = channel }
+            channel.closeFuture.whenComplete { [self] _ in open.withLock { _ = $0.removeValue(forKey: key) } }
+        }
+
+        func all() -> [any Channel] { open.withLock { Array($0.values) } }
+    }
+
+    private init(channel: any Channel, connections: Connections) {
         self.channel = channel
+        self.connections = connections
         self.port = channel.localAddress?.port ?? 0
     }
 
     public func url(_ path: String) -> String { "http://127.0.0.1:\(port)\(path)" }
 
-    public func stop() async { try? await channel.close() }
+    /// Stops listening and closes every connection it accepted: a client keeping one alive
+    /// (the process-wide venue transport does) must not reach this server's handlers after it
+    /// stopped — the kernel can give the same port to the next server, and a kept connection
+    /// would then take that server's requests to this one.
+    public func stop() async {
+        try? await channel.close()
+        for connection in connections.all() { try? await connection.close() }
+    }
 
     /// How requests are answered: on the event loop at once (a function that never waits), or
     /// through an async function on the cooperative pool (one that awaits, e.g. a paper venue).
@@ -87,9 +109,11 @@ public final class LoopbackServer: Sendable {
     public static func start(port: Int = 0, websocket: LoopbackWebSocketRoutes? = nil,
                              received: (@Sendable (_ method: String, _ uri: String) -> Void)? = nil,
                              answerer answer: Answerer) async throws -> LoopbackServer {
+        let connections = Connections()
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
+                connections.add(channel)
                 guard let websocket else {
                     return channel.eventLoop.makeCompletedFuture {
                         try channel.pipeline.syncOperations.configureHTTPServerPipeline()
@@ -118,7 +142,7 @@ public final class LoopbackServer: Sendable {
                 }
             }
             .bind(host: "127.0.0.1", port: port).get()
-        return LoopbackServer(channel: channel)
+        return LoopbackServer(channel: channel, connections: connections)
     }
 
     static func headers(_ head: HTTPRequestHead) -> [String: String] {

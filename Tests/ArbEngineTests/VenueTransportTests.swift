@@ -1,6 +1,7 @@
 import ArbTestSupport
 import Foundation
 @testable import ArbKit
+import LoopbackHTTP
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -184,6 +185,21 @@ struct VenueTransportTests {
         let next = try await transport.send(method: "GET", url: server.url("/x"), headers: [], body: nil, timeoutMilliseconds: 5_000)
         #expect(String(decoding: next.body, as: UTF8.self) == "{\"n\":1}")
         #expect(server.connections == 1)
+        await transport.shutdown()
+    }
+
+    @Test("a loopback server that stops closes its connections: a kept one never takes the next server's requests on the same port to it")
+    func stoppedServerClosesConnections() async throws {
+        let first = try await LoopbackServer.start(answerer: .immediate { _ in .respond(200, #"{"server":"first"}"#) })
+        let transport = VenueHTTPTransport()
+        let before = try await transport.send(method: "GET", url: first.url("/x"), headers: [], body: nil, timeoutMilliseconds: 5_000)
+        #expect(String(decoding: before.body, as: UTF8.self) == #"{"server":"first"}"#)
+        await first.stop()
+        // The kernel may hand a stopped server's port to the next one; here it is asked for.
+        let second = try await LoopbackServer.start(port: first.port, answerer: .immediate { _ in .respond(200, #"{"server":"second"}"#) })
+        let after = try await transport.send(method: "GET", url: second.url("/x"), headers: [], body: nil, timeoutMilliseconds: 5_000)
+        #expect(String(decoding: after.body, as: UTF8.self) == #"{"server":"second"}"#)
+        await second.stop()
         await transport.shutdown()
     }
 
