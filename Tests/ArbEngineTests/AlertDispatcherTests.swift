@@ -78,12 +78,13 @@ struct AlertDispatcherTests {
         let sink = TimedSink("timed", failures: 2, clock: clock)
         let outbox = try outbox()
         let dispatcher = AlertDispatcher(outbox: outbox, sinks: [sink], clock: clock)
-        await withTaskExecutorPreference(executor) {
+        // All of it on the virtual executor from its first instruction (see `drain` below).
+        await Task(executorPreference: executor) {
             let running = Task(executorPreference: executor) { await dispatcher.run(pollMilliseconds: 20) }
             await sink.waitForDelivery()
             running.cancel()
             await running.value
-        }
+        }.value
 
         // Polling every 20 ms without backoff would have tried at 0, 20 and 40 ms.
         #expect(await sink.attemptMilliseconds == [0, 100, 300])
@@ -150,9 +151,13 @@ struct AlertDispatcherTests {
         let clock = VirtualClock(executor: executor)
         let good = ScriptedSink("good", failures: 1)
         let quick = AlertDispatcher(outbox: try outbox(), sinks: [good], clock: clock)
-        let (drained, drainedAt) = await withTaskExecutorPreference(executor) {
+        // Started as a task on the virtual executor, not with `withTaskExecutorPreference`: that
+        // closure begins on the caller's thread, and its first call into the dispatcher (a
+        // default actor) can run the actor there — drain's child tasks then wait for the actor
+        // on a thread the virtual clock cannot see, and it jumps to the deadline (the CI flake).
+        let (drained, drainedAt) = await Task(executorPreference: executor) {
             (await quick.drain(timeoutMilliseconds: 5_000), clock.monotonicNanoseconds() / 1_000_000)
-        }
+        }.value
         // Done at its first retry after the one failure, long before the 5 s deadline.
         #expect(drainedAt == 100)
         #expect(drained.delivered == 2)
@@ -162,11 +167,11 @@ struct AlertDispatcherTests {
         let dead = ScriptedSink("dead", failures: nil)
         let outbox = try outbox()
         let stuck = AlertDispatcher(outbox: outbox, sinks: [dead], clock: clock)
-        let (gaveUp, gaveUpAfter) = await withTaskExecutorPreference(executor) {
+        let (gaveUp, gaveUpAfter) = await Task(executorPreference: executor) {
             let started = clock.monotonicNanoseconds() / 1_000_000
             let round = await stuck.drain(timeoutMilliseconds: 300)
             return (round, clock.monotonicNanoseconds() / 1_000_000 - started)
-        }
+        }.value
         #expect(gaveUpAfter == 300, "a dead sink is given up on at the deadline, not before or after")
         #expect(gaveUp.delivered == 0)
         #expect(gaveUp.failed >= 2)  // retried with backoff until the deadline

@@ -115,21 +115,10 @@ public actor AlertDispatcher {
     @discardableResult
     public func drain(timeoutMilliseconds: Int64) async -> DeliveryRound {
         let clock = self.clock
-        let deadline = clock.monotonicNanoseconds() + UInt64(max(0, timeoutMilliseconds)) * 1_000_000
-        let (passesStarted, started) = AsyncStream<Void>.makeStream()
         return await withTaskGroup(of: DeliveryRound?.self) { group in
+            group.addTask { await self.drainPasses() }
             group.addTask {
-                started.finish()
-                return await self.drainPasses()
-            }
-            group.addTask {
-                // The deadline counts from the call, but its timer is set only once the passes'
-                // task runs: on the simulator's clock, time jumps to the earliest timer whenever
-                // its executor has nothing to run, and a timer set while that task was still on
-                // its way to the executor would be the one (the deadline passed with no pass).
-                for await _ in passesStarted {}
-                let now = clock.monotonicNanoseconds()
-                try? await clock.sleep(milliseconds: deadline > now ? Int64((deadline - now) / 1_000_000) : 0)
+                try? await clock.sleep(milliseconds: timeoutMilliseconds)
                 return nil
             }
             var total = DeliveryRound()
