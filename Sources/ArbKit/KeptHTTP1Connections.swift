@@ -56,9 +56,16 @@ struct HTTPOrigin: Hashable, Sendable {
     }
 }
 
+/// The name a TLS client sends (SNI) and checks the certificate against: the host, or nil for an
+/// IP address, which is checked against the certificate's IP entries instead.
+public func tlsServerName(host: String) -> String? {
+    host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
+}
+
 /// Kept-alive HTTP/1.1 connections, one request at a time on each, straight on SwiftNIO: a
-/// request is one hop to the connection's event loop, NIO's own encoder and decoder, and the
-/// socket — the venues' order path without a general-purpose client's request machinery.
+/// request is one hop to the connection's event loop, its bytes as `VenueHTTPTransport.prepare`
+/// wrote them, NIO's own response decoder, and the socket — the venues' order path without a
+/// general-purpose client's request machinery.
 ///
 /// What an answer that never came means is the caller's business (`VenueTransportError`: the
 /// request may or may not have reached the venue). The one case retried is a connection that had
@@ -115,7 +122,8 @@ final class KeptHTTP1Connections: Sendable {
         for connection in all { try? await connection.channel.close() }
     }
 
-    private func acquire(_ origin: HTTPOrigin, deadline: ContinuousClock.Instant) async throws -> (KeptHTTP1Connection, reused: Bool) {
+    /// An idle kept connection for `origin` (`reused`), else a new one (internal for the tests).
+    func acquire(_ origin: HTTPOrigin, deadline: ContinuousClock.Instant) async throws -> (KeptHTTP1Connection, reused: Bool) {
         let now = ContinuousClock.now
         var stale: [KeptHTTP1Connection] = []
         let kept = pool.withLock { pool -> KeptHTTP1Connection? in
@@ -162,8 +170,7 @@ final class KeptHTTP1Connections: Sendable {
         do { tls = origin.tls ? try context() : nil } catch {
             throw KeptHTTP1Failure.other("cannot set up TLS: \(error)")
         }
-        // SNI and the certificate's name; an IP address is checked against the certificate's IP entries.
-        let serverName = origin.host.contains(":") || origin.host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : origin.host
+        let serverName = tlsServerName(host: origin.host)
         let channel: Channel
         do {
             channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
@@ -325,16 +332,6 @@ final class KeptHTTP1Handler: ChannelInboundHandler, RemovableChannelHandler {
         closed = true
         fail(KeptHTTP1Failure.closedBeforeAnswer)
         context.fireChannelInactive()
-    }
-
-    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        // The venue half-closed (an idle timeout): nothing more will be answered on this connection.
-        if let event = event as? ChannelEvent, event == .inputClosed {
-            closed = true
-            fail(KeptHTTP1Failure.closedBeforeAnswer)
-            context.close(promise: nil)
-        }
-        context.fireUserInboundEventTriggered(event)
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {

@@ -1,6 +1,4 @@
-#if canImport(Glibc)
-import Glibc
-#endif
+import ArbKit
 import Synchronization
 
 /// What the loopback exchange did, counted: printed when it stops (and in `arb run --demo loopback`'s summary).
@@ -37,9 +35,7 @@ public final class LoopbackCounters: Sendable {
     }
 
     func noteBookFrameFlushed() {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        let now = UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+        let now = SystemClock().monotonicNanoseconds()
         bookFrameFlushed.withLock { if $0 == nil { $0 = now } }
     }
 

@@ -225,15 +225,15 @@ public final class PolymarketVenue: Venue {
         var entry = Known(request: request)
         if let market = options.markets[request.instrument] {
             let tick = ticks.withLock { $0[request.instrument] } ?? market.tick
+            // One reading of the clock: the order's timestamp and its request's L2 timestamp.
+            let now = clock.nowMilliseconds()
             do {
                 let order = try signer.order(tokenID: request.instrument, side: request.side, price: request.limitPrice,
                                              size: request.quantity, tick: tick, negRisk: market.negRisk,
-                                             salt: Self.salt(request.clientOrderID),
-                                             timestampMilliseconds: clock.nowMilliseconds())
+                                             salt: Self.salt(request.clientOrderID), timestampMilliseconds: now)
                 let signer = signer
                 let owner = credentials.apiKey
                 let orderType = Self.orderType(request.timeInForce)
-                let now = clock.nowMilliseconds()
                 entry.signing = Task(executorPreference: clock.taskExecutor, priority: .high) { [self] in
                     let signed = signer.signed(order)
                     let body = signed.body(owner: owner, orderType: orderType)

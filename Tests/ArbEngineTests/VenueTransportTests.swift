@@ -203,6 +203,23 @@ struct VenueTransportTests {
         await transport.shutdown()
     }
 
+    @Test("a request handed to a connection that has closed is not sent, and says so (the one case send tries again)")
+    func closedConnectionSendsNothing() async throws {
+        let server = try await ScriptedHTTPServer.start { _, _ in .raw(answer("{}")) }
+        defer { Task { await server.stop() } }
+        let transport = VenueHTTPTransport()
+        let request = try transport.prepare(method: "POST", url: server.url("/order"), headers: [], body: "{}")
+        let (connection, reused) = try await transport.connections.acquire(request.origin, deadline: .now + .seconds(5))
+        #expect(!reused)
+        try await connection.channel.close()
+        let failure = await #expect(throws: KeptHTTP1Failure.self) {
+            _ = try await connection.execute(request, deadline: .now + .seconds(5), maxBodyBytes: 4_096)
+        }
+        #expect(failure?.description == KeptHTTP1Failure.notSent.description)
+        #expect(server.requests.isEmpty)
+        await transport.shutdown()
+    }
+
     @Test("a chunked answer is read whole")
     func chunked() async throws {
         let server = try await ScriptedHTTPServer.start { _, _ in

@@ -188,7 +188,7 @@ struct SMTPClient: Sendable {
     private func connect() async throws -> Channel {
         let security = self.security
         let context = self.tlsContext
-        let sni = Self.serverName(host)
+        let sni = tlsServerName(host: host)
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(.milliseconds(timeoutMilliseconds))
             .channelInitializer { channel in
@@ -210,16 +210,10 @@ struct SMTPClient: Sendable {
 
     private func startTLS(on channel: Channel) async throws {
         guard let context = tlsContext else { return }
-        let sni = Self.serverName(host)
+        let sni = tlsServerName(host: host)
         try await channel.eventLoop.submit {
             try channel.pipeline.syncOperations.addHandler(NIOSSLClientHandler(context: context, serverHostname: sni), position: .first)
         }.get()
-    }
-
-    /// The name for SNI and certificate checks; nil for an IP address (checked against the
-    /// certificate's IP entries instead).
-    static func serverName(_ host: String) -> String? {
-        host.contains(":") || host.allSatisfy({ $0.isNumber || $0 == "." }) ? nil : host
     }
 
     private func authenticate(_ session: SMTPSession, username: String, extensions: [String]) async throws {
