@@ -18,6 +18,9 @@ final class KalshiHarness: @unchecked Sendable {
     let exchange: KalshiLoopbackExchange
     let venue: KalshiVenue
     let keyPath: String
+    /// The harness's own connections: no kept connection crosses from one test's exchange to
+    /// another's (the process-wide transport keys them by host and port, and ports are reused).
+    let transport = VenueHTTPTransport()
 
     init(pageLimit: Int = 200, settleWindowMilliseconds: Int64 = 300, rateLimitBudgetMilliseconds: Int64 = 2_000,
          directory orders: (any KalshiOrderDirectory)? = nil, exchange existing: KalshiLoopbackExchange? = nil,
@@ -39,7 +42,7 @@ final class KalshiHarness: @unchecked Sendable {
         var logger = Logger(label: "kalshi-test")
         logger.logLevel = .critical
         venue = KalshiVenue(options: options, signer: KalshiSigner(keyID: "test-key-id", key: try KalshiSigningKey.load(path: keyPath)),
-                            directory: orders, clock: clock, logger: logger)
+                            transport: transport, directory: orders, clock: clock, logger: logger)
     }
 
     static func request(_ id: String, _ instrument: String = "KXTEST-26:yes", side: Side = .buy, price: Int64 = 4_500,
@@ -54,7 +57,10 @@ final class KalshiHarness: @unchecked Sendable {
     /// Every request the exchange saw carried a valid signature.
     var allSigned: Bool { !exchange.requests.isEmpty && exchange.requests.allSatisfy(\.signatureValid) }
 
-    func stop() async { await exchange.stop() }
+    func stop() async {
+        await exchange.stop()
+        await transport.shutdown()
+    }
 }
 
 @Suite("Kalshi: the YES-book mapping and signing")
