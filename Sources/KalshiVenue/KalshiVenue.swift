@@ -54,6 +54,10 @@ public final class KalshiVenue: Venue {
         /// at most this old when the request goes out; else it signs afresh. Kalshi documents
         /// no tolerance (VENUES.md): one second keeps the header as fresh as a slow signature.
         public var presignedMaxAgeMilliseconds: Int64 = 1_000
+        /// After this long with no request to Kalshi, one signed balance read keeps the kept
+        /// connection open, so the next order does not pay a connect and a TLS handshake (0: never).
+        /// Well under the pool's 60 s idle limit and the idle timeouts load balancers commonly use.
+        public var keepWarmMilliseconds: Int64 = 15_000
 
         public init(name: String, environment: String, baseURL: String, selfTradePrevention: String, feeModel: FeeModel) {
             self.name = name
@@ -174,9 +178,65 @@ public final class KalshiVenue: Venue {
 
     /// Keeps a fresh spare while the venue lives (started by `startChecks`, so by the trader).
     private let spareRefresher = Mutex<Task<Void, Never>?>(nil)
+    /// Keeps the connection warm while the venue lives (`startKeepWarm`, started by `startChecks`).
+    private let keepWarm = Mutex<Task<Void, Never>?>(nil)
+    /// When the last request to Kalshi went out (monotonic ns; 0: none yet).
+    private let lastRequest = Mutex<UInt64>(0)
 
     deinit {
         spareRefresher.withLock { $0?.cancel() }
+        keepWarm.withLock { $0?.cancel() }
+    }
+
+    /// Notes that a request is going out now (the keep-warm read waits for a quiet spell).
+    private func noteRequest() {
+        let now = clock.monotonicNanoseconds()
+        lastRequest.withLock { $0 = now }
+    }
+
+    /// Milliseconds since the last request went out (since the start when none has).
+    private func quietMilliseconds(now: UInt64) -> Int64 {
+        let last = lastRequest.withLock { $0 }
+        return now > last ? Int64((now - last) / 1_000_000) : 0
+    }
+
+    /// Starts the keep-warm loop (once; nothing when `keepWarmMilliseconds` is 0): whenever no
+    /// request has gone to Kalshi for `keepWarmMilliseconds`, one signed `GET /portfolio/balance`
+    /// goes out on the kept connection. Orders and reads reset the wait, so a busy trader sends
+    /// none. An unanswered read is a warning (once, until one is answered again); it changes
+    /// nothing else. Holds the venue weakly, as the spare's refresher does.
+    public func startKeepWarm() {
+        let period = options.keepWarmMilliseconds
+        guard period > 0 else { return }
+        let (clock, logger, name) = (clock, logger, name)
+        keepWarm.withLock { task in
+            guard task == nil else { return }
+            task = Task(executorPreference: clock.taskExecutor, priority: .utility) { [weak self] in
+                var failing = false
+                while !Task.isCancelled {
+                    var wait = period
+                    do {
+                        guard let venue = self else { return }
+                        let quiet = venue.quietMilliseconds(now: clock.monotonicNanoseconds())
+                        if quiet >= period {
+                            do {
+                                _ = try await venue.balance()
+                                if failing { logger.notice("\(name): the keep-warm read is answered again") }
+                                failing = false
+                            } catch {
+                                if !failing {
+                                    logger.warning("\(name): the keep-warm read failed (\(error)); the next order may pay a new connection")
+                                }
+                                failing = true
+                            }
+                        } else {
+                            wait = period - quiet
+                        }
+                    }  // the venue is not held across the sleep
+                    do { try await clock.sleep(milliseconds: wait) } catch { return }
+                }
+            }
+        }
     }
 
     public func submit(_ order: PreparedOrder) async throws -> SubmitAck {
@@ -206,6 +266,7 @@ public final class KalshiVenue: Venue {
             written = nil
             do {
                 if let ready {
+                    noteRequest()
                     response = try await transport.send(ready, timeoutMilliseconds: options.requestTimeoutMilliseconds)
                 } else {
                     response = try await send("POST", Self.createPath, body: json, signed: headers)
@@ -338,9 +399,11 @@ public final class KalshiVenue: Venue {
 
     /// Before the first order: one signed `GET /portfolio/balance`, so that order finds a kept-alive
     /// connection instead of paying the connect (and TLS) on the critical path, and a refused key
-    /// shows at start. Nothing here refuses to trade: an unanswered read is a warning.
+    /// shows at start; then the keep-warm loop keeps that connection open through quiet spells.
+    /// Nothing here refuses to trade: an unanswered read is a warning.
     public func startChecks() async -> [String] {
         startSpareRefresher()
+        defer { startKeepWarm() }
         do { _ = try await balance() } catch {
             logger.warning("\(name): the balance could not be read at start (\(error)); the first order opens the connection")
         }
@@ -504,6 +567,7 @@ public final class KalshiVenue: Venue {
                 throw VenueTransportError(description: error.description)
             }
         }
+        noteRequest()
         return try await transport.send(method: method, url: url(path, query: query), headers: headers.pairs, body: body,
                                         timeoutMilliseconds: options.requestTimeoutMilliseconds)
     }

@@ -24,7 +24,7 @@ final class KalshiHarness: @unchecked Sendable {
 
     init(pageLimit: Int = 200, settleWindowMilliseconds: Int64 = 300, rateLimitBudgetMilliseconds: Int64 = 2_000,
          directory orders: (any KalshiOrderDirectory)? = nil, exchange existing: KalshiLoopbackExchange? = nil,
-         clock: any TradingClock = SystemClock()) async throws {
+         clock: any TradingClock = SystemClock(), keepWarmMilliseconds: Int64? = nil) async throws {
         if let existing {
             exchange = existing
         } else {
@@ -39,6 +39,7 @@ final class KalshiHarness: @unchecked Sendable {
         options.settleWindowMilliseconds = settleWindowMilliseconds
         options.rateLimitBudgetMilliseconds = rateLimitBudgetMilliseconds
         options.rateLimitBackoffMilliseconds = 5
+        if let keepWarmMilliseconds { options.keepWarmMilliseconds = keepWarmMilliseconds }
         var logger = Logger(label: "kalshi-test")
         logger.logLevel = .critical
         venue = KalshiVenue(options: options, signer: KalshiSigner(keyID: "test-key-id", key: try KalshiSigningKey.load(path: keyPath)),
