@@ -270,11 +270,13 @@ final class LoopbackPolymarket: Sendable {
 
     private func trades(_ query: [String: String]) async throws -> LoopbackAnswer {
         let token = query["asset_id"] ?? ""
+        // `after` (Unix seconds): only trades matched since then.
+        let afterMilliseconds = (query["after"].flatMap { Int64($0) } ?? 0) * 1_000
         let now = Self.now()
         var items: [String] = []
         for entry in ledger.entries(instruments: [token]) where !entry.rejected {
             try await settle(entry.clientOrderID)
-            for fill in try await venue.fills(clientOrderID: entry.clientOrderID) {
+            for fill in try await venue.fills(clientOrderID: entry.clientOrderID) where fill.filledAtMilliseconds >= afterMilliseconds {
                 items.append(tradeJSON(fill, hash: entry.clientOrderID, token: token, status: status(fill, now: now)))
             }
         }

@@ -40,10 +40,10 @@ public struct PolymarketTokenMarket: Sendable, Hashable {
     }
 }
 
-/// What the database knows of an order a previous process sent: the request and the order hash
-/// persisted with the intent.
+/// What the database knows of an order a previous process sent: the request, the order hash
+/// persisted with the intent, and when it was placed (Unix ms; nil: not known).
 public protocol PolymarketOrderDirectory: Sendable {
-    func knownOrder(clientOrderID: String) async throws -> (request: OrderRequest, orderHash: String?)?
+    func knownOrder(clientOrderID: String) async throws -> (request: OrderRequest, orderHash: String?, placedAtMilliseconds: Int64?)?
 }
 
 /// Polymarket's CLOB V2 behind `Venue` (VENUES.md; DESIGN §4 for the errors). `prepare` signs:
@@ -67,6 +67,13 @@ public final class PolymarketVenue: Venue {
         /// While an order may rest (GTC), the venue's dead-man switch is fed this often; if arb
         /// stops feeding it, the venue cancels the resting orders (recovery finds and records that).
         public var heartbeatIntervalMilliseconds: Int64 = 5_000
+        /// An order's trades are read from `GET /data/trades` with `after` this long before the
+        /// order was placed (clocks differ), so the read does not page through the token's
+        /// older history.
+        public var tradesSlackMilliseconds: Int64 = 60_000
+        /// A trades read that would need more pages than this fails (`unavailable`) rather than
+        /// answer with part of the order's fills.
+        public var maxTradePages = 1_000
         /// The market channel (`wss://…/ws/market`); nil: no book feed.
         public var websocketURL: String?
         /// A market socket silent this long untrusts its books (it can go quiet while pings answer).
@@ -102,6 +109,8 @@ public final class PolymarketVenue: Venue {
 
     private struct Known: Sendable {
         var request: OrderRequest
+        /// When `prepare` built it (Unix ms, the adapter's clock).
+        var placedAtMilliseconds: Int64?
         /// The secp256k1 signature and the `POST /order` body, made off the intent commit's path.
         var signing: Task<SignedBody, Never>?
         var orderHash: String?
@@ -222,11 +231,11 @@ public final class PolymarketVenue: Venue {
     /// on another thread, so they overlap the commit; `submit` awaits them. The salt comes from
     /// the client order id (so it is the same on a retry of prepare), the timestamp from the clock.
     public func prepare(_ request: OrderRequest) -> PreparedOrder {
-        var entry = Known(request: request)
+        // One reading of the clock: the order's timestamp and its request's L2 timestamp.
+        let now = clock.nowMilliseconds()
+        var entry = Known(request: request, placedAtMilliseconds: now)
         if let market = options.markets[request.instrument] {
             let tick = ticks.withLock { $0[request.instrument] } ?? market.tick
-            // One reading of the clock: the order's timestamp and its request's L2 timestamp.
-            let now = clock.nowMilliseconds()
             do {
                 let order = try signer.order(tokenID: request.instrument, side: request.side, price: request.limitPrice,
                                              size: request.quantity, tick: tick, negRisk: market.negRisk,
@@ -335,7 +344,7 @@ public final class PolymarketVenue: Venue {
     }
 
     public func cancel(clientOrderID: String) async throws -> CancelAnswer {
-        guard let (request, hash) = try await knownOrder(clientOrderID), let hash else {
+        guard let (request, hash, _) = try await knownOrder(clientOrderID), let hash else {
             throw VenueError.unknownOrder(clientOrderID: clientOrderID)
         }
         let response: VenueHTTPResponse
@@ -359,7 +368,7 @@ public final class PolymarketVenue: Venue {
     }
 
     public func order(clientOrderID: String) async throws -> VenueOrder? {
-        guard let (request, hash) = try await knownOrder(clientOrderID), let hash else { return nil }
+        guard let (request, hash, _) = try await knownOrder(clientOrderID), let hash else { return nil }
         let order = try await readOrder(hash, request: request)
         if let order { noteResting(order) }
         return order
@@ -473,16 +482,23 @@ public final class PolymarketVenue: Venue {
         }
     }
 
-    /// `GET /data/trades` for the order's market, the order's part of each trade: as taker the
-    /// trade's size, as maker its `matched_amount`. Each with its certainty: CONFIRMED is certain,
-    /// FAILED undoes the fill, anything else (MATCHED, MINED, RETRYING) is provisional.
+    /// `GET /data/trades` for the order's token from a little before it was placed (`after`,
+    /// Unix seconds, `tradesSlackMilliseconds` earlier), the order's part of each trade: as taker
+    /// the trade's size, as maker its `matched_amount`. Each with its certainty: CONFIRMED is
+    /// certain, FAILED undoes the fill, anything else (MATCHED, MINED, RETRYING) is provisional.
+    /// An order whose placing time is not known reads the token's whole history.
     public func fills(clientOrderID: String) async throws -> [FillReport] {
-        guard let (request, hash) = try await knownOrder(clientOrderID), let hash else { return [] }
+        guard let (request, hash, placedAt) = try await knownOrder(clientOrderID), let hash else { return [] }
+        var filter = [("asset_id", request.instrument)]
+        if let placedAt { filter.append(("after", String(max(0, placedAt - options.tradesSlackMilliseconds) / 1_000))) }
         var fills: [FillReport] = []
         var cursor = "MA=="
         var pages = 0
         while true {
-            let page = try await read("/data/trades", query: [("asset_id", request.instrument), ("next_cursor", cursor)])
+            guard pages < options.maxTradePages else {
+                throw VenueError.unavailable(reason: "/data/trades for \(clientOrderID): more than \(options.maxTradePages) pages; its fills are not all known")
+            }
+            let page = try await read("/data/trades", query: filter + [("next_cursor", cursor)])
             let trades = page["data"] as? [[String: Any]] ?? []
             for trade in trades {
                 guard let id = trade["id"] as? String else { continue }
@@ -514,7 +530,7 @@ public final class PolymarketVenue: Venue {
                                             ?? clock.nowMilliseconds(), certainty: certainty))
             }
             pages += 1
-            guard let next = page["next_cursor"] as? String, !next.isEmpty, next != "LTE=", pages < 1_000 else { break }
+            guard let next = page["next_cursor"] as? String, !next.isEmpty, next != "LTE=" else { break }
             cursor = next
         }
         return fills
@@ -598,11 +614,11 @@ public final class PolymarketVenue: Venue {
                    limitPrice: request.limitPrice, quantity: request.quantity, filledQuantity: filled, status: status)
     }
 
-    private func knownOrder(_ clientOrderID: String) async throws -> (OrderRequest, String?)? {
-        if let entry = known.withLock({ $0[clientOrderID] }) { return (entry.request, entry.orderHash) }
+    private func knownOrder(_ clientOrderID: String) async throws -> (OrderRequest, String?, Int64?)? {
+        if let entry = known.withLock({ $0[clientOrderID] }) { return (entry.request, entry.orderHash, entry.placedAtMilliseconds) }
         guard let directory else { return nil }
         do {
-            return try await directory.knownOrder(clientOrderID: clientOrderID).map { ($0.request, $0.orderHash) }
+            return try await directory.knownOrder(clientOrderID: clientOrderID).map { ($0.request, $0.orderHash, $0.placedAtMilliseconds) }
         } catch {
             throw VenueError.unavailable(reason: "cannot read order \(clientOrderID) from the database: \(error)")
         }

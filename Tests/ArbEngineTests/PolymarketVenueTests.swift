@@ -22,7 +22,8 @@ final class PolymarketHarness: @unchecked Sendable {
     let key: EthereumKey
 
     init(directory: (any PolymarketOrderDirectory)? = nil, exchange existing: PolymarketLoopbackExchange? = nil,
-         negRiskNo: Bool = true, heartbeatMilliseconds: Int64 = 5_000, clock: any TradingClock = SystemClock()) async throws {
+         negRiskNo: Bool = true, heartbeatMilliseconds: Int64 = 5_000, clock: any TradingClock = SystemClock(),
+         maxTradePages: Int = 1_000) async throws {
         key = try EthereumKey(hex: polymarketTestWallet)
         if let existing {
             exchange = existing
@@ -39,6 +40,7 @@ final class PolymarketHarness: @unchecked Sendable {
                                    polymarketTokenNo: PolymarketTokenMarket(tick: .hundredth, negRisk: negRiskNo)])
         options.settleWindowMilliseconds = 200
         options.heartbeatIntervalMilliseconds = heartbeatMilliseconds
+        options.maxTradePages = maxTradePages
         venue = try PolymarketVenue(options: options, key: key, credentials: polymarketTestCredentials, directory: directory,
                                     clock: clock, logger: logger)
     }
@@ -125,6 +127,54 @@ struct PolymarketVenueTests {
         #expect(fills.first?.fee == FeeModel.polymarketTaker(rateBps: 300, exponent: 1).fee(price: Price(uncheckedTicks: 4_700),
                                                                                              quantity: Quantity(contracts: 3)))
         #expect(harness.allSigned)
+    }
+
+    @Test("an order's trades are read from a minute before it was placed (after=, Unix s): an older order's trades on the token are not paged through")
+    func tradesReadFromThePlacingTime() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.tradesPerPage = 1
+        // An hour-old order on the same token, with three trades.
+        harness.exchange.script([.match(hundredths: 100)], token: polymarketTokenNo)
+        let old = harness.prepare("c-old", token: polymarketTokenNo, timeInForce: .gtc)
+        _ = try await harness.venue.submit(old)
+        harness.exchange.fillResting(hash: old.venueOrderID ?? "", hundredths: 100)
+        harness.exchange.fillResting(hash: old.venueOrderID ?? "", hundredths: 100)
+        harness.exchange.backdateTrades(orderHash: old.venueOrderID ?? "", seconds: 3_600)
+
+        let placed = SystemClock().nowMilliseconds()
+        harness.exchange.script([.match(hundredths: 300)], token: polymarketTokenNo)
+        let new = harness.prepare("c-new", token: polymarketTokenNo, timeInForce: .gtc)
+        _ = try await harness.venue.submit(new)
+        harness.exchange.fillResting(hash: new.venueOrderID ?? "", hundredths: 200)
+        let readsBefore = harness.exchange.requests.filter { $0.uri.hasPrefix("/data/trades") }.count
+        let fills = try await harness.venue.fills(clientOrderID: "c-new")
+        #expect(fills.map(\.quantity) == [Quantity(contracts: 3), Quantity(contracts: 2)])
+        let reads = harness.exchange.requests.filter { $0.uri.hasPrefix("/data/trades") }.dropFirst(readsBefore)
+        #expect(reads.count == 2, "\(reads.count) pages read for the new order's two trades (one a page): the old order's three were paged through")
+        let after = try #require(reads.first.flatMap { URLComponents(string: $0.uri)?.queryItems?.first { $0.name == "after" }?.value }
+            .flatMap { Int64($0) })
+        #expect((placed - 60_000) / 1_000 - 1 ... (placed - 60_000) / 1_000 + 1 ~= after, "after=\(after)")
+    }
+
+    @Test("a trades read that would need more pages than the limit fails as unavailable, never answers with part of the fills")
+    func tradePagesLimited() async throws {
+        let harness = try await PolymarketHarness(maxTradePages: 2)
+        defer { Task { await harness.stop() } }
+        harness.exchange.tradesPerPage = 1
+        harness.exchange.script([.match(hundredths: 100)], token: polymarketTokenNo)
+        let prepared = harness.prepare("c-1", token: polymarketTokenNo, timeInForce: .gtc)
+        _ = try await harness.venue.submit(prepared)
+        harness.exchange.fillResting(hash: prepared.venueOrderID ?? "", hundredths: 100)
+        #expect(try await harness.venue.fills(clientOrderID: "c-1").count == 2)
+        harness.exchange.fillResting(hash: prepared.venueOrderID ?? "", hundredths: 100)
+        await #expect(throws: VenueError.self) { try await harness.venue.fills(clientOrderID: "c-1") }
+        do {
+            _ = try await harness.venue.fills(clientOrderID: "c-1")
+        } catch let error as VenueError {
+            guard case .unavailable(let reason) = error else { Issue.record("\(error)"); return }
+            #expect(reason.contains("more than 2 pages"), "\(reason)")
+        }
     }
 
     @Test("the user channel's trade updates: each status of a trade of this run's order is read back and pushed once, with the certainty the read gives")

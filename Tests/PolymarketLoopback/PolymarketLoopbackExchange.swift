@@ -43,6 +43,8 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         public var priceTicks: Int64
         public var status: String
         public var feeRateBps: Int64
+        /// When it matched, Unix seconds (the exchange's clock).
+        public var matchTimeSeconds: Int64 = Int64(Date().timeIntervalSince1970)
     }
 
     public struct Request: Sendable {
@@ -100,6 +102,13 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     }
 
     /// A trade that was MATCHED goes FAILED on chain: the fill is undone.
+    /// Moves the order's trades' match time `seconds` into the past (an older order's history).
+    public func backdateTrades(orderHash: String, seconds: Int64) {
+        lock.withLock {
+            for index in _trades.indices where _trades[index].orderHash == orderHash { _trades[index].matchTimeSeconds -= seconds }
+        }
+    }
+
     public func failTrade(orderHash: String) {
         lock.withLock {
             for index in _trades.indices where _trades[index].orderHash == orderHash {
@@ -370,7 +379,9 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
 
     private func tradesPage(_ query: [String: String]) -> LoopbackAnswer {
         defer { settleTrades(token: query["asset_id"]) }
-        let matching = _trades.filter { query["asset_id"] == nil || $0.tokenID == query["asset_id"] }
+        // `after` (Unix seconds): only trades matched since then.
+        let after = query["after"].flatMap { Int64($0) } ?? 0
+        let matching = _trades.filter { (query["asset_id"] == nil || $0.tokenID == query["asset_id"]) && $0.matchTimeSeconds >= after }
         let start = query["next_cursor"].flatMap { Data(base64Encoded: $0) }.map { String(decoding: $0, as: UTF8.self) }
             .flatMap { Int($0) } ?? 0
         let page = matching.dropFirst(start).prefix(tradesPerPage)
@@ -379,7 +390,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         let items = page.map { trade in
             "{\"id\":\"\(trade.id)\",\"taker_order_id\":\"\(trade.orderHash)\",\"asset_id\":\(Self.quoted(trade.tokenID)),"
                 + "\"size\":\"\(Self.hundredthsText(trade.sizeHundredths))\",\"price\":\"\(Self.ticksText(trade.priceTicks))\","
-                + "\"status\":\"\(trade.status)\",\"fee_rate_bps\":\"\(trade.feeRateBps)\",\"match_time\":\"1764600000\",\"maker_orders\":[]}"
+                + "\"status\":\"\(trade.status)\",\"fee_rate_bps\":\"\(trade.feeRateBps)\",\"match_time\":\"\(trade.matchTimeSeconds)\",\"maker_orders\":[]}"
         }
         return .respond(200, "{\"data\":[" + items.joined(separator: ",") + "],\"next_cursor\":\"\(next)\",\"count\":\(page.count)}")
     }

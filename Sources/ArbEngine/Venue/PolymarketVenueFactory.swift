@@ -99,19 +99,21 @@ public struct PolymarketVenueUnusable: Error, Sendable, CustomStringConvertible 
     public var description: String
 }
 
-/// The adapter's directory: the leg row's request and the order hash persisted with the intent.
+/// The adapter's directory: the leg row's request, the order hash persisted with the intent, and
+/// the opportunity's creation time (its trades are read from a little before it).
 public struct LedgerPolymarketDirectory: PolymarketOrderDirectory {
     let slot: LedgerSlot
 
     public init(slot: LedgerSlot) { self.slot = slot }
 
-    public func knownOrder(clientOrderID: String) async throws -> (request: OrderRequest, orderHash: String?)? {
+    public func knownOrder(clientOrderID: String) async throws
+        -> (request: OrderRequest, orderHash: String?, placedAtMilliseconds: Int64?)? {
         guard let ledger = slot.value else { return nil }
-        return try await ledger.withStore { store -> (request: OrderRequest, orderHash: String?)? in
+        return try await ledger.withStore { store -> (request: OrderRequest, orderHash: String?, placedAtMilliseconds: Int64?)? in
             guard let leg = try store.leg(clientOrderID: clientOrderID) else { return nil }
             return (OrderRequest(clientOrderID: leg.clientOrderID, instrument: leg.instrument, side: leg.side,
                                  limitPrice: leg.limitPrice, quantity: leg.quantity, timeInForce: leg.timeInForce),
-                    leg.venueOrderID)
+                    leg.venueOrderID, try store.opportunity(leg.opportunityID)?.createdAtMilliseconds)
         }
     }
 }
