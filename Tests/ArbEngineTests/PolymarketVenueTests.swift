@@ -20,6 +20,9 @@ final class PolymarketHarness: @unchecked Sendable {
     let exchange: PolymarketLoopbackExchange
     let venue: PolymarketVenue
     let key: EthereumKey
+    /// The harness's own connections: no kept connection crosses from one test's exchange to
+    /// another's (the process-wide transport keys them by host and port, and ports are reused).
+    let transport = VenueHTTPTransport()
 
     init(directory: (any PolymarketOrderDirectory)? = nil, exchange existing: PolymarketLoopbackExchange? = nil,
          negRiskNo: Bool = true, heartbeatMilliseconds: Int64 = 5_000, clock: any TradingClock = SystemClock(),
@@ -41,8 +44,8 @@ final class PolymarketHarness: @unchecked Sendable {
         options.settleWindowMilliseconds = 200
         options.heartbeatIntervalMilliseconds = heartbeatMilliseconds
         options.maxTradePages = maxTradePages
-        venue = try PolymarketVenue(options: options, key: key, credentials: polymarketTestCredentials, directory: directory,
-                                    clock: clock, logger: logger)
+        venue = try PolymarketVenue(options: options, key: key, credentials: polymarketTestCredentials, transport: transport,
+                                    directory: directory, clock: clock, logger: logger)
     }
 
     func prepare(_ id: String, token: String = polymarketTokenYes, side: Side = .buy, price: Int64 = 4_700, contracts: Int64 = 10,
@@ -58,7 +61,11 @@ final class PolymarketHarness: @unchecked Sendable {
 
     func stopHeartbeats() { venue.stopHeartbeats() }
 
-    func stop() async { await exchange.stop() }
+    func stop() async {
+        venue.stopHeartbeats()
+        await exchange.stop()
+        await transport.shutdown()
+    }
 }
 
 @Suite("Polymarket adapter against a loopback CLOB", .serialized)
