@@ -445,3 +445,38 @@ extension MoneyTests {
         }
     }
 }
+
+// MARK: - A share of an amount
+
+extension MoneyTests {
+    @Suite struct ShareTests {
+        @Test("exact when it divides: $10 × 3 / 10 contracts = $3; part or whole zero is $0")
+        func exact() {
+            #expect(Money(micros: 10_000_000).share(qty(300), of: qty(1_000)) == Money(micros: 3_000_000))
+            #expect(Money(micros: 10_000_000).share(.zero, of: qty(1_000)) == .zero)
+            #expect(Money(micros: 10_000_000).share(qty(300), of: .zero) == .zero)
+        }
+
+        @Test("rounded up to the micro-dollar: $1 × 1/3 = 333,334 µ$, 1 µ$ × 1/3 = 1 µ$; a negative amount rounds towards +∞ (−$1 × 1/3 = −333,333 µ$)")
+        func roundedUp() {
+            #expect(Money(micros: 1_000_000).share(qty(100), of: qty(300)) == Money(micros: 333_334))
+            #expect(Money(micros: 1).share(qty(1), of: qty(3)) == Money(micros: 1))
+            #expect(Money(micros: -1_000_000).share(qty(100), of: qty(300)) == Money(micros: -333_333))
+        }
+
+        @Test("a large leg does not overflow: half of 1,000,000 contracts' $990,000 (9.9e11 µ$ × 5e7 hundredths is past Int64) is $495,000")
+        func largeLeg() {
+            // 1,000,000 contracts = 100,000,000 hundredths; half = 50,000,000.
+            let cost = Money(micros: 990_000_000_000)
+            #expect(cost.share(qty(50_000_000), of: qty(100_000_000)) == Money(micros: 495_000_000_000))
+            // One contract of a million: 990,000,000,000 / 1,000,000 = 990,000 µ$ exactly.
+            #expect(cost.share(qty(100), of: qty(100_000_000)) == Money(micros: 990_000))
+        }
+
+        @Test("a part larger than the whole saturates instead of trapping")
+        func saturates() {
+            #expect(Money(micros: .max).share(qty(200), of: qty(100)) == Money(micros: .max))
+            #expect(Money(micros: .min + 1).share(qty(200), of: qty(100)) == Money(micros: .min))
+        }
+    }
+}

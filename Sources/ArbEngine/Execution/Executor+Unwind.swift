@@ -323,10 +323,9 @@ extension Executor {
                         text: "opportunity \(id) (\(eventID)) unwind \(verb): \(summary)", bodyJSON: body)
     }
 
-    /// `total` × `part` / `whole`, in micro-dollars (whole zero: zero).
+    /// `total` × `part` / `whole` (whole zero: zero), by `Money.share`: rounded up, never overflowing.
     static func share(_ total: Money, of part: Quantity, in whole: Quantity) -> Money {
-        guard whole.hundredths > 0 else { return .zero }
-        return Money(micros: total.micros * part.hundredths / whole.hundredths)
+        total.share(part, of: whole)
     }
 
     /// What an opportunity's unwind orders realised, from its two legs' fills as stored: each

@@ -38,7 +38,7 @@ public struct Exposure: Sendable, Hashable {
             return
         }
         self = Exposure(hedged: lagger.filled, exposed: exposed,
-                        atRisk: Exposure.share(of: leader.cost + leader.fees, part: exposed, whole: leader.filled),
+                        atRisk: (leader.cost + leader.fees).share(exposed, of: leader.filled),
                         leadingLeg: leg)
     }
 
@@ -57,12 +57,4 @@ public struct Exposure: Sendable, Hashable {
         self.init(legs: history.legs, unwindOrders: history.unwindOrders)
     }
 
-    /// `total × part / whole`, rounded up (a loss is never understated).
-    static func share(of total: Money, part: Quantity, whole: Quantity) -> Money {
-        guard whole.hundredths > 0 else { return .zero }
-        let (product, overflow) = total.micros.multipliedReportingOverflow(by: part.hundredths)
-        precondition(!overflow, "exposure arithmetic overflow")
-        let (quotient, remainder) = product.quotientAndRemainder(dividingBy: whole.hundredths)
-        return Money(micros: quotient + (remainder > 0 ? 1 : 0))
-    }
 }

@@ -37,6 +37,24 @@ public struct Money: Sendable, Hashable, Comparable, Codable, CustomStringConver
         self.micros = product
     }
 
+    /// `self × part / whole`, rounded up to the micro-dollar (a cost or a loss is never
+    /// understated), exact for any sizes: the product is taken in 128 bits, so a share of a large
+    /// leg's cost never overflows. `whole` zero: zero. A result beyond `Int64` (only possible when
+    /// `part` exceeds `whole`) saturates. The one rule for a share of an amount: an exposure's
+    /// cost at risk, an unwind's held cost and its realised loss.
+    public func share(_ part: Quantity, of whole: Quantity) -> Money {
+        guard whole.hundredths > 0, part.hundredths > 0, micros != 0 else { return .zero }
+        let divisor = UInt64(whole.hundredths)
+        let product = micros.magnitude.multipliedFullWidth(by: UInt64(part.hundredths))
+        guard product.high < divisor else { return Money(micros: micros > 0 ? .max : .min) }
+        let (quotient, remainder) = divisor.dividingFullWidth(product)
+        // Up is towards +∞: a positive amount's remainder adds a micro-dollar, a negative one's drops.
+        let roundUp: UInt64 = micros > 0 && remainder > 0 ? 1 : 0
+        guard quotient < UInt64(Int64.max) else { return Money(micros: micros > 0 ? .max : .min) }
+        let value = Int64(quotient + roundUp)
+        return Money(micros: micros > 0 ? value : -value)
+    }
+
     /// The amount with all 6 decimals, trailing zeros trimmed down to a minimum of 2,
     /// and a leading `-` for negatives: `"12.345678"`, `"1.50"`, `"-0.25"`.
     public var decimalString: String {
