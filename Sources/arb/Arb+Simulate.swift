@@ -142,10 +142,13 @@ enum SimulationRun {
         // A child continues its predecessor's virtual time.
         let clock = VirtualClock(executor: executor, epochMilliseconds: kill.flatMap { _ in
             SimulationKillMode.clockMilliseconds(directory: directory) } ?? VirtualClock.defaultEpochMilliseconds)
-        return try await withTaskExecutorPreference(executor) {
+        // A task started on the executor, not `withTaskExecutorPreference`: that closure begins on
+        // the caller's pool thread, where its first actor calls (and the child tasks they create)
+        // would run outside the virtual clock's view.
+        return try await Task(executorPreference: executor) {
             try await onSimulationExecutor(seed: seed, scenarios: scenarios, directory: directory, logger: logger,
                                            clock: clock, kill: kill)
-        }
+        }.value
     }
 
     nonisolated static func onSimulationExecutor(seed: UInt64, scenarios: Int, directory: String, logger: Logger,

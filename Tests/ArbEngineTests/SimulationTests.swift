@@ -43,10 +43,11 @@ struct SimulationTests {
         let executor = VirtualTimeExecutor(seed: seed)
         let clock = VirtualClock(executor: executor)
         let logger = Logger(label: "test.simulate", factory: { _ in SwiftLogNoOpLogHandler() })
-        return try await withTaskExecutorPreference(executor) {
+        // Started as a task on the executor (as `arb simulate` does), so the run begins on the virtual thread.
+        return try await Task(executorPreference: executor) {
             try await Simulator.run(seed: seed, scenarios: scenarios, directory: directory.path("sim"), clock: clock, logger: logger,
                                     unwindDecide: decide)
-        }
+        }.value
     }
 
     @Test("a deliberately broken unwind policy (its limit two cents past the bound, claimed as the bound) is caught by the auditor's loss invariant; the real one, same seed, passes")
@@ -127,6 +128,28 @@ struct SimulationTests {
         for task in 0..<8 {
             #expect(first.filter { $0 / 10 == task } == [task * 10, task * 10 + 1, task * 10 + 2])
         }
+    }
+
+    @Test("every job of a run is on the simulation's own thread: its start is the one job from another thread")
+    func jobsStayOnTheExecutor() async throws {
+        let directory = TemporaryDirectory()
+        let executor = VirtualTimeExecutor(seed: 11)
+        let clock = VirtualClock(executor: executor)
+        let logger = Logger(label: "test.simulate", factory: { _ in SwiftLogNoOpLogHandler() })
+        let report = try await Task(executorPreference: executor) {
+            try await Simulator.run(seed: 11, scenarios: 150, directory: directory.path("sim"), clock: clock, logger: logger)
+        }.value
+        #expect(report.violations.isEmpty, "\(report.violations)")
+        #expect(executor.jobsFromOtherThreads == 1)
+        // A job resumed from another thread is counted, and the run says so.
+        let otherExecutor = VirtualTimeExecutor(seed: 11)
+        let otherClock = VirtualClock(executor: otherExecutor)
+        let broken = try await Task(executorPreference: otherExecutor) {
+            await Task.detached { try? await Task.sleep(for: .milliseconds(20)) }.value  // resumes this task from a pool thread
+            return try await Simulator.run(seed: 11, scenarios: 5, directory: directory.path("sim2"), clock: otherClock, logger: logger)
+        }.value
+        #expect(otherExecutor.jobsFromOtherThreads >= 2)
+        #expect(broken.violations.contains { $0.contains("from another thread") }, "\(broken.violations)")
     }
 
     @Test("one seed, one run: the same seed gives the same report; another seed does not")

@@ -118,8 +118,9 @@ public enum Simulator {
     static let heartbeatMilliseconds: Int64 = 100
 
     /// Runs `scenarios` scenarios in `directory` (which must be empty or absent, unless `kill`
-    /// continues a run there). Call it on the simulation executor (`withTaskExecutorPreference`)
-    /// with a `VirtualClock` over it.
+    /// continues a run there). Call it from a task started on the simulation executor
+    /// (`Task(executorPreference:)`, not `withTaskExecutorPreference`, whose closure begins on the
+    /// caller's thread) with a `VirtualClock` over it.
     ///
     /// `unwindDecide` is the unwind policy's decision (`UnwindPolicy.decide`); a test swaps in a
     /// broken one to prove the auditor catches it.
@@ -142,6 +143,14 @@ public enum Simulator {
             let all = try Invariants.check(databasePath: state.databasePath, paperFiles: state.paperFiles,
                                            options: .init(requireAllClosed: true, sinks: [sinkName]))
             state.report.violations += all.map { "final audit: \($0)" }
+        }
+        // One seed, one run holds only while every job runs on the executor's thread: its start is
+        // the one job from elsewhere. More means work began off it, where neither the virtual
+        // clock nor the seed's choice of order reaches.
+        let foreign = clock.executor.jobsFromOtherThreads
+        if foreign > 1 {
+            state.report.violations.append("\(foreign - 1) job(s) reached the simulation's executor from another thread: "
+                + "work ran outside the virtual clock and the seed's order, so this run is not reproducible")
         }
         state.report.virtualMilliseconds = state.virtualBase + clock.nowMilliseconds() - clock.epochMilliseconds
         return state.report

@@ -24,6 +24,19 @@ public final class VirtualTimeExecutor: TaskExecutor, @unchecked Sendable {
     private var now: UInt64 = 0
     private var thread: Thread?
     private var scheduling: SeededGenerator
+    /// The executor's own thread, once its loop runs (`pthread_self`: a thread's name is not a
+    /// reliable identity here).
+    private var loopThread: pthread_t?
+    private var foreignJobs = 0
+
+    /// Jobs enqueued from a thread other than the executor's own. A simulation started as a task
+    /// on the executor has exactly one (its start); more mean work began elsewhere — outside the
+    /// virtual clock's view, and outside the seed's choice of order.
+    public var jobsFromOtherThreads: Int {
+        condition.lock()
+        defer { condition.unlock() }
+        return foreignJobs
+    }
 
     /// Virtual nanoseconds since the simulation started.
     public var nanoseconds: UInt64 {
@@ -44,7 +57,9 @@ public final class VirtualTimeExecutor: TaskExecutor, @unchecked Sendable {
 
     public func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        let caller = pthread_self()
         condition.lock()
+        if loopThread.map({ pthread_equal($0, caller) == 0 }) ?? true { foreignJobs += 1 }
         jobs.append(job)
         condition.signal()
         condition.unlock()
@@ -52,6 +67,7 @@ public final class VirtualTimeExecutor: TaskExecutor, @unchecked Sendable {
 
     private func loop() {
         condition.lock()
+        loopThread = pthread_self()
         while true {
             if jobHead < jobs.count {
                 // The seed picks one of the runnable jobs; the rest keep their places.
