@@ -501,7 +501,6 @@ public final class PolymarketVenue: Venue {
             let page = try await read("/data/trades", query: filter + [("next_cursor", cursor)])
             let trades = page["data"] as? [[String: Any]] ?? []
             for trade in trades {
-                guard let id = trade["id"] as? String else { continue }
                 let status = (trade["status"] as? String ?? "").uppercased()
                 // Certain only once CONFIRMED; FAILED undoes the fill (VENUES.md: fills are provisional).
                 let certainty: FillCertainty = switch status {
@@ -521,8 +520,19 @@ public final class PolymarketVenue: Venue {
                 }) {
                     size = (maker["matched_amount"] as? String).flatMap(PolymarketJSON.quantity)
                     price = (maker["price"] as? String).flatMap(PolymarketJSON.price)
+                } else {
+                    continue  // not this order's trade
                 }
-                guard let size, let price, !size.isZero else { continue }
+                // This order's trade: what cannot be read is not skipped (that would under-count
+                // the fills), and not guessed.
+                guard let id = trade["id"] as? String, !id.isEmpty else {
+                    throw VenueError.malformed(reason: "/data/trades: a trade of \(clientOrderID) has no id")
+                }
+                guard let size, let price else {
+                    throw VenueError.malformed(reason: "/data/trades: trade \(id) of \(clientOrderID) has no readable "
+                        + (taker ? "size and price" : "matched_amount and price"))
+                }
+                guard !size.isZero else { continue }
                 let rate = (trade["fee_rate_bps"] as? String).flatMap { Int64($0) } ?? (trade["fee_rate_bps"] as? Int).map(Int64.init)
                 let fee = taker ? Self.fee(rateBps: rate, model: feeModel, price: price, quantity: size) : .zero
                 fills.append(FillReport(venue: name, tradeID: id, clientOrderID: clientOrderID, price: price, quantity: size,

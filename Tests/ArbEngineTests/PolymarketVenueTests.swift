@@ -164,6 +164,26 @@ struct PolymarketVenueTests {
         #expect((placed - 60_000) / 1_000 - 1 ... (placed - 60_000) / 1_000 + 1 ~= after, "after=\(after)")
     }
 
+    @Test("a trade of this order whose size cannot be read fails the read as malformed, never skipped or guessed; another order's is not looked at")
+    func unreadableTradeSize() async throws {
+        let harness = try await PolymarketHarness()
+        defer { Task { await harness.stop() } }
+        harness.exchange.script([.match(hundredths: 300)], token: polymarketTokenNo)
+        let prepared = harness.prepare("c-1", token: polymarketTokenNo, timeInForce: .gtc)
+        _ = try await harness.venue.submit(prepared)
+        harness.exchange.tradeSizeText = "three"
+        do {
+            let fills = try await harness.venue.fills(clientOrderID: "c-1")
+            Issue.record("read as \(fills)")
+        } catch let error as VenueError {
+            guard case .malformed(let reason) = error else { Issue.record("\(error)"); return }
+            #expect(reason.contains("c-1") && reason.contains("size"), "\(reason)")
+        }
+        // An order with no trade of its own reads none, whatever the others' say.
+        _ = harness.prepare("c-2", token: polymarketTokenNo, timeInForce: .gtc)
+        #expect(try await harness.venue.fills(clientOrderID: "c-2").isEmpty)
+    }
+
     @Test("a trades read that would need more pages than the limit fails as unavailable, never answers with part of the fills")
     func tradePagesLimited() async throws {
         let harness = try await PolymarketHarness(maxTradePages: 2)

@@ -72,6 +72,8 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     public var allowanceMicros: Int64 = 1_000_000_000_000
     public var feeRateBps: Int64 = 300
     public var tradesPerPage = 2
+    /// When set, every trade's `size` is answered as this text (a venue answer arb cannot read).
+    public var tradeSizeText: String?
     /// After a trades read has answered, MATCHED trades move on: FAILED for a token in
     /// `failing`, else CONFIRMED (when `autoConfirm`). So the first read sees them provisional.
     public var autoConfirm = true
@@ -389,7 +391,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         let next = end < matching.count ? Data("\(end)".utf8).base64EncodedString() : "LTE="
         let items = page.map { trade in
             "{\"id\":\"\(trade.id)\",\"taker_order_id\":\"\(trade.orderHash)\",\"asset_id\":\(Self.quoted(trade.tokenID)),"
-                + "\"size\":\"\(Self.hundredthsText(trade.sizeHundredths))\",\"price\":\"\(Self.ticksText(trade.priceTicks))\","
+                + "\"size\":\"\(tradeSizeText ?? Self.hundredthsText(trade.sizeHundredths))\",\"price\":\"\(Self.ticksText(trade.priceTicks))\","
                 + "\"status\":\"\(trade.status)\",\"fee_rate_bps\":\"\(trade.feeRateBps)\",\"match_time\":\"\(trade.matchTimeSeconds)\",\"maker_orders\":[]}"
         }
         return .respond(200, "{\"data\":[" + items.joined(separator: ",") + "],\"next_cursor\":\"\(next)\",\"count\":\(page.count)}")
