@@ -551,7 +551,11 @@ public final class PolymarketVenue: Venue {
         for token in options.markets.keys.sorted() {
             let answer = try await read("/balance-allowance", query: [("asset_type", "CONDITIONAL"), ("token_id", token),
                                                                       ("signature_type", String(options.signatureType))])
-            guard let micros = (answer["balance"] as? String).flatMap({ Int64($0) }), micros > 0 else { continue }
+            // A balance that cannot be read is not a zero position: say so.
+            guard let micros = (answer["balance"] as? String).flatMap({ Int64($0) }), micros >= 0 else {
+                throw VenueError.malformed(reason: "balance-allowance for token \(token): balance is not a non-negative integer string")
+            }
+            guard micros > 0 else { continue }
             positions.append(VenuePosition(instrument: token, quantity: Quantity(hundredths: micros / 10_000) ?? .zero, cost: .zero))
         }
         return positions

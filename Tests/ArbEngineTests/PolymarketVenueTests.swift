@@ -347,6 +347,12 @@ struct PolymarketVenueTests {
         _ = try await harness.venue.submit(harness.prepare("c-1", contracts: 4))
         let positions = try await harness.venue.positions()
         #expect(positions.map(\.instrument) == [polymarketTokenYes] && positions.first?.quantity == Quantity(contracts: 4))
+        // A token balance arb cannot read is not a zero position.
+        harness.exchange.conditionalBalanceText = "null"
+        await #expect(throws: VenueError.malformed(reason: "balance-allowance for token \(polymarketTokenNo): balance is not a non-negative integer string")) {
+            try await harness.venue.positions()
+        }
+        harness.exchange.conditionalBalanceText = nil
 
         let wrong = PolymarketCredentials(apiKey: polymarketTestCredentials.apiKey, secret: "d3Jvbmctc2VjcmV0",
                                           passphrase: polymarketTestCredentials.passphrase)

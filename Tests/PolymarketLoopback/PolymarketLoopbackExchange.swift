@@ -72,6 +72,8 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
     public var allowanceMicros: Int64 = 1_000_000_000_000
     public var feeRateBps: Int64 = 300
     public var tradesPerPage = 2
+    /// When set, a token's balance (`asset_type=CONDITIONAL`) is answered as this JSON value.
+    public var conditionalBalanceText: String?
     /// When set, every trade's `size` is answered as this text (a venue answer arb cannot read).
     public var tradeSizeText: String?
     /// After a trades read has answered, MATCHED trades move on: FAILED for a token in
@@ -190,6 +192,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
                 return .respond(200, answer)
             case ("GET", "/balance-allowance"):
                 if query["asset_type"] == "CONDITIONAL" {
+                    if let conditionalBalanceText { return .respond(200, "{\"balance\":\(conditionalBalanceText),\"allowances\":{}}") }
                     let held = _trades.filter { $0.tokenID == query["token_id"] && $0.status != "FAILED" }
                         .reduce(Int64(0)) { total, trade in
                             let side = _orders.first { $0.hash == trade.orderHash }?.side
