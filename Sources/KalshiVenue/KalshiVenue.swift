@@ -106,6 +106,7 @@ public final class KalshiVenue: Venue {
         self.directory = directory
         self.clock = clock
         self.logger = logger
+        self.keepWarm = ConnectionKeepWarm(periodMilliseconds: options.keepWarmMilliseconds, clock: clock)
         var root = options.baseURL
         while root.hasSuffix("/") { root.removeLast() }
         self.rootPath = VenueHTTPTransport.pathOnly(root) == "/" ? "" : VenueHTTPTransport.pathOnly(root)
@@ -178,64 +179,21 @@ public final class KalshiVenue: Venue {
 
     /// Keeps a fresh spare while the venue lives (started by `startChecks`, so by the trader).
     private let spareRefresher = Mutex<Task<Void, Never>?>(nil)
-    /// Keeps the connection warm while the venue lives (`startKeepWarm`, started by `startChecks`).
-    private let keepWarm = Mutex<Task<Void, Never>?>(nil)
-    /// When the last request to Kalshi went out (monotonic ns; 0: none yet).
-    private let lastRequest = Mutex<UInt64>(0)
+    /// The keep-warm read's loop and the instant of the last request (`startKeepWarm`).
+    let keepWarm: ConnectionKeepWarm
 
     deinit {
         spareRefresher.withLock { $0?.cancel() }
-        keepWarm.withLock { $0?.cancel() }
     }
 
-    /// Notes that a request is going out now (the keep-warm read waits for a quiet spell).
-    private func noteRequest() {
-        let now = clock.monotonicNanoseconds()
-        lastRequest.withLock { $0 = now }
-    }
-
-    /// Milliseconds since the last request went out (since the start when none has).
-    private func quietMilliseconds(now: UInt64) -> Int64 {
-        let last = lastRequest.withLock { $0 }
-        return now > last ? Int64((now - last) / 1_000_000) : 0
-    }
-
-    /// Starts the keep-warm loop (once; nothing when `keepWarmMilliseconds` is 0): whenever no
-    /// request has gone to Kalshi for `keepWarmMilliseconds`, one signed `GET /portfolio/balance`
-    /// goes out on the kept connection. Orders and reads reset the wait, so a busy trader sends
-    /// none. An unanswered read is a warning (once, until one is answered again); it changes
-    /// nothing else. Holds the venue weakly, as the spare's refresher does.
+    /// Keeps the kept connection open through quiet spells (`ConnectionKeepWarm`): after
+    /// `keepWarmMilliseconds` with no request to Kalshi, one signed balance read. Started by
+    /// `startChecks`; ends with the venue.
     public func startKeepWarm() {
-        let period = options.keepWarmMilliseconds
-        guard period > 0 else { return }
-        let (clock, logger, name) = (clock, logger, name)
-        keepWarm.withLock { task in
-            guard task == nil else { return }
-            task = Task(executorPreference: clock.taskExecutor, priority: .utility) { [weak self] in
-                var failing = false
-                while !Task.isCancelled {
-                    var wait = period
-                    do {
-                        guard let venue = self else { return }
-                        let quiet = venue.quietMilliseconds(now: clock.monotonicNanoseconds())
-                        if quiet >= period {
-                            do {
-                                _ = try await venue.balance()
-                                if failing { logger.notice("\(name): the keep-warm read is answered again") }
-                                failing = false
-                            } catch {
-                                if !failing {
-                                    logger.warning("\(name): the keep-warm read failed (\(error)); the next order may pay a new connection")
-                                }
-                                failing = true
-                            }
-                        } else {
-                            wait = period - quiet
-                        }
-                    }  // the venue is not held across the sleep
-                    do { try await clock.sleep(milliseconds: wait) } catch { return }
-                }
-            }
+        keepWarm.start(venue: name, logger: logger) { [weak self] in
+            guard let venue = self else { return false }
+            _ = try await venue.balance()
+            return true
         }
     }
 
@@ -266,7 +224,7 @@ public final class KalshiVenue: Venue {
             written = nil
             do {
                 if let ready {
-                    noteRequest()
+                    keepWarm.noteRequest()
                     response = try await transport.send(ready, timeoutMilliseconds: options.requestTimeoutMilliseconds)
                 } else {
                     response = try await send("POST", Self.createPath, body: json, signed: headers)
@@ -567,7 +525,7 @@ public final class KalshiVenue: Venue {
                 throw VenueTransportError(description: error.description)
             }
         }
-        noteRequest()
+        keepWarm.noteRequest()
         return try await transport.send(method: method, url: url(path, query: query), headers: headers.pairs, body: body,
                                         timeoutMilliseconds: options.requestTimeoutMilliseconds)
     }

@@ -67,6 +67,10 @@ public final class PolymarketVenue: Venue {
         /// While an order may rest (GTC), the venue's dead-man switch is fed this often; if arb
         /// stops feeding it, the venue cancels the resting orders (recovery finds and records that).
         public var heartbeatIntervalMilliseconds: Int64 = 5_000
+        /// After this long with no request to the CLOB, one `GET /version` keeps the kept
+        /// connection open, so the next order does not pay a connect and a TLS handshake (0:
+        /// never). The heartbeats keep it only while an order rests.
+        public var keepWarmMilliseconds: Int64 = 15_000
         /// An order's trades are read from `GET /data/trades` with `after` this long before the
         /// order was placed (clocks differ), so the read does not page through the token's
         /// older history.
@@ -130,6 +134,8 @@ public final class PolymarketVenue: Venue {
     static let preparedRequestMaxAgeMilliseconds: Int64 = 5_000
 
     private let known = Mutex<[String: Known]>([:])
+    /// The keep-warm read's loop and the instant of the last request (`startKeepWarm`).
+    let keepWarm: ConnectionKeepWarm
 
     private struct Heartbeat: Sendable {
         /// Orders that may be resting at the venue.
@@ -176,6 +182,7 @@ public final class PolymarketVenue: Venue {
         self.directory = directory
         self.clock = clock
         self.logger = logger
+        self.keepWarm = ConnectionKeepWarm(periodMilliseconds: options.keepWarmMilliseconds, clock: clock)
     }
 
     /// Ticks the market channel changed since start (`tick_size_change`), by token: they win over
@@ -288,6 +295,7 @@ public final class PolymarketVenue: Venue {
             do {
                 if let request = ready {
                     ready = nil
+                    keepWarm.noteRequest()
                     response = try await transport.send(request, timeoutMilliseconds: options.requestTimeoutMilliseconds)
                 } else {
                     response = try await send("POST", "/order", body: body)
@@ -381,6 +389,9 @@ public final class PolymarketVenue: Venue {
     /// refusal naming both values; a market the CLOB does not answer for is logged and trades on
     /// the config's values.
     public func startChecks() async -> [String] {
+        // Then the connection is kept open through quiet spells (its first read opens it, if
+        // these checks did not).
+        defer { startKeepWarm() }
         var refusals: [String] = []
         var byCondition: [String: [(token: String, market: PolymarketTokenMarket)]] = [:]
         for (token, market) in options.markets {
@@ -643,8 +654,20 @@ public final class PolymarketVenue: Venue {
     /// A signed request (L2 headers: HMAC over timestamp + METHOD + path + body).
     func send(_ method: String, _ path: String, query: [(String, String)] = [], body: String?) async throws(VenueTransportError)
         -> VenueHTTPResponse {
-        try await transport.send(try request(method, path, query: query, body: body, nowMilliseconds: clock.nowMilliseconds()),
-                                 timeoutMilliseconds: options.requestTimeoutMilliseconds)
+        let prepared = try request(method, path, query: query, body: body, nowMilliseconds: clock.nowMilliseconds())
+        keepWarm.noteRequest()
+        return try await transport.send(prepared, timeoutMilliseconds: options.requestTimeoutMilliseconds)
+    }
+
+    /// Keeps the kept connection open through quiet spells (`ConnectionKeepWarm`): after
+    /// `keepWarmMilliseconds` with no request to the CLOB, one `GET /version` (any answer will do:
+    /// it went over the connection). Started by `startChecks`; ends with the venue.
+    public func startKeepWarm() {
+        keepWarm.start(venue: name, logger: logger) { [weak self] in
+            guard let venue = self else { return false }
+            _ = try await venue.send("GET", "/version", body: nil)
+            return true
+        }
     }
 
     /// A request written out with its L2 headers, signed at `nowMilliseconds`.

@@ -26,7 +26,7 @@ final class PolymarketHarness: @unchecked Sendable {
 
     init(directory: (any PolymarketOrderDirectory)? = nil, exchange existing: PolymarketLoopbackExchange? = nil,
          negRiskNo: Bool = true, heartbeatMilliseconds: Int64 = 5_000, clock: any TradingClock = SystemClock(),
-         maxTradePages: Int = 1_000) async throws {
+         maxTradePages: Int = 1_000, keepWarmMilliseconds: Int64? = nil) async throws {
         key = try EthereumKey(hex: polymarketTestWallet)
         if let existing {
             exchange = existing
@@ -44,6 +44,7 @@ final class PolymarketHarness: @unchecked Sendable {
         options.settleWindowMilliseconds = 200
         options.heartbeatIntervalMilliseconds = heartbeatMilliseconds
         options.maxTradePages = maxTradePages
+        if let keepWarmMilliseconds { options.keepWarmMilliseconds = keepWarmMilliseconds }
         venue = try PolymarketVenue(options: options, key: key, credentials: polymarketTestCredentials, transport: transport,
                                     directory: directory, clock: clock, logger: logger)
     }

@@ -55,6 +55,8 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         public var orderSignatureValid: Bool?
         /// The L2 `POLY_TIMESTAMP` (seconds) the request carried.
         public var timestamp: String? = nil
+        /// When the exchange read it (monotonic ns).
+        public var receivedAtNanoseconds: UInt64 = DispatchTime.now().uptimeNanoseconds
     }
 
     public let wallet: String

@@ -2,12 +2,15 @@ import ArbEngine
 import Foundation
 import KalshiLoopback
 import KalshiVenue
+import PolymarketLoopback
+import PolymarketVenue
 import Testing
 
-/// The kept connection to Kalshi stays open through quiet spells: after `keepWarmMilliseconds`
-/// with no request, one signed balance read; none while other requests flow.
-@Suite("Kalshi keep-warm reads")
-struct KalshiKeepWarmTests {
+/// The kept connection to each venue stays open through quiet spells: after
+/// `keepWarmMilliseconds` with no request, one light read (Kalshi: a signed balance read;
+/// Polymarket: `GET /version`); none while other requests flow (`ConnectionKeepWarm`).
+@Suite("Keep-warm reads")
+struct KeepWarmTests {
     static let period: Int64 = 250
 
     /// The signed times of the exchange's requests whose path starts with `path`.
@@ -60,5 +63,32 @@ struct KalshiKeepWarmTests {
         try await Task.sleep(for: .milliseconds(600))
         #expect(Self.times(harness, "/portfolio/balance").count == 1)
         #expect(harness.exchange.requests.count == 1)
+    }
+
+    @Test("Polymarket: the start checks start it; quiet, a GET /version about every period (the first at once); busy, each only after a whole quiet period")
+    func polymarket() async throws {
+        let harness = try await PolymarketHarness(keepWarmMilliseconds: Self.period)
+        defer { Task { await harness.stop() } }
+        #expect(await harness.venue.startChecks().isEmpty)
+        try await Task.sleep(for: .milliseconds(4 * Self.period + Self.period / 2))
+        let quiet = harness.exchange.requests.filter { $0.uri == "/version" }
+        #expect(quiet.count >= 3, "\(quiet.count) keep-warm reads in four quiet periods")
+        #expect(harness.allSigned)
+
+        let busyFrom = harness.exchange.requests.count
+        let until = ContinuousClock.now + .milliseconds(4 * Self.period)
+        while ContinuousClock.now < until {
+            _ = try await harness.venue.balance()
+            try await Task.sleep(for: .milliseconds(Self.period / 10))
+        }
+        var previous: UInt64?
+        for request in harness.exchange.requests[busyFrom...] {
+            if request.uri == "/version", let previous {
+                // Received, not sent, times: a little slack for the hop.
+                let gap = Int64((request.receivedAtNanoseconds - previous) / 1_000_000)
+                #expect(gap >= Self.period - 25, "a keep-warm read \(gap) ms after the last request")
+            }
+            previous = request.receivedAtNanoseconds
+        }
     }
 }
