@@ -65,6 +65,23 @@ final class PolymarketSettlementHarness: @unchecked Sendable {
 
 @Suite("Provisional fills: the executor waits in Filled, recovery settles", .serialized, .exclusive)
 struct PolymarketSettlementTests {
+    @Test("a trade that fails before arb reads it: the order read back MATCHED, its one trade FAILED at the first read — the leg ends cancelled with nothing filled (not filled with nothing), one-sided, §8 holds")
+    func failedBeforeRead() async throws {
+        let harness = try await PolymarketSettlementHarness(settleTimeoutMilliseconds: 5_000)
+        defer { Task { await harness.polymarket.stop() } }
+        harness.polymarket.exchange.failTradesBeforeRead(token: polymarketTokenYes)
+        let outcome = await harness.executor.run(PolymarketSettlementHarness.candidate())
+        #expect(outcome == .closed(.oneSided))
+        let history = try harness.history()
+        let leg = try #require(history.legs.first { $0.leg == .a })
+        #expect(leg.status == .cancelled && leg.filledQuantity == .zero, "leg a: \(leg.status) with \(leg.filledQuantity)")
+        #expect(history.fills.allSatisfy { $0.legID != leg.id })
+        #expect(harness.polymarket.exchange.trades.map(\.status) == ["FAILED"])
+        let violations = try Invariants.check(databasePath: harness.store.path, paperFiles: ["paper": harness.directory.path("paper-paper.db")],
+                                              options: .init(requireAllClosed: true, sinks: []))
+        #expect(violations.isEmpty, "\(violations)")
+    }
+
     @Test("confirmed: hedged only after the CLOB confirms the trade")
     func confirmed() async throws {
         let harness = try await PolymarketSettlementHarness(settleTimeoutMilliseconds: 5_000)

@@ -85,6 +85,10 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
 
     /// The token's MATCHED trades fail on chain after the next trades read (a hedged pair goes one-sided).
     public func failTrades(token: String) { lock.withLock { _ = failing.insert(token) } }
+    /// The token's MATCHED trades fail on chain just before the next trades read answers: the
+    /// order was read back MATCHED, but its trade is FAILED by the time arb reads it.
+    public func failTradesBeforeRead(token: String) { lock.withLock { _ = failingBeforeRead.insert(token) } }
+    private var failingBeforeRead: Set<String> = []
 
     public init(wallet: String, credentials: PolymarketCredentials, negRisk: [String: Bool]) {
         self.wallet = wallet.lowercased()
@@ -107,7 +111,6 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         }
     }
 
-    /// A trade that was MATCHED goes FAILED on chain: the fill is undone.
     /// Moves the order's trades' match time `seconds` into the past (an older order's history).
     public func backdateTrades(orderHash: String, seconds: Int64) {
         lock.withLock {
@@ -115,6 +118,7 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
         }
     }
 
+    /// A trade that was MATCHED goes FAILED on chain: the fill is undone.
     public func failTrade(orderHash: String) {
         lock.withLock {
             for index in _trades.indices where _trades[index].orderHash == orderHash {
@@ -386,6 +390,12 @@ public final class PolymarketLoopbackExchange: @unchecked Sendable {
 
     private func tradesPage(_ query: [String: String]) -> LoopbackAnswer {
         defer { settleTrades(token: query["asset_id"]) }
+        for index in _trades.indices where _trades[index].status == "MATCHED" && failingBeforeRead.contains(_trades[index].tokenID) {
+            _trades[index].status = "FAILED"
+            if let order = _orders.firstIndex(where: { $0.hash == _trades[index].orderHash }) {
+                _orders[order].matchedHundredths -= _trades[index].sizeHundredths
+            }
+        }
         // `after` (Unix seconds): only trades matched since then.
         let after = query["after"].flatMap { Int64($0) } ?? 0
         let matching = _trades.filter { (query["asset_id"] == nil || $0.tokenID == query["asset_id"]) && $0.matchTimeSeconds >= after }

@@ -58,7 +58,16 @@ struct LegState: Sendable {
             unpersisted.append(fill)
             return true
         }
-        guard fill.certainty != .failed, filled + fill.quantity <= quantity else { return false }
+        if fill.certainty == .failed {
+            // A trade the venue undid before this run recorded it: nothing to take back, but an
+            // order read that counted it is that much smaller now, and an order it called filled
+            // is done with what is left (as for a recorded trade undone, above).
+            guard reversed.insert(fill.tradeID).inserted else { return false }
+            venueFilled = max(filled, venueFilled >= fill.quantity ? venueFilled - fill.quantity : .zero)
+            if status == .filled, filled < quantity { status = .cancelled }
+            return true
+        }
+        guard filled + fill.quantity <= quantity else { return false }
         tradeIDs.insert(fill.tradeID)
         if fill.certainty == .provisional { provisional.insert(fill.tradeID) }
         filled += fill.quantity
