@@ -360,6 +360,39 @@ struct KalshiVenueTests {
         #expect(try await second.venue.order(clientOrderID: "unknown") == nil)
     }
 
+    @Test("an unwind order a previous process sent is found after a restart: LedgerKalshiDirectory reads it from unwind_orders and the listing finds it")
+    func unwindOrderAfterRestart() async throws {
+        let directory = TemporaryDirectory()
+        let store = try Store(path: directory.path("arb.db"), durability: .normal)
+        let new = NewOpportunity(
+            eventID: "EV", legA: LegQuote(venue: "kalshi", outcome: "YES", instrument: "KXTEST-26:yes", price: Price(ticks: 4_500)!),
+            legB: LegQuote(venue: "paper", outcome: "NO", instrument: "P-1", price: Price(ticks: 5_000)!),
+            edgeBps: 300, quantity: Quantity(contracts: 10), expectedFees: .zero, detectedAtMilliseconds: SystemClock().nowMilliseconds())
+        guard case .created(let id) = try store.createOpportunity(new) else { Issue.record("not created"); return }
+        let path = [OpportunityEvent.riskGatePassed, .imbalanced, .cancelSent].map { TransitionStep($0, reason: "test") }
+        #expect(try store.advance(id, from: .detected, steps: path, at: SystemClock().nowMilliseconds()) == .applied(.cancelAttempted))
+        let intent = UnwindOrderIntent(attempt: 1, action: .complete, venue: "kalshi", instrument: "KXTEST-26:yes",
+                                       limitPrice: Price(ticks: 4_600)!, boundPrice: Price(ticks: 4_800)!, quantity: Quantity(contracts: 10),
+                                       exposure: Quantity(contracts: 10), lossBudget: Money(cents: 200),
+                                       clientOrderID: store.clientOrderID(opportunity: id, unwindAttempt: 1))
+        // Persisted before it is sent (Kalshi has no venue id until the answer, which the crash lost).
+        #expect(try store.transition(id, from: .cancelAttempted, TransitionStep(.unwindStarted, reason: "unwind: complete"),
+                                     at: SystemClock().nowMilliseconds(), changes: TransitionChanges(unwindOrders: [intent])) == .applied(.unwinding))
+        let ledger = Ledger(store: store)
+
+        let first = try await KalshiHarness()
+        defer { Task { await first.stop() } }
+        first.exchange.script([.fill(hundredths: 1_000)])
+        _ = try await first.venue.submit(PreparedOrder(request: intent.request, venueOrderID: nil))
+
+        // A new process: another adapter over the same exchange, reading the database.
+        let second = try await KalshiHarness(directory: LedgerKalshiDirectory(slot: LedgerSlot(ledger)), exchange: first.exchange)
+        defer { Task { await second.transport.shutdown() } }
+        let order = try #require(try await second.venue.order(clientOrderID: intent.clientOrderID), "the unwind order was not found")
+        #expect(order.filledQuantity == Quantity(contracts: 10) && order.venueOrderID == first.exchange.orders.first?.orderID)
+        #expect(try await second.venue.fills(clientOrderID: intent.clientOrderID).map(\.quantity) == [Quantity(contracts: 10)])
+    }
+
     @Test("positions and balance read the _fp and _dollars fields")
     func positionsAndBalance() async throws {
         let harness = try await KalshiHarness()

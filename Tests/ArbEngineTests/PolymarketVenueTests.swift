@@ -185,6 +185,46 @@ struct PolymarketVenueTests {
         #expect(try await harness.venue.fills(clientOrderID: "c-2").isEmpty)
     }
 
+    @Test("an unwind order a previous process sent is found after a restart: the directory reads it (request, hash, time) from unwind_orders")
+    func unwindOrderAfterRestart() async throws {
+        let directory = TemporaryDirectory()
+        let store = try Store(path: directory.path("arb.db"), durability: .normal)
+        let new = NewOpportunity(
+            eventID: "EV", legA: LegQuote(venue: "polymarket", outcome: "YES", instrument: polymarketTokenYes, price: Price(ticks: 4_700)!),
+            legB: LegQuote(venue: "paper", outcome: "NO", instrument: "P-1", price: Price(ticks: 5_000)!),
+            edgeBps: 300, quantity: Quantity(contracts: 10), expectedFees: .zero, detectedAtMilliseconds: SystemClock().nowMilliseconds())
+        guard case .created(let id) = try store.createOpportunity(new) else { Issue.record("not created"); return }
+        let path = [OpportunityEvent.riskGatePassed, .imbalanced, .cancelSent].map { TransitionStep($0, reason: "test") }
+        #expect(try store.advance(id, from: .detected, steps: path, at: SystemClock().nowMilliseconds()) == .applied(.cancelAttempted))
+        let clientOrderID = store.clientOrderID(opportunity: id, unwindAttempt: 1)
+        let ledger = Ledger(store: store)
+
+        // The first process persists its unwind order (with the hash prepare computed), then sends it.
+        let first = try await PolymarketHarness(directory: LedgerPolymarketDirectory(slot: LedgerSlot(ledger)))
+        defer { Task { await first.stop() } }
+        first.exchange.script([.match(hundredths: 1_000)], token: polymarketTokenNo)
+        var intent = UnwindOrderIntent(attempt: 1, action: .complete, venue: "polymarket", instrument: polymarketTokenNo,
+                                       limitPrice: Price(ticks: 5_200)!, boundPrice: Price(ticks: 5_400)!, quantity: Quantity(contracts: 10),
+                                       exposure: Quantity(contracts: 10), lossBudget: Money(cents: 200),
+                                       clientOrderID: clientOrderID)
+        let prepared = first.venue.prepare(intent.request)
+        intent.venueOrderID = prepared.venueOrderID
+        let persisted = intent
+        let started = try await ledger.withStore { store in
+            try store.transition(id, from: .cancelAttempted, TransitionStep(.unwindStarted, reason: "unwind: complete"),
+                                 at: SystemClock().nowMilliseconds(), changes: TransitionChanges(unwindOrders: [persisted]))
+        }
+        #expect(started == .applied(.unwinding))
+        _ = try await first.venue.submit(prepared)
+
+        // A new process: another adapter over the same CLOB and database, which never saw the order.
+        let second = try await PolymarketHarness(directory: LedgerPolymarketDirectory(slot: LedgerSlot(ledger)), exchange: first.exchange)
+        defer { Task { second.venue.stopHeartbeats(); await second.transport.shutdown() } }
+        let order = try #require(try await second.venue.order(clientOrderID: intent.clientOrderID), "the unwind order was not found")
+        #expect(order.venueOrderID == prepared.venueOrderID && order.filledQuantity == Quantity(contracts: 10))
+        #expect(try await second.venue.fills(clientOrderID: intent.clientOrderID).map(\.quantity) == [Quantity(contracts: 10)])
+    }
+
     @Test("a trades read that would need more pages than the limit fails as unavailable, never answers with part of the fills")
     func tradePagesLimited() async throws {
         let harness = try await PolymarketHarness(maxTradePages: 2)

@@ -139,7 +139,8 @@ public enum AdminUnwind {
             let attempt = (orders.map(\.intent.attempt).max() ?? 0) + 1
             let clientOrderID = try await ledger.withStore { $0.clientOrderID(opportunity: id, unwindAttempt: attempt) }
             let prepared = venue.prepare(OrderRequest(clientOrderID: clientOrderID, instrument: order.instrument, side: order.side,
-                                                      limitPrice: order.limit, quantity: order.quantity, timeInForce: .ioc))
+                                                      limitPrice: order.limit, quantity: order.quantity,
+                                                      timeInForce: UnwindOrderIntent.timeInForce))
             let intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
                                            limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity, exposure: exposed,
                                            lossBudget: budget, clientOrderID: clientOrderID, venueOrderID: prepared.venueOrderID)

@@ -173,7 +173,8 @@ extension Executor {
                              on venue: any Venue) async throws -> UnwindAttempt? {
         let clientOrderID = "arb-\(ledger.databaseID)-\(run.id)-u\(attempt)"
         let prepared = venue.prepare(OrderRequest(clientOrderID: clientOrderID, instrument: order.instrument, side: order.side,
-                                                  limitPrice: order.limit, quantity: order.quantity, timeInForce: .ioc))
+                                                  limitPrice: order.limit, quantity: order.quantity,
+                                                  timeInForce: UnwindOrderIntent.timeInForce))
         let intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
                                        limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity, exposure: exposed,
                                        lossBudget: budget, clientOrderID: clientOrderID, venueOrderID: prepared.venueOrderID)

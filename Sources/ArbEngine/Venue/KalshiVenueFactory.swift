@@ -56,7 +56,8 @@ public final class LedgerSlot: Sendable {
 }
 
 /// The adapter's directory of orders: the leg row (its request and any venue order id) and the
-/// opportunity's creation time (the listing of a lost create starts before it).
+/// opportunity's creation time (the listing of a lost create starts before it), or an unwind
+/// order's row and its creation time.
 public struct LedgerKalshiDirectory: KalshiOrderDirectory {
     let slot: LedgerSlot
 
@@ -65,7 +66,13 @@ public struct LedgerKalshiDirectory: KalshiOrderDirectory {
     public func knownOrder(clientOrderID: String) async throws -> KalshiKnownOrder? {
         guard let ledger = slot.value else { return nil }
         return try await ledger.withStore { store -> KalshiKnownOrder? in
-            guard let leg = try store.leg(clientOrderID: clientOrderID) else { return nil }
+            guard let leg = try store.leg(clientOrderID: clientOrderID) else {
+                // Not a leg: an unwind order (`arb-<db>-<id>-u<n>`), sent when its row was written.
+                return try store.unwindOrder(clientOrderID: clientOrderID).map {
+                    KalshiKnownOrder(request: $0.intent.request, venueOrderID: $0.intent.venueOrderID,
+                                     sentAtMilliseconds: $0.createdAtMilliseconds)
+                }
+            }
             let createdAt = try store.opportunity(leg.opportunityID)?.createdAtMilliseconds ?? leg.updatedAtMilliseconds
             return KalshiKnownOrder(
                 request: OrderRequest(clientOrderID: leg.clientOrderID, instrument: leg.instrument, side: leg.side,

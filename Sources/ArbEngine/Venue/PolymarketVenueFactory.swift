@@ -100,7 +100,8 @@ public struct PolymarketVenueUnusable: Error, Sendable, CustomStringConvertible 
 }
 
 /// The adapter's directory: the leg row's request, the order hash persisted with the intent, and
-/// the opportunity's creation time (its trades are read from a little before it).
+/// the opportunity's creation time (its trades are read from a little before it); or an unwind
+/// order's row, hash and creation time.
 public struct LedgerPolymarketDirectory: PolymarketOrderDirectory {
     let slot: LedgerSlot
 
@@ -110,7 +111,12 @@ public struct LedgerPolymarketDirectory: PolymarketOrderDirectory {
         -> (request: OrderRequest, orderHash: String?, placedAtMilliseconds: Int64?)? {
         guard let ledger = slot.value else { return nil }
         return try await ledger.withStore { store -> (request: OrderRequest, orderHash: String?, placedAtMilliseconds: Int64?)? in
-            guard let leg = try store.leg(clientOrderID: clientOrderID) else { return nil }
+            guard let leg = try store.leg(clientOrderID: clientOrderID) else {
+                // Not a leg: an unwind order (`arb-<db>-<id>-u<n>`), its hash persisted with it.
+                return try store.unwindOrder(clientOrderID: clientOrderID).map {
+                    ($0.intent.request, $0.intent.venueOrderID, $0.createdAtMilliseconds)
+                }
+            }
             return (OrderRequest(clientOrderID: leg.clientOrderID, instrument: leg.instrument, side: leg.side,
                                  limitPrice: leg.limitPrice, quantity: leg.quantity, timeInForce: leg.timeInForce),
                     leg.venueOrderID, try store.opportunity(leg.opportunityID)?.createdAtMilliseconds)

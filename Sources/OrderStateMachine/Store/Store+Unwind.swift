@@ -11,18 +11,27 @@ extension Store {
     /// An opportunity's unwind orders, by attempt.
     public func unwindOrders(of id: OpportunityID) throws -> [UnwindOrder] {
         try connection.cachedStatement("SELECT \(Self.unwindColumns) FROM unwind_orders WHERE opportunity_id = ? ORDER BY attempt")
-            .query(id) { row in
-                UnwindOrder(
-                    opportunityID: row.int64(0),
-                    intent: UnwindOrderIntent(
-                        attempt: Int(row.int64(1)), action: UnwindAction(rawValue: row.text(2)) ?? .complete, venue: row.text(3),
-                        instrument: row.text(4), limitPrice: Price(uncheckedTicks: row.int64(5)), boundPrice: Price(uncheckedTicks: row.int64(6)),
-                        quantity: Self.storedQuantity(row.int64(7)), exposure: Self.storedQuantity(row.int64(17)),
-                        lossBudget: Money(micros: row.int64(18)), clientOrderID: row.text(8), venueOrderID: row.optionalText(9)),
-                    status: LegStatus(rawValue: row.text(10)) ?? .unknown, statusReason: row.optionalText(11),
-                    filledQuantity: Self.storedQuantity(row.int64(12)), filledCost: Money(micros: row.int64(13)),
-                    fees: Money(micros: row.int64(14)), createdAtMilliseconds: row.int64(15), updatedAtMilliseconds: row.int64(16))
-            }
+            .query(id, row: Self.decodeUnwindOrder)
+    }
+
+    /// The unwind order `clientOrderID` names (its `UNIQUE` index), or nil: what a venue adapter
+    /// of a later process needs to find an unwind order it did not send itself.
+    public func unwindOrder(clientOrderID: String) throws -> UnwindOrder? {
+        try connection.cachedStatement("SELECT \(Self.unwindColumns) FROM unwind_orders WHERE client_order_id = ?")
+            .queryOne(clientOrderID, row: Self.decodeUnwindOrder)
+    }
+
+    static func decodeUnwindOrder(_ row: Row) -> UnwindOrder {
+        UnwindOrder(
+            opportunityID: row.int64(0),
+            intent: UnwindOrderIntent(
+                attempt: Int(row.int64(1)), action: UnwindAction(rawValue: row.text(2)) ?? .complete, venue: row.text(3),
+                instrument: row.text(4), limitPrice: Price(uncheckedTicks: row.int64(5)), boundPrice: Price(uncheckedTicks: row.int64(6)),
+                quantity: Self.storedQuantity(row.int64(7)), exposure: Self.storedQuantity(row.int64(17)),
+                lossBudget: Money(micros: row.int64(18)), clientOrderID: row.text(8), venueOrderID: row.optionalText(9)),
+            status: LegStatus(rawValue: row.text(10)) ?? .unknown, statusReason: row.optionalText(11),
+            filledQuantity: Self.storedQuantity(row.int64(12)), filledCost: Money(micros: row.int64(13)),
+            fees: Money(micros: row.int64(14)), createdAtMilliseconds: row.int64(15), updatedAtMilliseconds: row.int64(16))
     }
 
     func insertUnwindOrder(_ order: UnwindOrderIntent, opportunity id: OpportunityID, at now: Int64) throws {
