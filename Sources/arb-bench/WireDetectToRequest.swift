@@ -18,9 +18,10 @@ import Synchronization
 /// them), the `Detector` in a loop that drains the feeds whenever `waitForEvents` returns (as
 /// `Trader.trade` does), and an `Executor` over a `Store` at full on a scratch file.
 ///
-/// Start: the instant the exchange's event loop has written the completing `price_change`
-/// frame to the trader's socket (the write's completion; on loopback TCP the bytes are queued
-/// to the receiving socket inside that write) — the message has arrived. `LoopbackExchange.setBook`
+/// Start: the instant the exchange's event loop passes the completing `price_change` frame's
+/// flush to the socket (`FlushMark`, next to the socket; the `write` system call follows at once
+/// and, on loopback TCP, queues the bytes to the trader's socket) — the message arriving, a little
+/// early rather than late. `LoopbackExchange.setBook`
 /// called → that instant (the exchange building the message and the hop to its event loop) is
 /// reported beside the figure, not in it. End: the later of the two order requests
 /// (`POST …/portfolio/events/orders`, `POST /order`) whose last byte the exchange's HTTP handler

@@ -476,6 +476,9 @@ extension MoneyTests {
         @Test("a part larger than the whole saturates instead of trapping")
         func saturates() {
             #expect(Money(micros: .max).share(qty(200), of: qty(100)) == Money(micros: .max))
+            // A quotient past 64 bits (the product's high word reaches the divisor) saturates too.
+            #expect(Money(micros: .max).share(qty(1_000_000), of: qty(1)) == Money(micros: .max))
+            #expect(Money(micros: -1_000).share(qty(Int64.max), of: qty(1)) == Money(micros: .min))
             #expect(Money(micros: .min + 1).share(qty(200), of: qty(100)) == Money(micros: .min))
         }
     }

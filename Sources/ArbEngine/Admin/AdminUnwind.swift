@@ -138,12 +138,11 @@ public enum AdminUnwind {
             }
             let attempt = (orders.map(\.intent.attempt).max() ?? 0) + 1
             let clientOrderID = try await ledger.withStore { $0.clientOrderID(opportunity: id, unwindAttempt: attempt) }
-            let prepared = venue.prepare(OrderRequest(clientOrderID: clientOrderID, instrument: order.instrument, side: order.side,
-                                                      limitPrice: order.limit, quantity: order.quantity,
-                                                      timeInForce: UnwindOrderIntent.timeInForce))
-            let intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
+            var intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
                                            limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity, exposure: exposed,
-                                           lossBudget: budget, clientOrderID: clientOrderID, venueOrderID: prepared.venueOrderID)
+                                           lossBudget: budget, clientOrderID: clientOrderID)
+            let prepared = venue.prepare(intent.request)
+            intent.venueOrderID = prepared.venueOrderID
             try await ledger.record(TransitionChanges(unwindOrders: [intent]), opportunity: id, at: clock.nowMilliseconds())
             guard let placed = try await Executor.sendUnwind(prepared, intent: intent, on: venue, ledger: ledger, opportunity: id,
                                                              clock: clock, logger: logger) else {

@@ -172,12 +172,11 @@ extension Executor {
     private func placeUnwind(_ run: inout OpportunityRun, order: UnwindPolicy.Order, attempt: Int, exposed: Quantity, budget: Money,
                              on venue: any Venue) async throws -> UnwindAttempt? {
         let clientOrderID = "arb-\(ledger.databaseID)-\(run.id)-u\(attempt)"
-        let prepared = venue.prepare(OrderRequest(clientOrderID: clientOrderID, instrument: order.instrument, side: order.side,
-                                                  limitPrice: order.limit, quantity: order.quantity,
-                                                  timeInForce: UnwindOrderIntent.timeInForce))
-        let intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
+        var intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
                                        limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity, exposure: exposed,
-                                       lossBudget: budget, clientOrderID: clientOrderID, venueOrderID: prepared.venueOrderID)
+                                       lossBudget: budget, clientOrderID: clientOrderID)
+        let prepared = venue.prepare(intent.request)
+        intent.venueOrderID = prepared.venueOrderID
         let now = clock.nowMilliseconds()
         if run.state == .cancelAttempted {
             let reason = "unwind: \(order.action.rawValue) \(order.quantity) within \(unwind?.config.maxLossPerContract ?? .zero) a contract"

@@ -18,7 +18,8 @@ struct LegState: Sendable {
     var tradeIDs: Set<String> = []
     /// Trades the venue may still undo (recorded provisional, not yet confirmed or reversed).
     var provisional: Set<String> = []
-    /// Trades the venue undid: no longer in `filled`.
+    /// Trades the venue undid: no longer in `filled` (or never in it, when undone before they
+    /// were recorded).
     var reversed: Set<String> = []
     /// Fills known here and not yet committed.
     var unpersisted: [FillReport] = []
