@@ -6,8 +6,9 @@ import OrderStateMachine
 ///
 /// The venues are the real paper venues (their own SQLite files, zero simulated latency, every
 /// order filled), each behind a `TimedVenue` that notes the instant `submit` is called. The path
-/// measured is `Trader.trade`'s: `Detector.update` → a child task → `Executor.run` (risk gate,
-/// the create-and-begin commit with the halt flag read inside it) → both submits started concurrently. The clock stops
+/// measured is `Trader.trade`'s: `Detector.update` → `Executor.take` (on the same task: the risk
+/// gate, the create-and-begin commit with the halt flag read inside it; then an immediate child
+/// task) → both submits started concurrently. The clock stops
 /// when the later of the two submits is entered.
 enum DetectToSubmit {
     struct Result: Sendable {
@@ -56,7 +57,9 @@ enum DetectToSubmit {
         var rawSamples = Samples(capacity: size.detectIterations)
         var commitSamples = Samples(capacity: size.detectIterations)
         var hedged = 0
-        try await withThrowingTaskGroup(of: ExecutionOutcome.self) { executions in
+        let (outcomes, outcome) = AsyncStream<ExecutionOutcome>.makeStream()
+        var nextOutcome = outcomes.makeAsyncIterator()
+        let looped: Swift.Result<Void, any Error> = await withDiscardingTaskGroup { executions in
             /// One opportunity from its completing quote; the time to both submits.
             func path(_ index: Int) async throws -> UInt64 {
                 let now = wallMilliseconds()
@@ -71,35 +74,41 @@ enum DetectToSubmit {
                 guard let candidate = detector.update(completing, nowMilliseconds: now) else {
                     throw BenchError("the completing quote found no opportunity")
                 }
-                executions.addImmediateTask { await executor.run(candidate) }  // as Trader.trade starts one
-                let outcome = try await executions.next()
+                await executor.take(candidate, in: &executions) { outcome.yield($0) }  // as Trader.trade takes one
+                let ended = await nextOutcome.next()
 
                 let submits = kalshi.marks.withLock { $0.submits } + polymarket.marks.withLock { $0.submits }
                 guard submits.count == 2, let last = submits.max() else {
-                    throw BenchError("iteration \(index): \(submits.count) submits, outcome \(String(describing: outcome))")
+                    throw BenchError("iteration \(index): \(submits.count) submits, outcome \(String(describing: ended))")
                 }
-                if outcome == .closed(.hedged) { hedged += 1 }
+                if ended == .closed(.hedged) { hedged += 1 }
                 return last - start
             }
-            for index in 0..<(size.detectWarmup + size.detectIterations) {
-                // The three in a rotating order, so none always follows the same one.
-                var times: [Int: UInt64] = [:]
-                for slot in 0..<3 {
-                    switch (index + slot) % 3 {
-                    case 0: times[0] = try await path(index)
-                    case 1: times[1] = try raw.timedTransition()
-                    default:
-                        times[2] = try createAndBegin(commitStore, index: index)
-                        try close(commitStore)
+            do {
+                for index in 0..<(size.detectWarmup + size.detectIterations) {
+                    // The three in a rotating order, so none always follows the same one.
+                    var times: [Int: UInt64] = [:]
+                    for slot in 0..<3 {
+                        switch (index + slot) % 3 {
+                        case 0: times[0] = try await path(index)
+                        case 1: times[1] = try raw.timedTransition()
+                        default:
+                            times[2] = try createAndBegin(commitStore, index: index)
+                            try close(commitStore)
+                        }
+                    }
+                    if index >= size.detectWarmup {
+                        samples.append(times[0]!)
+                        rawSamples.append(times[1]!)
+                        commitSamples.append(times[2]!)
                     }
                 }
-                if index >= size.detectWarmup {
-                    samples.append(times[0]!)
-                    rawSamples.append(times[1]!)
-                    commitSamples.append(times[2]!)
-                }
+                return .success(())
+            } catch {
+                return .failure(error)
             }
         }
+        try looped.get()
         guard hedged == size.detectWarmup + size.detectIterations else {
             throw BenchError("detect_to_submit: only \(hedged) runs closed hedged")
         }

@@ -117,7 +117,7 @@ enum WireDetectToRequest {
         defer { feeding.cancel() }
 
         // The detection loop, as `Trader.trade` runs it: each quote through the detector, each
-        // candidate executed in a child task.
+        // candidate taken by `Executor.take` (its begin on this task, the rest in a child task).
         let (signals, signal) = AsyncStream<Signal>.makeStream()
         let detection = Task { [config] in
             var detector = Detector(config: config, venueFees: venues.mapValues(\.feeModel))
@@ -127,7 +127,7 @@ enum WireDetectToRequest {
                         if let candidate = detector.update(quote, nowMilliseconds: clock.nowMilliseconds()) {
                             let now = monotonicNanoseconds()
                             marks.withLock { if $0.candidate == nil { $0.candidate = now } }
-                            executions.addImmediateTask { signal.yield(.finished(await executor.run(candidate))) }
+                            await executor.take(candidate, in: &executions) { signal.yield(.finished($0)) }
                         }
                         signal.yield(.applied(quote))
                     }

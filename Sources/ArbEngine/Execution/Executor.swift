@@ -43,8 +43,39 @@ public final class Executor: Sendable {
 
     // MARK: - Admission
 
-    /// Runs one candidate to its end (or to where recovery must take over).
+    /// Runs one candidate to its end (or to where recovery must take over): `open`, then
+    /// `complete` when it began.
     public func run(_ candidate: Candidate) async -> ExecutionOutcome {
+        switch await open(candidate) {
+        case .ended(let outcome): return outcome
+        case .begun(let begun): return await complete(begun)
+        }
+    }
+
+    /// What `open` left: an outcome already, or an opportunity committed `InFlight` whose legs
+    /// are not sent yet.
+    public enum Opening: Sendable {
+        case ended(ExecutionOutcome)
+        case begun(Begun)
+    }
+
+    /// An opportunity past its begin commit (DESIGN §4: its intent durable), its orders prepared
+    /// and not yet sent. Hand it to `complete` at once: until then nothing is in flight at the
+    /// venues, and its dedup key stays taken.
+    public struct Begun: Sendable {
+        let candidate: Candidate
+        let id: OpportunityID
+        let orders: [LegName: PreparedOrder]
+        let venueA: any Venue
+        let venueB: any Venue
+        /// Read just after the commit returned (`OpportunityRun.intentAtMilliseconds`).
+        let intentAtMilliseconds: Int64
+    }
+
+    /// The first half of `run`: the risk gate, then the create-and-begin commit (or the
+    /// abandoned record of a refusal). `take` runs it on the caller's task, so the hop into the
+    /// ledger continues on the same thread; the second half, `complete`, in a child task.
+    public func open(_ candidate: Candidate) async -> Opening {
         // Halted (by `arbadmin halt` or a tripped limit) or the market blocked after too many
         // unwinds: nothing new at all, not even a record of a refused detection. Checked inside
         // the begin's (or the abandon's) own transaction — no read of its own on this path, and
@@ -52,26 +83,48 @@ public final class Executor: Sendable {
         let now = clock.nowMilliseconds()
         switch gate.admit(candidate, now: now) {
         case .skip(let why):
-            return .skipped(why)
+            return .ended(.skipped(why))
         case .refuse(let reason):
             do {
                 let result = try await ledger.abandon(candidate.opportunity, reason: reason)
                 switch result {
                 case .created(let id):
                     logger.info("opportunity \(id) \(candidate.opportunity.dedupKey) abandoned: \(reason)")
-                    return .closed(.abandoned)
-                case .duplicate: return .skipped("duplicate")
-                case .refused(let why): return .skipped(why)  // a refusal reserved nothing
+                    return .ended(.closed(.abandoned))
+                case .duplicate: return .ended(.skipped("duplicate"))
+                case .refused(let why): return .ended(.skipped(why))  // a refusal reserved nothing
                 }
             } catch {
                 logger.error("cannot record abandoned \(candidate.opportunity.dedupKey): \(error)")
-                return .skipped("store error")
+                return .ended(.skipped("store error"))
             }
         case .admit:
-            let outcome = await execute(candidate)
-            await finish(candidate, outcome)
-            return outcome.result
+            switch await begin(candidate) {
+            case .begun(let begun):
+                return .begun(begun)
+            case .ended(let finished):
+                await finish(candidate, finished)
+                return .ended(finished.result)
+            }
         }
+    }
+
+    /// A candidate as `Trader.trade` takes it: `open` on the caller's task, then, when it began,
+    /// `complete` in an immediate child task of `executions` (it runs on this thread until its
+    /// submits first suspend). Returns after the begin commit; `finished` gets the outcome.
+    public func take(_ candidate: Candidate, in executions: inout DiscardingTaskGroup,
+                     finished: @escaping @Sendable (ExecutionOutcome) -> Void = { _ in }) async {
+        switch await open(candidate) {
+        case .ended(let outcome): finished(outcome)
+        case .begun(let begun): executions.addImmediateTask { finished(await self.complete(begun)) }
+        }
+    }
+
+    /// The second half of `run`: both legs sent, driven to a close (or to recovery).
+    public func complete(_ begun: Begun) async -> ExecutionOutcome {
+        let outcome = await execute(begun)
+        await finish(begun.candidate, outcome)
+        return outcome.result
     }
 
     struct Finished {
@@ -104,10 +157,15 @@ public final class Executor: Sendable {
 
     // MARK: - One opportunity
 
-    private func execute(_ candidate: Candidate) async -> Finished {
+    private enum BeginOutcome {
+        case begun(Begun)
+        case ended(Finished)
+    }
+
+    private func begin(_ candidate: Candidate) async -> BeginOutcome {
         let new = candidate.opportunity
         guard let venueA = venues[new.legA.venue], let venueB = venues[new.legB.venue] else {
-            return Finished(result: .skipped("unknown venue"))
+            return .ended(Finished(result: .skipped("unknown venue")))
         }
         let plans = [
             LegPlan(leg: .a, venue: venueA, instrument: new.legA.instrument, side: .buy, limitPrice: new.legA.price,
@@ -115,25 +173,26 @@ public final class Executor: Sendable {
             LegPlan(leg: .b, venue: venueB, instrument: new.legB.instrument, side: .buy, limitPrice: new.legB.price,
                     quantity: new.quantity, timeInForce: execution.timeInForce),
         ]
-        let id: OpportunityID
-        let orders: [LegName: PreparedOrder]
         do {
             switch try await ledger.begin(new, plans: plans, reason: "risk gate passed; edge \(new.edgeBps) bps", faults: faults) {
-            case .duplicate: return Finished(result: .skipped("duplicate"))
-            case .refused(let why): return Finished(result: .skipped(why))
-            case .begun(let begunID, let begunOrders):
-                id = begunID
-                orders = begunOrders
+            case .duplicate: return .ended(Finished(result: .skipped("duplicate")))
+            case .refused(let why): return .ended(Finished(result: .skipped(why)))
+            case .begun(let id, let orders):
+                return .begun(Begun(candidate: candidate, id: id, orders: orders, venueA: venueA, venueB: venueB,
+                                    intentAtMilliseconds: clock.nowMilliseconds()))
             }
         } catch let crash as SimulatedCrash {
-            return Finished(result: .crashed(crash.point))
+            return .ended(Finished(result: .crashed(crash.point)))
         } catch {
             logger.error("cannot begin \(new.dedupKey): \(error)")
-            return Finished(result: .skipped("store error"))
+            return .ended(Finished(result: .skipped("store error")))
         }
+    }
 
+    private func execute(_ begun: Begun) async -> Finished {
+        let (new, id, orders, venueA, venueB) = (begun.candidate.opportunity, begun.id, begun.orders, begun.venueA, begun.venueB)
         var run = OpportunityRun(
-            id: id, opportunity: new, state: .inFlight, intentAtMilliseconds: clock.nowMilliseconds(),
+            id: id, opportunity: new, state: .inFlight, intentAtMilliseconds: begun.intentAtMilliseconds,
             a: LegState(name: .a, venue: venueA, order: orders[.a]!, outcome: new.legA.outcome),
             b: LegState(name: .b, venue: venueB, order: orders[.b]!, outcome: new.legB.outcome))
         let (signals, continuation) = router.register([run.a.clientOrderID, run.b.clientOrderID])

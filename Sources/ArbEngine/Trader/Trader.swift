@@ -232,19 +232,21 @@ public enum Trader {
         var skipped = 0
         var candidates = 0
         await withDiscardingTaskGroup { executions in
-            // An execution starts on this thread at once (an immediate child task) and runs until
-            // it first suspends — past its begin commit and into its submits — instead of waiting
-            // for a pool thread to wake (12 µs at p50 on arb-bench's detect_to_submit; 3.5 µs
-            // this way). The loop reads the next quote only then, a begin commit later; a second
-            // candidate's commit would have waited for this one's anyway (one writer).
-            func consider(_ candidate: Candidate) {
+            // A candidate's risk gate and begin commit run on this task (`Executor.take`): its
+            // hop into the ledger continues on this thread, where a child task's first hop would
+            // enqueue the ledger's job and wait for it (10 µs at p50 on arb-bench's
+            // detect_to_submit, and a wake that could put another thread on this CPU). The loop
+            // reads the next quote a begin commit later; a second candidate's commit would have
+            // waited for this one's anyway (one writer). The legs are then sent and driven in an
+            // immediate child task, which runs on this thread until its submits first suspend.
+            func consider(_ candidate: Candidate) async {
                 candidates += 1
-                executions.addImmediateTask { _ = await executor.run(candidate) }
+                await executor.take(candidate, in: &executions)
             }
             /// One quote as the detector takes it: kept for marking open exposure, then detected on.
-            func see(_ quote: Quote, now: Int64) {
+            func see(_ quote: Quote, now: Int64) async {
                 marks?.record(quote)
-                if let candidate = detector.update(quote, nowMilliseconds: now) { consider(candidate) }
+                if let candidate = detector.update(quote, nowMilliseconds: now) { await consider(candidate) }
             }
             switch options.marketData {
             case .generator(let duration):
@@ -265,14 +267,14 @@ public enum Trader {
                         let quote = generator.next(nowMilliseconds: now)
                         guard paper.contains(quote.venue) else { continue }
                         quotes += 1
-                        see(quote, now: now)
+                        await see(quote, now: now)
                     }
                     for quote in books.drain().flatMap(\.detectorQuotes) {
                         quotes += 1
                         current.record(quote)
-                        see(quote, now: now)
+                        await see(quote, now: now)
                     }
-                    for quote in current.restated(now: now) { see(quote, now: now) }
+                    for quote in current.restated(now: now) { await see(quote, now: now) }
                     await books.waitForEvents(orMilliseconds: 2, clock: clock)
                 }
                 feedStatuses = books.statuses
@@ -283,7 +285,7 @@ public enum Trader {
                         onSkip: { logger.warning("market data: \(path) \($0)") })
                     while !stop.isStopped, let quote = try reader.next() {
                         quotes += 1
-                        see(quote, now: quote.timestampMilliseconds)
+                        await see(quote, now: quote.timestampMilliseconds)
                         if quotes % 256 == 0 { await Task.yield() }
                     }
                     skipped = reader.stats.skippedTotal

@@ -40,6 +40,9 @@ public final class PaperVenue: Venue {
 
     private let ledger: PaperOrderBook
     private let clock: any TradingClock
+    /// Where a submit's work runs when time is real (`PaperVenueThread`); nil under a clock that
+    /// supplies its own task executor (the simulator's single thread).
+    let submitThread: PaperVenueThread?
     private let continuation: AsyncStream<VenueEvent>.Continuation
 
     /// Opens (or creates, 0600) the venue's own file at `path`.
@@ -77,10 +80,12 @@ public final class PaperVenue: Venue {
         self.events = events
         self.continuation = continuation
         self.settleWindowMilliseconds = fillModel.latencyMillisecondsMax
+        self.submitThread = clock.taskExecutor == nil ? PaperVenueThread(name: name) : nil
     }
 
     deinit {
         continuation.finish()
+        submitThread?.stop()
     }
 
     /// Replaces the script (nil: everything drawn from the fill model), e.g. to take the venue
@@ -118,7 +123,8 @@ public final class PaperVenue: Venue {
             // Cancelled in flight: the request never arrived, but a caller cannot know that.
             throw VenueError.ambiguous(reason: "submit cancelled before the venue answered")
         }
-        return try await ledger.submit(order)
+        guard let submitThread else { return try await ledger.submit(order) }
+        return try await withTaskExecutorPreference(submitThread) { try await ledger.submit(order) }
     }
 
     public func cancel(clientOrderID: String) async throws -> CancelAnswer {
