@@ -53,4 +53,12 @@ struct BookInboxWakeTests {
             #expect(inbox.drain() == [Self.event])
         }
     }
+
+    @Test("a wake that came before the loop began to wait is not lost: the next wait returns at once")
+    func wakeBeforeWait() async {
+        let inbox = VenueBookFeeds.Inbox()
+        inbox.wake()  // the 2 ms timer fired while the loop was still busy
+        #expect(await Self.waitGuarded(inbox) == .inbox)
+        #expect(inbox.drain().isEmpty)
+    }
 }

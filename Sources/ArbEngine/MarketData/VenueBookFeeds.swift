@@ -22,6 +22,12 @@ public struct VenueBookFeeds: Sendable {
             var events: [BookFeedEvent] = []
             /// The detection loop, waiting for an event (`wait`).
             var waiter: CheckedContinuation<Void, Never>?
+            /// A `wake` that found no one waiting: the next `wait` returns at once. Without it, a
+            /// timer that fired before the loop began to wait was lost, and the loop then waited
+            /// for the next book message — forever on a quiet feed, deaf to its stop and its
+            /// duration (seen: `arb run --duration 2` beside a feed that sent only its snapshots,
+            /// under load).
+            var woken = false
         }
 
         private let state = Mutex(State())
@@ -39,11 +45,15 @@ public struct VenueBookFeeds: Sendable {
             state.withLock { state in defer { state.events.removeAll(keepingCapacity: true) }; return state.events }
         }
 
-        /// Returns as soon as an event is waiting (at once if one already is) or `wake` is called.
+        /// Returns as soon as an event is waiting (at once if one already is) or `wake` is called
+        /// (at once if it was called while no one waited).
         func wait() async {
             await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { state -> CheckedContinuation<Void, Never>? in
-                    if !state.events.isEmpty { return continuation }
+                    if !state.events.isEmpty || state.woken {
+                        state.woken = false
+                        return continuation
+                    }
                     let previous = state.waiter
                     state.waiter = continuation
                     return previous
@@ -53,7 +63,14 @@ public struct VenueBookFeeds: Sendable {
         }
 
         func wake() {
-            state.withLock { state in defer { state.waiter = nil }; return state.waiter }?.resume()
+            state.withLock { state -> CheckedContinuation<Void, Never>? in
+                guard let waiter = state.waiter else {
+                    state.woken = true
+                    return nil
+                }
+                state.waiter = nil
+                return waiter
+            }?.resume()
         }
     }
 
@@ -117,7 +134,9 @@ public struct VenueBookFeeds: Sendable {
         let inbox = self.inbox
         await withTaskGroup(of: Void.self) { timer in
             timer.addTask {
-                try? await clock.sleep(milliseconds: milliseconds)
+                // Cancelled: the wait already ended (an event); a wake now would only make the
+                // next wait return early.
+                guard (try? await clock.sleep(milliseconds: milliseconds)) != nil else { return }
                 inbox.wake()
             }
             await inbox.wait()
