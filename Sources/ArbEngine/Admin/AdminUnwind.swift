@@ -137,7 +137,7 @@ public enum AdminUnwind {
                 break
             }
             let attempt = (orders.map(\.intent.attempt).max() ?? 0) + 1
-            let clientOrderID = try await ledger.withStore { $0.clientOrderID(opportunity: id, unwindAttempt: attempt) }
+            let clientOrderID = ledger.clientOrderID(opportunity: id, unwindAttempt: attempt)
             var intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
                                            limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity, exposure: exposed,
                                            lossBudget: budget, clientOrderID: clientOrderID)

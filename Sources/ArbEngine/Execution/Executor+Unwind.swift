@@ -171,7 +171,7 @@ extension Executor {
     /// resolves it.
     private func placeUnwind(_ run: inout OpportunityRun, order: UnwindPolicy.Order, attempt: Int, exposed: Quantity, budget: Money,
                              on venue: any Venue) async throws -> UnwindAttempt? {
-        let clientOrderID = "arb-\(ledger.databaseID)-\(run.id)-u\(attempt)"
+        let clientOrderID = ledger.clientOrderID(opportunity: run.id, unwindAttempt: attempt)
         var intent = UnwindOrderIntent(attempt: attempt, action: order.action, venue: order.venue, instrument: order.instrument,
                                        limitPrice: order.limit, boundPrice: order.bound, quantity: order.quantity, exposure: exposed,
                                        lossBudget: budget, clientOrderID: clientOrderID)

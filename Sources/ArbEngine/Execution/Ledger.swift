@@ -43,6 +43,12 @@ public actor Ledger {
         self.path = store.path
     }
 
+    /// The client order id of an opportunity's unwind attempt (`Store.clientOrderID(opportunity:unwindAttempt:)`),
+    /// without a hop to the writer: it depends on the database id alone.
+    public nonisolated func clientOrderID(opportunity: OpportunityID, unwindAttempt attempt: Int) -> String {
+        Store.clientOrderID(databaseID: databaseID, opportunity: opportunity, unwindAttempt: attempt)
+    }
+
     /// Runs `body` on the writer. For reads and for writes that have no method of their own.
     public func withStore<T: Sendable>(_ body: @Sendable (Store) throws -> T) throws -> T {
         try body(store)

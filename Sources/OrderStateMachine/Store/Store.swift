@@ -196,6 +196,11 @@ public final class Store {
 
     /// The client order id of an opportunity's unwind attempt `attempt`: `arb-<db>-<id>-u<n>`.
     public func clientOrderID(opportunity: OpportunityID, unwindAttempt attempt: Int) -> String {
+        Self.clientOrderID(databaseID: databaseID, opportunity: opportunity, unwindAttempt: attempt)
+    }
+
+    /// The same, from the database id alone (`Ledger` hands it out without a hop to its actor).
+    public static func clientOrderID(databaseID: String, opportunity: OpportunityID, unwindAttempt attempt: Int) -> String {
         "arb-\(databaseID)-\(opportunity)-u\(attempt)"
     }
 
