@@ -13,6 +13,29 @@ struct Arb: AsyncParsableCommand {
         version: ArbEngineVersion.string,
         subcommands: [Run.self, Simulate.self, Sign.self]
     )
+
+    /// Parses, runs, and maps a usage error to one line and exit 2, as `arb run` refuses a bad
+    /// config (ArgumentParser's own is an error, a help line and the whole usage, exit 64);
+    /// `--help` and `--version` print as usual.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            guard var asynchronous = command as? any AsyncParsableCommand else { return try command.run() }
+            try await asynchronous.run()
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            if code == .validationFailure {
+                let problem = message(for: error).split(separator: "\n").first.map(String.init) ?? "\(error)"
+                let subcommand = CommandLine.arguments.dropFirst().first.flatMap { name in
+                    configuration.subcommands.first { $0._commandName == name }.map { _ in name }
+                }
+                fail("\(MessageText.singleLine(problem)); see `arb \(subcommand.map { "\($0) " } ?? "")--help`", code: 2)
+            }
+            if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
+            fail(MessageText.singleLine(message(for: error)), code: 1)
+        }
+    }
 }
 
 extension Arb {

@@ -132,6 +132,24 @@ struct BadInputConfigTests {
         #expect(after.differences(from: before).isEmpty, "\(after.differences(from: before))")
     }
 
+    @Test("a bad argument to arb is one line naming it and the help to read, exit 2 — not ArgumentParser's usage block and 64",
+          arguments: [
+              (["run", "--duration", "abc"], "arb: The value 'abc' is invalid for '--duration <duration>'; see `arb run --help`"),
+              (["run", "--bogus"], "arb: Unknown option '--bogus'; see `arb run --help`"),
+              (["run", "--duration", "0"], "arb: --duration must be a number of seconds above 0; see `arb run --help`"),
+              (["simulate", "--kill-every", "1"],
+               "arb: --kill-every must be at least 2 (a child must finish a scenario before it is killed); see `arb simulate --help`"),
+              (["bogus"], "arb: Unexpected argument 'bogus'; see `arb --help`"),
+          ])
+    func badArgument(_ arguments: [String], _ message: String) async throws {
+        let directory = TemporaryDirectory()
+        let result = try await runBuilt("arb", arguments, currentDirectory: directory.url.path, timeoutSeconds: 20)
+        #expect(result.status == 2, "\(result.stderr)")
+        #expect(result.stderr == message + "\n")
+        #expect(result.stdout.isEmpty)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory.url.path).isEmpty, "a refused run left files")
+    }
+
     @Test("the same webhook URL in a file only its owner can read is accepted")
     func webhookInPrivateFile() async throws {
         let directory = TemporaryDirectory()
