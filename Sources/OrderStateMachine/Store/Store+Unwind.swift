@@ -115,6 +115,7 @@ extension Store {
 
     /// Blocks `eventID` (with an alert in the same commit) or, with `reason` nil, clears it.
     public func setMarketBlock(_ eventID: String, reason: String?, alert: NewAlert? = nil, atMilliseconds now: Int64) throws {
+        admissionWrites &+= 1
         try connection.writeTransaction {
             try connection.cachedStatement("""
                 INSERT INTO settings (key, value, updated_at_ms) VALUES (?, ?, ?)

@@ -114,6 +114,11 @@ public final class Store {
     public var alertSinkMinimums: [String: AlertSeverity] = [:]
     /// Opportunity ids this connection has reserved and not yet used: `next…limit`.
     private var reservedIDs: (next: OpportunityID, limit: OpportunityID) = (1, 0)
+    /// The halt flag and the market blocks as `admissionRefusal` last read them (`AdmissionSnapshot`).
+    var admissionSnapshot: AdmissionSnapshot?
+    /// Bumped by every write of this connection to the halt flag or a market block: a snapshot
+    /// taken before it is stale (`PRAGMA data_version` sees only other connections' commits).
+    var admissionWrites: UInt64 = 0
     /// How many ids one reservation commit takes: one extra commit per this many opportunities
     /// (under 1 %, so off detect_to_submit's p99), and ids jump by at most this much per restart.
     public static let opportunityIDBlock: Int64 = 256
