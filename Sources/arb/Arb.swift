@@ -23,6 +23,8 @@ struct Arb: AsyncParsableCommand {
             guard var asynchronous = command as? any AsyncParsableCommand else { return try command.run() }
             try await asynchronous.run()
         } catch {
+            // A command's own exit status (a failed simulation, a child's status) stands as it is.
+            if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
             let code = exitCode(for: error)
             if code == .success { exit(withError: error) }
             if code == .validationFailure {
@@ -32,7 +34,6 @@ struct Arb: AsyncParsableCommand {
                 }
                 fail("\(MessageText.singleLine(problem)); see `arb \(subcommand.map { "\($0) " } ?? "")--help`", code: 2)
             }
-            if let exit = error as? ExitCode { Foundation.exit(exit.rawValue) }
             fail(MessageText.singleLine(message(for: error)), code: 1)
         }
     }

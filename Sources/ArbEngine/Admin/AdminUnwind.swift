@@ -124,8 +124,8 @@ public enum AdminUnwind {
                 legA: LegFills(filled: legs[0].filledQuantity, cost: legs[0].filledCost, fees: legs[0].fees),
                 legB: LegFills(filled: legs[1].filledQuantity, cost: legs[1].filledCost, fees: legs[1].fees), orders: orders).loss
             let remaining = exposed - done
-            let heldCost = Executor.share(held.filledCost + held.fees, of: exposed, in: held.filledQuantity)
-            let exposure = UnwindPolicy.Exposure(remaining: remaining, heldCost: Executor.share(heldCost, of: remaining, in: exposed),
+            let heldCost = (held.filledCost + held.fees).share(exposed, of: held.filledQuantity)
+            let exposure = UnwindPolicy.Exposure(remaining: remaining, heldCost: heldCost.share(remaining, of: exposed),
                                                  lossBudget: budget - realised)
             // No books here: the order goes at the bound, the worst price the operator allowed.
             var candidate = UnwindPolicy.Candidate(action: action, venue: venueName, instrument: instrument, price: nil,

@@ -81,7 +81,7 @@ extension Executor {
         let other = held.other
         let exposed = run[held].filled - run[other].filled
         // The exposed contracts' share of what the held leg cost, its fees included.
-        let heldCost = Self.share(run[held].cost + run[held].fees, of: exposed, in: run[held].filled)
+        let heldCost = (run[held].cost + run[held].fees).share(exposed, of: run[held].filled)
         let bound = Money(micros: context.config.maxLossPerContract.micros * exposed.hundredths / 100)
         let eventID = run.opportunity.eventID
         let heldVenue = run[held].venue.name
@@ -94,7 +94,7 @@ extension Executor {
             if attempt > 1 { try await clock.sleep(milliseconds: context.config.retryMilliseconds) }
             let remaining = exposed - done
             let realised = attempts.reduce(Money.zero) { $0 + Self.realisedLoss($1, heldCost: heldCost, exposed: exposed) }
-            let exposure = UnwindPolicy.Exposure(remaining: remaining, heldCost: Self.share(heldCost, of: remaining, in: exposed),
+            let exposure = UnwindPolicy.Exposure(remaining: remaining, heldCost: heldCost.share(remaining, of: exposed),
                                                  lossBudget: bound - realised)
             let now = clock.nowMilliseconds()
             var candidates = [
@@ -277,7 +277,7 @@ extension Executor {
         guard case .applied(let state) = result, let outcome = state.outcome else { throw ExecutorError.refused(result) }
         run.state = state
         logger.notice("opportunity \(run.id) closed \(outcome.rawValue): \(summary)")
-        return Finished(result: .closed(outcome), exposure: outcome == .oneSided ? Self.share(exposedCost(run), of: left, in: exposed) : .zero)
+        return Finished(result: .closed(outcome), exposure: outcome == .oneSided ? exposedCost(run).share(left, of: exposed) : .zero)
     }
 
     /// No unwind loop: once `max_unwinds_per_market_per_day` of the event's opportunities have
@@ -323,18 +323,13 @@ extension Executor {
                         text: "opportunity \(id) (\(eventID)) unwind \(verb): \(summary)", bodyJSON: body)
     }
 
-    /// `total` × `part` / `whole` (whole zero: zero), by `Money.share`: rounded up, never overflowing.
-    static func share(_ total: Money, of part: Quantity, in whole: Quantity) -> Money {
-        total.share(part, of: whole)
-    }
-
     /// What an opportunity's unwind orders realised, from its two legs' fills as stored: each
     /// order's fills against their share of what the exposed contracts cost (the leading leg's
     /// cost and fees, pro rata). The one rule for recovery, the run summary and `show`.
     static func realisedLoss(legA: LegFills, legB: LegFills, orders: [UnwindOrder]) -> (exposed: Quantity, loss: Money) {
         let (held, other) = legA.filled > legB.filled ? (legA, legB) : (legB, legA)
         let exposed = held.filled - other.filled
-        let heldCost = share(held.cost + held.fees, of: exposed, in: held.filled)
+        let heldCost = (held.cost + held.fees).share(exposed, of: held.filled)
         let loss = orders.reduce(Money.zero) { total, order in
             total + realisedLoss(UnwindAttempt(intent: order.intent, filled: order.filledQuantity, cost: order.filledCost, fees: order.fees),
                                  heldCost: heldCost, exposed: exposed)
@@ -344,7 +339,7 @@ extension Executor {
 
     /// What an unwind order's fills lost against the held contracts they took back.
     static func realisedLoss(_ attempt: UnwindAttempt, heldCost: Money, exposed: Quantity) -> Money {
-        let held = share(heldCost, of: attempt.filled, in: exposed)
+        let held = heldCost.share(attempt.filled, of: exposed)
         switch attempt.intent.action {
         case .complete:
             return held + attempt.cost + attempt.fees - Money(micros: attempt.filled.hundredths * 10_000)
