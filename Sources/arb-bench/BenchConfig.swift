@@ -57,9 +57,13 @@ final class BenchEngine {
     let executor: Executor
     private let routing: [Task<Void, Never>]
 
-    init(databasePath: String, durability: Durability, venues: [String: any Venue], execution: ExecutionConfig) throws {
+    /// `commitHook`: the store's, called inside each write transaction just before it commits.
+    init(databasePath: String, durability: Durability, venues: [String: any Venue], execution: ExecutionConfig,
+         commitHook: (@Sendable () throws -> Void)? = nil) throws {
         // As the trader opens its store (TraderAssembly): checkpoints off the commits.
-        ledger = Ledger(store: try Store(path: databasePath, durability: durability, checkpoints: .background))
+        let store = try Store(path: databasePath, durability: durability, checkpoints: .background)
+        store.commitHook = commitHook
+        ledger = Ledger(store: store)
         executor = Executor(ledger: ledger, venues: venues, router: router, clock: SystemClock(), execution: execution,
                             risk: BenchConfig.risk, faults: FaultPoints(armed: nil), logger: BenchConfig.quietLogger)
         let router = self.router

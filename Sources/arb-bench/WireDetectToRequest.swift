@@ -36,6 +36,11 @@ enum WireDetectToRequest {
         /// `Ledger.begin` on the path (the create-and-begin commit with both legs' `prepare`),
         /// from its `arb_transition_commit_seconds{kind="begin"}` timer.
         var beginCommit: LatencySummary
+        /// The begin's two parts, split where its transaction is about to commit (the store's
+        /// commit hook): the inserts and both legs' `prepare`, then the `COMMIT` statement
+        /// (WAL write and `fdatasync`) to the begin's return.
+        var beginUpToCommit: LatencySummary
+        var beginCommitStatement: LatencySummary
         /// The begin commit's return → both requests fully received.
         var commitToRequests: LatencySummary
         /// Outside the figure, the exchange's side: `setBook` called → the frame in the socket.
@@ -50,6 +55,8 @@ enum WireDetectToRequest {
         var candidate: UInt64?
         var beginReturned: UInt64?
         var beginNanoseconds: Int64?
+        /// The last write transaction's commit hook before the begin returned: the begin's own.
+        var willCommit: UInt64?
     }
 
     static let marks = Mutex(Marks())
@@ -102,8 +109,13 @@ enum WireDetectToRequest {
         guard venues["kalshi"] is KalshiVenue, venues["polymarket"] is PolymarketVenue else {
             throw BenchError("wire_detect_to_request: the loopback config's venues are not Kalshi and Polymarket adapters")
         }
+        // The instant the begin's transaction is about to commit, from the store's own hook
+        // (`Ledger.begin` leaves it in place when no fault is armed): nothing else is wrapped.
         let engine = try BenchEngine(databasePath: config.databasePath, durability: .full, venues: venues,
-                                     execution: config.execution)
+                                     execution: config.execution) {
+            let now = monotonicNanoseconds()
+            marks.withLock { if $0.candidate != nil && $0.beginReturned == nil { $0.willCommit = now } }
+        }
         let executor = engine.executor
 
         // The feeds as `Trader.trade` runs them: `VenueBookFeeds` (each venue's websocket, fills
@@ -184,6 +196,8 @@ enum WireDetectToRequest {
         var rawSamples = Samples(capacity: size.wireIterations)
         var toCandidate = Samples(capacity: size.wireIterations)
         var begin = Samples(capacity: size.wireIterations)
+        var upToCommit = Samples(capacity: size.wireIterations)
+        var commitStatement = Samples(capacity: size.wireIterations)
         var afterCommit = Samples(capacity: size.wireIterations)
         var toSocket = Samples(capacity: size.wireIterations)
         var hedged = 0
@@ -205,6 +219,7 @@ enum WireDetectToRequest {
             var path: UInt64 = 0
             var rawTime: UInt64 = 0
             var split: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            var beginParts: (UInt64, UInt64) = (0, 0)
             var exchangeSide: UInt64 = 0
             for slot in 0..<2 {
                 if (index + slot) % 2 == 1 {
@@ -220,6 +235,7 @@ enum WireDetectToRequest {
                 let written = exchange.counters.takeBookFrameFlushed()
                 guard let kalshiAt = mark.requests["kalshi"], let polymarketAt = mark.requests["polymarket"],
                       let candidate = mark.candidate, let returned = mark.beginReturned, let took = mark.beginNanoseconds,
+                      let willCommit = mark.willCommit, willCommit <= returned, returned - willCommit <= UInt64(max(0, took)),
                       let start = written, start >= setCalled, candidate >= start else {
                     throw BenchError("iteration \(index): outcome \(outcome), marks \(mark), set \(setCalled), written \(String(describing: written))")
                 }
@@ -227,6 +243,7 @@ enum WireDetectToRequest {
                 let end = max(kalshiAt, polymarketAt)
                 path = end - start
                 split = (candidate - start, UInt64(max(0, took)), end - returned)
+                beginParts = (UInt64(max(0, took)) - (returned - willCommit), returned - willCommit)
                 exchangeSide = start - setCalled
                 // The follow-up (fill and trade pushes, the adapters' REST reads of them, the
                 // exchange's answers) finishes before anything else runs: no request in flight
@@ -238,6 +255,8 @@ enum WireDetectToRequest {
                 rawSamples.append(rawTime)
                 toCandidate.append(split.0)
                 begin.append(split.1)
+                upToCommit.append(beginParts.0)
+                commitStatement.append(beginParts.1)
                 afterCommit.append(split.2)
                 toSocket.append(exchangeSide)
             }
@@ -246,7 +265,8 @@ enum WireDetectToRequest {
             throw BenchError("wire_detect_to_request: only \(hedged) of \(size.wireWarmup + size.wireIterations) runs closed hedged")
         }
         return Result(latency: samples.summary(), rawInterleaved: rawSamples.summary(), toCandidate: toCandidate.summary(),
-                      beginCommit: begin.summary(), commitToRequests: afterCommit.summary(), exchangeToSocket: toSocket.summary(),
+                      beginCommit: begin.summary(), beginUpToCommit: upToCommit.summary(),
+                      beginCommitStatement: commitStatement.summary(), commitToRequests: afterCommit.summary(), exchangeToSocket: toSocket.summary(),
                       hedged: hedged)
     }
 }
