@@ -96,7 +96,7 @@ struct RunSize: Sendable {
 
     static let full = RunSize(
         quick: false, commitWarmup: 50, commitIterationsFull: 2_000, commitIterationsNormal: 10_000,
-        fdatasyncIterations: 1_000, detectWarmup: 20, detectIterations: 1_000, fillWarmup: 20, fillIterations: 1_000,
+        fdatasyncIterations: 1_000, detectWarmup: 20, detectIterations: 5_000, fillWarmup: 20, fillIterations: 1_000,
         detectorRounds: 15, detectorPassesPerRound: 8, allocationUpdates: (65_536, 327_680),
         recoveryOpportunities: 10_000, recoveryBaselineCommits: 300, demoSeconds: 5,
         booksRounds: 11, booksPassesPerRound: 4, booksSlowMessages: 16_384, booksAllocationMessages: 32_768,
