@@ -218,8 +218,8 @@ enum WireDetectToRequest {
 
             var path: UInt64 = 0
             var rawTime: UInt64 = 0
-            var split: (UInt64, UInt64, UInt64) = (0, 0, 0)
-            var beginParts: (UInt64, UInt64) = (0, 0)
+            /// → candidate, the begin (up to COMMIT, the COMMIT), commit returned → requests.
+            var split: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
             var exchangeSide: UInt64 = 0
             for slot in 0..<2 {
                 if (index + slot) % 2 == 1 {
@@ -241,9 +241,9 @@ enum WireDetectToRequest {
                 }
                 if outcome == .closed(.hedged) { hedged += 1 }
                 let end = max(kalshiAt, polymarketAt)
+                let statement = returned - willCommit
                 path = end - start
-                split = (candidate - start, UInt64(max(0, took)), end - returned)
-                beginParts = (UInt64(max(0, took)) - (returned - willCommit), returned - willCommit)
+                split = (candidate - start, UInt64(max(0, took)) - statement, statement, end - returned)
                 exchangeSide = start - setCalled
                 // The follow-up (fill and trade pushes, the adapters' REST reads of them, the
                 // exchange's answers) finishes before anything else runs: no request in flight
@@ -254,10 +254,10 @@ enum WireDetectToRequest {
                 samples.append(path)
                 rawSamples.append(rawTime)
                 toCandidate.append(split.0)
-                begin.append(split.1)
-                upToCommit.append(beginParts.0)
-                commitStatement.append(beginParts.1)
-                afterCommit.append(split.2)
+                begin.append(split.1 + split.2)
+                upToCommit.append(split.1)
+                commitStatement.append(split.2)
+                afterCommit.append(split.3)
                 toSocket.append(exchangeSide)
             }
         }
